@@ -1,0 +1,50 @@
+# Steward. Quick start: `make demo`, then `make test`.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/nhs-steward/steward/internal/buildinfo.Version=$(VERSION)
+CMDS     := steward steward-agent steward-collector
+DIST     := dist
+OUT      := out
+
+.PHONY: all build demo test vet fmt-check go-test bench dist clean help
+
+all: build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build the three commands into bin/
+	@mkdir -p bin
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+demo: build ## the main job end to end on embedded SQLite, no network or setup
+	@./scripts/demo.sh
+
+test: vet fmt-check go-test ## everything the project checks
+
+vet:
+	$(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+go-test: ## unit and integration tests with the race detector, on a throwaway PostgreSQL
+	./.ci/with-postgres.sh $(GO) test -race -count=1 -timeout 40m ./...
+
+bench: build ## benchmarks: generation, the MedSIP pack, ingest, reconciliation
+	./.ci/with-postgres.sh ./scripts/bench.sh
+
+dist: ## linux/amd64 and windows/amd64 binaries of all three commands
+	@mkdir -p $(DIST)
+	for os in linux windows; do \
+	  for c in $(CMDS); do \
+	    ext=; [ $$os = windows ] && ext=.exe; \
+	    CGO_ENABLED=0 GOOS=$$os GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/$$os-amd64/$$c$$ext ./cmd/$$c || exit 1; \
+	  done; \
+	done
+	@ls -l $(DIST)/*/
+
+clean: ## remove build output
+	rm -rf bin $(DIST) $(OUT)

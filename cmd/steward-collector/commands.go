@@ -1,0 +1,7 @@
+package main
+
+import "github.com/nhs-steward/steward/internal/cli"
+
+func commands() []*cli.Command {
+	return []*cli.Command{}
+}
