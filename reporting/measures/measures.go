@@ -1,0 +1,191 @@
+// Package measures turns what a search engine computed into the results
+// document of MEASURES.md: values, ratios, per-scaling, strata in document
+// order, and the names and versions of everything that made the figures.
+// Every engine's output goes through here, so a document looks the same
+// whichever engine produced it. Disclosure control is applied afterwards
+// (package disclosure); the document built here still holds exact strata.
+package measures
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/searches/engine"
+	"github.com/nhs-steward/steward/searches/model"
+)
+
+// Run is one search's plan and what an engine computed for it.
+type Run struct {
+	Plan   *model.Plan
+	Result *engine.Result
+	Status string // "ok", "no_data" or "failed"
+}
+
+// Meta describes the run that made the figures.
+type Meta struct {
+	Practice string
+	Pack     *model.Pack
+	Dates    model.Dates
+	Params   map[string]float64
+	Producer results.Producer
+	// Extra references (for example the OME factor set) to name in the
+	// document besides the codelists and reference tables of the searches.
+	Extra []results.Reference
+	Now   time.Time
+}
+
+// Document builds the results document of a pack run.
+func Document(meta Meta, runs []Run) (*results.Document, error) {
+	d := &results.Document{
+		Schema:     results.Schema,
+		Practice:   meta.Practice,
+		Pack:       results.PackRef{ID: meta.Pack.ID, Version: meta.Pack.Version},
+		AsOf:       meta.Dates.AsOf.Format(time.DateOnly),
+		Parameters: map[string]string{},
+		Producer:   meta.Producer,
+	}
+	if !meta.Dates.Baseline.IsZero() {
+		d.Baseline = meta.Dates.Baseline.Format(time.DateOnly)
+	}
+	if !meta.Now.IsZero() {
+		d.GeneratedAt = meta.Now.UTC().Format(time.RFC3339)
+	}
+	refs := map[string]results.Reference{}
+	for _, r := range runs {
+		s := r.Plan.Search
+		for _, p := range s.Parameters {
+			v := p.Default
+			if o, ok := meta.Params[p.Name]; ok {
+				v = o
+			}
+			d.Parameters[p.Name] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		for _, c := range s.Codelists {
+			for _, f := range c.Files {
+				key := "codelist:" + f.Path
+				refs[key] = results.Reference{Kind: "codelist", Name: c.Name + ":" + baseName(f.Path), Version: f.Version, SHA256: f.SHA256}
+			}
+		}
+		for _, t := range s.References {
+			refs["reference:"+t.Name] = results.Reference{Kind: "reference_table", Name: t.Name, Version: t.Version, SHA256: t.SHA256}
+		}
+		status := r.Status
+		if status == "" {
+			status = "ok"
+		}
+		run := results.SearchRun{Search: s.ID, Status: status}
+		if r.Result != nil {
+			run.DurationMS = math.Round(float64(r.Result.Duration.Microseconds())) / 1000
+			run.Rows = r.Result.Rows
+		}
+		d.Runs = append(d.Runs, run)
+		if r.Result == nil {
+			return nil, fmt.Errorf("search %s: no result", s.ID)
+		}
+		if len(r.Result.Measures) != len(r.Plan.Measures) {
+			return nil, fmt.Errorf("search %s: engine returned %d measures for %d planned", s.ID, len(r.Result.Measures), len(r.Plan.Measures))
+		}
+		for i, pm := range r.Plan.Measures {
+			m, err := measure(pm, r.Result.Measures[i], s.AgeBands)
+			if err != nil {
+				return nil, fmt.Errorf("search %s: %w", s.ID, err)
+			}
+			d.Measures = append(d.Measures, m)
+		}
+	}
+	for _, r := range meta.Extra {
+		refs[r.Kind+":"+r.Name] = r
+	}
+	keys := make([]string, 0, len(refs))
+	for k := range refs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.References = append(d.References, refs[k])
+	}
+	return d, nil
+}
+
+func baseName(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' || p[i] == '\\' {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (results.Measure, error) {
+	if r.ID != pm.ID {
+		return results.Measure{}, fmt.Errorf("engine result %q in the place of measure %q", r.ID, pm.ID)
+	}
+	m := results.Measure{
+		ID:          pm.ID,
+		Kind:        string(pm.Kind),
+		Title:       pm.Title,
+		At:          anchor(pm.At),
+		Publishable: pm.Publishable,
+	}
+	switch pm.Kind {
+	case model.KindCount, model.KindSum:
+		v := 0.0
+		if r.Value.Valid {
+			v = r.Value.Value
+		}
+		if pm.Kind == model.KindCount {
+			v = math.Round(v)
+		} else {
+			v = results.Round4(v)
+		}
+		m.Value = results.F(v)
+	case model.KindRatio:
+		num, den := 0.0, 0.0
+		if r.Numerator.Valid {
+			num = r.Numerator.Value
+		}
+		if r.Denominator.Valid {
+			den = r.Denominator.Value
+		}
+		if pm.Per > 0 {
+			den /= pm.Per
+			m.Per = pm.Per
+		}
+		m.Numerator = results.F(results.Round4(num))
+		m.Denominator = results.F(results.Round4(den))
+		if den != 0 {
+			m.Value = results.F(results.Round4(num / den))
+		}
+	default:
+		return m, fmt.Errorf("measure %s: unknown kind %q", pm.ID, pm.Kind)
+	}
+	for _, dim := range pm.Stratify {
+		counts := map[string]int64{}
+		for _, s := range r.Strata {
+			if s.Dimension == dim {
+				counts[s.Label] += s.Count
+			}
+		}
+		st := results.Strata{Dimension: string(dim)}
+		for _, label := range model.Labels(dim, bands) {
+			c := counts[label]
+			if c == 0 && dim == model.DimAgeBand && label == model.AgeBandLabels(bands)[0] {
+				continue // below the first band: listed only when someone is in it
+			}
+			st.Cells = append(st.Cells, results.Cell{Stratum: label, Value: results.F(float64(c))})
+		}
+		m.Strata = append(m.Strata, st)
+	}
+	return m, nil
+}
+
+func anchor(a model.Anchor) string {
+	if a == model.AnchorBaseline {
+		return "baseline"
+	}
+	return "as_of"
+}
