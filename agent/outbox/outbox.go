@@ -1,0 +1,250 @@
+// Package outbox is the agent's durable queue of submissions. A submission
+// is written once, atomically (temporary file, fsync, rename, fsync of the
+// directory), before any attempt to send it; it moves to sent/ only after
+// the collector has acknowledged it. A crash at any point leaves either no
+// file or a complete one, and since a submission keeps its id (the
+// idempotency key) for life, resending after a crash can never make a
+// duplicate at the collector.
+package outbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Item is one submission.
+type Item struct {
+	// ID is the submission id and idempotency key: random, fixed at
+	// creation, reused for every attempt.
+	ID       string    `json:"id"`
+	Practice string    `json:"practice"`
+	Pack     string    `json:"pack"`
+	AsOf     string    `json:"as_of"`
+	Created  time.Time `json:"created"`
+	// Body is the exact results document to send (disclosure-controlled).
+	Body json.RawMessage `json:"body"`
+	// Ack is the collector's acknowledgement, set when the item is sent.
+	Ack json.RawMessage `json:"ack,omitempty"`
+	// SentAt is when the acknowledgement arrived.
+	SentAt *time.Time `json:"sent_at,omitempty"`
+}
+
+// Outbox is a directory with pending items in it and sent items in sent/.
+type Outbox struct {
+	dir string
+}
+
+const (
+	pendingDir = "outbox"
+	sentDir    = "sent"
+	suffix     = ".json"
+)
+
+// Open opens (creating if needed) the outbox under the data directory.
+func Open(dataDir string) (*Outbox, error) {
+	o := &Outbox{dir: dataDir}
+	for _, d := range []string{o.pending(), o.sent()} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("open outbox: %w", err)
+		}
+	}
+	// Leftover temporary files are writes a crash interrupted before their
+	// rename: they were never visible as items, so removing them loses nothing.
+	for _, d := range []string{o.pending(), o.sent()} {
+		tmps, _ := filepath.Glob(filepath.Join(d, ".tmp-*"))
+		for _, t := range tmps {
+			_ = os.Remove(t)
+		}
+	}
+	return o, nil
+}
+
+func (o *Outbox) pending() string { return filepath.Join(o.dir, pendingDir) }
+func (o *Outbox) sent() string    { return filepath.Join(o.dir, sentDir) }
+
+// NewID returns a random submission id.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("outbox: no randomness: %v", err))
+	}
+	b[6] = (b[6] & 0x0f) | 0x40 // UUID version 4
+	b[8] = (b[8] & 0x3f) | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// name orders items by as-of date, then creation: delivery follows it.
+func name(it *Item) string {
+	return fmt.Sprintf("%s_%s_%s_%s%s", it.AsOf, safe(it.Pack), it.Created.UTC().Format("20060102T150405.000000000"), it.ID, suffix)
+}
+
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// Add writes a new pending item durably. It fails if an item for the same
+// pack and as-of date is already pending or sent: a month is delivered once.
+func (o *Outbox) Add(it *Item) error {
+	if it.ID == "" || it.Pack == "" || it.AsOf == "" || len(it.Body) == 0 {
+		return errors.New("outbox: item needs id, pack, as_of and body")
+	}
+	if has, err := o.Has(it.Pack, it.AsOf); err != nil {
+		return err
+	} else if has {
+		return fmt.Errorf("outbox: %s for %s: %w", it.Pack, it.AsOf, ErrExists)
+	}
+	if it.Created.IsZero() {
+		it.Created = time.Now().UTC()
+	}
+	return writeAtomic(o.pending(), name(it), it)
+}
+
+// ErrExists means a submission for the pack and as-of date already exists.
+var ErrExists = errors.New("already queued or sent")
+
+// Has reports whether an item for pack and asOf is pending or sent.
+func (o *Outbox) Has(pack, asOf string) (bool, error) {
+	prefix := asOf + "_" + safe(pack) + "_"
+	for _, d := range []string{o.pending(), o.sent()} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return false, fmt.Errorf("read outbox: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), suffix) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// Pending returns the pending items in delivery order.
+func (o *Outbox) Pending() ([]*Item, error) { return o.list(o.pending()) }
+
+// Sent returns the sent items in delivery order.
+func (o *Outbox) Sent() ([]*Item, error) { return o.list(o.sent()) }
+
+func (o *Outbox) list(dir string) ([]*Item, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), suffix) && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	out := make([]*Item, 0, len(names))
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, fmt.Errorf("read outbox item %s: %w", n, err)
+		}
+		var it Item
+		if err := json.Unmarshal(b, &it); err != nil {
+			return nil, fmt.Errorf("outbox item %s is corrupt (move it aside and run the cycle again): %w", n, err)
+		}
+		out = append(out, &it)
+	}
+	return out, nil
+}
+
+// MarkSent records the collector's acknowledgement and moves the item to
+// sent/: the acknowledged copy is written durably into sent/ first, then
+// the pending file is removed. A crash between the two leaves the item in
+// both places; Open's caller sees it pending, resends it with the same id,
+// and the collector answers with the original acknowledgement.
+func (o *Outbox) MarkSent(it *Item, ack []byte, at time.Time) error {
+	it.Ack = append(json.RawMessage(nil), ack...)
+	t := at.UTC()
+	it.SentAt = &t
+	n := name(it)
+	if err := writeAtomic(o.sent(), n, it); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(o.pending(), n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: remove sent item: %w", err)
+	}
+	return syncDir(o.pending())
+}
+
+// Reconcile removes pending items that are already in sent/ (a crash
+// between MarkSent's two steps). It returns how many it removed.
+func (o *Outbox) Reconcile() (int, error) {
+	entries, err := os.ReadDir(o.pending())
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(o.sent(), e.Name())); err == nil {
+			if err := os.Remove(filepath.Join(o.pending(), e.Name())); err != nil {
+				return n, fmt.Errorf("outbox: %w", err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		return n, syncDir(o.pending())
+	}
+	return 0, nil
+}
+
+// writeAtomic writes v as JSON to dir/name: temporary file, fsync, rename,
+// fsync of the directory.
+func writeAtomic(dir, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("outbox: encode: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, name), b, 0o640)
+}
+
+// WriteFileAtomic replaces path with data so that a crash leaves either the
+// old file or the new one, never a torn one.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: fsync: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return syncDir(dir)
+}
