@@ -1,0 +1,434 @@
+// Package config reads the agent's configuration: a versioned, strict YAML
+// file that a practice manager fills in once. Unknown keys, wrong types and
+// missing values are reported together, each with its line and column and
+// what to do. Secrets (the database URL with its password) may come from a
+// file or an environment variable instead of the config, and never reach
+// logs.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Version is the config file version this agent reads.
+const Version = 1
+
+// Config is the agent's configuration.
+type Config struct {
+	Version   int       `yaml:"version"`
+	Practice  string    `yaml:"practice"`
+	Database  Database  `yaml:"database"`
+	Collector Collector `yaml:"collector"`
+	Schedule  Schedule  `yaml:"schedule"`
+	DataDir   string    `yaml:"data_dir"`
+	Bundle    Bundle    `yaml:"bundle"`
+	// Baseline is the scheme's baseline month end (YYYY-MM-DD).
+	Baseline string `yaml:"baseline"`
+	// Heartbeat is how often the agent tells the collector it is alive.
+	Heartbeat Duration `yaml:"heartbeat"`
+	LogLevel  string   `yaml:"log_level"`
+
+	path string
+}
+
+// Database says where the practice reporting database is.
+type Database struct {
+	URL     string   `yaml:"url"`
+	URLFile string   `yaml:"url_file"`
+	URLEnv  string   `yaml:"url_env"`
+	Profile string   `yaml:"profile"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Collector says where the ICB's collector is.
+type Collector struct {
+	URL     string   `yaml:"url"`
+	CAFile  string   `yaml:"ca_file"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Schedule says when months are due.
+type Schedule struct {
+	// DayOfMonth is the day each month on which the month just ended is
+	// run (1-28).
+	DayOfMonth int `yaml:"day_of_month"`
+	// Time is the local time of day of the run, HH:MM.
+	Time string `yaml:"time"`
+	// CatchUpMonths is how many missed months back the agent still
+	// delivers.
+	CatchUpMonths int `yaml:"catch_up_months"`
+	// FirstAsOf is the earliest month end ever delivered.
+	FirstAsOf string `yaml:"first_as_of"`
+}
+
+// Bundle says which searches run and whom to trust for them.
+type Bundle struct {
+	// Pack is the pack to run when no bundle has been installed yet: a
+	// built-in pack name.
+	Pack string `yaml:"pack"`
+	// TrustedRoot is the pinned TUF root metadata file from the ICB.
+	TrustedRoot string `yaml:"trusted_root"`
+	// Approval is "automatic" or "manual" (a new version waits for
+	// `steward-agent approve`).
+	Approval string `yaml:"approval"`
+}
+
+// Duration is a time.Duration written as "30s", "6h".
+type Duration struct {
+	time.Duration
+	// bad holds the node of a value that is not a duration; validate
+	// reports it with its position (decoding goes on, so every other
+	// problem is reported too).
+	bad *yaml.Node
+}
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		d.bad = n
+		return nil
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML writes a duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Problem is one thing wrong with a config file.
+type Problem struct {
+	Line, Col int
+	Msg, Fix  string
+}
+
+// Problems is every problem in a config file; its Error prints one per line
+// as file:line:col: problem (fix).
+type Problems struct {
+	File string
+	List []Problem
+}
+
+func (p *Problems) Error() string {
+	var b strings.Builder
+	for i, q := range p.List {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s:%d:%d: %s", p.File, q.Line, q.Col, q.Msg)
+		if q.Fix != "" {
+			fmt.Fprintf(&b, " (%s)", q.Fix)
+		}
+	}
+	return b.String()
+}
+
+// allowed lists every key of each mapping, by path.
+var allowed = map[string][]string{
+	"":          {"version", "practice", "database", "collector", "schedule", "data_dir", "bundle", "baseline", "heartbeat", "log_level"},
+	"database":  {"url", "url_file", "url_env", "profile", "timeout"},
+	"collector": {"url", "ca_file", "timeout"},
+	"schedule":  {"day_of_month", "time", "catch_up_months", "first_as_of"},
+	"bundle":    {"pack", "trusted_root", "approval"},
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no config at %s: write one with `steward-agent init --config %s`", path, path)
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+var odsPattern = regexp.MustCompile(`^[A-Z][0-9A-Z]{2,9}$`)
+
+// Parse reads and validates config text; path names it in messages and
+// anchors relative paths.
+func Parse(path string, src []byte) (*Config, error) {
+	probs := &Problems{File: path}
+	add := func(n *yaml.Node, msg, fix string) {
+		line, col := 1, 1
+		if n != nil {
+			line, col = n.Line, n.Column
+		}
+		probs.List = append(probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			add(nil, "the config is empty", "run `steward-agent init` for a commented template")
+			return nil, probs
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		add(&extra, "a second YAML document", "a config holds one document: remove the second '---'")
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		add(&doc, "the config must be a mapping of keys to values", "see `steward-agent init`")
+		return nil, probs
+	}
+	root := doc.Content[0]
+	checkKeys(root, "", add)
+	if v := find(root, "version"); v == nil {
+		add(root, "version is missing", "add `version: 1` as the first line")
+	} else if v.Value != fmt.Sprint(Version) {
+		add(v, fmt.Sprintf("version %s is not supported by this agent", v.Value), "this agent reads version 1")
+	}
+	c := &Config{path: path}
+	if err := root.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				probs.List = append(probs.List, Problem{Line: lineOf(e), Col: 1, Msg: stripLine(e)})
+			}
+		} else {
+			add(root, err.Error(), "")
+		}
+	}
+	c.applyDefaults()
+	c.validate(root, add)
+	if len(probs.List) > 0 {
+		sort.SliceStable(probs.List, func(i, j int) bool {
+			a, b := probs.List[i], probs.List[j]
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		return nil, probs
+	}
+	return c, nil
+}
+
+func checkKeys(n *yaml.Node, path string, add func(*yaml.Node, string, string)) {
+	keys, ok := allowed[path]
+	if !ok || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		known := false
+		for _, a := range keys {
+			if a == k.Value {
+				known = true
+			}
+		}
+		if !known {
+			where := "at the top level"
+			if path != "" {
+				where = "in " + path
+			}
+			add(k, fmt.Sprintf("unknown key %q %s", k.Value, where), "known keys: "+strings.Join(keys, ", "))
+			continue
+		}
+		sub := k.Value
+		if path != "" {
+			sub = path + "." + k.Value
+		}
+		if _, nested := allowed[sub]; nested && v.Kind != yaml.MappingNode {
+			add(v, fmt.Sprintf("%s must be a mapping", sub), "indent its keys below it")
+			continue
+		}
+		checkKeys(v, sub, add)
+	}
+}
+
+func find(n *yaml.Node, dotted string) *yaml.Node {
+	for _, part := range strings.Split(dotted, ".") {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): `)
+
+func lineOf(e string) int {
+	m := lineRE.FindStringSubmatch(e)
+	if m == nil {
+		return 1
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func stripLine(e string) string { return lineRE.ReplaceAllString(e, "") }
+
+func (c *Config) applyDefaults() {
+	if c.Database.Profile == "" {
+		c.Database.Profile = "canonical"
+	}
+	if c.Database.Timeout.Duration == 0 && c.Database.Timeout.bad == nil {
+		c.Database.Timeout.Duration = 30 * time.Minute
+	}
+	if c.Collector.Timeout.Duration == 0 && c.Collector.Timeout.bad == nil {
+		c.Collector.Timeout.Duration = 60 * time.Second
+	}
+	if c.Schedule.DayOfMonth == 0 {
+		c.Schedule.DayOfMonth = 5
+	}
+	if c.Schedule.Time == "" {
+		c.Schedule.Time = "02:00"
+	}
+	if c.Schedule.CatchUpMonths == 0 {
+		c.Schedule.CatchUpMonths = 12
+	}
+	if c.Bundle.Pack == "" {
+		c.Bundle.Pack = "medsip"
+	}
+	if c.Bundle.Approval == "" {
+		c.Bundle.Approval = "automatic"
+	}
+	if c.Heartbeat.Duration == 0 && c.Heartbeat.bad == nil {
+		c.Heartbeat.Duration = 6 * time.Hour
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(filepath.Dir(c.path), c.DataDir)
+	}
+	for _, p := range []*string{&c.Database.URLFile, &c.Collector.CAFile, &c.Bundle.TrustedRoot} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(c.path), *p)
+		}
+	}
+}
+
+func monthEnd(s string) bool {
+	t, err := time.Parse(time.DateOnly, s)
+	return err == nil && t.AddDate(0, 0, 1).Day() == 1
+}
+
+func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string)) {
+	at := func(key string) *yaml.Node {
+		if n := find(root, key); n != nil {
+			return n
+		}
+		return root
+	}
+	if !odsPattern.MatchString(c.Practice) {
+		add(at("practice"), fmt.Sprintf("practice %q is not an ODS code", c.Practice), "write the practice's ODS code, e.g. Y01234")
+	}
+	n := 0
+	for _, s := range []string{c.Database.URL, c.Database.URLFile, c.Database.URLEnv} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		add(at("database"), "give the database as exactly one of url, url_file or url_env",
+			"put a URL with a password in a file readable only by the service account and use url_file")
+	}
+	if c.Database.URL != "" {
+		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				add(at("database.url"), "the database url holds a password", "move it to a file named by url_file, or an environment variable named by url_env")
+			}
+		}
+	}
+	switch c.Database.Profile {
+	case "canonical", "tpp":
+	default:
+		add(at("database.profile"), fmt.Sprintf("unknown profile %q", c.Database.Profile), "use canonical or tpp")
+	}
+	if c.Collector.URL == "" {
+		add(at("collector"), "collector.url is missing", "ask your ICB for the collector's address")
+	} else if u, err := url.Parse(c.Collector.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		add(at("collector.url"), fmt.Sprintf("collector url %q is not an https URL", c.Collector.URL), "e.g. https://steward.icb.example")
+	}
+	if c.Schedule.DayOfMonth < 1 || c.Schedule.DayOfMonth > 28 {
+		add(at("schedule.day_of_month"), fmt.Sprintf("day_of_month %d is not between 1 and 28", c.Schedule.DayOfMonth), "every month has days 1 to 28")
+	}
+	if _, err := time.Parse("15:04", c.Schedule.Time); err != nil {
+		add(at("schedule.time"), fmt.Sprintf("time %q is not HH:MM", c.Schedule.Time), "e.g. 02:00")
+	}
+	if c.Schedule.CatchUpMonths < 0 || c.Schedule.CatchUpMonths > 60 {
+		add(at("schedule.catch_up_months"), "catch_up_months must be between 0 and 60", "")
+	}
+	if c.Schedule.FirstAsOf != "" && !monthEnd(c.Schedule.FirstAsOf) {
+		add(at("schedule.first_as_of"), fmt.Sprintf("first_as_of %q is not a month end", c.Schedule.FirstAsOf), "e.g. 2025-04-30")
+	}
+	if c.Baseline != "" && !monthEnd(c.Baseline) {
+		add(at("baseline"), fmt.Sprintf("baseline %q is not a month end", c.Baseline), "use the scheme's baseline, e.g. 2024-03-31")
+	}
+	if c.DataDir == "" {
+		add(at("data_dir"), "data_dir is missing", "a directory the service account can write, e.g. /var/lib/steward")
+	}
+	switch c.Bundle.Approval {
+	case "automatic", "manual":
+	default:
+		add(at("bundle.approval"), fmt.Sprintf("approval %q is not automatic or manual", c.Bundle.Approval), "")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add(at("log_level"), fmt.Sprintf("log_level %q is not debug, info, warn or error", c.LogLevel), "")
+	}
+	for _, d := range []*Duration{&c.Heartbeat, &c.Database.Timeout, &c.Collector.Timeout} {
+		if d.bad != nil {
+			add(d.bad, fmt.Sprintf("%q is not a duration", d.bad.Value), "write e.g. 30s, 15m or 6h")
+		}
+	}
+	if c.Heartbeat.bad == nil && c.Heartbeat.Duration < time.Minute {
+		add(at("heartbeat"), "heartbeat must be at least 1m", "")
+	}
+}
+
+// Path is the file the config was read from.
+func (c *Config) Path() string { return c.path }
+
+// DatabaseURL returns the database URL from wherever the config says it is.
+// It is a secret: never log it.
+func (c *Config) DatabaseURL() (string, error) {
+	switch {
+	case c.Database.URL != "":
+		return c.Database.URL, nil
+	case c.Database.URLFile != "":
+		b, err := os.ReadFile(c.Database.URLFile)
+		if err != nil {
+			return "", fmt.Errorf("database url_file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	default:
+		v := os.Getenv(c.Database.URLEnv)
+		if v == "" {
+			return "", fmt.Errorf("database url_env: environment variable %s is empty", c.Database.URLEnv)
+		}
+		return v, nil
+	}
+}
+
+// BaselineDate returns the baseline, or the zero time.
+func (c *Config) BaselineDate() time.Time {
+	t, _ := time.Parse(time.DateOnly, c.Baseline)
+	return t
+}
+
+// KeyPath is where the practice's signing key lives.
+func (c *Config) KeyPath() string { return filepath.Join(c.DataDir, "practice.key") }

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTemplateParses(t *testing.T) {
+	c, err := Parse("agent.yaml", []byte(Template("Y01234", "/var/lib/steward")))
+	if err != nil {
+		t.Fatalf("template does not parse: %v", err)
+	}
+	if c.Practice != "Y01234" || c.Schedule.DayOfMonth != 5 || c.Heartbeat.Duration != 6*time.Hour || c.Database.Profile != "canonical" {
+		t.Errorf("parsed template = %+v", c)
+	}
+	if got := c.BaselineDate().Format(time.DateOnly); got != "2024-03-31" {
+		t.Errorf("baseline = %s", got)
+	}
+}
+
+func TestProblemsAllReportedWithPositions(t *testing.T) {
+	src := `version: 1
+practice: y1
+database:
+  url: postgres://u:secret@db/practice
+  profil: tpp
+collector:
+  url: ftp://x
+schedule:
+  day_of_month: 31
+  time: "25:00"
+data_dir: /tmp/x
+bundle: {approval: sometimes}
+heartbeat: soon
+`
+	_, err := Parse("agent.yaml", []byte(src))
+	var p *Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("err = %v, want *Problems", err)
+	}
+	want := []string{
+		`agent.yaml:2:11: practice "y1" is not an ODS code`,
+		`agent.yaml:4:8: the database url holds a password`,
+		`agent.yaml:5:3: unknown key "profil" in database (known keys: url, url_file, url_env, profile, timeout)`,
+		`agent.yaml:7:8: collector url "ftp://x" is not an https URL`,
+		`agent.yaml:9:17: day_of_month 31 is not between 1 and 28`,
+		`agent.yaml:10:9: time "25:00" is not HH:MM`,
+		`agent.yaml:12:20: approval "sometimes" is not automatic or manual`,
+		`agent.yaml:13:12: "soon" is not a duration`,
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing problem %q in:\n%s", w, msg)
+		}
+	}
+	if strings.Contains(msg, "secret") {
+		t.Errorf("a problem message repeats the database password:\n%s", msg)
+	}
+}
+
+func TestSecondDocumentAndVersion(t *testing.T) {
+	_, err := Parse("a.yaml", []byte(strings.Replace(Template("Y01234", "/d"), "version: 1", "version: 2", 1)+"---\nx: 1\n"))
+	if err == nil || !strings.Contains(err.Error(), "version 2 is not supported") || !strings.Contains(err.Error(), "a second YAML document") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDatabaseURLFromEnv(t *testing.T) {
+	src := strings.Replace(Template("Y01234", "/d"), "url: sqlite:practice.db", "url_env: STEWARD_TEST_DB_URL", 1)
+	c, err := Parse("a.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STEWARD_TEST_DB_URL", "sqlite:x.db")
+	if u, err := c.DatabaseURL(); err != nil || u != "sqlite:x.db" {
+		t.Fatalf("DatabaseURL = %q, %v", u, err)
+	}
+}
