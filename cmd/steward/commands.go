@@ -4,5 +4,7 @@ import "github.com/nhs-steward/steward/internal/cli"
 
 // commands lists every steward subcommand, in the order --help shows them.
 func commands() []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{
+		referenceCommand(),
+	}
 }
