@@ -271,7 +271,7 @@ func (d *Document) Validate() error {
 				add("%s (%s): value is required", where, m.ID)
 			}
 		case KindRatio:
-			if m.Numerator == nil || m.Denominator == nil {
+			if (m.Numerator == nil || m.Denominator == nil) && !m.Suppressed {
 				add("%s (%s): a ratio needs numerator and denominator", where, m.ID)
 			}
 		default:
