@@ -248,3 +248,26 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return syncDir(dir)
 }
+
+const rejectedDir = "rejected"
+
+// Reject moves an item the collector refused for good to rejected/, with
+// the reason, so it stops blocking the queue but is never lost.
+func (o *Outbox) Reject(it *Item, reason string) error {
+	dir := filepath.Join(o.dir, rejectedDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	it.Ack = nil
+	b, err := json.Marshal(map[string]any{"item": it, "reason": reason})
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, name(it)), b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(o.pending(), name(it))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return syncDir(o.pending())
+}

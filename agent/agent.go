@@ -1,0 +1,294 @@
+// Package agent is the practice runtime: it decides which month ends are
+// due, runs the pack for each, checks that the document is disclosure
+// controlled, queues it durably, delivers the queue in order, and tells the
+// collector it is alive. Each step is safe to interrupt at any point: the
+// outbox makes delivery exactly-once, and a month is computed only while it
+// is neither queued nor sent.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nhs-steward/steward/agent/outbox"
+	"github.com/nhs-steward/steward/agent/upload"
+	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
+)
+
+// Runner computes the disclosure-controlled results document of the
+// current pack as of a month end.
+type Runner interface {
+	Run(ctx context.Context, asOf, baseline time.Time) (*results.Document, error)
+}
+
+// Sender delivers to the collector.
+type Sender interface {
+	Submit(ctx context.Context, id string, body []byte) ([]byte, error)
+	Heartbeat(ctx context.Context, hb wire.Heartbeat) error
+}
+
+var _ Sender = (*upload.Client)(nil)
+
+// Options configure an Agent.
+type Options struct {
+	Practice string
+	Pack     string // pack id, for outbox names and Has checks
+	DataDir  string
+	Baseline time.Time
+	Schedule Schedule
+	Runner   Runner
+	Sender   Sender
+	// Protect checks a document is disclosure controlled before it is
+	// queued (disclosure.Protected). Required: an agent never queues an
+	// unchecked document.
+	Protect func(*results.Document) error
+	// BundleVersion names the running bundle, for heartbeats and status.
+	BundleVersion func() (version, staleSince string)
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Schedule says which month ends are due.
+type Schedule struct {
+	DayOfMonth    int
+	CatchUpMonths int
+	FirstAsOf     time.Time
+}
+
+// Agent runs cycles.
+type Agent struct {
+	o     Options
+	box   *outbox.Outbox
+	state *StateFile
+}
+
+// New opens the agent's data directory.
+func New(o Options) (*Agent, error) {
+	if o.Runner == nil || o.Sender == nil || o.Protect == nil {
+		return nil, errors.New("agent: runner, sender and disclosure check are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BundleVersion == nil {
+		o.BundleVersion = func() (string, string) { return "", "" }
+	}
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	box, err := outbox.Open(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := box.Reconcile(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		o.Logger.Info("outbox: removed items already acknowledged before a restart", "count", n)
+	}
+	return &Agent{o: o, box: box, state: &StateFile{Path: filepath.Join(o.DataDir, "state.json")}}, nil
+}
+
+// Outbox returns the agent's outbox.
+func (a *Agent) Outbox() *outbox.Outbox { return a.box }
+
+// Due returns the month ends that should have been delivered by now, oldest
+// first: the month just ended once its run day has come, and earlier months
+// back to the catch-up limit and never before FirstAsOf.
+func Due(s Schedule, now time.Time) []time.Time {
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	latest := monthStart.AddDate(0, 0, -1) // end of last month
+	if now.Day() < s.DayOfMonth {
+		latest = monthStart.AddDate(0, -1, -1)
+	}
+	var out []time.Time
+	for i := s.CatchUpMonths; i >= 0; i-- {
+		firstOfNext := time.Date(latest.Year(), latest.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		end := firstOfNext.AddDate(0, -i, -1)
+		if !s.FirstAsOf.IsZero() && end.Before(s.FirstAsOf) {
+			continue
+		}
+		out = append(out, end)
+	}
+	return out
+}
+
+// CycleReport says what a cycle did.
+type CycleReport struct {
+	Computed  []string // as-of dates computed and queued
+	Delivered []string // submission ids acknowledged
+	Rejected  []string // submission ids the collector refused for good
+	Pending   int
+	Errors    []error
+}
+
+// Cycle computes every due month not yet queued or sent, then delivers the
+// queue. asOf, when not zero, computes just that month (if not already
+// queued or sent).
+func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error) {
+	rep := &CycleReport{}
+	st, _ := a.state.Load()
+	now := a.o.Now()
+	st.LastRun = now.UTC().Format(time.RFC3339)
+	due := []time.Time{asOf}
+	if asOf.IsZero() {
+		due = Due(a.o.Schedule, now)
+	}
+	for _, d := range due {
+		if err := a.compute(ctx, d, rep); err != nil {
+			// A database that is down is retried at the next schedule;
+			// nothing for this month was queued.
+			rep.Errors = append(rep.Errors, err)
+			st.LastError = err.Error()
+			a.o.Logger.Error("run failed; it will be retried at the next schedule", "as_of", d.Format(time.DateOnly), "error", err)
+			break
+		}
+	}
+	if err := a.Flush(ctx, rep); err != nil {
+		rep.Errors = append(rep.Errors, err)
+		st.LastError = err.Error()
+	}
+	if len(rep.Delivered) > 0 {
+		st.LastDelivery = a.o.Now().UTC().Format(time.RFC3339)
+	}
+	pending, _ := a.box.Pending()
+	rep.Pending = len(pending)
+	st.Pending = len(pending)
+	if len(rep.Errors) == 0 {
+		st.LastError = ""
+		st.LastSuccess = st.LastRun
+	}
+	if err := a.state.Save(st); err != nil {
+		return rep, err
+	}
+	return rep, errors.Join(rep.Errors...)
+}
+
+func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) error {
+	day := asOf.Format(time.DateOnly)
+	if has, err := a.box.Has(a.o.Pack, day); err != nil || has {
+		return err
+	}
+	start := time.Now()
+	doc, err := a.o.Runner.Run(ctx, asOf, a.o.Baseline)
+	if err != nil {
+		return fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
+	}
+	if err := a.o.Protect(doc); err != nil {
+		return fmt.Errorf("as of %s: refusing to queue a document that is not disclosure controlled: %w", day, err)
+	}
+	if doc.Practice != a.o.Practice {
+		return fmt.Errorf("as of %s: document is for practice %s, not %s", day, doc.Practice, a.o.Practice)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	it := &outbox.Item{ID: outbox.NewID(), Practice: a.o.Practice, Pack: a.o.Pack, AsOf: day, Body: body, Created: a.o.Now().UTC()}
+	if err := a.box.Add(it); err != nil {
+		return err
+	}
+	rep.Computed = append(rep.Computed, day)
+	a.o.Logger.Info("queued submission", "as_of", day, "submission", it.ID, "measures", len(doc.Measures), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Flush delivers pending items oldest first. It stops at the first
+// temporary failure, so months always arrive in order; a document the
+// collector refuses as invalid is moved to rejected/ with the answer, and
+// delivery goes on.
+func (a *Agent) Flush(ctx context.Context, rep *CycleReport) error {
+	pending, err := a.box.Pending()
+	if err != nil {
+		return err
+	}
+	for _, it := range pending {
+		ack, err := a.o.Sender.Submit(ctx, it.ID, it.Body)
+		var ue *upload.Error
+		switch {
+		case err == nil:
+			if err := a.box.MarkSent(it, ack, a.o.Now()); err != nil {
+				return err
+			}
+			rep.Delivered = append(rep.Delivered, it.ID)
+			a.o.Logger.Info("delivered", "as_of", it.AsOf, "submission", it.ID)
+		case errors.As(err, &ue) && ue.Permanent():
+			if err := a.box.Reject(it, err.Error()); err != nil {
+				return err
+			}
+			rep.Rejected = append(rep.Rejected, it.ID)
+			a.o.Logger.Error("collector refused a submission; it is kept in rejected/ for your ICB to look at", "as_of", it.AsOf, "submission", it.ID, "error", err)
+		default:
+			a.o.Logger.Warn("delivery failed; will retry", "as_of", it.AsOf, "submission", it.ID, "error", err)
+			return fmt.Errorf("deliver %s: %w", it.AsOf, err)
+		}
+	}
+	return nil
+}
+
+// Heartbeat tells the collector the agent is alive.
+func (a *Agent) Heartbeat(ctx context.Context) error {
+	st, _ := a.state.Load()
+	pending, _ := a.box.Pending()
+	ver, stale := a.o.BundleVersion()
+	hb := wire.Heartbeat{
+		Practice: a.o.Practice, AgentVersion: buildinfo.String(),
+		BundleVersion: ver, BundleStale: stale,
+		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: len(pending),
+		Searches: st.Searches, SentAt: a.o.Now().UTC().Format(time.RFC3339),
+	}
+	if err := a.o.Sender.Heartbeat(ctx, hb); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	st.LastHeartbeat = hb.SentAt
+	return a.state.Save(st)
+}
+
+// State is what `steward-agent status` shows.
+type State struct {
+	LastRun       string           `json:"last_run,omitempty"`
+	LastSuccess   string           `json:"last_success,omitempty"`
+	LastDelivery  string           `json:"last_delivery,omitempty"`
+	LastHeartbeat string           `json:"last_heartbeat,omitempty"`
+	LastError     string           `json:"last_error,omitempty"`
+	Pending       int              `json:"pending"`
+	Searches      []wire.RunStatus `json:"searches,omitempty"`
+}
+
+// StateFile keeps State durably.
+type StateFile struct{ Path string }
+
+// Load reads the state; a missing file is an empty state.
+func (f *StateFile) Load() (*State, error) {
+	st := &State{}
+	b, err := os.ReadFile(f.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return &State{}, fmt.Errorf("state file %s is corrupt: %w", f.Path, err)
+	}
+	return st, nil
+}
+
+// Save writes the state atomically.
+func (f *StateFile) Save(st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return outbox.WriteFileAtomic(f.Path, b, 0o640)
+}

@@ -1,0 +1,221 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/agent/upload"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func dates(ts []time.Time) string {
+	var s []string
+	for _, t := range ts {
+		s = append(s, t.Format(time.DateOnly))
+	}
+	return strings.Join(s, " ")
+}
+
+func TestDue(t *testing.T) {
+	cases := []struct {
+		now  string
+		s    Schedule
+		want string
+	}{
+		{"2025-04-05", Schedule{DayOfMonth: 5}, "2025-03-31"},
+		{"2025-04-04", Schedule{DayOfMonth: 5}, "2025-02-28"},
+		{"2025-04-05", Schedule{DayOfMonth: 5, CatchUpMonths: 3}, "2024-12-31 2025-01-31 2025-02-28 2025-03-31"},
+		{"2025-04-05", Schedule{DayOfMonth: 5, CatchUpMonths: 3, FirstAsOf: day("2025-02-28")}, "2025-02-28 2025-03-31"},
+		{"2025-01-10", Schedule{DayOfMonth: 1, CatchUpMonths: 1}, "2024-11-30 2024-12-31"},
+		{"2024-03-28", Schedule{DayOfMonth: 28}, "2024-02-29"},
+	}
+	for _, c := range cases {
+		if got := dates(Due(c.s, day(c.now))); got != c.want {
+			t.Errorf("Due(%+v, %s) = %s, want %s", c.s, c.now, got, c.want)
+		}
+	}
+}
+
+type fakeRunner struct {
+	mu    sync.Mutex
+	runs  []string
+	fail  error
+	calls int
+}
+
+func (f *fakeRunner) Run(_ context.Context, asOf, _ time.Time) (*results.Document, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.runs = append(f.runs, asOf.Format(time.DateOnly))
+	return &results.Document{Schema: results.Schema, Practice: "Y01234", Pack: results.PackRef{ID: "medsip", Version: "1"},
+		AsOf: asOf.Format(time.DateOnly), Measures: []results.Measure{{ID: "long_term", Kind: "count", Value: results.F(4)}}}, nil
+}
+
+type fakeSender struct {
+	mu     sync.Mutex
+	down   bool
+	reject map[string]bool
+	got    []string // as_of of each accepted submission, in order
+	ids    map[string]bool
+	beats  int
+}
+
+func (f *fakeSender) Submit(_ context.Context, id string, body []byte) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errors.New("connection refused")
+	}
+	doc, err := results.Decode(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	if f.reject[doc.AsOf] {
+		return nil, &upload.Error{Status: 422, Problem: wire.Problem{Title: "invalid"}}
+	}
+	if f.ids == nil {
+		f.ids = map[string]bool{}
+	}
+	if !f.ids[id] {
+		f.ids[id] = true
+		f.got = append(f.got, doc.AsOf)
+	}
+	return []byte(`{"submission_id":"` + id + `"}`), nil
+}
+
+func (f *fakeSender) Heartbeat(context.Context, wire.Heartbeat) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("connection refused")
+	}
+	f.beats++
+	return nil
+}
+
+func newAgent(t *testing.T, dir string, r Runner, s Sender, now *time.Time) *Agent {
+	t.Helper()
+	a, err := New(Options{
+		Practice: "Y01234", Pack: "medsip", DataDir: dir,
+		Schedule: Schedule{DayOfMonth: 5, CatchUpMonths: 2},
+		Runner:   r, Sender: s,
+		Protect: func(*results.Document) error { return nil },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:     func() time.Time { return *now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestCycleCatchesUpAndDeliversInOrderAfterAnOutage(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{down: true}
+	a := newAgent(t, dir, r, s, &now)
+	// A day of simulated time with the collector down: hourly cycles.
+	for h := 0; h < 24; h++ {
+		if _, err := a.Cycle(context.Background(), time.Time{}); err == nil {
+			t.Fatal("cycle with the collector down reported no error")
+		}
+		now = now.Add(time.Hour)
+	}
+	if got, want := strings.Join(r.runs, " "), "2025-01-31 2025-02-28 2025-03-31"; got != want {
+		t.Fatalf("computed %q, want each due month once: %q", got, want)
+	}
+	p, _ := a.Outbox().Pending()
+	if len(p) != 3 {
+		t.Fatalf("pending = %d, want 3", len(p))
+	}
+	s.down = false
+	rep, err := a.Cycle(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatalf("cycle after recovery: %v", err)
+	}
+	if got, want := strings.Join(s.got, " "), "2025-01-31 2025-02-28 2025-03-31"; got != want {
+		t.Fatalf("delivered %q, want %q in order", got, want)
+	}
+	if rep.Pending != 0 || len(r.runs) != 3 {
+		t.Fatalf("pending %d, runs %d after recovery", rep.Pending, len(r.runs))
+	}
+	// A restarted agent finds nothing to do.
+	a2 := newAgent(t, dir, r, s, &now)
+	if _, err := a2.Cycle(context.Background(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.runs) != 3 || len(s.got) != 3 {
+		t.Fatalf("after restart: runs %d, delivered %d; want 3 and 3", len(r.runs), len(s.got))
+	}
+	st, _ := (&StateFile{Path: dir + "/state.json"}).Load()
+	if st.LastDelivery == "" || st.Pending != 0 || st.LastError != "" {
+		t.Errorf("state = %+v", st)
+	}
+}
+
+func TestDatabaseDownIsRetriedNextCycle(t *testing.T) {
+	now := day("2025-04-06")
+	r, s := &fakeRunner{fail: errors.New("dial tcp: connection refused")}, &fakeSender{}
+	a := newAgent(t, t.TempDir(), r, s, &now)
+	if _, err := a.Cycle(context.Background(), time.Time{}); err == nil {
+		t.Fatal("want an error while the database is down")
+	}
+	if r.calls != 1 {
+		t.Errorf("runner called %d times in a failing cycle, want 1 (stop at the first failure)", r.calls)
+	}
+	r.fail = nil
+	if _, err := a.Cycle(context.Background(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.got) != 3 {
+		t.Fatalf("delivered %v after the database came back, want 3 months", s.got)
+	}
+}
+
+func TestRejectedSubmissionDoesNotBlockTheQueue(t *testing.T) {
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{reject: map[string]bool{"2025-02-28": true}}
+	a := newAgent(t, t.TempDir(), r, s, &now)
+	rep, err := a.Cycle(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rejected) != 1 || strings.Join(s.got, " ") != "2025-01-31 2025-03-31" {
+		t.Fatalf("rejected %v, delivered %v", rep.Rejected, s.got)
+	}
+}
+
+func TestProtectIsEnforced(t *testing.T) {
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{}
+	a := newAgent(t, t.TempDir(), r, s, &now)
+	a.o.Protect = func(*results.Document) error { return errors.New("cell 3 not suppressed") }
+	if _, err := a.Cycle(context.Background(), time.Time{}); err == nil || !strings.Contains(err.Error(), "not disclosure controlled") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(s.got) != 0 {
+		t.Fatalf("an unprotected document was sent: %v", s.got)
+	}
+	if p, _ := a.Outbox().Pending(); len(p) != 0 {
+		t.Fatalf("an unprotected document was queued")
+	}
+}
