@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nhs-steward/steward/internal/fsutil"
 )
 
 // Item is one submission.
@@ -218,36 +220,12 @@ func writeAtomic(dir, name string, v any) error {
 	return WriteFileAtomic(filepath.Join(dir, name), b, 0o640)
 }
 
-// WriteFileAtomic replaces path with data so that a crash leaves either the
-// old file or the new one, never a torn one.
+// WriteFileAtomic replaces path with data durably; see fsutil.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: fsync: %w", filepath.Base(path), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return syncDir(dir)
+	return fsutil.WriteFileAtomic(path, data, perm)
 }
+
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 const rejectedDir = "rejected"
 

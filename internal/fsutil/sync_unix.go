@@ -1,14 +1,14 @@
 //go:build !windows
 
-package outbox
+package fsutil
 
 import (
 	"fmt"
 	"os"
 )
 
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes a rename or removal in dir durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
