@@ -58,7 +58,10 @@ type Options struct {
 
 // Schedule says which month ends are due.
 type Schedule struct {
-	DayOfMonth    int
+	DayOfMonth int
+	// Hour and Minute are the time of day (in the clock's location) on
+	// DayOfMonth from which the month just ended is due.
+	Hour, Minute  int
 	CatchUpMonths int
 	FirstAsOf     time.Time
 }
@@ -108,7 +111,8 @@ func (a *Agent) Outbox() *outbox.Outbox { return a.box }
 func Due(s Schedule, now time.Time) []time.Time {
 	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	latest := monthStart.AddDate(0, 0, -1) // end of last month
-	if now.Day() < s.DayOfMonth {
+	runAt := time.Date(now.Year(), now.Month(), s.DayOfMonth, s.Hour, s.Minute, 0, 0, now.Location())
+	if now.Before(runAt) {
 		latest = monthStart.AddDate(0, -1, -1)
 	}
 	var out []time.Time

@@ -43,6 +43,7 @@ func TestDue(t *testing.T) {
 		{"2025-04-05", Schedule{DayOfMonth: 5, CatchUpMonths: 3, FirstAsOf: day("2025-02-28")}, "2025-02-28 2025-03-31"},
 		{"2025-01-10", Schedule{DayOfMonth: 1, CatchUpMonths: 1}, "2024-11-30 2024-12-31"},
 		{"2024-03-28", Schedule{DayOfMonth: 28}, "2024-02-29"},
+		{"2025-04-05", Schedule{DayOfMonth: 5, Hour: 2}, "2025-02-28"},
 	}
 	for _, c := range cases {
 		if got := dates(Due(c.s, day(c.now))); got != c.want {
@@ -217,5 +218,44 @@ func TestProtectIsEnforced(t *testing.T) {
 	}
 	if p, _ := a.Outbox().Pending(); len(p) != 0 {
 		t.Fatalf("an unprotected document was queued")
+	}
+}
+
+func TestLoopRunsDaysOfSimulatedTime(t *testing.T) {
+	now := day("2025-03-20")
+	r, s := &fakeRunner{}, &fakeSender{down: true}
+	a := newAgent(t, t.TempDir(), r, s, &now)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ticks := 0
+	err := a.Loop(ctx, LoopOptions{Tick: time.Hour, Heartbeat: 6 * time.Hour,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			ticks++
+			now = now.Add(d)
+			if now.After(day("2025-04-06")) {
+				s.mu.Lock()
+				s.down = false // the collector comes back after a day of outage
+				s.mu.Unlock()
+			}
+			if now.After(day("2025-05-07")) {
+				return context.Canceled
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2025-03-20 start: Feb due and Dec, Jan caught up (catch-up 2); Mar due
+	// on Apr 5 but the collector is down until Apr 6; Apr due on May 5.
+	all := "2024-12-31 2025-01-31 2025-02-28 2025-03-31 2025-04-30"
+	if got, want := strings.Join(s.got, " "), all; got != want {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+	if got, want := strings.Join(r.runs, " "), all; got != want {
+		t.Fatalf("computed %q, want each month once: %q", got, want)
+	}
+	// Heartbeats every 6 hours while the collector was up (about 31 days).
+	if s.beats < 4*30 || s.beats > 4*32 {
+		t.Errorf("heartbeats = %d over ~31 days at 6h, want about 124", s.beats)
 	}
 }
