@@ -8,8 +8,8 @@
 //
 // The rules, for each protected figure v:
 //   - v == 0 is shown as 0;
-//   - 0 < v < 8 (for a count: 1 to 7) is suppressed: Value null,
-//     Suppressed true, Reason "small";
+//   - 0 < v < 8 (for a count: 1 to 7) is suppressed: Value null, Suppressed
+//     true;
 //   - any other v is rounded to the nearest multiple of 5. A count can never
 //     sit exactly half-way; a sum can (12.5), and halves round away from zero
 //     (12.5 -> 15). Every shown figure is therefore 0 or at least 10.
@@ -17,26 +17,37 @@
 // Complementary suppression: the headline count of a stratified measure is
 // sent exactly, so each stratification is treated as a partition of a known
 // total. Whenever a stratification has a suppressed cell, further cells are
-// suppressed (Reason "complementary") until at least two of its cells are
-// suppressed and no suppressed cell's value is uniquely determined by the
-// total and what is shown. Candidates are taken smallest non-zero exact value
-// first (ties: first in document order), then zero cells, in document order.
+// suppressed until at least two of its cells are suppressed and no suppressed
+// cell's value is uniquely determined by the total and what is shown.
+// Candidates are taken smallest non-zero exact value first (ties: first in
+// document order), then zero cells, in document order.
 //
-// The check assumes a reader who knows the method: a rounded cell r lies in
-// [r-2, r+2], a shown 0 is exactly 0, a "small" cell lies in 1..7 and, because
-// the reason is published, a "complementary" cell is 0 or at least 8. Under
-// that reader some stratifications cannot be protected at all while reasons
-// are visible (a total under 8 with a single non-zero cell; [1, 8] with total
-// 9). Such a stratification is withheld: removed from the document, and named
-// in the Summary Apply returns. Cross-measure differencing (for example
-// long_term minus high_dose in one stratum) is outside this method.
+// Why a cell was suppressed (small, or to protect another) is never
+// published: results.Cell.Reason is left empty, and Protected rejects a
+// document that sets it. The Summary Apply returns still counts the two
+// kinds, for logs.
+//
+// The check assumes a reader who knows the method, the exact headline total,
+// every shown value and which cells are suppressed, but not why: a rounded
+// cell r lies in [r-2, r+2], a shown 0 is exactly 0, and a suppressed cell
+// may be any whole number from 0 up. A suppressed cell is recoverable when
+// exactly one value of it is consistent with that. Once two cells are
+// suppressed this can only happen when the total is the least the shown cells
+// can hold, so that every suppressed cell must be 0, which a stratification
+// with a small cell never allows. The one stratification that cannot be
+// protected is a single small cell, whose value is the headline itself: it
+// is kept with its cell suppressed and named in Summary.Unprotectable.
+// Stratifications are never removed from the document. Cross-measure differencing (for example
+// long_term minus high_dose in one stratum), and inference from which cells
+// the method chose to suppress, are outside this model.
 package disclosure
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/nhs-steward/steward/reporting/results"
 )
@@ -49,11 +60,9 @@ const (
 	RoundTo      = 5
 )
 
-// Reasons a cell is suppressed.
-const (
-	ReasonSmall         = "small"
-	ReasonComplementary = "complementary"
-)
+// MaxCount bounds a stratification's total: no practice has ten million
+// patients, so a larger total is a fault upstream.
+const MaxCount = 10_000_000
 
 var (
 	// ErrUnprotected wraps every failure of Protected: the document must not
@@ -68,9 +77,11 @@ type Summary struct {
 	Rounded       int // protected figures shown rounded (zeros included)
 	Small         int // figures suppressed as 1 to 7
 	Complementary int // cells suppressed to protect another
-	// Withheld names each stratification removed because it could not be
-	// protected, as "measure_id/dimension".
-	Withheld []string
+	// Unprotectable names, as "measure_id/dimension", each stratification
+	// in which a cell stays recoverable from the headline even with every
+	// cell suppressed (a single small cell: its value is the headline). It
+	// is kept in the document with every cell suppressed.
+	Unprotectable []string
 	// AlreadyApplied is true when the document was already protected and
 	// Apply only checked it.
 	AlreadyApplied bool
@@ -136,10 +147,12 @@ func protectMeasure(m results.Measure, sum *Summary) (results.Measure, error) {
 			}
 			exact[j] = v
 		}
+		if total := sumOf(exact); total > MaxCount {
+			return m, fmt.Errorf("stratification %q: total %v is more than %d", s.Dimension, total, MaxCount)
+		}
 		views, ok := protectCells(exact)
 		if !ok {
-			sum.Withheld = append(sum.Withheld, m.ID+"/"+s.Dimension)
-			continue
+			sum.Unprotectable = append(sum.Unprotectable, m.ID+"/"+s.Dimension)
 		}
 		ps := results.Strata{Dimension: s.Dimension, Cells: make([]results.Cell, len(s.Cells))}
 		for j, c := range s.Cells {
@@ -217,6 +230,7 @@ const (
 	shown = iota
 	small
 	complementary
+	suppressed // as a reader sees it: suppressed, for a reason not shown
 )
 
 // view is what a reader sees of one cell.
@@ -225,19 +239,18 @@ type view struct {
 	value float64 // the shown (rounded) value, when kind == shown
 }
 
+// cell is the published cell. The kind of a suppressed cell is not
+// published: Reason stays empty.
 func (v view) cell(stratum string) results.Cell {
-	switch v.kind {
-	case small:
-		return results.Cell{Stratum: stratum, Suppressed: true, Reason: ReasonSmall}
-	case complementary:
-		return results.Cell{Stratum: stratum, Suppressed: true, Reason: ReasonComplementary}
+	if v.kind != shown {
+		return results.Cell{Stratum: stratum, Suppressed: true}
 	}
 	return results.Cell{Stratum: stratum, Value: results.F(v.value)}
 }
 
 // protectCells decides what to show of one stratification's exact counts.
-// ok is false when the stratification cannot be protected and must be
-// withheld.
+// ok is false when even suppressing every cell leaves one recoverable; every
+// cell is then suppressed.
 func protectCells(exact []float64) (views []view, ok bool) {
 	views = make([]view, len(exact))
 	total := 0.0
@@ -261,15 +274,17 @@ func protectCells(exact []float64) (views []view, ok bool) {
 			order = append(order, i)
 		}
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		va, vb := exact[order[a]], exact[order[b]]
-		if (va == 0) != (vb == 0) {
-			return vb == 0 // non-zero before zero
+	slices.SortStableFunc(order, func(a, b int) int {
+		va, vb := exact[a], exact[b]
+		switch {
+		case va == vb:
+			return 0
+		case va == 0:
+			return 1 // zeros after every non-zero cell
+		case vb == 0:
+			return -1
 		}
-		if va == 0 {
-			return false // zeros keep document order
-		}
-		return va < vb
+		return cmp.Compare(va, vb)
 	})
 	for {
 		if nSupp >= 2 || nSupp == len(exact) {
@@ -278,7 +293,7 @@ func protectCells(exact []float64) (views []view, ok bool) {
 			}
 		}
 		if len(order) == 0 {
-			return nil, false
+			return views, false // every cell is suppressed
 		}
 		views[order[0]] = view{kind: complementary}
 		order = order[1:]
@@ -286,59 +301,46 @@ func protectCells(exact []float64) (views []view, ok bool) {
 	}
 }
 
+// slack is how far a rounded count can be from its shown value.
+const slack = RoundTo / 2
+
 // determined reports the first suppressed cell whose value a reader who knows
-// total and the method can work out exactly.
+// total, the method, the shown values and which cells are suppressed (but not
+// why) can work out exactly. For suppressed cell i the reader considers every
+// whole x in [0, total] and asks whether total-x can be made up of the shown
+// cells, each within its range ([r-2, r+2], or exactly 0), plus the other
+// suppressed cells, each any whole number from 0 up; i is recoverable when
+// exactly one x passes.
 func determined(views []view, total float64) (int, bool) {
-	// Sum over all cells of each kind's range; each cell's own share is
-	// taken off below.
-	var lo, hi float64 // shown cells: [r-2, r+2], or exactly 0
-	nSmall, nComp := 0, 0
+	if total < 0 || total != math.Trunc(total) {
+		return -1, false // no whole assignment matches: nothing is determined
+	}
+	// lo and hi bound the sum of the shown cells.
+	var lo, hi float64
+	nSupp := 0
 	for _, v := range views {
-		switch v.kind {
-		case shown:
-			if v.value != 0 {
-				lo += v.value - RoundTo/2
-				hi += v.value + RoundTo/2
-			}
-		case small:
-			nSmall++
-		case complementary:
-			nComp++
+		switch {
+		case v.kind != shown:
+			nSupp++
+		case v.value != 0:
+			lo += v.value - slack
+			hi += v.value + slack
 		}
 	}
 	for i, v := range views {
 		if v.kind == shown {
 			continue
 		}
-		ns, nc := nSmall, nComp
-		var cands []float64
-		if v.kind == small {
-			ns--
-			for x := float64(SuppressFrom); x <= SuppressTo; x++ {
-				cands = append(cands, x)
-			}
-		} else {
-			nc--
-			cands = append(cands, 0)
-			for x := float64(SuppressTo + 1); x <= total; x++ {
-				cands = append(cands, x)
-			}
+		// The rest, total-x, must be at least lo; it is at most hi unless
+		// another suppressed cell can absorb any excess. The shown ranges
+		// and the other suppressed cells' values are whole numbers, so
+		// every whole number in [lo, hi] (or from lo up) is reachable.
+		xHi := math.Min(total, total-lo)
+		xLo := 0.0
+		if nSupp == 1 {
+			xLo = math.Max(0, total-hi)
 		}
-		// The other cells sum to [oLo, oHi], or, with another complementary
-		// cell (0 or >= 8 each), to that or anything from oLo+8 up.
-		oLo := lo + float64(ns*SuppressFrom)
-		oHi := hi + float64(ns*SuppressTo)
-		feasible := 0
-		for _, x := range cands {
-			rest := total - x
-			if (rest >= oLo && rest <= oHi) || (nc > 0 && rest >= oLo+SuppressTo+1) {
-				feasible++
-				if feasible > 1 {
-					break
-				}
-			}
-		}
-		if feasible == 1 {
+		if xLo == xHi {
 			return i, true
 		}
 	}
@@ -348,9 +350,12 @@ func determined(views []view, total float64) (int, bool) {
 // Protected returns an error wrapping ErrUnprotected unless every figure this
 // method protects is protected: the Disclosure record names this method as
 // applied; every stratified cell and publishable figure is null and
-// suppressed, 0, or a multiple of 5 of at least 10; no stratification has a
-// single suppressed cell; and, where the measure's headline value is exact, no
-// suppressed cell can be worked out from it. Call it immediately before a
+// suppressed, 0, or a multiple of 5 of at least 10; no cell publishes a
+// reason for its suppression; no stratification has a single suppressed cell;
+// and, where the measure's headline value is exact, no suppressed cell can be
+// worked out from it. A stratification whose every cell is suppressed is
+// exempt from the last two: it shows nothing beyond the headline, and Apply
+// can do no more for it (Summary.Unprotectable). Call it immediately before a
 // document is written to the outbox or uploaded.
 func Protected(doc *results.Document) error {
 	if doc == nil {
@@ -383,23 +388,30 @@ func Protected(doc *results.Document) error {
 			views := make([]view, len(s.Cells))
 			nSupp := 0
 			for j, c := range s.Cells {
+				if c.Value == nil && !c.Suppressed {
+					add("%s/%s: null but not marked suppressed", where, c.Stratum)
+				}
+				if c.Reason != "" {
+					add("%s/%s: suppression reason %q is published; reasons must not be published", where, c.Stratum, c.Reason)
+				}
 				checkFigure(where+"/"+c.Stratum, c.Value, c.Suppressed)
-				switch {
-				case c.Value == nil && c.Reason == ReasonSmall:
-					views[j] = view{kind: small}
+				if c.Value == nil {
+					views[j] = view{kind: suppressed}
 					nSupp++
-				case c.Value == nil:
-					views[j] = view{kind: complementary}
-					nSupp++
-				default:
+				} else {
 					views[j] = view{kind: shown, value: *c.Value}
 				}
+			}
+			if nSupp == len(s.Cells) {
+				continue // shows nothing beyond the headline
 			}
 			if nSupp == 1 {
 				add("%s: a single suppressed cell can be recovered from the total", where)
 				continue
 			}
-			if !m.Publishable && m.Value != nil && nSupp > 0 {
+			if !m.Publishable && m.Value != nil && nSupp > 0 && *m.Value > MaxCount {
+				add("%s: headline %v is more than %d", where, *m.Value, MaxCount)
+			} else if !m.Publishable && m.Value != nil && nSupp > 0 {
 				if j, bad := determined(views, *m.Value); bad {
 					add("%s/%s: suppressed cell can be recovered from the total", where, s.Cells[j].Stratum)
 				}
@@ -419,6 +431,14 @@ func Protected(doc *results.Document) error {
 		return fmt.Errorf("%w: %s", ErrUnprotected, joinProblems(problems))
 	}
 	return nil
+}
+
+func sumOf(v []float64) float64 {
+	t := 0.0
+	for _, x := range v {
+		t += x
+	}
+	return t
 }
 
 func isShowable(v float64) bool {

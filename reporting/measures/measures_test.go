@@ -16,7 +16,7 @@ func TestDocument(t *testing.T) {
 		ID:         "s",
 		AgeBands:   []int{18, 40, 65, 80},
 		Parameters: []*model.Parameter{{Name: "high", Default: 120}},
-		Codelists: []*model.Codelist{{Name: "opioids", Files: []model.CodelistFile{{Path: "../../codelists/x.csv", Version: "v1", SHA256: "ab"}}}},
+		Codelists:  []*model.Codelist{{Name: "opioids", Files: []model.CodelistFile{{Path: "../../codelists/x.csv", Version: "v1", SHA256: "ab"}}}},
 	}
 	plan := &model.Plan{Search: s, Measures: []*model.PlannedMeasure{
 		{Measure: &model.Measure{ID: "long_term", Kind: model.KindCount, Stratify: []model.Dimension{model.DimSex, model.DimAgeBand}}},
