@@ -3,5 +3,10 @@ package main
 import "github.com/nhs-steward/steward/internal/cli"
 
 func commands() []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{
+		serveCommand(),
+		practiceCommand(),
+		userCommand(),
+		initConfigCommand(),
+	}
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+)
+
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := program().Do(context.Background(), args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "collector.yaml")
+	if code, _, errs := run(t, "", "init-config", "--out", cfg); code != 0 {
+		t.Fatalf("init-config: %d %s", code, errs)
+	}
+	if code, _, _ := run(t, "", "init-config", "--out", cfg); code != cli.ExitFailure {
+		t.Fatalf("init-config over an existing file: exit %d", code)
+	}
+	code, out, errs := run(t, "", "practice", "add", "--ods", "Y01234", "--name", "Riverside Surgery", "--pcn", "North", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("practice add: %d %s", code, errs)
+	}
+	codeRE := regexp.MustCompile(`(?m)^  ([0-9A-Z]{4}(-[0-9A-Z]{4}){7})$`)
+	if !codeRE.MatchString(out) {
+		t.Fatalf("practice add printed no enrolment code:\n%s", out)
+	}
+	if code, _, _ := run(t, "", "practice", "add", "--ods", "Y01234", "--name", "Again", "--config", cfg); code != cli.ExitFailure {
+		t.Fatalf("practice add twice: exit %d", code)
+	}
+	if code, _, _ := run(t, "", "practice", "add", "--ods", "y1", "--name", "Bad", "--config", cfg); code != cli.ExitUsage {
+		t.Fatalf("practice add with a bad ODS code: exit %d", code)
+	}
+	if code, out, _ = run(t, "", "practice", "code", "--ods", "Y01234", "--config", cfg); code != 0 || !codeRE.MatchString(out) {
+		t.Fatalf("practice code: %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, "", "practice", "list", "--config", cfg); code != 0 || !strings.Contains(out, "Y01234  Riverside Surgery  QWE  North") {
+		t.Fatalf("practice list: %d\n%s", code, out)
+	}
+	if code, _, errs = run(t, "a long enough password\n", "user", "add", "--name", "ana", "--role", "icb_analyst", "--password-stdin", "--config", cfg); code != 0 {
+		t.Fatalf("user add --password-stdin: %d %s", code, errs)
+	}
+	code, out, _ = run(t, "", "user", "add", "--name", "bot", "--role", "admin", "--config", cfg)
+	if code != 0 || !regexp.MustCompile(`(?m)^  stw_[A-Za-z0-9_-]{43}$`).MatchString(out) {
+		t.Fatalf("user add (token): %d\n%s", code, out)
+	}
+	if code, _, _ := run(t, "", "user", "add", "--name", "x", "--role", "boss", "--config", cfg); code != cli.ExitUsage {
+		t.Fatalf("user add with a bad role: exit %d", code)
+	}
+	if code, _, _ := run(t, "short\n", "user", "add", "--name", "x", "--role", "admin", "--password-stdin", "--config", cfg); code != cli.ExitUsage {
+		t.Fatalf("user add with a short password: exit %d", code)
+	}
+	if code, out, _ = run(t, "", "user", "list", "--config", cfg); code != 0 || !strings.Contains(out, "ana   icb_analyst  QWE  true") {
+		t.Fatalf("user list: %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, "", "serve", "--check", "--config", cfg); code != 0 || !strings.Contains(out, "configuration ok") {
+		t.Fatalf("serve --check: %d %s", code, out)
+	}
+
+	// What the commands stored: the code and password only as hashes.
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.UserByName(context.Background(), "ana")
+	if err != nil || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("stored user = %+v, %v", u, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("a long enough password")) {
+		t.Fatal("the password is stored in the clear")
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nicb: QWE\nlisten_on: x\n"), 0o600)
+	code, _, errs := run(t, "", "practice", "list", "--config", cfg)
+	if code != cli.ExitConfig || !strings.Contains(errs, `c.yaml:3:1: unknown key "listen_on"`) {
+		t.Fatalf("bad config: exit %d, %s", code, errs)
+	}
+	if code, _, _ := run(t, "", "practice", "list"); code != cli.ExitUsage {
+		t.Fatalf("no --config: exit %d", code)
+	}
+}

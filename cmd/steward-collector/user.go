@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
+)
+
+func userCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "user",
+		Summary: "add and list the people who use the collector",
+		Sub:     []*cli.Command{userAddCommand(), userListCommand()},
+	}
+}
+
+func userAddCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "add",
+		Summary: "add a user with a password (read from stdin) or an API token (printed once)",
+		Usage:   "user add --name NAME --role ROLE [--icb CODE] [--password-stdin] --config FILE",
+		Help: `Roles: icb_analyst (sees only the practices of --icb), search_author (may
+publish search bundles), admin (everything).
+
+With --password-stdin the first line of standard input is the password
+(at least 12 characters), stored as an argon2id hash. Without it, an API
+token is printed once; only its hash is stored.
+
+Examples:
+  printf '%s\n' "$PASSWORD" | steward-collector user add --name ana --role icb_analyst --icb QWE --password-stdin --config collector.yaml
+  steward-collector user add --name finance-export --role icb_analyst --icb QWE --config collector.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs)
+			fs.String("name", "", "the user's sign-in `name`")
+			fs.String("role", "", "icb_analyst, search_author or admin")
+			fs.String("icb", "", "the ICB `code` an analyst belongs to (default: the configured icb)")
+			fs.Bool("password-stdin", false, "read a password from standard input instead of printing an API token")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "name", "role"); err != nil {
+				return err
+			}
+			u := collector.User{
+				Name: fs.Lookup("name").Value.String(), Role: collector.Role(fs.Lookup("role").Value.String()),
+				ICB: fs.Lookup("icb").Value.String(),
+			}
+			if !u.Role.Valid() {
+				return cli.Usagef("--role %q: want icb_analyst, search_author or admin", u.Role)
+			}
+			var password string
+			if fs.Lookup("password-stdin").Value.String() == "true" {
+				line, err := bufio.NewReader(stdio.In).ReadString('\n')
+				if err != nil && line == "" {
+					return fmt.Errorf("read password from stdin: %w", err)
+				}
+				password = strings.TrimRight(line, "\r\n")
+				if len(password) < auth.MinPasswordLen {
+					return cli.Usagef("the password must be at least %d characters", auth.MinPasswordLen)
+				}
+			}
+			cfg, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if u.ICB == "" && u.Role == collector.RoleICBAnalyst {
+				u.ICB = cfg.ICB
+			}
+			if password != "" {
+				if u.PasswordHash, err = auth.HashPassword(password); err != nil {
+					return err
+				}
+			}
+			u, err = db.AddUser(ctx, u, cliActor)
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			fmt.Fprintf(stdio.Out, "Added user %s (%s%s).\n", u.Name, u.Role, map[bool]string{true: ", ICB " + u.ICB}[u.ICB != ""])
+			if password != "" {
+				return nil
+			}
+			tok, err := auth.NewAPIToken()
+			if err != nil {
+				return err
+			}
+			if err := db.AddAPIToken(ctx, u.ID, auth.HashSecret(tok), time.Now(), time.Time{}); err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			fmt.Fprintf(stdio.Out, "API token (shown once; send it as 'Authorization: Bearer TOKEN'):\n\n  %s\n\n", tok)
+			return nil
+		},
+	}
+}
+
+func userListCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "list",
+		Summary: "list users and their roles",
+		Usage:   "user list --config FILE",
+		Flags:   configFlag,
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			users, err := db.Users(ctx)
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tICB\tPASSWORD\tCREATED")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Name, u.Role, dash(u.ICB), u.PasswordHash != "", when(u.CreatedAt))
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,348 @@
+// Package config reads steward-collector's YAML configuration: strict and
+// versioned. The version is read first; then every key is checked against
+// the keys that version knows, so a typo is reported with its file, line
+// and column instead of being silently ignored.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is version 1 of the collector's configuration.
+type Config struct {
+	Version int
+	// Listen is the TCP address to serve on, e.g. "0.0.0.0:8443".
+	Listen string
+	// TLSCert and TLSKey are PEM files; both or neither. Without them the
+	// collector serves plain HTTP, allowed only on a loopback address
+	// (behind a TLS-terminating proxy on the same machine).
+	TLSCert, TLSKey string
+	// Storage is "sqlite:PATH" or "postgres://...". A relative SQLite path
+	// is relative to the configuration file.
+	Storage string
+	// ICB is the ICB code the collector serves.
+	ICB string
+	// EnrolmentCodeLifetime is how long a one-time enrolment code is valid.
+	EnrolmentCodeLifetime time.Duration
+	// HeartbeatSilenceDays is how many days without a heartbeat make a
+	// practice "silent".
+	HeartbeatSilenceDays int
+	// MaxRequestBytes limits a request body.
+	MaxRequestBytes int64
+	// SessionLifetime is how long a browser sign-in lasts.
+	SessionLifetime time.Duration
+	// ShutdownTimeout is how long shutdown waits for requests in flight.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults are the values of keys a file leaves out.
+func Defaults() Config {
+	return Config{
+		Version:               1,
+		Listen:                "127.0.0.1:8080",
+		Storage:               "sqlite:steward-collector.db",
+		EnrolmentCodeLifetime: 72 * time.Hour,
+		HeartbeatSilenceDays:  3,
+		MaxRequestBytes:       1 << 20,
+		SessionLifetime:       12 * time.Hour,
+		ShutdownTimeout:       30 * time.Second,
+	}
+}
+
+// Problem is one thing wrong with a file.
+type Problem struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (p Problem) String() string {
+	if p.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+}
+
+// Error lists every problem found in one pass.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	s := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolve(filepath.Dir(path))
+	return cfg, nil
+}
+
+// Parse decodes and validates data, naming it file in problems. Relative
+// paths are left as they are.
+func Parse(file string, data []byte) (*Config, error) {
+	p := &parser{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{[]Problem{{File: file, Msg: "the file is empty (start it with `version: 1`)"}}}
+		}
+		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line, col := extra.Line, extra.Column
+		if err != nil {
+			return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}}
+		}
+		return nil, &Error{[]Problem{{File: file, Line: line, Col: col, Msg: "a second YAML document: the file must hold one (remove the `---` and what follows)"}}}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		p.add(root, "the configuration must be a mapping of keys to values")
+		return nil, p.err()
+	}
+	cfg := Defaults()
+	vnode := lookup(root, "version")
+	if vnode == nil {
+		p.add(root, "version is required: start the file with `version: 1`")
+		return nil, p.err()
+	}
+	if vnode.Kind != yaml.ScalarNode || vnode.Value != "1" {
+		p.add(vnode, fmt.Sprintf("unsupported version %q: this collector reads version 1", vnode.Value))
+		return nil, p.err()
+	}
+	p.v1(root, &cfg)
+	if len(p.problems) == 0 {
+		p.validate(root, &cfg)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+type parser struct {
+	file     string
+	problems []Problem
+}
+
+func (p *parser) add(n *yaml.Node, msg string) {
+	p.problems = append(p.problems, Problem{File: p.file, Line: n.Line, Col: n.Column, Msg: msg})
+}
+
+func (p *parser) err() error {
+	if len(p.problems) == 0 {
+		return nil
+	}
+	return &Error{Problems: p.problems}
+}
+
+func lookup(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// fields walks mapping m, calling set for each known key and reporting
+// unknown and repeated keys.
+func (p *parser) fields(m *yaml.Node, where string, known map[string]func(v *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		set, ok := known[k.Value]
+		if !ok {
+			p.add(k, fmt.Sprintf("unknown key %q%s (known keys: %s)", k.Value, where, keyList(known)))
+			continue
+		}
+		if seen[k.Value] {
+			p.add(k, fmt.Sprintf("key %q given twice%s", k.Value, where))
+			continue
+		}
+		seen[k.Value] = true
+		set(v)
+	}
+}
+
+func keyList(known map[string]func(*yaml.Node)) string {
+	var ks []string
+	for k := range known {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+func (p *parser) str(dst *string, name string) func(*yaml.Node) {
+	return func(v *yaml.Node) {
+		if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int") {
+			p.add(v, fmt.Sprintf("%s must be a string", name))
+			return
+		}
+		*dst = v.Value
+	}
+}
+
+func (p *parser) integer(name string, f func(int64)) func(*yaml.Node) {
+	return func(v *yaml.Node) {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
+			p.add(v, fmt.Sprintf("%s must be a whole number, not %q", name, v.Value))
+			return
+		}
+		f(n)
+	}
+}
+
+func (p *parser) duration(dst *time.Duration, name string) func(*yaml.Node) {
+	return func(v *yaml.Node) {
+		d, err := parseDuration(v.Value)
+		if v.Kind != yaml.ScalarNode || err != nil {
+			p.add(v, fmt.Sprintf("%s must be a duration such as 72h, 30m or 3d, not %q", name, v.Value))
+			return
+		}
+		*dst = d
+	}
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("parse duration %q: %w", s, err)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func (p *parser) v1(root *yaml.Node, cfg *Config) {
+	p.fields(root, "", map[string]func(*yaml.Node){
+		"version": func(*yaml.Node) {},
+		"listen":  p.str(&cfg.Listen, "listen"),
+		"tls": func(v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				p.add(v, "tls must be a mapping with cert and key")
+				return
+			}
+			p.fields(v, " in tls", map[string]func(*yaml.Node){
+				"cert": p.str(&cfg.TLSCert, "tls.cert"),
+				"key":  p.str(&cfg.TLSKey, "tls.key"),
+			})
+		},
+		"storage":                 p.str(&cfg.Storage, "storage"),
+		"icb":                     p.str(&cfg.ICB, "icb"),
+		"enrolment_code_lifetime": p.duration(&cfg.EnrolmentCodeLifetime, "enrolment_code_lifetime"),
+		"heartbeat_silence_days":  p.integer("heartbeat_silence_days", func(n int64) { cfg.HeartbeatSilenceDays = int(n) }),
+		"max_request_bytes":       p.integer("max_request_bytes", func(n int64) { cfg.MaxRequestBytes = n }),
+		"session_lifetime":        p.duration(&cfg.SessionLifetime, "session_lifetime"),
+		"shutdown_timeout":        p.duration(&cfg.ShutdownTimeout, "shutdown_timeout"),
+	})
+}
+
+var icbPattern = regexp.MustCompile(`^[A-Z0-9]{3,5}$`)
+
+// validate checks values; problems point at the key's value where there is
+// one, else at the top of the file.
+func (p *parser) validate(root *yaml.Node, cfg *Config) {
+	at := func(key string) *yaml.Node {
+		if n := lookup(root, key); n != nil {
+			return n
+		}
+		return root
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		p.add(at("listen"), fmt.Sprintf("listen %q is not host:port (e.g. 0.0.0.0:8443)", cfg.Listen))
+	} else if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		p.add(at("tls"), "tls needs both cert and key")
+	} else if cfg.TLSCert == "" && !isLoopback(host) {
+		p.add(at("listen"), fmt.Sprintf("plain HTTP on %q is not allowed: set tls.cert and tls.key, or listen on a loopback address behind a TLS proxy", cfg.Listen))
+	}
+	switch {
+	case strings.HasPrefix(cfg.Storage, "sqlite:"):
+		if strings.TrimPrefix(cfg.Storage, "sqlite:") == "" {
+			p.add(at("storage"), "storage sqlite: needs a path (sqlite:/var/lib/steward/collector.db)")
+		}
+	case strings.HasPrefix(cfg.Storage, "postgres://"), strings.HasPrefix(cfg.Storage, "postgresql://"):
+	default:
+		p.add(at("storage"), "storage must be sqlite:PATH or a postgres:// URL")
+	}
+	if !icbPattern.MatchString(cfg.ICB) {
+		p.add(at("icb"), fmt.Sprintf("icb %q must be the ICB's ODS code, e.g. QWE", cfg.ICB))
+	}
+	if cfg.EnrolmentCodeLifetime < time.Minute || cfg.EnrolmentCodeLifetime > 30*24*time.Hour {
+		p.add(at("enrolment_code_lifetime"), "enrolment_code_lifetime must be between 1m and 30d")
+	}
+	if cfg.HeartbeatSilenceDays < 1 {
+		p.add(at("heartbeat_silence_days"), "heartbeat_silence_days must be at least 1")
+	}
+	if cfg.MaxRequestBytes < 4096 || cfg.MaxRequestBytes > 64<<20 {
+		p.add(at("max_request_bytes"), "max_request_bytes must be between 4096 and 67108864")
+	}
+	if cfg.SessionLifetime < time.Minute {
+		p.add(at("session_lifetime"), "session_lifetime must be at least 1m")
+	}
+	if cfg.ShutdownTimeout < time.Second {
+		p.add(at("shutdown_timeout"), "shutdown_timeout must be at least 1s")
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// resolve makes relative file paths relative to dir, the configuration
+// file's directory.
+func (c *Config) resolve(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.TLSCert, c.TLSKey = abs(c.TLSCert), abs(c.TLSKey)
+	if path, ok := strings.CutPrefix(c.Storage, "sqlite:"); ok {
+		c.Storage = "sqlite:" + abs(path)
+	}
+}
+
+// Example is a commented configuration to start from.
+//
+//go:embed example.yaml
+var Example string

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleLoads(t *testing.T) {
+	cfg, err := Parse("example.yaml", []byte(Example))
+	if err != nil {
+		t.Fatalf("the example config does not load: %v", err)
+	}
+	if cfg.ICB != "QWE" || cfg.EnrolmentCodeLifetime != 72*time.Hour || cfg.MaxRequestBytes != 1<<20 {
+		t.Fatalf("example = %+v", cfg)
+	}
+}
+
+func TestLoadResolvesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("version: 1\nicb: QWE\nstorage: sqlite:data/c.db\nenrolment_code_lifetime: 2d\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Storage, "sqlite:"+filepath.Join(dir, "data", "c.db"); got != want {
+		t.Fatalf("Storage = %q, want %q", got, want)
+	}
+	if cfg.EnrolmentCodeLifetime != 48*time.Hour || cfg.HeartbeatSilenceDays != 3 {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"empty", "", "c.yaml: the file is empty (start it with `version: 1`)"},
+		{"no version", "icb: QWE\n", "c.yaml:1:1: version is required: start the file with `version: 1`"},
+		{"future version", "version: 2\nicb: QWE\n", `c.yaml:1:10: unsupported version "2": this collector reads version 1`},
+		{"unknown key", "version: 1\nicb: QWE\nlisten_addr: x\n",
+			`c.yaml:3:1: unknown key "listen_addr" (known keys: enrolment_code_lifetime, heartbeat_silence_days, icb, listen, max_request_bytes, session_lifetime, shutdown_timeout, storage, tls, version)`},
+		{"unknown nested key", "version: 1\nicb: QWE\ntls:\n  cert: a\n  key: b\n  chain: c\n", `c.yaml:6:3: unknown key "chain" in tls (known keys: cert, key)`},
+		{"second document", "version: 1\nicb: QWE\n---\nicb: QXY\n", "c.yaml:3:1: a second YAML document: the file must hold one (remove the `---` and what follows)"},
+		{"several problems", "version: 1\nicb: QWE\nheartbeat_silence_days: many\nbogus: 1\n",
+			"c.yaml:3:25: heartbeat_silence_days must be a whole number, not \"many\"\nc.yaml:4:1: unknown key \"bogus\""},
+		{"plain http off loopback", "version: 1\nicb: QWE\nlisten: 0.0.0.0:80\n", `c.yaml:3:9: plain HTTP on "0.0.0.0:80" is not allowed`},
+		{"bad storage", "version: 1\nicb: QWE\nstorage: mysql://x\n", "c.yaml:3:10: storage must be sqlite:PATH or a postgres:// URL"},
+		{"missing icb", "version: 1\n", `c.yaml:1:1: icb "" must be the ICB's ODS code`},
+		{"duplicate key", "version: 1\nicb: QWE\nicb: QXY\n", `c.yaml:3:1: key "icb" given twice`},
+		{"bad duration", "version: 1\nicb: QWE\nsession_lifetime: forever\n", "c.yaml:3:19: session_lifetime must be a duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error:\n%s\nwant prefix:\n%s", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
+)
+
+// Problem types: stable identifiers documented in docs/api.md.
+const (
+	ProblemBadRequest    = "urn:steward:problem:bad-request"
+	ProblemTooLarge      = "urn:steward:problem:too-large"
+	ProblemUnauthorised  = "urn:steward:problem:unauthorised"
+	ProblemStale         = "urn:steward:problem:stale-request"
+	ProblemForbidden     = "urn:steward:problem:forbidden"
+	ProblemEnrolRefused  = "urn:steward:problem:enrolment-refused"
+	ProblemInvalid       = "urn:steward:problem:invalid-document"
+	ProblemPatientLevel  = "urn:steward:problem:patient-level-field"
+	ProblemConflict      = "urn:steward:problem:idempotency-conflict"
+	ProblemInternal      = "urn:steward:problem:internal"
+	ProblemNotEnrolled   = "urn:steward:problem:not-enrolled"
+	maxEnrolRequestBytes = 16 << 10
+)
+
+func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(wire.Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads the request body up to limit, answering 413 (and
+// returning false) beyond it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if r.ContentLength > limit {
+		writeProblem(w, http.StatusRequestEntityTooLarge, ProblemTooLarge, fmt.Sprintf("the body is %d bytes; the limit is %d", r.ContentLength, limit))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeProblem(w, http.StatusRequestEntityTooLarge, ProblemTooLarge, fmt.Sprintf("the body is larger than the limit of %d bytes", limit))
+		return nil, false
+	case err != nil:
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "the request body could not be read")
+		return nil, false
+	}
+	return body, true
+}
+
+// verified checks a signed agent request: the practice named must be
+// enrolled and the signature must verify with its key within the allowed
+// clock skew. On failure it answers 401 and returns false.
+func (s *Server) verified(w http.ResponseWriter, r *http.Request, body []byte) (collector.Practice, bool) {
+	ods := r.Header.Get(wire.HeaderPractice)
+	if ods == "" {
+		writeProblem(w, http.StatusUnauthorized, ProblemUnauthorised, "the request is not signed: send "+wire.HeaderPractice+", "+wire.HeaderTimestamp+" and "+wire.HeaderSignature)
+		return collector.Practice{}, false
+	}
+	p, err := s.opts.Store.Practice(r.Context(), ods)
+	if errors.Is(err, collector.ErrNotFound) || (err == nil && !p.Enrolled()) {
+		s.log.Warn("signed request from a practice that is not enrolled", "practice", ods, "path", r.URL.Path)
+		writeProblem(w, http.StatusUnauthorized, ProblemNotEnrolled, "this practice is not enrolled: enrol the agent with a code from the ICB")
+		return p, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return p, false
+	}
+	if err := wire.Verify(r, ed25519.PublicKey(p.PublicKey), body, s.now()); err != nil {
+		s.log.Warn("signed request refused", "practice", ods, "path", r.URL.Path, "err", err)
+		if errors.Is(err, wire.ErrStale) {
+			writeProblem(w, http.StatusUnauthorized, ProblemStale, err.Error()+": check the practice server's clock")
+		} else {
+			writeProblem(w, http.StatusUnauthorized, ProblemUnauthorised, err.Error()+" with this practice's enrolled key")
+		}
+		return p, false
+	}
+	return p, true
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, http.StatusInternalServerError, ProblemInternal, "the collector could not complete the request; try again later")
+}
+
+var (
+	odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
+	keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+)
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields and
+// trailing data.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r, maxEnrolRequestBytes)
+	if !ok {
+		return
+	}
+	var req wire.EnrolRequest
+	if err := decodeStrict(body, &req); err != nil {
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "the body is not an enrolment request: "+err.Error())
+		return
+	}
+	pub, err := base64.StdEncoding.DecodeString(req.PublicKey)
+	switch {
+	case !odsPattern.MatchString(req.Practice):
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, fmt.Sprintf("practice %q is not an ODS code", req.Practice))
+		return
+	case req.Code == "":
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "code is required: the one-time enrolment code from the ICB")
+		return
+	case err != nil || len(pub) != ed25519.PublicKeySize:
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "public_key must be the base64 of a 32-byte ed25519 public key")
+		return
+	}
+	keyID := wire.KeyID(pub)
+	p, err := s.opts.Store.Enrol(r.Context(), req.Practice, auth.HashEnrolmentCode(req.Code), pub, keyID, s.now())
+	if errors.Is(err, collector.ErrEnrolRefused) || errors.Is(err, collector.ErrNotFound) {
+		s.log.Warn("enrolment refused", "practice", req.Practice, "reason", err)
+		writeProblem(w, http.StatusForbidden, ProblemEnrolRefused,
+			"the enrolment code is not valid for this practice: it may be mistyped, expired or already used; ask the ICB for a new code")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("practice enrolled", "practice", p.ODS, "key_id", keyID, "agent_version", req.AgentVersion)
+	writeJSON(w, http.StatusOK, wire.EnrolResponse{Practice: p.ODS, Name: p.Name, ICB: p.ICB, KeyID: keyID})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get(wire.HeaderIdempotencyKey)
+	if !keyPattern.MatchString(key) {
+		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, wire.HeaderIdempotencyKey+" is required: 8 to 128 characters of A-Z a-z 0-9 . _ : - (a UUID is ideal)")
+		return
+	}
+	body, ok := s.readBody(w, r, s.opts.MaxRequestBytes)
+	if !ok {
+		return
+	}
+	p, ok := s.verified(w, r, body)
+	if !ok {
+		return
+	}
+	doc, err := results.Decode(bytes.NewReader(body))
+	if err != nil {
+		typ := ProblemInvalid
+		if errors.Is(err, results.ErrPatientLevel) {
+			typ = ProblemPatientLevel
+		}
+		s.log.Warn("submission refused", "practice", p.ODS, "idempotency_key", key, "problem", typ)
+		writeProblem(w, http.StatusUnprocessableEntity, typ, err.Error())
+		return
+	}
+	if doc.Practice != p.ODS {
+		s.log.Warn("submission names another practice", "practice", p.ODS, "document_practice", doc.Practice)
+		writeProblem(w, http.StatusForbidden, ProblemForbidden,
+			fmt.Sprintf("the document is for practice %s but was signed by %s: a practice submits only its own results", doc.Practice, p.ODS))
+		return
+	}
+	sum := sha256.Sum256(body)
+	sub := collector.Submission{
+		Practice: p.ODS, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
+		Signature: r.Header.Get(wire.HeaderSignature), KeyID: p.KeyID, SignedAt: r.Header.Get(wire.HeaderTimestamp),
+		ReceivedAt: s.now(), Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf,
+		AgentVersion: r.Header.Get(wire.HeaderAgentVersion),
+	}
+	for _, m := range doc.Measures {
+		sub.Measures = append(sub.Measures, collector.MeasureRow{
+			MeasureID: m.ID, Kind: m.Kind, Numerator: m.Numerator, Denominator: m.Denominator,
+			Per: m.Per, Value: m.Value, Suppressed: m.Suppressed,
+		})
+	}
+	// The store answers only after the transaction holding the
+	// submission has committed.
+	res, err := s.opts.Store.Ingest(context.WithoutCancel(r.Context()), sub)
+	switch {
+	case errors.Is(err, collector.ErrIdempotencyConflict):
+		s.log.Warn("idempotency key reused with another body", "practice", p.ODS, "idempotency_key", key)
+		writeProblem(w, http.StatusConflict, ProblemConflict,
+			"this idempotency key was already used for a different body: send new results with a new key")
+		return
+	case errors.Is(err, collector.ErrNotFound):
+		writeProblem(w, http.StatusUnauthorized, ProblemNotEnrolled, "this practice is not enrolled")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	ack := AckFor(res.Submission)
+	status := http.StatusCreated
+	if res.Duplicate {
+		ack.Duplicate, status = true, http.StatusOK
+	}
+	s.log.Info("submission", "practice", p.ODS, "idempotency_key", key, "pack", doc.Pack.ID, "as_of", doc.AsOf,
+		"duplicate", res.Duplicate, "supersedes", ack.Supersedes)
+	writeJSON(w, status, ack)
+}
+
+// AckFor is the acknowledgement of a stored submission.
+func AckFor(s collector.Submission) wire.Ack {
+	return wire.Ack{
+		SubmissionID: s.IdempotencyKey, Practice: s.Practice, Pack: s.Pack, AsOf: s.AsOf,
+		ReceivedAt: s.ReceivedAt.UTC().Format(time.RFC3339Nano), Supersedes: s.Supersedes,
+	}
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r, s.opts.MaxRequestBytes)
+	if !ok {
+		return
+	}
+	p, ok := s.verified(w, r, body)
+	if !ok {
+		return
+	}
+	var hb wire.Heartbeat
+	if err := decodeStrict(body, &hb); err != nil {
+		writeProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, "the body is not a heartbeat: "+err.Error())
+		return
+	}
+	if hb.Practice != p.ODS {
+		writeProblem(w, http.StatusForbidden, ProblemForbidden,
+			fmt.Sprintf("the heartbeat is for practice %s but was signed by %s", hb.Practice, p.ODS))
+		return
+	}
+	err := s.opts.Store.RecordHeartbeat(context.WithoutCancel(r.Context()), collector.Heartbeat{
+		Practice: p.ODS, ReceivedAt: s.now(), AgentVersion: hb.AgentVersion, BundleVersion: hb.BundleVersion,
+		Pending: hb.Pending, Body: body,
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

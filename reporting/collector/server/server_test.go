@@ -1,0 +1,513 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/pgtest"
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/server"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
+)
+
+var ctx = context.Background()
+
+// quiet drops the server log in tests.
+var quiet = slog.New(slog.DiscardHandler)
+
+// engines are the stores every API test runs on.
+var engines = map[string]func(t testing.TB) string{
+	"SQLite":   func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "collector.db") },
+	"Postgres": func(t testing.TB) string { return pgtest.NewDB(t) },
+}
+
+func openStore(t testing.TB, storage string) *store.DB {
+	t.Helper()
+	db, err := store.Open(ctx, storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db
+}
+
+type env struct {
+	db  *store.DB
+	url string
+}
+
+// newEnv starts a collector on a loopback listener over a fresh store.
+func newEnv(t testing.TB, storage string) *env {
+	t.Helper()
+	db := openStore(t, storage)
+	srv := server.New(server.Options{Store: db, MaxRequestBytes: 1 << 20, Logger: quiet})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { ts.Close(); db.Close() })
+	return &env{db: db, url: ts.URL}
+}
+
+// agent is a practice's agent: its ODS code and key.
+type agent struct {
+	ods  string
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey
+}
+
+func newAgent(ods string) *agent {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	return &agent{ods: ods, pub: pub, priv: priv}
+}
+
+// addPractice adds a practice and returns a fresh enrolment code for it.
+func (e *env) addPractice(t testing.TB, ods, icb string, lifetime time.Duration) string {
+	t.Helper()
+	if _, err := e.db.Practice(ctx, ods); err != nil {
+		if err := e.db.AddPractice(ctx, collector.Practice{ODS: ods, Name: "The " + ods + " Surgery", ICB: icb}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.code(t, ods, lifetime)
+}
+
+func (e *env) code(t testing.TB, ods string, lifetime time.Duration) string {
+	t.Helper()
+	code, err := auth.NewEnrolmentCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.db.AddEnrolmentCode(ctx, ods, auth.HashEnrolmentCode(code), now, now.Add(lifetime), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func (e *env) enrol(t testing.TB, a *agent, ods, code string) (*http.Response, []byte) {
+	t.Helper()
+	body, _ := json.Marshal(wire.EnrolRequest{Code: code, Practice: ods, PublicKey: base64.StdEncoding.EncodeToString(a.pub), AgentVersion: "test"})
+	return do(t, mustRequest(t, "POST", e.url+wire.PathEnrol, body))
+}
+
+// enrolled returns an enrolled agent for a new practice.
+func (e *env) enrolled(t testing.TB, ods, icb string) *agent {
+	t.Helper()
+	a := newAgent(ods)
+	resp, body := e.enrol(t, a, ods, e.addPractice(t, ods, icb, time.Hour))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("enrol %s: %d %s", ods, resp.StatusCode, body)
+	}
+	return a
+}
+
+func mustRequest(t testing.TB, method, url string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// post sends a signed request as a, signed at signedAt.
+func (a *agent) post(t testing.TB, url, path, key string, body []byte, signedAt time.Time) (*http.Response, []byte) {
+	t.Helper()
+	req := mustRequest(t, "POST", url+path, body)
+	if key != "" {
+		req.Header.Set(wire.HeaderIdempotencyKey, key)
+	}
+	req.Header.Set(wire.HeaderAgentVersion, "test-1.0")
+	wire.Sign(req, a.priv, a.ods, body, signedAt)
+	return do(t, req)
+}
+
+func (a *agent) submit(t testing.TB, url, key string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	return a.post(t, url, wire.PathSubmissions, key, body, time.Now())
+}
+
+// document returns a valid results document for practice.
+func document(practice, asOf string, longTerm float64) []byte {
+	reviewed := 30.0
+	d := results.Document{
+		Schema: results.Schema, Practice: practice, Pack: results.PackRef{ID: "medsip", Version: "2026.1.0"}, AsOf: asOf,
+		Measures: []results.Measure{
+			{ID: "long_term", Kind: results.KindCount, Value: results.F(longTerm)},
+			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: &reviewed, Denominator: results.F(longTerm), Value: results.F(results.Round4(reviewed / longTerm))},
+			{ID: "ome_total_mg", Kind: results.KindSum, Value: results.F(123456.5)},
+		},
+		Producer: results.Producer{Name: "steward-agent", Version: "test"},
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func ack(t testing.TB, body []byte) wire.Ack {
+	t.Helper()
+	var a wire.Ack
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("ack %s: %v", body, err)
+	}
+	return a
+}
+
+func problem(t testing.TB, resp *http.Response, body []byte) wire.Problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json (body %s)", ct, body)
+	}
+	var p wire.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("problem %s: %v", body, err)
+	}
+	if p.Status != resp.StatusCode {
+		t.Fatalf("problem status %d, response %d", p.Status, resp.StatusCode)
+	}
+	return p
+}
+
+func eachEngine(t *testing.T, f func(t *testing.T, e *env)) {
+	for name, storage := range engines {
+		t.Run(name, func(t *testing.T) { f(t, newEnv(t, storage(t))) })
+	}
+}
+
+func TestEnrolThenSubmit(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := newAgent("Y01234")
+		code := e.addPractice(t, "Y01234", "QWE", time.Hour)
+		resp, body := e.enrol(t, a, "Y01234", strings.ToLower(code)) // typed by hand
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("enrol: %d %s", resp.StatusCode, body)
+		}
+		var er wire.EnrolResponse
+		if err := json.Unmarshal(body, &er); err != nil {
+			t.Fatal(err)
+		}
+		if er != (wire.EnrolResponse{Practice: "Y01234", Name: "The Y01234 Surgery", ICB: "QWE", KeyID: wire.KeyID(a.pub)}) {
+			t.Fatalf("EnrolResponse = %+v", er)
+		}
+
+		doc := document("Y01234", "2025-03-31", 41)
+		resp, body = a.submit(t, e.url, "sub-0001-aaaa", doc)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("submit: %d %s", resp.StatusCode, body)
+		}
+		first := ack(t, body)
+		if first.SubmissionID != "sub-0001-aaaa" || first.Practice != "Y01234" || first.Pack != "medsip" || first.AsOf != "2025-03-31" || first.Duplicate || first.Supersedes != "" {
+			t.Fatalf("ack = %+v", first)
+		}
+
+		// The same request again (a retry): the original ack, marked duplicate.
+		resp, body = a.submit(t, e.url, "sub-0001-aaaa", doc)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("duplicate: %d %s", resp.StatusCode, body)
+		}
+		dup := ack(t, body)
+		want := first
+		want.Duplicate = true
+		if dup != want {
+			t.Fatalf("duplicate ack = %+v, want %+v", dup, want)
+		}
+
+		// The same key with a changed body is a conflict.
+		resp, body = a.submit(t, e.url, "sub-0001-aaaa", document("Y01234", "2025-03-31", 42))
+		if resp.StatusCode != http.StatusConflict || problem(t, resp, body).Type != server.ProblemConflict {
+			t.Fatalf("changed body, same key: %d %s", resp.StatusCode, body)
+		}
+
+		// New figures with a new key supersede; both are kept.
+		resp, body = a.submit(t, e.url, "sub-0002-bbbb", document("Y01234", "2025-03-31", 43))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("resubmit: %d %s", resp.StatusCode, body)
+		}
+		if got := ack(t, body); got.Supersedes != "sub-0001-aaaa" {
+			t.Fatalf("resubmission ack = %+v, want Supersedes sub-0001-aaaa", got)
+		}
+		hist, err := e.db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: "Y01234"})
+		if err != nil || len(hist) != 2 || hist[0].SupersededBy != "sub-0002-bbbb" {
+			t.Fatalf("history = %+v, %v", hist, err)
+		}
+		cur, err := e.db.CurrentSubmission(ctx, "Y01234", "medsip", "2025-03-31")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.IdempotencyKey != "sub-0002-bbbb" || cur.KeyID != wire.KeyID(a.pub) || cur.AgentVersion != "test-1.0" || cur.Signature == "" {
+			t.Fatalf("current = %+v", cur)
+		}
+		if m := cur.Measures[0]; m.MeasureID != "long_term" || *m.Value != 43 {
+			t.Fatalf("measure rows = %+v", cur.Measures)
+		}
+		if first, _ := e.db.Submission(ctx, "Y01234", "sub-0001-aaaa"); !bytes.Equal(first.Body, doc) {
+			t.Fatal("the raw body is not stored exactly")
+		}
+	})
+}
+
+func TestEnrolRefused(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := newAgent("Y01234")
+		expired := e.addPractice(t, "Y01234", "QWE", -time.Minute)
+		resp, body := e.enrol(t, a, "Y01234", expired)
+		if resp.StatusCode != http.StatusForbidden || problem(t, resp, body).Type != server.ProblemEnrolRefused {
+			t.Fatalf("expired code: %d %s", resp.StatusCode, body)
+		}
+		good := e.code(t, "Y01234", time.Hour)
+		other := e.addPractice(t, "Y05678", "QWE", time.Hour)
+		resp, body = e.enrol(t, a, "Y01234", other)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("another practice's code: %d %s", resp.StatusCode, body)
+		}
+		resp, body = e.enrol(t, a, "Y01234", "0000-0000-0000-0000")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("unknown code: %d %s", resp.StatusCode, body)
+		}
+		if resp, body = e.enrol(t, a, "Y01234", good); resp.StatusCode != http.StatusOK {
+			t.Fatalf("good code: %d %s", resp.StatusCode, body)
+		}
+		resp, body = e.enrol(t, newAgent("Y01234"), "Y01234", good)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(problem(t, resp, body).Detail, "already used") {
+			t.Fatalf("reused code: %d %s", resp.StatusCode, body)
+		}
+		// The refused second agent's key was not registered.
+		p, _ := e.db.Practice(ctx, "Y01234")
+		if !bytes.Equal(p.PublicKey, a.pub) {
+			t.Fatal("a refused enrolment replaced the key")
+		}
+		for name, req := range map[string]string{
+			"bad key":      `{"code":"x","practice":"Y01234","public_key":"AAAA"}`,
+			"unknown":      `{"code":"x","practice":"Y01234","public_key":"AAAA","extra":1}`,
+			"not json":     `code=x`,
+			"bad practice": `{"code":"x","practice":"y0","public_key":"AAAA"}`,
+		} {
+			resp, body := do(t, mustRequest(t, "POST", e.url+wire.PathEnrol, []byte(req)))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s: %d %s, want 400", name, resp.StatusCode, body)
+			}
+		}
+	})
+}
+
+func TestSubmitRefused(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := e.enrolled(t, "Y01234", "QWE")
+		e.enrolled(t, "Y05678", "QWE")
+		doc := document("Y01234", "2025-03-31", 41)
+		check := func(name string, resp *http.Response, body []byte, status int, typ, detail string) {
+			t.Helper()
+			if resp.StatusCode != status {
+				t.Errorf("%s: status %d, want %d (%s)", name, resp.StatusCode, status, body)
+				return
+			}
+			p := problem(t, resp, body)
+			if p.Type != typ || !strings.Contains(p.Detail, detail) {
+				t.Errorf("%s: problem %+v, want type %s and detail containing %q", name, p, typ, detail)
+			}
+		}
+
+		forger := newAgent("Y01234") // right ODS code, wrong key
+		resp, body := forger.submit(t, e.url, "forged-0001", doc)
+		check("forged signature", resp, body, 401, server.ProblemUnauthorised, "signature does not verify")
+
+		req := mustRequest(t, "POST", e.url+wire.PathSubmissions, doc)
+		req.Header.Set(wire.HeaderIdempotencyKey, "tamper-0001")
+		wire.Sign(req, a.priv, a.ods, doc, time.Now())
+		req.Body = io.NopCloser(bytes.NewReader(document("Y01234", "2025-03-31", 5)))
+		req.ContentLength = -1
+		resp, body = do(t, req)
+		check("body changed after signing", resp, body, 401, server.ProblemUnauthorised, "signature does not verify")
+
+		resp, body = a.post(t, e.url, wire.PathSubmissions, "stale-0001", doc, time.Now().Add(-wire.MaxClockSkew-time.Minute))
+		check("stale timestamp", resp, body, 401, server.ProblemStale, "outside the allowed clock skew")
+
+		// A replay of an accepted request with a changed body: same key, 409.
+		if resp, body := a.submit(t, e.url, "replay-0001", doc); resp.StatusCode != 201 {
+			t.Fatalf("submit: %d %s", resp.StatusCode, body)
+		}
+		resp, body = a.submit(t, e.url, "replay-0001", document("Y01234", "2025-03-31", 1))
+		check("replay with changed body", resp, body, 409, server.ProblemConflict, "different body")
+
+		stranger := newAgent("Y09999")
+		resp, body = stranger.submit(t, e.url, "unknown-0001", document("Y09999", "2025-03-31", 41))
+		check("unknown practice", resp, body, 401, server.ProblemNotEnrolled, "not enrolled")
+
+		req = mustRequest(t, "POST", e.url+wire.PathSubmissions, doc)
+		req.Header.Set(wire.HeaderIdempotencyKey, "unsigned-0001")
+		resp, body = do(t, req)
+		check("unsigned", resp, body, 401, server.ProblemUnauthorised, "not signed")
+
+		resp, body = a.submit(t, e.url, "", doc)
+		check("no idempotency key", resp, body, 400, server.ProblemBadRequest, "Idempotency-Key is required")
+
+		resp, body = a.submit(t, e.url, "other-0001", document("Y05678", "2025-03-31", 41))
+		check("another practice's document", resp, body, 403, server.ProblemForbidden, "is for practice Y05678 but was signed by Y01234")
+
+		big := bytes.Repeat([]byte(" "), 1<<20+1)
+		resp, body = a.submit(t, e.url, "big-0001", big)
+		check("oversized", resp, body, 413, server.ProblemTooLarge, "limit")
+
+		resp, body = a.submit(t, e.url, "bad-0001", []byte(`{"schema": "steward.results/v1", `))
+		check("malformed JSON", resp, body, 422, server.ProblemInvalid, "invalid results document")
+
+		resp, body = a.submit(t, e.url, "bad-0002", []byte(`{"schema":"steward.results/v1","practice":"Y01234","pack":{"id":"medsip","version":"1"},"as_of":"2025-03-30","measures":[]}`))
+		check("invalid document", resp, body, 422, server.ProblemInvalid, "not the last day of a month")
+
+		var m map[string]any
+		_ = json.Unmarshal(doc, &m)
+		m["measures"].([]any)[0].(map[string]any)["nhs_number"] = "9434765919"
+		withPatient, _ := json.Marshal(m)
+		resp, body = a.submit(t, e.url, "patient-0001", withPatient)
+		check("patient-level field", resp, body, 422, server.ProblemPatientLevel, `"nhs_number"`)
+
+		hist, _ := e.db.SubmissionHistory(ctx, store.SubmissionFilter{})
+		if len(hist) != 1 {
+			t.Fatalf("%d submissions stored, want only the one accepted", len(hist))
+		}
+	})
+}
+
+func TestHeartbeat(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := e.enrolled(t, "Y01234", "QWE")
+		e.enrolled(t, "Y05678", "QWE")
+		hb, _ := json.Marshal(wire.Heartbeat{Practice: "Y01234", AgentVersion: "1.2.3", BundleVersion: "2026.1.0", Pending: 1, SentAt: time.Now().UTC().Format(time.RFC3339)})
+		resp, body := a.post(t, e.url, wire.PathHeartbeats, "", hb, time.Now())
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("heartbeat: %d %s", resp.StatusCode, body)
+		}
+		last, err := e.db.LastHeartbeats(ctx, "QWE")
+		if err != nil || last["Y01234"].AgentVersion != "1.2.3" || last["Y01234"].Pending != 1 {
+			t.Fatalf("LastHeartbeats = %+v, %v", last, err)
+		}
+		silent, err := e.db.SilentPractices(ctx, "QWE", 24*time.Hour, time.Now())
+		if err != nil || len(silent) != 1 || silent[0].Practice.ODS != "Y05678" {
+			t.Fatalf("SilentPractices = %+v, %v", silent, err)
+		}
+		other, _ := json.Marshal(wire.Heartbeat{Practice: "Y05678", AgentVersion: "1"})
+		if resp, body := a.post(t, e.url, wire.PathHeartbeats, "", other, time.Now()); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("heartbeat for another practice: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := a.post(t, e.url, wire.PathHeartbeats, "", hb, time.Now().Add(-time.Hour)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("stale heartbeat: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := a.post(t, e.url, wire.PathHeartbeats, "", []byte(`{"practice":"Y01234","cpu":1}`), time.Now()); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("heartbeat with unknown field: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestMethodsAndUnknownPaths(t *testing.T) {
+	e := newEnv(t, engines["SQLite"](t))
+	resp, _ := do(t, mustRequest(t, "GET", e.url+wire.PathSubmissions, nil))
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET submissions: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, mustRequest(t, "GET", e.url+"/v1/nothing", nil))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown path: %d", resp.StatusCode)
+	}
+	resp, body := do(t, mustRequest(t, "GET", e.url+"/healthz", nil))
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ok" {
+		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestRestartKeepsAcknowledged stops a collector after it acknowledged
+// submissions and starts another on the same store: every acknowledged
+// submission is there, and a retry gets the original ack.
+func TestRestartKeepsAcknowledged(t *testing.T) {
+	for name, storage := range engines {
+		t.Run(name, func(t *testing.T) {
+			storage := storage(t)
+			start := func() (url string, stop func()) {
+				db := openStore(t, storage)
+				srv := server.New(server.Options{Store: db, Logger: quiet})
+				ln, err := netListen()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sctx, cancel := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- srv.Serve(sctx, ln, nil, 10*time.Second) }()
+				return "http://" + ln.Addr().String(), func() {
+					cancel()
+					if err := <-done; err != nil {
+						t.Errorf("Serve: %v", err)
+					}
+					if err := db.Close(); err != nil {
+						t.Errorf("close store: %v", err)
+					}
+				}
+			}
+			url, stop := start()
+			e := &env{db: nil, url: url}
+			db := openStore(t, storage) // an operator adding a practice while it runs
+			e.db = db
+			a := e.enrolled(t, "Y01234", "QWE")
+			db.Close()
+			acks := map[string]wire.Ack{}
+			for i := range 20 {
+				key := fmt.Sprintf("restart-%04d", i)
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("submit %s: %d %s", key, resp.StatusCode, body)
+				}
+				acks[key] = ack(t, body)
+			}
+			stop()
+
+			url, stop = start()
+			defer stop()
+			for key, want := range acks {
+				var i int
+				fmt.Sscanf(key, "restart-%04d", &i)
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("retry %s after restart: %d %s", key, resp.StatusCode, body)
+				}
+				want.Duplicate = true
+				if got := ack(t, body); got != want {
+					t.Fatalf("retry %s after restart: ack %+v, want %+v", key, got, want)
+				}
+			}
+		})
+	}
+}

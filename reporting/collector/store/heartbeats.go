@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+)
+
+// RecordHeartbeat stores a heartbeat and updates the practice's last
+// heartbeat time.
+func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO heartbeats (practice, received_at, agent_version, bundle_version, pending, body) VALUES (?, ?, ?, ?, ?, ?)"),
+			hb.Practice, db.ts(hb.ReceivedAt), hb.AgentVersion, hb.BundleVersion, hb.Pending, hb.Body); err != nil {
+			return fmt.Errorf("record heartbeat: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q("UPDATE practices SET last_heartbeat_at = ? WHERE ods = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)"),
+			db.ts(hb.ReceivedAt), hb.Practice, db.ts(hb.ReceivedAt)); err != nil {
+			return fmt.Errorf("record heartbeat: %w", err)
+		}
+		return nil
+	})
+}
+
+// LastHeartbeats returns the latest heartbeat of each practice (of icb, or
+// all when icb is "") that has sent one, keyed by ODS code.
+func (db *DB) LastHeartbeats(ctx context.Context, icb string) (map[string]collector.Heartbeat, error) {
+	query := `SELECT h.practice, h.received_at, h.agent_version, h.bundle_version, h.pending, h.body
+	FROM heartbeats h JOIN practices p ON p.ods = h.practice AND h.received_at = p.last_heartbeat_at`
+	var args []any
+	if icb != "" {
+		query += " WHERE p.icb = ?"
+		args = append(args, icb)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY h.practice, h.id"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]collector.Heartbeat{}
+	for rows.Next() {
+		var h collector.Heartbeat
+		var pending int64
+		if err := rows.Scan(&h.Practice, timeScan{&h.ReceivedAt}, &h.AgentVersion, &h.BundleVersion, &pending, &h.Body); err != nil {
+			return nil, fmt.Errorf("read heartbeats: %w", err)
+		}
+		h.Pending = int(pending)
+		out[h.Practice] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	return out, nil
+}
+
+// SilentPractices lists enrolled practices (of icb, or all when icb is "")
+// whose last heartbeat is older than silentFor at now, or that never sent
+// one, by ODS code.
+func (db *DB) SilentPractices(ctx context.Context, icb string, silentFor time.Duration, now time.Time) ([]collector.SilentPractice, error) {
+	query := "SELECT " + practiceCols + ", last_heartbeat_at FROM practices WHERE enrolled_at IS NOT NULL AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)"
+	args := []any{db.ts(now.Add(-silentFor))}
+	if icb != "" {
+		query += " AND icb = ?"
+		args = append(args, icb)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY ods"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list silent practices: %w", err)
+	}
+	defer rows.Close()
+	var out []collector.SilentPractice
+	for rows.Next() {
+		var s collector.SilentPractice
+		p := &s.Practice
+		if err := rows.Scan(&p.ODS, &p.Name, &p.ICB, &p.PCN, timeScan{&p.CreatedAt}, &p.PublicKey, &p.KeyID, timeScan{&p.EnrolledAt}, timeScan{&s.LastHeartbeat}); err != nil {
+			return nil, fmt.Errorf("list silent practices: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list silent practices: %w", err)
+	}
+	return out, nil
+}

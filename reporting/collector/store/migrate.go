@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migration is one versioned schema change. Its SQL uses type words that
+// each engine spells its own way: {{id}}, {{time}}, {{blob}}, {{real}},
+// {{bool}}, {{false}}, {{date}}, {{bigint}}.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are applied in order; never edit one that has shipped, add a
+// new one.
+var migrations = []migration{
+	{1, "practices, people, submissions, heartbeats", `
+CREATE TABLE practices (
+	ods TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	icb TEXT NOT NULL,
+	pcn TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	public_key {{blob}},
+	key_id TEXT NOT NULL DEFAULT '',
+	enrolled_at {{time}},
+	last_heartbeat_at {{time}}
+);
+CREATE INDEX practices_icb ON practices (icb);
+CREATE TABLE enrolment_codes (
+	code_hash TEXT PRIMARY KEY,
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	created_at {{time}} NOT NULL,
+	expires_at {{time}} NOT NULL,
+	used_at {{time}}
+);
+CREATE TABLE users (
+	id {{id}},
+	name TEXT NOT NULL UNIQUE,
+	role TEXT NOT NULL,
+	icb TEXT NOT NULL DEFAULT '',
+	password_hash TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	disabled {{bool}} NOT NULL DEFAULT {{false}}
+);
+CREATE TABLE api_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id {{bigint}} NOT NULL REFERENCES users (id),
+	created_at {{time}} NOT NULL,
+	expires_at {{time}}
+);
+CREATE TABLE sessions (
+	id_hash TEXT PRIMARY KEY,
+	user_id {{bigint}} NOT NULL REFERENCES users (id),
+	csrf_token TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+CREATE TABLE submissions (
+	id {{id}},
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	idempotency_key TEXT NOT NULL,
+	body_sha256 TEXT NOT NULL,
+	body {{blob}} NOT NULL,
+	signature TEXT NOT NULL,
+	key_id TEXT NOT NULL,
+	signed_at TEXT NOT NULL,
+	received_at {{time}} NOT NULL,
+	pack TEXT NOT NULL,
+	pack_version TEXT NOT NULL,
+	as_of {{date}} NOT NULL,
+	agent_version TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL CHECK (state IN ('current', 'superseded')),
+	supersedes_id {{bigint}} REFERENCES submissions (id),
+	superseded_by_id {{bigint}} REFERENCES submissions (id),
+	UNIQUE (practice, idempotency_key)
+);
+CREATE UNIQUE INDEX submissions_current ON submissions (practice, pack, as_of) WHERE state = 'current';
+CREATE INDEX submissions_pack_as_of ON submissions (pack, as_of);
+CREATE TABLE measure_rows (
+	submission_id {{bigint}} NOT NULL REFERENCES submissions (id),
+	measure_id TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	numerator {{real}},
+	denominator {{real}},
+	per {{real}} NOT NULL DEFAULT 0,
+	value {{real}},
+	suppressed {{bool}} NOT NULL DEFAULT {{false}},
+	PRIMARY KEY (submission_id, measure_id)
+);
+CREATE TABLE heartbeats (
+	id {{id}},
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	received_at {{time}} NOT NULL,
+	agent_version TEXT NOT NULL DEFAULT '',
+	bundle_version TEXT NOT NULL DEFAULT '',
+	pending {{bigint}} NOT NULL DEFAULT 0,
+	body {{blob}} NOT NULL
+);
+CREATE INDEX heartbeats_practice ON heartbeats (practice, received_at);
+`},
+	{2, "audit log; measure index", `
+CREATE TABLE audit_log (
+	id {{id}},
+	at {{time}} NOT NULL,
+	actor TEXT NOT NULL,
+	action TEXT NOT NULL,
+	subject TEXT NOT NULL DEFAULT '',
+	before_json TEXT NOT NULL DEFAULT '',
+	after_json TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_subject ON audit_log (subject, at);
+CREATE INDEX measure_rows_measure ON measure_rows (measure_id);
+`},
+}
+
+// SchemaVersion is the version Migrate brings a database to.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+var typeWords = map[Engine]*strings.Replacer{
+	SQLite: strings.NewReplacer(
+		"{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{time}}", "TEXT", "{{blob}}", "BLOB", "{{real}}", "REAL",
+		"{{bool}}", "INTEGER", "{{false}}", "0", "{{date}}", "TEXT", "{{bigint}}", "INTEGER"),
+	Postgres: strings.NewReplacer(
+		"{{id}}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+		"{{time}}", "TIMESTAMPTZ", "{{blob}}", "BYTEA", "{{real}}", "DOUBLE PRECISION",
+		"{{bool}}", "BOOLEAN", "{{false}}", "FALSE", "{{date}}", "DATE", "{{bigint}}", "BIGINT"),
+}
+
+// Migrate brings the schema up to date, applying each missing migration in
+// its own transaction. Running it on an up-to-date database does nothing.
+func (db *DB) Migrate(ctx context.Context) error {
+	return db.migrateTo(ctx, SchemaVersion())
+}
+
+// Version returns the schema version of the database (0 when empty).
+func (db *DB) Version(ctx context.Context) (int, error) {
+	if err := db.ensureMigrationsTable(ctx); err != nil {
+		return 0, err
+	}
+	var v sql.NullInt64
+	if err := db.w.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+func (db *DB) ensureMigrationsTable(ctx context.Context) error {
+	ddl := typeWords[db.engine].Replace(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at {{time}} NOT NULL
+)`)
+	if _, err := db.w.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) migrateTo(ctx context.Context, target int) error {
+	if err := db.ensureMigrationsTable(ctx); err != nil {
+		return err
+	}
+	current, err := db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if current > SchemaVersion() {
+		return fmt.Errorf("database schema is version %d, newer than this program's %d: upgrade steward-collector", current, SchemaVersion())
+	}
+	for _, m := range migrations {
+		if m.version <= current || m.version > target {
+			continue
+		}
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if db.engine == Postgres {
+				// Two collectors starting at once take turns.
+				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7306271)"); err != nil {
+					return err
+				}
+			}
+			var done int
+			if err := tx.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
+			for _, stmt := range strings.Split(typeWords[db.engine].Replace(m.sql), ";") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+				m.version, m.name, db.ts(time.Now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/pgtest"
+	"github.com/nhs-steward/steward/reporting/collector"
+)
+
+func TestMigrations(t *testing.T) {
+	engines := map[string]func(t *testing.T) string{
+		"SQLite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "c.db") },
+		"Postgres": func(t *testing.T) string { return pgtest.NewDB(t) },
+	}
+	for name, dsn := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			storage := dsn(t)
+			db, err := Open(ctx, storage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An older collector left the database at version 1 with data in it.
+			if err := db.migrateTo(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := db.Version(ctx); err != nil || v != 1 {
+				t.Fatalf("Version = %d, %v; want 1", v, err)
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO practices (ods, name, icb, created_at) VALUES (?, ?, ?, ?)"),
+				"Y01111", "Old", "QWE", db.ts(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			// The new collector upgrades it on start, keeping the data.
+			db, err = Open(ctx, storage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			if v, err := db.Version(ctx); err != nil || v != SchemaVersion() {
+				t.Fatalf("Version after upgrade = %d, %v; want %d", v, err, SchemaVersion())
+			}
+			if p, err := db.Practice(ctx, "Y01111"); err != nil || p.Name != "Old" {
+				t.Fatalf("practice after upgrade = %+v, %v", p, err)
+			}
+			if _, err := db.Audit().Append(ctx, auditEntryForTest()); err != nil {
+				t.Fatalf("audit log (version 2) after upgrade: %v", err)
+			}
+			// Running again on an up-to-date database changes nothing.
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("re-run: %v", err)
+			}
+			var n int
+			if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != len(migrations) {
+				t.Fatalf("schema_migrations has %d rows, %v; want %d", n, err, len(migrations))
+			}
+			// A database from a newer collector is refused.
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+				SchemaVersion()+1, "future", db.ts(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "newer than this program") {
+				t.Fatalf("Migrate on a newer schema = %v", err)
+			}
+		})
+	}
+}
+
+func auditEntryForTest() collector.AuditEntry {
+	return collector.AuditEntry{Actor: "test", Action: "migrate.check"}
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+)
+
+const userCols = "id, name, role, icb, password_hash, created_at, disabled"
+
+func scanUser(s interface{ Scan(...any) error }, u *collector.User) error {
+	var role string
+	err := s.Scan(&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled)
+	u.Role = collector.Role(role)
+	return err
+}
+
+// AddUser adds u (ErrExists if the name is taken) and returns it with its
+// id. The audit log records it as done by actor, without the password hash.
+func (db *DB) AddUser(ctx context.Context, u collector.User, actor string) (collector.User, error) {
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now()
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, db.q("INSERT INTO users (name, role, icb, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
+			u.Name, string(u.Role), u.ICB, u.PasswordHash, db.ts(u.CreatedAt), u.Disabled).Scan(&u.ID)
+		if db.isUniqueViolation(err) {
+			return fmt.Errorf("user %s: %w", u.Name, collector.ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("add user %s: %w", u.Name, err)
+		}
+		after, _ := json.Marshal(map[string]string{"name": u.Name, "role": string(u.Role), "icb": u.ICB})
+		return db.appendAudit(ctx, tx, collector.AuditEntry{At: u.CreatedAt, Actor: actor, Action: "user.add", Subject: "user:" + u.Name, After: string(after)})
+	})
+	return u, err
+}
+
+func (db *DB) oneUser(ctx context.Context, what, query string, args ...any) (collector.User, error) {
+	var u collector.User
+	err := scanUser(db.r.QueryRowContext(ctx, db.q(query), args...), &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %s: %w", what, collector.ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("read user %s: %w", what, err)
+	}
+	return u, nil
+}
+
+// UserByName returns the user called name.
+func (db *DB) UserByName(ctx context.Context, name string) (collector.User, error) {
+	return db.oneUser(ctx, name, "SELECT "+userCols+" FROM users WHERE name = ?", name)
+}
+
+// UserByID returns the user with id.
+func (db *DB) UserByID(ctx context.Context, id int64) (collector.User, error) {
+	return db.oneUser(ctx, fmt.Sprint(id), "SELECT "+userCols+" FROM users WHERE id = ?", id)
+}
+
+// Users lists every user by name.
+func (db *DB) Users(ctx context.Context) ([]collector.User, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+userCols+" FROM users ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []collector.User
+	for rows.Next() {
+		var u collector.User
+		if err := scanUser(rows, &u); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// AddAPIToken stores the hash of an API token for user id; expires may be
+// zero (no expiry).
+func (db *DB) AddAPIToken(ctx context.Context, userID int64, tokenHash string, created, expires time.Time) error {
+	_, err := db.w.ExecContext(ctx, db.q("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+		tokenHash, userID, db.ts(created), db.ts(expires))
+	if err != nil {
+		return fmt.Errorf("add api token: %w", err)
+	}
+	return nil
+}
+
+// UserByToken returns the enabled user owning the unexpired API token with
+// hash tokenHash (ErrNotFound otherwise).
+func (db *DB) UserByToken(ctx context.Context, tokenHash string, now time.Time) (collector.User, error) {
+	return db.oneUser(ctx, "by token",
+		"SELECT u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled FROM api_tokens t JOIN users u ON u.id = t.user_id"+
+			" WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = ?",
+		tokenHash, db.ts(now), false)
+}
+
+// CreateSession stores a session under the hash of its id.
+func (db *DB) CreateSession(ctx context.Context, idHash string, s collector.Session) error {
+	_, err := db.w.ExecContext(ctx, db.q("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+		idHash, s.UserID, s.CSRFToken, db.ts(s.CreatedAt), db.ts(s.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// Session returns the unexpired session with id hash idHash and its enabled
+// user (ErrNotFound otherwise).
+func (db *DB) Session(ctx context.Context, idHash string, now time.Time) (collector.Session, collector.User, error) {
+	var s collector.Session
+	var u collector.User
+	var role string
+	err := db.r.QueryRowContext(ctx, db.q(
+		"SELECT s.user_id, s.csrf_token, s.created_at, s.expires_at, u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled"+
+			" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?"),
+		idHash, db.ts(now), false).Scan(&s.UserID, &s.CSRFToken, timeScan{&s.CreatedAt}, timeScan{&s.ExpiresAt},
+		&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled)
+	u.Role = collector.Role(role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, u, fmt.Errorf("session: %w", collector.ErrNotFound)
+	}
+	if err != nil {
+		return s, u, fmt.Errorf("read session: %w", err)
+	}
+	return s, u, nil
+}
+
+// DeleteSession ends a session.
+func (db *DB) DeleteSession(ctx context.Context, idHash string) error {
+	if _, err := db.w.ExecContext(ctx, db.q("DELETE FROM sessions WHERE id_hash = ?"), idHash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes sessions expired at now and returns how
+// many.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q("DELETE FROM sessions WHERE expires_at <= ?"), db.ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -1,0 +1,358 @@
+// Package web is the collector's browser side: sign-in with sessions and
+// CSRF protection, and pages rendered on the server with html/template (no
+// scripts from elsewhere). The dashboard grows here: add a handler method,
+// a template in templates/ and a line in Routes; wrap it in RequireUser and
+// ask collector.CanSeePractice before showing a practice.
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
+)
+
+// Store is what the web side needs from storage.
+type Store interface {
+	UserByName(ctx context.Context, name string) (collector.User, error)
+	UserByToken(ctx context.Context, tokenHash string, now time.Time) (collector.User, error)
+	CreateSession(ctx context.Context, idHash string, s collector.Session) error
+	Session(ctx context.Context, idHash string, now time.Time) (collector.Session, collector.User, error)
+	DeleteSession(ctx context.Context, idHash string) error
+	Practices(ctx context.Context, icb string) ([]collector.Practice, error)
+}
+
+// Cookie and form names.
+const (
+	SessionCookie = "steward_session"
+	loginCookie   = "steward_login" // CSRF token of the sign-in form, before there is a session
+	CSRFField     = "csrf_token"
+	CSRFHeader    = "X-CSRF-Token"
+	maxFormBytes  = 64 << 10
+)
+
+// Options configure the web side.
+type Options struct {
+	Store           Store
+	Logger          *slog.Logger
+	SessionLifetime time.Duration // 0: 12h
+	SecureCookies   bool
+	Now             func() time.Time
+}
+
+// Web serves the browser pages.
+type Web struct {
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	pages map[string]*template.Template
+	// dummyHash is checked for unknown users so a failed sign-in takes as
+	// long whether or not the name exists.
+	dummyHash string
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// New returns the web side. It panics if the embedded templates do not
+// parse, which a test catches.
+func New(opts Options) *Web {
+	w := &Web{opts: opts, log: opts.Logger, now: opts.Now}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.opts.SessionLifetime <= 0 {
+		w.opts.SessionLifetime = 12 * time.Hour
+	}
+	w.pages = parsePages()
+	w.dummyHash, _ = auth.HashPassword("not a real password, only for timing")
+	return w
+}
+
+func parsePages() map[string]*template.Template {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	funcs := template.FuncMap{"date": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	}}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		pages[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+	}
+	return pages
+}
+
+// Route is a browser route.
+type Route struct {
+	Method, Path string
+	Handler      http.HandlerFunc
+}
+
+// Routes lists the browser routes.
+func (w *Web) Routes() []Route {
+	return []Route{
+		{"GET", "/login", w.loginForm},
+		{"POST", "/login", w.login},
+		{"POST", "/logout", w.RequireUser(w.logout)},
+		{"GET", "/", w.RequireUser(w.index)},
+	}
+}
+
+// Page is what every template receives.
+type Page struct {
+	Title string
+	User  *collector.User
+	CSRF  string // put in every form as csrf_token
+	Error string
+	Data  any
+}
+
+// Render writes the page template name with p.
+func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name string, p Page) {
+	t, ok := w.pages[name]
+	if !ok {
+		w.log.Error("no such template", "template", name)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if p.User == nil {
+		p.User = UserFrom(r.Context())
+	}
+	if p.CSRF == "" {
+		p.CSRF = CSRFFrom(r.Context())
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	rw.WriteHeader(status)
+	if err := t.Execute(rw, p); err != nil {
+		w.log.Error("render page", "template", name, "err", err)
+	}
+}
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	csrfKey
+)
+
+// UserFrom returns the signed-in user, or nil.
+func UserFrom(ctx context.Context) *collector.User {
+	u, _ := ctx.Value(userKey).(*collector.User)
+	return u
+}
+
+// CSRFFrom returns the session's CSRF token, or "".
+func CSRFFrom(ctx context.Context) string {
+	s, _ := ctx.Value(csrfKey).(string)
+	return s
+}
+
+// WithUser returns ctx carrying u and csrf, for tests of handlers that sit
+// behind RequireUser.
+func WithUser(ctx context.Context, u *collector.User, csrf string) context.Context {
+	return context.WithValue(context.WithValue(ctx, userKey, u), csrfKey, csrf)
+}
+
+func isUnsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// RequireUser authenticates the request with a session cookie or an API
+// token (Authorization: Bearer), and on state-changing methods under a
+// session checks the CSRF token (form field csrf_token or header
+// X-CSRF-Token): 403 without it. Unauthenticated browser GETs are sent to
+// /login, other requests get 401.
+func (w *Web) RequireUser(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			u, err := w.opts.Store.UserByToken(ctx, auth.HashSecret(tok), w.now())
+			if err != nil {
+				if !errors.Is(err, collector.ErrNotFound) {
+					w.log.Error("look up api token", "err", err)
+				}
+				http.Error(rw, "invalid or expired API token", http.StatusUnauthorized)
+				return
+			}
+			// A bearer token is not sent by the browser on its own: no
+			// CSRF check needed.
+			h(rw, r.WithContext(WithUser(ctx, &u, "")))
+			return
+		}
+		sess, u, ok := w.session(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(rw, r, "/login", http.StatusSeeOther)
+				return
+			}
+			http.Error(rw, "sign in first", http.StatusUnauthorized)
+			return
+		}
+		if isUnsafe(r.Method) {
+			r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
+			got := r.Header.Get(CSRFHeader)
+			if got == "" {
+				got = r.PostFormValue(CSRFField)
+			}
+			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+				w.log.Warn("form post without a valid CSRF token", "user", u.Name, "path", r.URL.Path)
+				http.Error(rw, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				return
+			}
+		}
+		h(rw, r.WithContext(WithUser(ctx, &u, sess.CSRFToken)))
+	}
+}
+
+func (w *Web) session(r *http.Request) (collector.Session, collector.User, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return collector.Session{}, collector.User{}, false
+	}
+	s, u, err := w.opts.Store.Session(r.Context(), auth.HashSecret(c.Value), w.now())
+	if err != nil {
+		if !errors.Is(err, collector.ErrNotFound) {
+			w.log.Error("look up session", "err", err)
+		}
+		return s, u, false
+	}
+	return s, u, true
+}
+
+func (w *Web) cookie(name, value string, expires time.Time) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: w.opts.SecureCookies, SameSite: http.SameSiteStrictMode}
+	if value == "" {
+		c.MaxAge = -1
+	} else if !expires.IsZero() {
+		c.Expires = expires
+	}
+	return c
+}
+
+func (w *Web) loginForm(rw http.ResponseWriter, r *http.Request) {
+	if _, _, ok := w.session(r); ok {
+		http.Redirect(rw, r, "/", http.StatusSeeOther)
+		return
+	}
+	w.renderLogin(rw, r, http.StatusOK, "")
+}
+
+func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, msg string) {
+	tok, err := auth.RandomToken(32)
+	if err != nil {
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(rw, w.cookie(loginCookie, tok, w.now().Add(time.Hour)))
+	w.Render(rw, r, status, "login", Page{Title: "Sign in", CSRF: tok, Error: msg})
+}
+
+func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	form := r.PostForm.Get(CSRFField)
+	if err != nil || c.Value == "" || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		http.Error(rw, "missing or wrong CSRF token: reload the sign-in page and try again", http.StatusForbidden)
+		return
+	}
+	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
+	u, err := w.opts.Store.UserByName(r.Context(), name)
+	switch {
+	case errors.Is(err, collector.ErrNotFound):
+		_ = auth.CheckPassword(w.dummyHash, password)
+	case err != nil:
+		w.log.Error("sign in: look up user", "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err != nil || u.Disabled || u.PasswordHash == "" || auth.CheckPassword(u.PasswordHash, password) != nil {
+		w.log.Warn("failed sign-in", "user", name)
+		w.renderLogin(rw, r, http.StatusUnauthorized, "The name or password is wrong.")
+		return
+	}
+	id, err1 := auth.RandomToken(32)
+	csrf, err2 := auth.RandomToken(32)
+	if err := errors.Join(err1, err2); err != nil {
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	now := w.now()
+	s := collector.Session{UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(w.opts.SessionLifetime)}
+	if err := w.opts.Store.CreateSession(r.Context(), auth.HashSecret(id), s); err != nil {
+		w.log.Error("sign in: create session", "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.log.Info("signed in", "user", u.Name, "role", u.Role)
+	http.SetCookie(rw, w.cookie(loginCookie, "", time.Time{}))
+	http.SetCookie(rw, w.cookie(SessionCookie, id, s.ExpiresAt))
+	http.Redirect(rw, r, "/", http.StatusSeeOther)
+}
+
+func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := w.opts.Store.DeleteSession(r.Context(), auth.HashSecret(c.Value)); err != nil {
+			w.log.Error("sign out", "err", err)
+		}
+	}
+	http.SetCookie(rw, w.cookie(SessionCookie, "", time.Time{}))
+	http.Redirect(rw, r, "/login", http.StatusSeeOther)
+}
+
+// PracticesFor returns the practices u may see.
+func (w *Web) PracticesFor(ctx context.Context, u *collector.User) ([]collector.Practice, error) {
+	icb := ""
+	if u.Role != collector.RoleAdmin {
+		if u.ICB == "" {
+			return nil, nil
+		}
+		icb = u.ICB
+	}
+	ps, err := w.opts.Store.Practices(ctx, icb)
+	if err != nil {
+		return nil, fmt.Errorf("list practices: %w", err)
+	}
+	return collector.VisiblePractices(u, ps), nil
+}
+
+func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
+	u := UserFrom(r.Context())
+	ps, err := w.PracticesFor(r.Context(), u)
+	if err != nil {
+		w.log.Error("index", "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Render(rw, r, http.StatusOK, "index", Page{Title: "Practices", Data: ps})
+}
