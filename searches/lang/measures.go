@@ -130,6 +130,9 @@ func (l *loader) measures(n *yaml.Node) {
 			if ms.Kind != "" && ms.Kind != model.KindCount {
 				l.add(l.pos(f.key), "strata are counts of patients: stratify the count measures instead", "stratify applies only to count measures, and %s is a %s", what, ms.Kind)
 				ok = false
+			} else if ms.Value != nil && ms.Value.Kind == model.KindSum {
+				l.add(l.pos(f.key), "strata are counts of patients: stratify a count of patients instead", "stratify does not apply to %s, a count of rows", what)
+				ok = false
 			} else if dims, good := l.stratify(f.val); good {
 				ms.Stratify = dims
 			} else {
@@ -187,11 +190,40 @@ func (l *loader) dropMeasure(ms *model.Measure) {
 }
 
 func (l *loader) countAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg {
+	if n.Kind == yaml.MappingNode {
+		return l.rowCountAgg(n, what, at)
+	}
 	e := l.expr(n, what, model.Bool)
 	if e == nil {
 		return nil
 	}
 	return &model.Agg{Kind: model.KindCount, Where: e, At: at}
+}
+
+// rowCountAgg decodes count: {rows: <number>, where: <boolean>}: a count of
+// things other than patients (for example issues), added up over the
+// patients for whom where holds. The measure stays a count.
+func (l *loader) rowCountAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg {
+	m, _ := l.fields(n, what, "rows", "where")
+	if m == nil {
+		return nil
+	}
+	agg := &model.Agg{Kind: model.KindSum, At: at}
+	ok := true
+	if f, has := l.required(m, n, what, "rows", "add rows: with a per-patient count to add up, e.g. rows: ome_unknown_3m"); has {
+		agg.Value = l.expr(f.val, what+" rows", model.Number)
+		ok = agg.Value != nil
+	} else {
+		ok = false
+	}
+	if f, has := m["where"]; has {
+		agg.Where = l.expr(f.val, what+" where", model.Bool)
+		ok = ok && agg.Where != nil
+	}
+	if !ok {
+		return nil
+	}
+	return agg
 }
 
 func (l *loader) sumAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg {
