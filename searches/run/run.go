@@ -1,0 +1,213 @@
+// Package run evaluates a pack against a practice database and produces its
+// results document: load the pack, compile each search for the database's
+// dialect and schema profile, evaluate it in the database, build the
+// document and apply disclosure control. `steward run`, `steward-agent` and
+// the demo all run packs through here, so the figures they show agree.
+package run
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/reporting/disclosure"
+	"github.com/nhs-steward/steward/reporting/measures"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/searches"
+	"github.com/nhs-steward/steward/searches/compile"
+	"github.com/nhs-steward/steward/searches/dialect"
+	"github.com/nhs-steward/steward/searches/engine"
+	"github.com/nhs-steward/steward/searches/lang"
+	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile"
+)
+
+// LoadPack loads a pack by built-in name (e.g. "medsip") or by path (a
+// pack directory, a pack.yaml or a single search file).
+func LoadPack(nameOrPath string) (*model.Pack, error) {
+	if searches.IsBuiltin(nameOrPath) {
+		if _, err := os.Stat(nameOrPath); err != nil {
+			dir, err := searches.ExtractBuiltin(nameOrPath, searches.CacheDir())
+			if err != nil {
+				return nil, err
+			}
+			nameOrPath = dir
+		}
+	}
+	return lang.LoadPack(nameOrPath)
+}
+
+// Runner evaluates one pack against one database.
+type Runner struct {
+	DB      *sql.DB
+	Dialect compile.Dialect
+	Profile *profile.Profile
+	Pack    *model.Pack
+	Plans   []*model.Plan
+	Engine  engine.Engine
+	// Producer names the program in documents.
+	Producer results.Producer
+}
+
+// Open connects read-only to the database at url ("sqlite:PATH",
+// "postgres://...", "sqlserver://...") with the named schema profile, and
+// plans every search of pack.
+func Open(url, profileName string, pack *model.Pack, producer string) (*Runner, error) {
+	prof, err := profile.Lookup(profileName)
+	if err != nil {
+		return nil, err
+	}
+	db, d, err := dialect.Open(url)
+	if err != nil {
+		return nil, err
+	}
+	r, err := New(db, d, prof, pack)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	r.Producer.Name = producer
+	return r, nil
+}
+
+// New plans pack for an open database.
+func New(db *sql.DB, d compile.Dialect, prof *profile.Profile, pack *model.Pack) (*Runner, error) {
+	r := &Runner{DB: db, Dialect: d, Profile: prof, Pack: pack, Engine: compile.NewEngine(db, d, prof)}
+	for _, s := range pack.Searches {
+		p, err := model.Resolve(s)
+		if err != nil {
+			return nil, fmt.Errorf("plan search %s: %w", s.ID, err)
+		}
+		r.Plans = append(r.Plans, p)
+	}
+	r.Producer = results.Producer{Name: "steward", Version: buildinfo.String(), Profile: prof.Name, Dialect: string(d.Name())}
+	return r, nil
+}
+
+// Close closes the database.
+func (r *Runner) Close() error { return r.DB.Close() }
+
+// Request is one evaluation.
+type Request struct {
+	Practice string
+	AsOf     time.Time
+	Baseline time.Time // zero when the run has none
+	Params   map[string]float64
+	// Unprotected skips disclosure control: the document then holds exact
+	// strata and must never leave the practice.
+	Unprotected bool
+}
+
+// ErrBadRequest marks a request that can never succeed as given.
+var ErrBadRequest = errors.New("bad run request")
+
+func (q Request) check(usesBaseline bool) error {
+	if !isMonthEnd(q.AsOf) {
+		return fmt.Errorf("%w: as-of date %s is not the last day of a month", ErrBadRequest, q.AsOf.Format(time.DateOnly))
+	}
+	if q.Baseline.IsZero() {
+		if usesBaseline {
+			return fmt.Errorf("%w: this pack compares against a baseline: give a baseline month end (e.g. --baseline 2024-03-31)", ErrBadRequest)
+		}
+		return nil
+	}
+	if !isMonthEnd(q.Baseline) {
+		return fmt.Errorf("%w: baseline %s is not the last day of a month", ErrBadRequest, q.Baseline.Format(time.DateOnly))
+	}
+	if q.Baseline.After(q.AsOf) {
+		return fmt.Errorf("%w: baseline %s is after the as-of date %s", ErrBadRequest, q.Baseline.Format(time.DateOnly), q.AsOf.Format(time.DateOnly))
+	}
+	return nil
+}
+
+func isMonthEnd(t time.Time) bool { return !t.IsZero() && t.AddDate(0, 0, 1).Day() == 1 }
+
+// Document evaluates every search and returns the results document,
+// disclosure-controlled unless the request says otherwise.
+func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, error) {
+	uses := false
+	for _, p := range r.Plans {
+		uses = uses || p.UsesBaseline
+	}
+	if err := q.check(uses); err != nil {
+		return nil, err
+	}
+	dates := model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}
+	var runs []measures.Run
+	for _, p := range r.Plans {
+		start := time.Now()
+		res, err := r.Engine.Evaluate(ctx, engine.Input{Plan: p, Practice: q.Practice, Dates: dates, Params: q.Params})
+		if err != nil {
+			return nil, fmt.Errorf("search %s: %w", p.Search.ID, err)
+		}
+		if res.Duration == 0 {
+			res.Duration = time.Since(start)
+		}
+		status := "ok"
+		if res.Patients == 0 {
+			status = "no_data"
+		}
+		runs = append(runs, measures.Run{Plan: p, Result: res, Status: status})
+	}
+	doc, err := measures.Document(measures.Meta{
+		Practice: q.Practice, Pack: r.Pack, Dates: dates, Params: q.Params,
+		Producer: r.Producer, Now: time.Now(),
+	}, runs)
+	if err != nil {
+		return nil, err
+	}
+	if q.Unprotected {
+		return doc, nil
+	}
+	if _, err := disclosure.Apply(doc); err != nil {
+		return nil, fmt.Errorf("disclosure control: %w", err)
+	}
+	return doc, nil
+}
+
+// WorklistColumn names a worklist column.
+type WorklistColumn struct {
+	Name string
+	Type model.Type
+}
+
+// Worklist is the local-only list of patients of a pack's worklist. It is a
+// different type from a results document on purpose: nothing that uploads
+// accepts it.
+type Worklist struct {
+	Title    string
+	Practice string
+	AsOf     time.Time
+	Columns  []WorklistColumn
+	Rows     []engine.PatientRow
+}
+
+// Worklist evaluates the first search of the pack that has a worklist.
+func (r *Runner) Worklist(ctx context.Context, q Request) (*Worklist, error) {
+	if err := q.check(false); err != nil {
+		return nil, err
+	}
+	for _, p := range r.Plans {
+		w := p.Worklist
+		if w == nil {
+			continue
+		}
+		exprs := make([]model.Expr, len(w.Columns))
+		cols := make([]WorklistColumn, len(w.Columns))
+		for i, c := range w.Columns {
+			exprs[i] = c.Expr
+			cols[i] = WorklistColumn{Name: c.Name, Type: c.Expr.Type()}
+		}
+		rows, err := r.Engine.Patients(ctx, engine.Input{Plan: p, Practice: q.Practice,
+			Dates: model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}, Params: q.Params}, w.Where, exprs)
+		if err != nil {
+			return nil, fmt.Errorf("worklist: %w", err)
+		}
+		return &Worklist{Title: w.Title, Practice: q.Practice, AsOf: q.AsOf, Columns: cols, Rows: rows}, nil
+	}
+	return nil, fmt.Errorf("pack %s has no worklist", r.Pack.ID)
+}
