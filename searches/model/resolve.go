@@ -123,9 +123,13 @@ func (r *resolver) expr(e Expr, cur Anchor) Expr {
 	case *Arith:
 		return &Arith{Op: e.Op, L: r.expr(e.L, cur), R: r.expr(e.R, cur), P: e.P}
 	case *Registered:
-		return &Registered{At: concrete(e.At, cur), P: e.P}
+		at := concrete(e.At, cur)
+		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
+		return &Registered{At: at, P: e.P}
 	case *Age:
-		return &Age{At: concrete(e.At, cur), P: e.P}
+		at := concrete(e.At, cur)
+		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
+		return &Age{At: at, P: e.P}
 	case *Aggregate:
 		c := *e
 		c.Window.End = concrete(e.Window.End, cur)

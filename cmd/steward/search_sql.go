@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/searches/compile"
+	"github.com/nhs-steward/steward/searches/dialect"
+	"github.com/nhs-steward/steward/searches/lang"
+	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile"
+)
+
+// searchSQLCommand is `steward search sql`: print the SQL a search compiles
+// to, with its bind parameters as comments.
+func searchSQLCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "sql",
+		Summary: "print the SQL a search compiles to for a dialect and schema profile",
+		Usage:   "sql --dialect sqlite|postgres|sqlserver --profile canonical|tpp PATH",
+		Help: `Compiles the measures of the search file PATH to the SQL the agent runs,
+and prints it with every bind parameter listed as a comment. Nothing is run.
+On SQL Server the statements that fill the session temporary tables with the
+codelists and reference tables come first, and the ones dropping them last.
+
+--profile takes a built-in profile name or the path of a profile file (*.yaml).
+The as-of date defaults to the end of last month, the baseline to 12 months
+before the as-of date.
+
+Examples:
+  steward search sql --dialect sqlite searches/packs/medsip/medsip.yaml
+  steward search sql --dialect sqlserver --profile tpp --as-of 2025-03-31 searches/packs/medsip/medsip.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.String("dialect", "sqlite", "SQL dialect: "+strings.Join(dialect.Names(), ", "))
+			fs.String("profile", "canonical", "schema profile: "+strings.Join(profile.Names(), ", ")+", or a profile file")
+			fs.String("practice", "Y01234", "the practice's ODS code (a bind parameter)")
+			fs.String("as-of", "", "as-of date YYYY-MM-DD (default: the end of last month)")
+			fs.String("baseline", "", "baseline date YYYY-MM-DD (default: 12 months before the as-of date)")
+		},
+		Run: func(_ context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if fs.NArg() != 1 {
+				return cli.Usagef("want one search file, got %d arguments", fs.NArg())
+			}
+			get := func(name string) string { return fs.Lookup(name).Value.String() }
+			d, err := dialect.Lookup(get("dialect"))
+			if err != nil {
+				return cli.Usagef("%v", err)
+			}
+			var prof *profile.Profile
+			if p := get("profile"); strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+				prof, err = profile.LoadFile(p)
+			} else {
+				prof, err = profile.Lookup(p)
+			}
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			dates, err := runDates(get("as-of"), get("baseline"), time.Now())
+			if err != nil {
+				return cli.Usagef("%v", err)
+			}
+			search, err := lang.LoadSearch(fs.Arg(0))
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			plan, err := model.Resolve(search)
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, fmt.Errorf("resolve %s: %w", fs.Arg(0), err))
+			}
+			st, err := compile.SQL(plan, d, prof, compile.Options{Practice: get("practice"), Dates: dates})
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			fmt.Fprintf(stdio.Out, "-- search %s, as of %s, baseline %s, practice %s\n",
+				search.ID, dates.AsOf.Format(time.DateOnly), dates.Baseline.Format(time.DateOnly), get("practice"))
+			_, err = fmt.Fprint(stdio.Out, st.String())
+			return err
+		},
+	}
+}
+
+// runDates parses the as-of and baseline dates, defaulting to the end of
+// the month before now and to the month end 12 months before the as-of date.
+func runDates(asOf, baseline string, now time.Time) (model.Dates, error) {
+	var d model.Dates
+	if asOf == "" {
+		first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		d.AsOf = first.AddDate(0, 0, -1)
+	} else {
+		t, err := time.Parse(time.DateOnly, asOf)
+		if err != nil {
+			return d, fmt.Errorf("--as-of %q is not a date YYYY-MM-DD", asOf)
+		}
+		d.AsOf = t
+	}
+	if baseline == "" {
+		first := time.Date(d.AsOf.Year(), d.AsOf.Month(), 1, 0, 0, 0, 0, time.UTC)
+		d.Baseline = first.AddDate(-1, 1, -1)
+	} else {
+		t, err := time.Parse(time.DateOnly, baseline)
+		if err != nil {
+			return d, fmt.Errorf("--baseline %q is not a date YYYY-MM-DD", baseline)
+		}
+		d.Baseline = t
+	}
+	return d, nil
+}
