@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/pgtest"
+	"github.com/nhs-steward/steward/searches/conformance"
+	"github.com/nhs-steward/steward/searches/fixture"
+	"github.com/nhs-steward/steward/searches/schema"
+)
+
+// searchTestCommand is "steward search test": run fixture files on the
+// reference evaluator and the SQL engines, and report each case.
+func searchTestCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "test",
+		Summary: "run search fixtures (*.test.yaml) on the evaluator and the SQL engines",
+		// The framework prints Usage after the parent's path ("steward search").
+		Usage: "test [--engines eval,sqlite,postgres] [--pg URL] PATH...",
+		Help: `Each PATH is a fixture file (steward: search-test/v1) or a directory searched for
+*.test.yaml files (sub-directories too, except hidden ones). Every case of every file
+runs on each engine:
+  eval                the reference evaluator (in memory)
+  sqlite              SQLite, canonical and tpp layouts (a temporary database per case)
+  postgres            PostgreSQL, canonical and tpp layouts (a temporary schema per case,
+                      dropped afterwards) in the database at --pg or STEWARD_TEST_PG
+A layout may be named alone, e.g. --engines sqlite/tpp. By default eval and sqlite run,
+and postgres too when a URL is given.
+
+Each case prints PASS or FAIL with every unmet expectation as file:line:col: what,
+got, want. The command exits with status 1 when a case fails, and 3 when a fixture
+file is invalid.
+
+Examples:
+  steward search test searches/packs/medsip
+  steward search test --engines eval my-search.test.yaml
+  steward search test --pg postgres://me@localhost/scratch tests/`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.String("engines", "", "comma-separated engines: eval, sqlite, postgres, or sqlite/tpp etc. (default eval,sqlite and postgres with --pg)")
+			fs.String("pg", "", "PostgreSQL URL of a scratch database where the user may create schemas (default $STEWARD_TEST_PG)")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if fs.NArg() == 0 {
+				return cli.Usagef("give at least one fixture file or directory")
+			}
+			pg := fs.Lookup("pg").Value.String()
+			if pg == "" {
+				pg = os.Getenv(pgtest.EnvURL)
+			}
+			engines, err := testEngines(fs.Lookup("engines").Value.String(), pg)
+			if err != nil {
+				return err
+			}
+			return runFixtures(ctx, fs.Args(), engines, stdio)
+		},
+	}
+}
+
+// testEngines picks the engine factories named in list.
+func testEngines(list, pg string) (map[string]fixture.Factory, error) {
+	all := conformance.Engines(pg)
+	if list == "" {
+		return all, nil
+	}
+	out := map[string]fixture.Factory{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		switch name {
+		case "eval":
+			out[name] = conformance.Eval()
+		case "sqlite":
+			for _, l := range conformance.Layouts {
+				out["sqlite/"+string(l)] = conformance.SQLite(l)
+			}
+		case "sqlite/" + string(schema.Canonical), "sqlite/" + string(schema.TPP):
+			out[name] = conformance.SQLite(schema.Layout(strings.TrimPrefix(name, "sqlite/")))
+		case "postgres", "postgres/" + string(schema.Canonical), "postgres/" + string(schema.TPP):
+			if pg == "" {
+				return nil, cli.Usagef("engine %s needs --pg URL (or STEWARD_TEST_PG)", name)
+			}
+			for _, l := range conformance.Layouts {
+				if n := "postgres/" + string(l); name == "postgres" || name == n {
+					out[n] = conformance.Postgres(pg, l)
+				}
+			}
+		default:
+			return nil, cli.Usagef("unknown engine %q (want eval, sqlite, postgres, sqlite/canonical, sqlite/tpp, postgres/canonical or postgres/tpp)", name)
+		}
+	}
+	return out, nil
+}
+
+// fixtureFiles expands paths into fixture files, in a stable order.
+func fixtureFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, cli.WithCode(cli.ExitConfig, fmt.Errorf("fixture path: %w", err))
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(d.Name(), ".test.yaml") {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, cli.WithCode(cli.ExitConfig, fmt.Errorf("find fixtures: %w", err))
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+func runFixtures(ctx context.Context, paths []string, engines map[string]fixture.Factory, stdio cli.IO) error {
+	files, err := fixtureFiles(paths)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return cli.WithCode(cli.ExitConfig, errors.New("no fixture files (*.test.yaml) found"))
+	}
+	names := make([]string, 0, len(engines))
+	for n := range engines {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	cases, failed, invalid := 0, 0, 0
+	for _, path := range files {
+		f, err := fixture.Load(path)
+		if err != nil {
+			invalid++
+			fmt.Fprintf(stdio.Out, "INVALID %s\n", path)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(stdio.Out, "    %s\n", line)
+			}
+			continue
+		}
+		outcomes := fixture.Run(ctx, f, engines)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, c := range f.Cases {
+			cases++
+			var bad []fixture.Outcome
+			var took time.Duration
+			for _, o := range outcomes {
+				if o.Case != c {
+					continue
+				}
+				took += o.Duration
+				if o.Failed() {
+					bad = append(bad, o)
+				}
+			}
+			if len(bad) == 0 {
+				fmt.Fprintf(stdio.Out, "PASS %s: %s (%s; %v)\n", path, c.Name, strings.Join(names, ", "), took.Round(time.Millisecond))
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdio.Out, "FAIL %s: %s\n", path, c.Name)
+			for _, o := range bad {
+				fmt.Fprintf(stdio.Out, "    on %s:\n", o.Engine)
+				if o.Err != nil {
+					fmt.Fprintf(stdio.Out, "        %s: %v\n", c.Pos, o.Err)
+				}
+				for _, d := range o.Diffs {
+					fmt.Fprintf(stdio.Out, "        %s\n", d)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stdio.Out, "%d cases in %d files on %s: %d passed, %d failed", cases, len(files)-invalid, strings.Join(names, ", "), cases-failed, failed)
+	if invalid > 0 {
+		fmt.Fprintf(stdio.Out, "; %d invalid files", invalid)
+	}
+	fmt.Fprintln(stdio.Out)
+	switch {
+	case invalid > 0:
+		return cli.WithCode(cli.ExitConfig, fmt.Errorf("%d invalid fixture files", invalid))
+	case failed > 0:
+		return cli.WithCode(cli.ExitFailure, fmt.Errorf("%d of %d cases failed", failed, cases))
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+// Package conformance runs search fixtures on every engine: the reference
+// evaluator, and the compiled SQL on SQLite, PostgreSQL and SQL Server in
+// the canonical and tpp layouts. Its tests hold the language's spec cases
+// (testdata/cases) and a property test comparing the engines on random
+// searches and practices; `steward search test` uses its engine factories.
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nhs-steward/steward/searches/compile"
+	"github.com/nhs-steward/steward/searches/dataset"
+	"github.com/nhs-steward/steward/searches/dialect/postgres"
+	"github.com/nhs-steward/steward/searches/dialect/sqlite"
+	"github.com/nhs-steward/steward/searches/dialect/sqlserver"
+	"github.com/nhs-steward/steward/searches/engine"
+	"github.com/nhs-steward/steward/searches/eval"
+	"github.com/nhs-steward/steward/searches/fixture"
+	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile"
+	"github.com/nhs-steward/steward/searches/schema"
+)
+
+// Layouts are the physical layouts every SQL engine is run on.
+var Layouts = []schema.Layout{schema.Canonical, schema.TPP}
+
+// Eval is the reference evaluator over the case's data.
+func Eval() fixture.Factory {
+	return func(_ context.Context, _ *fixture.File, c *fixture.Case) (engine.Engine, func(), error) {
+		return eval.New(c.Data), func() {}, nil
+	}
+}
+
+// Mapped returns whether a code is in any codelist of s: the codes the tpp
+// writer keeps recoverable (see dataset.Options).
+func Mapped(s *model.Search) func(string) bool {
+	codes := map[string]bool{}
+	for _, cl := range s.Codelists {
+		for _, c := range cl.Codes {
+			codes[c] = true
+		}
+	}
+	return func(c string) bool { return codes[c] }
+}
+
+// Compiler returns the compiled-SQL engine of dialect d and layout l on db.
+func Compiler(db *sql.DB, d schema.Dialect, l schema.Layout) (engine.Engine, error) {
+	prof, err := profile.Lookup(string(l))
+	if err != nil {
+		return nil, err
+	}
+	dia, err := Dialect(d)
+	if err != nil {
+		return nil, err
+	}
+	return compile.NewEngine(db, dia, prof), nil
+}
+
+// Dialect returns the compiler dialect of d.
+func Dialect(d schema.Dialect) (compile.Dialect, error) {
+	switch d {
+	case schema.SQLite:
+		return sqlite.New(), nil
+	case schema.Postgres:
+		return postgres.New(), nil
+	case schema.SQLServer:
+		return sqlserver.New(), nil
+	}
+	return nil, fmt.Errorf("unknown dialect %q", d)
+}
+
+// SQLite returns a factory writing each case into a fresh SQLite file in
+// a temporary directory (removed on release) and reading it read-only.
+func SQLite(l schema.Layout) fixture.Factory {
+	return func(ctx context.Context, f *fixture.File, c *fixture.Case) (engine.Engine, func(), error) {
+		dir, err := os.MkdirTemp("", "steward-conformance-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup := func() { os.RemoveAll(dir) }
+		eng, closeDB, err := SQLiteEngine(ctx, filepath.Join(dir, "practice.db"), l, c.Data, Mapped(f.Search))
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		return eng, func() { closeDB(); cleanup() }, nil
+	}
+}
+
+// SQLiteEngine writes ds to a new SQLite database at path and returns the
+// compiled-SQL engine reading it read-only.
+func SQLiteEngine(ctx context.Context, path string, l schema.Layout, ds *dataset.Dataset, mapped func(string) bool) (engine.Engine, func(), error) {
+	w, err := sql.Open("sqlite", path)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = dataset.Write(ctx, w, schema.SQLite, l, ds, dataset.Options{Mapped: mapped})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("write sqlite: %w", err)
+	}
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := Compiler(db, schema.SQLite, l)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return eng, func() { db.Close() }, nil
+}
+
+// Postgres returns a factory writing each case into a fresh schema of the
+// PostgreSQL database at serverURL (dropped on release) and reading it
+// read-only through a connection whose search_path is that schema.
+func Postgres(serverURL string, l schema.Layout) fixture.Factory {
+	return func(ctx context.Context, f *fixture.File, c *fixture.Case) (engine.Engine, func(), error) {
+		return PostgresEngine(ctx, serverURL, l, c.Data, Mapped(f.Search))
+	}
+}
+
+// PostgresEngine writes ds into a new schema of the database at serverURL
+// and returns the compiled-SQL engine reading it; release drops the schema.
+func PostgresEngine(ctx context.Context, serverURL string, l schema.Layout, ds *dataset.Dataset, mapped func(string) bool) (engine.Engine, func(), error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, nil, err
+	}
+	name := "steward_case_" + hex.EncodeToString(b[:])
+	admin, err := sql.Open("pgx", serverURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	drop := func() {
+		admin.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+name+" CASCADE") //nolint:errcheck // best effort
+		admin.Close()
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("create schema: %w", err)
+	}
+	u, err := withSearchPath(serverURL, name)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	w, err := sql.Open("pgx", u)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	err = dataset.Write(ctx, w, schema.Postgres, l, ds, dataset.Options{Mapped: mapped})
+	w.Close()
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("write postgres: %w", err)
+	}
+	db, err := postgres.Open(u)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	eng, err := Compiler(db, schema.Postgres, l)
+	if err != nil {
+		db.Close()
+		drop()
+		return nil, nil, err
+	}
+	return eng, func() { db.Close(); drop() }, nil
+}
+
+func withSearchPath(serverURL, schemaName string) (string, error) {
+	if !strings.HasPrefix(serverURL, "postgres://") && !strings.HasPrefix(serverURL, "postgresql://") {
+		return strings.TrimSpace(serverURL) + " search_path=" + schemaName, nil
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("postgres URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schemaName)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Engines returns the factories `steward search test` and the suite run by
+// default: the evaluator and SQLite in both layouts, and PostgreSQL in both
+// layouts when pgURL is not empty. Names are "eval", "sqlite/canonical",
+// "sqlite/tpp", "postgres/canonical", "postgres/tpp".
+func Engines(pgURL string) map[string]fixture.Factory {
+	m := map[string]fixture.Factory{"eval": Eval()}
+	for _, l := range Layouts {
+		m["sqlite/"+string(l)] = SQLite(l)
+		if pgURL != "" {
+			m["postgres/"+string(l)] = Postgres(pgURL, l)
+		}
+	}
+	return m
+}
+
+// SQLText returns the SQL a dialect runs for case c of f in layout l, for
+// golden files and review.
+func SQLText(f *fixture.File, c *fixture.Case, d schema.Dialect, l schema.Layout) (string, error) {
+	prof, err := profile.Lookup(string(l))
+	if err != nil {
+		return "", err
+	}
+	dia, err := Dialect(d)
+	if err != nil {
+		return "", err
+	}
+	st, err := compile.SQL(f.Plan, dia, prof, compile.Options{Practice: c.Practice, Dates: c.Dates, Params: c.Params})
+	if err != nil {
+		return "", err
+	}
+	return st.String(), nil
+}

@@ -1,0 +1,189 @@
+package conformance
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nhs-steward/steward/internal/pgtest"
+	"github.com/nhs-steward/steward/searches/dataset"
+	"github.com/nhs-steward/steward/searches/dialect/sqlserver"
+	"github.com/nhs-steward/steward/searches/engine"
+	"github.com/nhs-steward/steward/searches/fixture"
+	"github.com/nhs-steward/steward/searches/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite the SQL Server golden files under testdata/mssql")
+
+// minCases is the number of spec cases the suite must hold at least.
+const minCases = 25
+
+func loadCases(t *testing.T) []*fixture.File {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "cases", "*.test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*fixture.File
+	n := 0
+	for _, p := range paths {
+		f, err := fixture.Load(p)
+		if err != nil {
+			t.Fatalf("load %s:\n%v", p, err)
+		}
+		files = append(files, f)
+		n += len(f.Cases)
+	}
+	if n < minCases {
+		t.Fatalf("%d spec cases, want at least %d", n, minCases)
+	}
+	return files
+}
+
+// runSpec runs every spec case on engines, as one subtest per case and
+// engine.
+func runSpec(t *testing.T, engines map[string]fixture.Factory) {
+	ctx := context.Background()
+	for _, f := range loadCases(t) {
+		t.Run(strings.TrimSuffix(filepath.Base(f.Path), ".test.yaml"), func(t *testing.T) {
+			for _, o := range fixture.Run(ctx, f, engines) {
+				t.Run(o.Case.Name+"/"+o.Engine, func(t *testing.T) {
+					if o.Err != nil {
+						t.Errorf("%s: %v", o.Case.Pos, o.Err)
+					}
+					for _, d := range o.Diffs {
+						t.Error(d)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestSpecEvaluator(t *testing.T) {
+	runSpec(t, map[string]fixture.Factory{"eval": Eval()})
+}
+
+func TestSpecSQLite(t *testing.T) {
+	runSpec(t, map[string]fixture.Factory{
+		"sqlite/canonical": SQLite(schema.Canonical),
+		"sqlite/tpp":       SQLite(schema.TPP),
+	})
+}
+
+func TestSpecPostgres(t *testing.T) {
+	u := pgtest.NewDB(t)
+	runSpec(t, map[string]fixture.Factory{
+		"postgres/canonical": Postgres(u, schema.Canonical),
+		"postgres/tpp":       Postgres(u, schema.TPP),
+	})
+}
+
+// TestSQLServerGolden keeps the SQL Server text of every spec case's plan
+// under testdata/mssql, one file per fixture file and layout; `go test
+// -update` rewrites them.
+func TestSQLServerGolden(t *testing.T) {
+	for _, f := range loadCases(t) {
+		base := strings.TrimSuffix(filepath.Base(f.Path), ".test.yaml")
+		for _, l := range Layouts {
+			var b strings.Builder
+			for _, c := range f.Cases {
+				text, err := SQLText(f, c, schema.SQLServer, l)
+				if err != nil {
+					t.Errorf("%s: %s: %v", f.Path, c.Name, err)
+					continue
+				}
+				b.WriteString("-- case: " + c.Name + "\n")
+				b.WriteString(text)
+				b.WriteString("\n")
+			}
+			golden := filepath.Join("testdata", "mssql", base+"."+string(l)+".sql")
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Errorf("%v (run go test -update to create it)", err)
+				continue
+			}
+			if got := b.String(); got != string(want) {
+				t.Errorf("%s differs from the compiled SQL (run go test -update and review the diff):\n%s", golden, firstDiff(got, string(want)))
+			}
+		}
+	}
+}
+
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + strconv.Itoa(i+1) + ":\n  got:  " + gl + "\n  want: " + wl
+		}
+	}
+	return "(no line differs)"
+}
+
+// TestSpecSQLServer runs the suite on a real SQL Server when
+// STEWARD_TEST_MSSQL holds a connection string (sqlserver://...) of a
+// login that may create tables in its default database. Each case drops
+// and recreates the tables, so use a scratch database.
+func TestSpecSQLServer(t *testing.T) {
+	conn := os.Getenv("STEWARD_TEST_MSSQL")
+	if conn == "" {
+		t.Skip("STEWARD_TEST_MSSQL not set: SQL Server conformance is opt-in")
+	}
+	engines := map[string]fixture.Factory{}
+	for _, l := range Layouts {
+		engines["sqlserver/"+string(l)] = sqlServer(conn, l)
+	}
+	runSpec(t, engines)
+}
+
+var tableName = regexp.MustCompile(`(?i)^CREATE TABLE (\w+)`)
+
+func sqlServer(conn string, l schema.Layout) fixture.Factory {
+	return func(ctx context.Context, f *fixture.File, c *fixture.Case) (engine.Engine, func(), error) {
+		db, err := sqlserver.Open(conn)
+		if err != nil {
+			return nil, nil, err
+		}
+		stmts, err := dataset.TSQLStatements(l, c.Data, dataset.Options{Mapped: Mapped(f.Search)})
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		for _, s := range stmts {
+			if m := tableName.FindStringSubmatch(s); m != nil {
+				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+m[1]); err != nil {
+					db.Close()
+					return nil, nil, err
+				}
+			}
+			if _, err := db.ExecContext(ctx, s); err != nil {
+				db.Close()
+				return nil, nil, err
+			}
+		}
+		eng, err := Compiler(db, schema.SQLServer, l)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		return eng, func() { db.Close() }, nil
+	}
+}

@@ -1,0 +1,102 @@
+-- case: a code in two codelists
+-- dialect: sqlserver, profile: tpp
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5), (@p6, @p2), (@p6, @p7);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+--   @p6 = 1 (int)
+--   @p7 = "2001" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0,
+           MAX(CASE WHEN k.list_id = 1 THEN 1 ELSE 0 END) AS l1
+    FROM codes AS k
+    WHERE k.list_id IN (0, 1)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: count(issues:opioids,ever(as_of))
+           SUM(CASE WHEN c.l0 = 1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: count(issues:strong,ever(as_of))
+           SUM(CASE WHEN c.l1 = 1 THEN 1 ELSE 0 END) AS a1
+    FROM (SELECT m.Patient_ID AS patient_id,
+                 CAST(m.ConsultationDate AS date) AS issue_date,
+                 NULLIF(NULLIF(d.DMD_ID, ''), 'MULTIPLE_DMD_MAPPING') AS dmd_code,
+                 TRY_CAST(NULLIF(LEFT(LTRIM(m.Quantity), PATINDEX('%[^0-9.]%', LTRIM(m.Quantity) + 'x') - 1), '') AS float) AS quantity
+          FROM MedicationIssue AS m
+          LEFT JOIN MedicationDictionary AS d ON d.MultilexDrug_ID = m.MultilexDrug_ID) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p1
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id
+    FROM (SELECT Patient_ID AS patient_id,
+                 Organisation_ODS AS practice_ods,
+                 CAST(StartDate AS date) AS start_date,
+                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
+          FROM RegistrationHistory) AS g
+    WHERE g.practice_ods = @p2
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT p.Patient_ID AS patient_id,
+                 CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
+                 CAST(p.DateOfBirth AS date) AS date_of_birth,
+                 CAST(p.DateOfDeath AS date) AS date_of_death,
+                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+          FROM Patient AS p
+          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+                       FROM PatientAddress AS x
+                       WHERE x.Patient_ID = p.Patient_ID
+                         AND CAST(x.StartDate AS date) <= @p1
+                         AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
+                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN ((p.a0 IS NOT NULL AND @p3 IS NOT NULL AND p.a0 > @p3) AND (p.a1 IS NOT NULL AND @p3 IS NOT NULL AND p.a1 > @p3)) THEN 1 ELSE 0 END AS w0
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_both__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2025-03-31 (date)
+--   @p2 = "Y01234" (text)
+--   @p3 = 0 (number)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+

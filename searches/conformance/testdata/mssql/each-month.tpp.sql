@@ -1,0 +1,126 @@
+-- case: an issue in each of the three months
+-- dialect: sqlserver, profile: tpp
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: each_month(issues:opioids,months(1,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a0_m0,
+           -- a1: each_month(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p2 AND i.issue_date <= @p3 THEN 1 ELSE 0 END) AS a1_m0,
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p4 AND i.issue_date <= @p5 THEN 1 ELSE 0 END) AS a1_m1,
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a1_m2,
+           -- a2: each_month(issues:opioids,months(3,baseline))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p6 AND i.issue_date <= @p7 THEN 1 ELSE 0 END) AS a2_m0,
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p8 AND i.issue_date <= @p9 THEN 1 ELSE 0 END) AS a2_m1,
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p10 AND i.issue_date <= @p11 THEN 1 ELSE 0 END) AS a2_m2
+    FROM (SELECT m.Patient_ID AS patient_id,
+                 CAST(m.ConsultationDate AS date) AS issue_date,
+                 NULLIF(NULLIF(d.DMD_ID, ''), 'MULTIPLE_DMD_MAPPING') AS dmd_code,
+                 TRY_CAST(NULLIF(LEFT(LTRIM(m.Quantity), PATINDEX('%[^0-9.]%', LTRIM(m.Quantity) + 'x') - 1), '') AS float) AS quantity
+          FROM MedicationIssue AS m
+          LEFT JOIN MedicationDictionary AS d ON d.MultilexDrug_ID = m.MultilexDrug_ID) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p12 AND i.issue_date >= @p6
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p12 AND (g.end_date IS NULL OR g.end_date >= @p12) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT Patient_ID AS patient_id,
+                 Organisation_ODS AS practice_ods,
+                 CAST(StartDate AS date) AS start_date,
+                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
+          FROM RegistrationHistory) AS g
+    WHERE g.practice_ods = @p13
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p12) THEN 1 ELSE 0 END AS registered_as_of,
+           @p14 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p15 THEN 1 ELSE 0 END AS age_as_of,
+           CASE WHEN i.a0_m0 = 1 THEN 1 ELSE 0 END AS a0,
+           CASE WHEN i.a1_m0 = 1 AND i.a1_m1 = 1 AND i.a1_m2 = 1 THEN 1 ELSE 0 END AS a1,
+           CASE WHEN i.a2_m0 = 1 AND i.a2_m1 = 1 AND i.a2_m2 = 1 THEN 1 ELSE 0 END AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT p.Patient_ID AS patient_id,
+                 CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
+                 CAST(p.DateOfBirth AS date) AS date_of_birth,
+                 CAST(p.DateOfDeath AS date) AS date_of_death,
+                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+          FROM Patient AS p
+          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+                       FROM PatientAddress AS x
+                       WHERE x.Patient_ID = p.Patient_ID
+                         AND CAST(x.StartDate AS date) <= @p12
+                         AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p12)
+                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN ((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p16 IS NOT NULL AND p.age_as_of >= @p16)) AND p.a1 = 1) THEN 1 ELSE 0 END AS w0,
+           CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w1,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w2
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_long_term__value,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 THEN 1 ELSE 0 END), 0) AS m1_em1__value,
+       COALESCE(SUM(CASE WHEN v.w2 = 1 THEN 1 ELSE 0 END), 0) AS m2_long_term_b__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2025-03-01 (date)
+--   @p2 = 2025-01-01 (date)
+--   @p3 = 2025-01-31 (date)
+--   @p4 = 2025-02-01 (date)
+--   @p5 = 2025-02-28 (date)
+--   @p6 = 2024-01-01 (date)
+--   @p7 = 2024-01-31 (date)
+--   @p8 = 2024-02-01 (date)
+--   @p9 = 2024-02-29 (date)
+--   @p10 = 2024-03-01 (date)
+--   @p11 = 2024-03-31 (date)
+--   @p12 = 2025-03-31 (date)
+--   @p13 = "Y01234" (text)
+--   @p14 = 2025 (int)
+--   @p15 = 331 (int)
+--   @p16 = 18 (number)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+

@@ -1,0 +1,327 @@
+-- case: duplicate same-day issues each count
+-- dialect: sqlserver, profile: tpp
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: count(issues:opioids,ever(as_of))
+           SUM(CASE WHEN c.l0 = 1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: count(issues:opioids,months(3,as_of))
+           SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a1,
+           -- a2: exists(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a2
+    FROM (SELECT m.Patient_ID AS patient_id,
+                 CAST(m.ConsultationDate AS date) AS issue_date,
+                 NULLIF(NULLIF(d.DMD_ID, ''), 'MULTIPLE_DMD_MAPPING') AS dmd_code,
+                 TRY_CAST(NULLIF(LEFT(LTRIM(m.Quantity), PATINDEX('%[^0-9.]%', LTRIM(m.Quantity) + 'x') - 1), '') AS float) AS quantity
+          FROM MedicationIssue AS m
+          LEFT JOIN MedicationDictionary AS d ON d.MultilexDrug_ID = m.MultilexDrug_ID) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p2
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p2 AND (g.end_date IS NULL OR g.end_date >= @p2) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT Patient_ID AS patient_id,
+                 Organisation_ODS AS practice_ods,
+                 CAST(StartDate AS date) AS start_date,
+                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
+          FROM RegistrationHistory) AS g
+    WHERE g.practice_ods = @p3
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p2) THEN 1 ELSE 0 END AS registered_as_of,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.a2, 0) AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT p.Patient_ID AS patient_id,
+                 CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
+                 CAST(p.DateOfBirth AS date) AS date_of_birth,
+                 CAST(p.DateOfDeath AS date) AS date_of_death,
+                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+          FROM Patient AS p
+          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+                       FROM PatientAddress AS x
+                       WHERE x.Patient_ID = p.Patient_ID
+                         AND CAST(x.StartDate AS date) <= @p2
+                         AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p2)
+                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w0,
+           CAST(p.a1 AS float) AS v1,
+           CASE WHEN p.registered_as_of = 1 THEN 1 ELSE 0 END AS w2,
+           CAST(p.a0 AS float) AS v3
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_users__value,
+       ROUND(COALESCE(SUM(v.v1), 0), 6) AS m1_issues_3m__value,
+       ROUND(COALESCE(SUM(CASE WHEN v.w2 = 1 THEN v.v3 ELSE 0 END), 0), 6) AS m2_issues_ever__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2025-01-01 (date)
+--   @p2 = 2025-03-31 (date)
+--   @p3 = "Y01234" (text)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+
+-- case: issues after as-of are invisible
+-- dialect: sqlserver, profile: tpp
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: count(issues:opioids,ever(as_of))
+           SUM(CASE WHEN c.l0 = 1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: count(issues:opioids,months(3,as_of))
+           SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a1,
+           -- a2: exists(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a2
+    FROM (SELECT m.Patient_ID AS patient_id,
+                 CAST(m.ConsultationDate AS date) AS issue_date,
+                 NULLIF(NULLIF(d.DMD_ID, ''), 'MULTIPLE_DMD_MAPPING') AS dmd_code,
+                 TRY_CAST(NULLIF(LEFT(LTRIM(m.Quantity), PATINDEX('%[^0-9.]%', LTRIM(m.Quantity) + 'x') - 1), '') AS float) AS quantity
+          FROM MedicationIssue AS m
+          LEFT JOIN MedicationDictionary AS d ON d.MultilexDrug_ID = m.MultilexDrug_ID) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p2
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p2 AND (g.end_date IS NULL OR g.end_date >= @p2) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT Patient_ID AS patient_id,
+                 Organisation_ODS AS practice_ods,
+                 CAST(StartDate AS date) AS start_date,
+                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
+          FROM RegistrationHistory) AS g
+    WHERE g.practice_ods = @p3
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p2) THEN 1 ELSE 0 END AS registered_as_of,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.a2, 0) AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT p.Patient_ID AS patient_id,
+                 CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
+                 CAST(p.DateOfBirth AS date) AS date_of_birth,
+                 CAST(p.DateOfDeath AS date) AS date_of_death,
+                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+          FROM Patient AS p
+          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+                       FROM PatientAddress AS x
+                       WHERE x.Patient_ID = p.Patient_ID
+                         AND CAST(x.StartDate AS date) <= @p2
+                         AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p2)
+                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w0,
+           CAST(p.a1 AS float) AS v1,
+           CASE WHEN p.registered_as_of = 1 THEN 1 ELSE 0 END AS w2,
+           CAST(p.a0 AS float) AS v3
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_users__value,
+       ROUND(COALESCE(SUM(v.v1), 0), 6) AS m1_issues_3m__value,
+       ROUND(COALESCE(SUM(CASE WHEN v.w2 = 1 THEN v.v3 ELSE 0 END), 0), 6) AS m2_issues_ever__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2025-01-01 (date)
+--   @p2 = 2025-03-31 (date)
+--   @p3 = "Y01234" (text)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+
+-- case: codes in no codelist are ignored
+-- dialect: sqlserver, profile: tpp
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: count(issues:opioids,ever(as_of))
+           SUM(CASE WHEN c.l0 = 1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: count(issues:opioids,months(3,as_of))
+           SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a1,
+           -- a2: exists(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a2
+    FROM (SELECT m.Patient_ID AS patient_id,
+                 CAST(m.ConsultationDate AS date) AS issue_date,
+                 NULLIF(NULLIF(d.DMD_ID, ''), 'MULTIPLE_DMD_MAPPING') AS dmd_code,
+                 TRY_CAST(NULLIF(LEFT(LTRIM(m.Quantity), PATINDEX('%[^0-9.]%', LTRIM(m.Quantity) + 'x') - 1), '') AS float) AS quantity
+          FROM MedicationIssue AS m
+          LEFT JOIN MedicationDictionary AS d ON d.MultilexDrug_ID = m.MultilexDrug_ID) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p2
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p2 AND (g.end_date IS NULL OR g.end_date >= @p2) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT Patient_ID AS patient_id,
+                 Organisation_ODS AS practice_ods,
+                 CAST(StartDate AS date) AS start_date,
+                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
+          FROM RegistrationHistory) AS g
+    WHERE g.practice_ods = @p3
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p2) THEN 1 ELSE 0 END AS registered_as_of,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.a2, 0) AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT p.Patient_ID AS patient_id,
+                 CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
+                 CAST(p.DateOfBirth AS date) AS date_of_birth,
+                 CAST(p.DateOfDeath AS date) AS date_of_death,
+                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+          FROM Patient AS p
+          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+                       FROM PatientAddress AS x
+                       WHERE x.Patient_ID = p.Patient_ID
+                         AND CAST(x.StartDate AS date) <= @p2
+                         AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p2)
+                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w0,
+           CAST(p.a1 AS float) AS v1,
+           CASE WHEN p.registered_as_of = 1 THEN 1 ELSE 0 END AS w2,
+           CAST(p.a0 AS float) AS v3
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_users__value,
+       ROUND(COALESCE(SUM(v.v1), 0), 6) AS m1_issues_3m__value,
+       ROUND(COALESCE(SUM(CASE WHEN v.w2 = 1 THEN v.v3 ELSE 0 END), 0), 6) AS m2_issues_ever__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2025-01-01 (date)
+--   @p2 = 2025-03-31 (date)
+--   @p3 = "Y01234" (text)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+
