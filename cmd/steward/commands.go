@@ -5,6 +5,24 @@ import "github.com/nhs-steward/steward/internal/cli"
 // commands lists every steward subcommand, in the order --help shows them.
 func commands() []*cli.Command {
 	return []*cli.Command{
+		{
+			Name:    "search",
+			Summary: "lint, test, print and publish searches",
+			Help: `Search authors write searches in YAML (docs/search-language.md), check them
+with lint, test them on fixtures, read the SQL each engine runs, and sign and
+publish versioned bundles to the ICB's collector.`,
+			Sub: []*cli.Command{
+				searchLintCommand(),
+				searchTestCommand(),
+				searchSQLCommand(),
+				searchBundleCommand(),
+				searchKeygenCommand(),
+				searchSignCommand(),
+				searchPublishCommand(),
+			},
+		},
+		runCommand(),
+		synthCommand(),
 		referenceCommand(),
 	}
 }
