@@ -8,5 +8,6 @@ func commands() []*cli.Command {
 		practiceCommand(),
 		userCommand(),
 		initConfigCommand(),
+		tufCommand(),
 	}
 }
