@@ -6,7 +6,7 @@ CMDS     := steward steward-agent steward-collector
 DIST     := dist
 OUT      := out
 
-.PHONY: all build demo test vet fmt-check go-test bench dist clean help
+.PHONY: all build demo test vet fmt-check go-test bench dist dist-verify clean help
 
 all: build
 
@@ -36,7 +36,8 @@ go-test: ## unit and integration tests with the race detector, on a throwaway Po
 bench: build ## benchmarks: generation, the MedSIP pack, ingest, reconciliation
 	./.ci/with-postgres.sh ./scripts/bench.sh
 
-dist: ## linux/amd64 and windows/amd64 binaries of all three commands
+dist: ## packages (signed exe and MSI, .debs, SHA256SUMS) and linux/windows binaries of all three commands
+	VERSION='$(VERSION)' GO='$(GO)' DIST='$(DIST)' ./installer/build.sh
 	@mkdir -p $(DIST)
 	for os in linux windows; do \
 	  for c in $(CMDS); do \
@@ -45,6 +46,11 @@ dist: ## linux/amd64 and windows/amd64 binaries of all three commands
 	  done; \
 	done
 	@ls -l $(DIST)/*/
+
+dist-verify: ## check what make dist built: signatures, MSI tables, .deb install/use/purge (root)
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  GO='$(GO)' DIST='$(DIST)' ./.ci/with-postgres.sh ./installer/ci-check.sh; \
+	else GO='$(GO)' DIST='$(DIST)' ./installer/ci-check.sh; fi
 
 clean: ## remove build output
 	rm -rf bin $(DIST) $(OUT)

@@ -54,6 +54,10 @@ type Options struct {
 	BundleVersion func() (version, staleSince string)
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Checkpoint, when set, is called at each step of a cycle where a
+	// crash must lose nothing (crash-injection tests kill the process
+	// there).
+	Checkpoint func(step string)
 }
 
 // Schedule says which month ends are due.
@@ -83,6 +87,9 @@ func New(o Options) (*Agent, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Checkpoint == nil {
+		o.Checkpoint = func(string) {}
 	}
 	if o.BundleVersion == nil {
 		o.BundleVersion = func() (string, string) { return "", "" }
@@ -184,6 +191,7 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) e
 		return err
 	}
 	start := time.Now()
+	a.o.Checkpoint("before-run")
 	doc, err := a.o.Runner.Run(ctx, asOf, a.o.Baseline)
 	if err != nil {
 		return fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
@@ -199,9 +207,11 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) e
 		return err
 	}
 	it := &outbox.Item{ID: outbox.NewID(), Practice: a.o.Practice, Pack: a.o.Pack, AsOf: day, Body: body, Created: a.o.Now().UTC()}
+	a.o.Checkpoint("before-queue")
 	if err := a.box.Add(it); err != nil {
 		return err
 	}
+	a.o.Checkpoint("after-queue")
 	rep.Computed = append(rep.Computed, day)
 	a.o.Logger.Info("queued submission", "as_of", day, "submission", it.ID, "measures", len(doc.Measures), "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -217,13 +227,16 @@ func (a *Agent) Flush(ctx context.Context, rep *CycleReport) error {
 		return err
 	}
 	for _, it := range pending {
+		a.o.Checkpoint("before-submit")
 		ack, err := a.o.Sender.Submit(ctx, it.ID, it.Body)
+		a.o.Checkpoint("after-submit")
 		var ue *upload.Error
 		switch {
 		case err == nil:
 			if err := a.box.MarkSent(it, ack, a.o.Now()); err != nil {
 				return err
 			}
+			a.o.Checkpoint("after-mark-sent")
 			rep.Delivered = append(rep.Delivered, it.ID)
 			a.o.Logger.Info("delivered", "as_of", it.AsOf, "submission", it.ID)
 		case errors.As(err, &ue) && ue.Permanent():

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ func commands() []*cli.Command {
 		controlCommand("uninstall", "remove the system service (configuration and data are kept)"),
 		controlCommand("start", "start the system service"),
 		controlCommand("stop", "stop the system service"),
+		serviceRecoveryCommand(),
 	}
 }
 
@@ -63,7 +65,7 @@ overwritten unless --force.`,
 				return cli.WithCode(cli.ExitConfig, fmt.Errorf("%s already exists: edit it, or pass --force to replace it", path))
 			}
 			if dataDir == "" {
-				dataDir = filepath.Join(filepath.Dir(absPath(path)), "data")
+				dataDir = defaultDataDir(absPath(path))
 			}
 			if err := os.MkdirAll(filepath.Dir(absPath(path)), 0o750); err != nil {
 				return err
@@ -75,6 +77,15 @@ overwritten unless --force.`,
 			return nil
 		},
 	}
+}
+
+// defaultDataDir is /var/lib/steward for a config under /etc (what the
+// hardened unit may write), else a data folder beside the config.
+func defaultDataDir(cfg string) string {
+	if runtime.GOOS == "linux" && strings.HasPrefix(cfg, "/etc/") {
+		return "/var/lib/steward"
+	}
+	return filepath.Join(filepath.Dir(cfg), "data")
 }
 
 func absPath(p string) string {
@@ -274,7 +285,10 @@ func onceCommand() *cli.Command {
 		Help: `Computes every month that is due and not yet queued or sent (or only --as-of),
 queues it durably, delivers the queue in order and sends a heartbeat. Safe to
 run at any time: a month is never sent twice.`,
-		Flags: func(fs *flag.FlagSet) { configFlag(fs, &path); fs.StringVar(&asOf, "as-of", "", "compute only this month end, YYYY-MM-DD") },
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs, &path)
+			fs.StringVar(&asOf, "as-of", "", "compute only this month end, YYYY-MM-DD")
+		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			e, err := loadEnv(path, stdio.Err)
 			if err != nil {

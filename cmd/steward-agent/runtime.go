@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/nhs-steward/steward/agent"
@@ -162,7 +163,8 @@ func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
 	}
 	packID := e.cfg.Bundle.Pack
 	return agent.New(agent.Options{
-		Practice: e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
+		Checkpoint: crashPoint(),
+		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,
 			CatchUpMonths: e.cfg.Schedule.CatchUpMonths, FirstAsOf: first},
 		Runner: runner{e}, Sender: sender, Protect: disclosure.Protected, Logger: e.log,
@@ -188,4 +190,25 @@ func dataPath(e *env, name string) string { return filepath.Join(e.cfg.DataDir, 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// crashPoint returns the crash-injection hook: with STEWARD_AGENT_KILL_AT=N
+// the process kills itself (SIGKILL on Unix) at the N-th checkpoint of its
+// cycle. Tests use it to prove nothing is lost or duplicated wherever a
+// crash lands; it is inert otherwise.
+func crashPoint() func(string) {
+	n, err := strconv.Atoi(os.Getenv("STEWARD_AGENT_KILL_AT"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	seen := 0
+	return func(step string) {
+		seen++
+		if seen == n {
+			fmt.Fprintf(os.Stderr, "crash injection: killed at checkpoint %d (%s)\n", n, step)
+			p, _ := os.FindProcess(os.Getpid())
+			_ = p.Kill()
+			select {} // wait for the signal
+		}
+	}
 }

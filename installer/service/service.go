@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 )
@@ -24,6 +25,9 @@ type Spec struct {
 	Description string
 	// Binary is the installed executable (Linux packages: /usr/bin/NAME).
 	Binary string
+	// RunCommand is the subcommand the service manager starts ("run" when
+	// empty; the collector's is "serve").
+	RunCommand string
 	// Config is the absolute config path the service is started with.
 	Config string
 	// User runs the service on Linux.
@@ -34,7 +38,33 @@ type Spec struct {
 	// systemd does not restart on it, so a misconfigured agent does not
 	// loop.
 	ConfigExitCode int
+	// WindowsAccount runs the service on Windows (empty: LocalSystem).
+	WindowsAccount string
 }
+
+// Windows specifics that the MSI (installer/windows) shares with the
+// `install` fallback; a test in installer/packaging holds them together.
+const (
+	// WindowsNetworkService is the built-in account the agent runs as on
+	// Windows: no password, no local administrator rights, and the
+	// machine's identity on the network (DOMAIN\HOST$) for integrated
+	// SQL Server authentication.
+	WindowsNetworkService = `NT AUTHORITY\NetworkService`
+	// WindowsAgentDir is the agent's folder under %ProgramData% (config
+	// and data) and under Program Files (the executable).
+	WindowsAgentDir = "Steward"
+	// AgentConfigFile is the agent's config file name in its folder.
+	AgentConfigFile = "agent.yaml"
+)
+
+// Recovery is what the service manager does when a service fails: restart
+// after RestartDelay (systemd RestartSec=, Windows recovery action), and on
+// Windows forget earlier failures after ResetPeriod and treat an exit with
+// an error like a crash.
+const (
+	RestartDelay = 60 * time.Second
+	ResetPeriod  = 24 * time.Hour
+)
 
 // Agent is the practice agent's service.
 func Agent(configPath string) Spec {
@@ -50,6 +80,7 @@ func Agent(configPath string) Spec {
 		User:           "steward",
 		StateDir:       "steward",
 		ConfigExitCode: 3,
+		WindowsAccount: WindowsNetworkService,
 	}
 }
 
@@ -63,6 +94,7 @@ func Collector(configPath string) Spec {
 		DisplayName:    "Steward collector",
 		Description:    "Receives practices' Steward submissions, reconciles incentive payments and serves the ICB dashboard.",
 		Binary:         "/usr/bin/steward-collector",
+		RunCommand:     "serve",
 		Config:         configPath,
 		User:           "steward-collector",
 		StateDir:       "steward-collector",
@@ -79,13 +111,19 @@ func DefaultAgentConfig() string {
 		if pd == "" {
 			pd = `C:\ProgramData`
 		}
-		return filepath.Join(pd, "Steward", "agent.yaml")
+		return filepath.Join(pd, WindowsAgentDir, AgentConfigFile)
 	}
 	return "/etc/steward/agent.yaml"
 }
 
 // Arguments are the service's command-line arguments.
-func (s Spec) Arguments() []string { return []string{"run", "--config", s.Config} }
+func (s Spec) Arguments() []string {
+	cmd := s.RunCommand
+	if cmd == "" {
+		cmd = "run"
+	}
+	return []string{cmd, "--config", s.Config}
+}
 
 // SystemdUnit is the hardened unit file the packages install and the
 // `install` fallback writes.
@@ -106,7 +144,7 @@ func (s Spec) SystemdUnit() string {
 	w("Group=%s", s.User)
 	w("ExecStart=%s %s", s.Binary, strings.Join(s.Arguments(), " "))
 	w("Restart=on-failure")
-	w("RestartSec=60")
+	w("RestartSec=%d", int(RestartDelay/time.Second))
 	w("RestartPreventExitStatus=%d", s.ConfigExitCode)
 	w("TimeoutStopSec=60")
 	w("StateDirectory=%s", s.StateDir)
@@ -169,12 +207,18 @@ func (p *Program) Stop(service.Service) error {
 // exe (empty: this executable).
 func (s Spec) ServiceConfig(exe string) *service.Config {
 	opts := service.KeyValue{
-		// Windows recovery: restart after 60 s, also on non-crash failures
-		// (the MSI sets the same through a custom action).
+		// Windows recovery: restart after 60 s. The library does not set
+		// "non-crash failures too"; the MSI's custom action and
+		// steward-agent's applyServiceRecovery (after install) do.
 		"OnFailure":              "restart",
-		"OnFailureDelayDuration": "60s",
-		"OnFailureResetPeriod":   86400,
+		"OnFailureDelayDuration": RestartDelay.String(),
+		"OnFailureResetPeriod":   int(ResetPeriod / time.Second),
 		"DelayedAutoStart":       true,
+	}
+	userName := ""
+	if runtime.GOOS == "windows" {
+		// The same account the MSI's ServiceInstall names.
+		userName = s.WindowsAccount
 	}
 	if runtime.GOOS == "linux" {
 		unit := s
@@ -189,6 +233,7 @@ func (s Spec) ServiceConfig(exe string) *service.Config {
 		Description: s.Description,
 		Executable:  exe,
 		Arguments:   s.Arguments(),
+		UserName:    userName,
 		Option:      opts,
 	}
 }

@@ -161,7 +161,7 @@ type pgen struct {
 }
 
 func (g *generator) patient(i int) *patientRec {
-	pg := &pgen{g: g, r: rand.New(rand.NewPCG(g.seed, uint64(i))), p: &patientRec{id: int64(i + 1), dod: noDay}}
+	pg := &pgen{g: g, r: rand.New(rand.NewPCG(g.seed, uint64(i))), p: &patientRec{id: PatientIDBase + int64(i+1)*PatientIDStride, dod: noDay}}
 	pg.run()
 	return pg.p
 }

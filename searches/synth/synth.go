@@ -68,6 +68,14 @@ type Config struct {
 	Progress func(done, total int)
 }
 
+// Patient ids look like a clinical system's: ten digits, far from any
+// count a results document could hold, so a test can scan uploaded payloads
+// for them byte by byte.
+const (
+	PatientIDBase   = 4_000_000_000
+	PatientIDStride = 37
+)
+
 // Summary is what Generate wrote.
 type Summary struct {
 	Layout        schema.Layout

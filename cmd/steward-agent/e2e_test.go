@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/agent/config"
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/server"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/searches/run"
+	"github.com/nhs-steward/steward/searches/synth"
+)
+
+// agentBin is the steward-agent binary the end-to-end tests run as a
+// separate process, so it can be killed like a real service.
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "steward-agent-e2e")
+	if err != nil {
+		panic(err)
+	}
+	agentBin = filepath.Join(dir, "steward-agent")
+	if out, err := exec.Command("go", "build", "-o", agentBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build steward-agent: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixture is a synthetic practice, a real collector on loopback, and an
+// enrolled agent config.
+type fixture struct {
+	dir, dbPath, config string
+	st                  *store.DB
+}
+
+func newFixture(t *testing.T, patients int, schedule string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{dir: t.TempDir()}
+	f.dbPath = filepath.Join(f.dir, "practice.db")
+	db, d, err := synth.Open("sqlite:" + f.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = synth.Generate(ctx, db, d, synth.Config{Patients: patients, Seed: 7,
+		Start: time.Date(2021, 4, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Practice: "Y01234"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st, err = store.Open(ctx, "sqlite:"+filepath.Join(f.dir, "collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.st.Close() })
+	if err := f.st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.AddPractice(ctx, collector.Practice{ODS: "Y01234", Name: "Test Surgery", ICB: "QWE"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	code, err := auth.NewEnrolmentCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := f.st.AddEnrolmentCode(ctx, "Y01234", auth.HashEnrolmentCode(code), now, now.Add(time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Store: f.st}).Handler())
+	t.Cleanup(srv.Close)
+
+	cfg := config.Template("Y01234", filepath.Join(f.dir, "data"))
+	cfg = strings.Replace(cfg, "url: sqlite:practice.db", "url: sqlite:"+f.dbPath, 1)
+	cfg = strings.Replace(cfg, "url: https://steward.icb.example", "url: "+srv.URL, 1)
+	cfg = strings.Replace(cfg, "log_level: info", "log_level: warn", 1)
+	if schedule != "" {
+		cfg = strings.Replace(cfg, "schedule:\n", "schedule:\n"+schedule, 1)
+	}
+	f.config = filepath.Join(f.dir, "agent.yaml")
+	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := f.agent(nil, "enrol", "--code", code); err != nil {
+		t.Fatalf("enrol: %v\n%s", err, out)
+	}
+	return f
+}
+
+func (f *fixture) agent(env []string, args ...string) ([]byte, error) {
+	args = append(args[:1:1], append([]string{"--config", f.config}, args[1:]...)...)
+	cmd := exec.Command(agentBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd.CombinedOutput()
+}
+
+func TestCycleLandsTheSameFiguresAsStewardRun(t *testing.T) {
+	f := newFixture(t, 1500, "")
+	if out, err := f.agent(nil, "once", "--as-of", "2025-03-31"); err != nil {
+		t.Fatalf("once: %v\n%s", err, out)
+	}
+	sub, err := f.st.CurrentSubmission(context.Background(), "Y01234", "medsip", "2025-03-31")
+	if err != nil {
+		t.Fatalf("no submission at the collector: %v", err)
+	}
+	got, err := results.Decode(bytes.NewReader(sub.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack, err := run.LoadPack("medsip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := run.Open("sqlite:"+f.dbPath, "canonical", pack, "steward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want, err := r.Document(context.Background(), run.Request{Practice: "Y01234",
+		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm, _ := json.Marshal(got.Measures)
+	wm, _ := json.Marshal(want.Measures)
+	if !bytes.Equal(gm, wm) {
+		t.Fatalf("collector holds\n%s\nsteward run gives\n%s", gm, wm)
+	}
+	if lt := got.Find("long_term"); lt == nil || *lt.Value == 0 {
+		t.Fatalf("long_term is %v: the practice should have long-term users", lt)
+	}
+	scanPayload(t, f.dbPath, sub.Body)
+}
+
+// scanPayload checks that no byte of an uploaded payload holds a patient id,
+// a date of birth, or any dm+d or SNOMED code of an individual's record.
+func scanPayload(t *testing.T, dbPath string, body []byte) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var doc results.Document
+	_ = json.Unmarshal(body, &doc)
+	// Codelist hashes are hex and could hold any run of digits by chance:
+	// they name reference data, not patients, so they are left out.
+	payload := regexp.MustCompile(`"sha256":\s*"[0-9a-f]+"`).ReplaceAllString(string(body), `"sha256":""`)
+	allowedDates := map[string]bool{doc.AsOf: true, doc.Baseline: true}
+	check := func(what, query string, minLen int) int {
+		rows, err := db.Query(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if len(v) < minLen || allowedDates[v] {
+				continue
+			}
+			n++
+			if strings.Contains(payload, v) {
+				t.Errorf("payload holds %s %q", what, v)
+			}
+		}
+		return n
+	}
+	if n := check("date of birth", "SELECT DISTINCT date_of_birth FROM patients", 10); n == 0 {
+		t.Fatal("no dates of birth to check")
+	}
+	if n := check("dm+d code", "SELECT DISTINCT dmd_code FROM medication_issues", 6); n == 0 {
+		t.Fatal("no dm+d codes to check")
+	}
+	if n := check("SNOMED code", "SELECT DISTINCT snomed_code FROM clinical_events", 6); n == 0 {
+		t.Fatal("no SNOMED codes to check")
+	}
+	if n := check("patient id", "SELECT CAST(patient_id AS TEXT) FROM patients", 6); n == 0 {
+		t.Fatal("no patient ids of 6 digits or more to check")
+	}
+}
+
+// TestKilledAtAnyPointDeliversEachMonthExactlyOnce kills the agent with
+// SIGKILL at every checkpoint of a multi-month catch-up cycle, and at random
+// moments, restarting it each time; at the end every due month must be at
+// the collector exactly once.
+func TestKilledAtAnyPointDeliversEachMonthExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the agent 60 times")
+	}
+	f := newFixture(t, 400, "  first_as_of: 2024-11-30\n")
+	b, _ := os.ReadFile(f.config)
+	if err := os.WriteFile(f.config, []byte(strings.Replace(string(b), "catch_up_months: 12", "catch_up_months: 36", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kills := 0
+	rng := rand.New(rand.NewPCG(1, 2))
+	steps := map[string]int{}
+	converged := false
+	for i := 0; i < 400 && !converged; i++ {
+		if i < 60 && i%5 == 4 {
+			// A random moment early on: kill the process from outside.
+			cmd := exec.Command(agentBin, "once", "--config", f.config)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
+			_ = cmd.Process.Kill()
+			if err := cmd.Wait(); err != nil {
+				kills++
+			}
+			continue
+		}
+		// A crash point: the run dies at its n-th checkpoint, so the cycle
+		// advances a few steps per run and every step of every month
+		// (before the run, around queueing, around the upload, after the
+		// acknowledgement is recorded) is a kill point at some time.
+		n := 1 + rng.IntN(4)
+		out, err := f.agent([]string{fmt.Sprintf("STEWARD_AGENT_KILL_AT=%d", n)}, "once")
+		if err == nil {
+			converged = true // the whole cycle ran without reaching checkpoint n
+			continue
+		}
+		if _, after, ok := strings.Cut(string(out), "crash injection: killed at checkpoint "); ok {
+			kills++
+			if _, step, ok := strings.Cut(after, "("); ok {
+				steps[strings.SplitN(step, ")", 2)[0]]++
+			}
+		} else {
+			t.Fatalf("once failed without a crash injection:\n%s", out)
+		}
+	}
+	if kills < 50 {
+		t.Fatalf("only %d kills landed before the cycle completed; want at least 50", kills)
+	}
+	for _, s := range []string{"before-run", "before-queue", "after-queue", "before-submit", "after-submit", "after-mark-sent"} {
+		if steps[s] == 0 {
+			t.Errorf("no kill landed at %s (kills by step: %v)", s, steps)
+		}
+	}
+	if out, err := f.agent(nil, "once"); err != nil {
+		t.Fatalf("final once: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	hist, err := f.st.SubmissionHistory(ctx, store.SubmissionFilter{Practice: "Y01234", Pack: "medsip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perMonth := map[string]int{}
+	for _, s := range hist {
+		perMonth[s.AsOf]++
+	}
+	due := dueMonths(time.Now())
+	if len(due) == 0 {
+		t.Fatal("no months due")
+	}
+	for _, m := range due {
+		if perMonth[m] != 1 {
+			t.Errorf("month %s arrived %d times, want exactly once", m, perMonth[m])
+		}
+	}
+	if len(perMonth) != len(due) {
+		t.Errorf("collector holds months %v, want exactly %v", perMonth, due)
+	}
+	out, _ := f.agent(nil, "status")
+	if !strings.Contains(string(out), "pending         0") {
+		t.Errorf("status after recovery:\n%s", out)
+	}
+	t.Logf("%d kills; %d months each delivered once", kills, len(due))
+}
+
+// dueMonths mirrors the schedule of the kill test: month ends from
+// 2024-11-30 to the last one due on now (day 5 at 02:00).
+func dueMonths(now time.Time) []string {
+	latest := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+	if now.Before(time.Date(now.Year(), now.Month(), 5, 2, 0, 0, 0, now.Location())) {
+		latest = time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+	}
+	var out []string
+	for m := time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC); !m.AddDate(0, 0, -1).After(latest); m = m.AddDate(0, 1, 0) {
+		out = append(out, m.AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	return out
+}
