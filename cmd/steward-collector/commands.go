@@ -9,5 +9,8 @@ func commands() []*cli.Command {
 		userCommand(),
 		initConfigCommand(),
 		tufCommand(),
+		schemeCommand(),
+		reconcileCommand(),
+		exportCommand(),
 	}
 }

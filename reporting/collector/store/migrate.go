@@ -119,6 +119,14 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_subject ON audit_log (subject, at);
 CREATE INDEX measure_rows_measure ON measure_rows (measure_id);
 `},
+	{3, "schemes", `
+CREATE TABLE schemes (
+	id TEXT PRIMARY KEY,
+	yaml TEXT NOT NULL,
+	added_at {{time}} NOT NULL,
+	added_by TEXT NOT NULL
+);
+`},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

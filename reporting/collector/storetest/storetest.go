@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"Heartbeats", testHeartbeats},
 		{"Audit", testAudit},
+		{"Schemes", testSchemes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -526,5 +527,33 @@ func testAudit(t *testing.T, db *store.DB) {
 	}
 	if len(entries) != 2 || entries[0].Action != "scheme.pay" || entries[1].Before != `{"state":"calculated"}` || !entries[1].At.Equal(t0.Truncate(time.Microsecond)) {
 		t.Fatalf("List = %+v", entries)
+	}
+}
+
+func testSchemes(t *testing.T, db *store.DB) {
+	yaml := "version: 1\nid: s1\n"
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "s1", YAML: yaml, AddedAt: t0, AddedBy: "user:ana"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "s1", YAML: "other", AddedBy: "user:ana"}); !errors.Is(err, collector.ErrExists) {
+		t.Fatalf("AddScheme twice = %v, want ErrExists", err)
+	}
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "a0", YAML: "a", AddedBy: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.Scheme(ctx, "s1")
+	if err != nil || s.YAML != yaml || s.AddedBy != "user:ana" || !s.AddedAt.Equal(t0.Truncate(time.Microsecond)) {
+		t.Fatalf("Scheme(s1) = %+v, %v", s, err)
+	}
+	if _, err := db.Scheme(ctx, "nope"); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("Scheme(nope) = %v, want ErrNotFound", err)
+	}
+	all, err := db.Schemes(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != "a0" || all[1].ID != "s1" {
+		t.Fatalf("Schemes = %+v, %v", all, err)
+	}
+	entries, err := db.Audit().List(ctx, "scheme:s1", 10)
+	if err != nil || len(entries) != 1 || entries[0].Action != "scheme.add" {
+		t.Fatalf("audit of scheme add = %+v, %v", entries, err)
 	}
 }

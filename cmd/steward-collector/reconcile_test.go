@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/schemes"
+)
+
+const exampleScheme = "../../schemes/medsip-local-example.yaml"
+
+// medsipSub builds a stored submission of a valid medsip document, as the
+// server would from a signed request.
+func medsipSub(t *testing.T, ods, key, asOf string, received time.Time, reviewed, longTerm, stopped, hdBaseline float64) collector.Submission {
+	t.Helper()
+	doc := results.Document{
+		Schema: results.Schema, Practice: ods, Pack: results.PackRef{ID: "medsip", Version: "2026.2.0"},
+		AsOf: asOf, Baseline: "2026-03-31",
+		Measures: []results.Measure{
+			{ID: "eligible_adults", Kind: results.KindCount, Value: results.F(500)},
+			{ID: "long_term", Kind: results.KindCount, Value: results.F(longTerm)},
+			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: results.F(reviewed), Denominator: results.F(longTerm),
+				Value: results.F(results.Round4(reviewed / longTerm))},
+			{ID: "high_dose_baseline_stopped", Kind: results.KindRatio, Numerator: results.F(stopped), Denominator: results.F(hdBaseline),
+				Value: results.F(results.Round4(stopped / hdBaseline))},
+		},
+		Producer: results.Producer{Name: "steward-agent", Version: "test"},
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	sub := collector.Submission{
+		Practice: ods, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
+		Signature: "sig", KeyID: "kid", SignedAt: received.Format(time.RFC3339), ReceivedAt: received,
+		Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf, AgentVersion: "test",
+	}
+	for _, m := range doc.Measures {
+		sub.Measures = append(sub.Measures, collector.MeasureRow{MeasureID: m.ID, Kind: m.Kind,
+			Numerator: m.Numerator, Denominator: m.Denominator, Value: m.Value})
+	}
+	return sub
+}
+
+// setupReconcile makes a collector with the example scheme, its four
+// practices and submissions for 2027-03 from three of them.
+func setupReconcile(t *testing.T) (cfg, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "collector.yaml")
+	if code, _, errs := run(t, "", "init-config", "--out", cfg); code != 0 {
+		t.Fatalf("init-config: %d %s", code, errs)
+	}
+	for _, ods := range []string{"Y01001", "Y01002", "Y01003", "Y01004", "Y09999"} {
+		if code, _, errs := run(t, "", "practice", "add", "--ods", ods, "--name", "Surgery "+ods, "--icb", "QXX", "--config", cfg); code != 0 {
+			t.Fatalf("practice add %s: %d %s", ods, code, errs)
+		}
+	}
+	code, out, errs := run(t, "", "scheme", "add", "--actor", "tester", "--config", cfg, exampleScheme)
+	if code != 0 || !strings.Contains(out, "Added scheme example-icb-opioid-mos-2026-27") {
+		t.Fatalf("scheme add: %d %s %s", code, out, errs)
+	}
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	onTime := time.Date(2027, 4, 5, 9, 0, 0, 0, time.UTC)
+	for _, s := range []collector.Submission{
+		// Superseded by the next one: only the current submission counts.
+		medsipSub(t, "Y01001", "k0", "2027-03-31", onTime.Add(-time.Hour), 10, 40, 1, 10),
+		medsipSub(t, "Y01001", "k1", "2027-03-31", onTime, 30, 40, 5, 10),
+		medsipSub(t, "Y01003", "k3", "2027-03-31", onTime, 20, 20, 0, 4),
+		medsipSub(t, "Y01004", "k4", "2027-03-31", time.Date(2027, 4, 11, 0, 0, 0, 0, time.UTC), 30, 40, 5, 10),
+		medsipSub(t, "Y09999", "k9", "2027-03-31", onTime, 1, 1, 0, 1),
+		medsipSub(t, "Y01002", "k2", "2027-02-28", onTime, 1, 1, 0, 1), // another period
+	} {
+		if _, err := db.Ingest(ctx, s); err != nil {
+			t.Fatalf("Ingest %s: %v", s.IdempotencyKey, err)
+		}
+	}
+	// Y01001's agent enrolled and never sent a heartbeat.
+	now := time.Now()
+	if err := db.AddEnrolmentCode(ctx, "Y01001", "h", now, now.Add(time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Enrol(ctx, "Y01001", "h", []byte("pub"), "kid", now); err != nil {
+		t.Fatal(err)
+	}
+	inputs := "ods,list_size,declarations\nY01001,8000,opioid_lead_named\nY01004,8000,opioid_lead_named\n"
+	if err := os.WriteFile(filepath.Join(dir, "inputs.csv"), []byte(inputs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, dir
+}
+
+func TestReconcile(t *testing.T) {
+	cfg, dir := setupReconcile(t)
+	inputs := filepath.Join(dir, "inputs.csv")
+	const scheme = "example-icb-opioid-mos-2026-27"
+
+	code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--practice-inputs", inputs,
+		"--actor", "finance:bob", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("reconcile: %d %s", code, errs)
+	}
+	// By hand, Y01001 (final period, gateway passed, list size 8000):
+	//   lt_reviews        30 x £15                                   =   £450.00
+	//   lt_review_points  75% -> (75-50)/(80-50) x 20 = 16.6667 points;
+	//                     50/3 x £220.62 x 8000/9964 = 295222.802p   =  £2952.23
+	//   hd_stopped        5 x £50                                    =   £250.00
+	//   total                                                        =  £3652.23
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && lines[f[0]] == "" {
+			lines[f[0]] = strings.Join(f, " ")
+		}
+	}
+	for ods, want := range map[string]string{
+		"Y01001": "Y01001 Surgery Y01001 pass 450.00 2952.23 250.00 3652.23",
+		"Y01002": "Y01002 Surgery Y01002 missing 0.00 0.00 0.00 0.00",
+		"Y01003": "Y01003 Surgery Y01003 fail: opioid_lead_named 0.00 0.00 0.00 0.00",
+		"Y01004": "Y01004 Surgery Y01004 fail: deadline 0.00 0.00 0.00 0.00",
+		"TOTAL":  "TOTAL 450.00 2952.23 250.00 3652.23",
+	} {
+		if lines[ods] != want {
+			t.Errorf("row %s = %q, want %q\n%s", ods, lines[ods], want, out)
+		}
+	}
+	for _, want := range []string{
+		"Missing: no figures (1): Y01002",
+		"Late (1): Y01004",
+		"Not enrolled in the scheme (ignored) (1): Y09999",
+		"Silent agents (1):\n  Y01001 Surgery Y01001, last heartbeat -",
+		"Y01003 gateway opioid_lead_named:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reconcile output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Finance's CSV: a header, then one row per practice per element.
+	code, csvOut, errs := run(t, "", "export", "--scheme", scheme, "--period", "2027-03", "--format", "csv",
+		"--practice-inputs", inputs, "--config", cfg)
+	if code != 0 {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+4*3 || strings.Join(rows[0], ",") != strings.Join(schemes.CSVHeader, ",") {
+		t.Fatalf("csv has %d rows:\n%s", len(rows), csvOut)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		seen[r[2]+"/"+r[4]] = true
+	}
+	if len(seen) != 12 {
+		t.Fatalf("csv rows are not one per practice per element: %v", seen)
+	}
+	if r := rows[2]; r[2] != "Y01001" || r[4] != "lt_review_points" || r[5] != "30" || r[6] != "40" ||
+		r[8] != "75.0000" || r[9] != "16.6667" || r[10] != "295223" || r[11] != "2952.23" || r[13] != "8000" || r[16] != "pass" {
+		t.Fatalf("Y01001 lt_review_points row = %q", r)
+	}
+	if code, csv2, _ := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--format", "csv",
+		"--practice-inputs", inputs, "--config", cfg); code != 0 || csv2 != csvOut {
+		t.Fatalf("reconcile --format csv differs from export: %d\n%s", code, csv2)
+	}
+
+	// Each run is audited with its totals.
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := db.Audit().List(context.Background(), "scheme:"+scheme+"/2027-03", 10)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("audit entries = %+v, %v", entries, err)
+	}
+	first := entries[2]
+	if first.Actor != "finance:bob" || first.Action != "scheme.reconcile" || !strings.Contains(first.After, `"payable_pence":365223`) {
+		t.Fatalf("audit entry = %+v", first)
+	}
+	if entries[1].Action != "scheme.export" {
+		t.Fatalf("export audit entry = %+v", entries[1])
+	}
+}
+
+func TestReconcileWithoutInputs(t *testing.T) {
+	cfg, _ := setupReconcile(t)
+	// Without declarations every practice fails the scheme's declaration
+	// condition and nothing is payable.
+	code, out, errs := run(t, "", "reconcile", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--config", cfg)
+	if code != 0 || strings.Count(out, "fail: opioid_lead_named") != 2 || strings.Contains(out, "3652.23") ||
+		!strings.Contains(out, "Y01001 lt_review_points: registered patients (list size) not supplied") {
+		t.Fatalf("reconcile: %d %s\n%s", code, errs, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--scheme", "nope", "--period", "2027-03"}, cli.ExitFailure},
+		{[]string{"--scheme", "example-icb-opioid-mos-2026-27", "--period", "2025-01"}, cli.ExitUsage},
+		{[]string{"--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-3"}, cli.ExitUsage},
+		{[]string{"--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--format", "xml"}, cli.ExitUsage},
+		{[]string{"--period", "2027-03"}, cli.ExitUsage},
+	} {
+		if code, _, errs := run(t, "", append([]string{"reconcile", "--config", cfg}, tc.args...)...); code != tc.code {
+			t.Errorf("reconcile %v: exit %d, want %d (%s)", tc.args, code, tc.code, errs)
+		}
+	}
+	if code, _, _ := run(t, "", "export", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--format", "table", "--config", cfg); code != cli.ExitUsage {
+		t.Errorf("export --format table: exit %d", code)
+	}
+}
