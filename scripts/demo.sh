@@ -56,12 +56,15 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
   # The example scheme runs 2026/27 for four illustrative practices; the demo
   # practice's history ends in March 2025, so shift it two years back and
   # enrol the demo practice (late submissions paid: the demo sends them now).
-  sed -e 's/2026/2024/g; s/2027/2025/g; s/icb: QXX/icb: QWE/; s/late_submissions: withhold/late_submissions: pay/' \
+  sed -e 's/2026/2024/g; s/2027/2025/g; s/mos-2024-27/mos-2024-25/; s#2024/27#2024/25#; s/icb: QXX/icb: QWE/; s/late_submissions: withhold/late_submissions: pay/' \
       -e 's/versions: ">=2024.1.0 <2025.0.0"/versions: ">=2026.1.0 <2027.0.0"/' \
       -e 's/  - Y01001/  - Y01234/; /  - Y0100[234]/d' \
       "$repo/schemes/medsip-local-example.yaml" >demo-scheme.yaml
   "$bin/steward-collector" scheme add --config collector.yaml demo-scheme.yaml
-  "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
+  # List size and the practice's declaration are scheme inputs the ICB holds.
+  printf 'ods,list_size,declarations\nY01234,5000,opioid_lead_named\n' >practice-inputs.csv
+  "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
+    --period 2025-03 --practice-inputs practice-inputs.csv --actor demo
 fi
 
 say "Dashboard: http://127.0.0.1:$port/ (while this demo runs; stopped at exit)"

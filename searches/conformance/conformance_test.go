@@ -29,6 +29,13 @@ func loadCases(t *testing.T) []*fixture.File {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The standard packs' own fixtures (the MedSIP boundaries of
+	// MEASURES.md) run on every engine and layout too.
+	packs, err := filepath.Glob(filepath.Join("..", "packs", "*", "*.test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, packs...)
 	var files []*fixture.File
 	n := 0
 	for _, p := range paths {
