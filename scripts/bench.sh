@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench: the performance targets, measured (never asserted in unit tests).
+#  - synthetic practice generation (10k and 50k patients, 10 years) into SQLite
+#  - the MedSIP pack on 10k, 50k and 100k-patient practices, SQLite and
+#    PostgreSQL, beside one full scan of medication_issues, with peak memory
+#  - collector ingest throughput and p99 on loopback, SQLite
+#  - scheme evaluation for 6,500 practices x 24 months
+# Needs STEWARD_TEST_PG (make bench starts a throwaway cluster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$PWD/bin
+work=$(mktemp -d "${TMPDIR:-/tmp}/steward-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+sizes=${STEWARD_BENCH_SIZES:-"10000 50000 100000"}
+
+echo "== generation and the MedSIP pack (as of 2025-03-31, baseline 2024-03-31)"
+printf '%-8s %-8s %10s %10s %10s %8s %10s %8s\n' engine patients issues gen_s pack_s scan_s ratio peak_MB
+for n in $sizes; do
+  db=$work/p$n.db
+  start=$(date +%s.%N)
+  "$bin/steward" synth --patients "$n" --seed 1 --start 2015-04-01 --end 2025-03-31 --db "sqlite:$db" >/dev/null
+  gen=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
+  for engine in sqlite postgres; do
+    if [ "$engine" = sqlite ]; then
+      url="sqlite:$db"
+    else
+      [ -n "${STEWARD_TEST_PG:-}" ] || continue
+      name="bench_$n"
+      psql -q "$STEWARD_TEST_PG" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+      url=$(python3 -c "import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path='/$name').geturl())" "$STEWARD_TEST_PG")
+      "$bin/steward" synth --patients "$n" --seed 1 --start 2015-04-01 --end 2025-03-31 --db "$url" >/dev/null
+      psql -q "$url" -c "ANALYZE" >/dev/null
+    fi
+    # One full scan of the issues table, the yardstick.
+    scan=$(go run ./scripts/benchscan "$url")
+    issues=${scan%% *}
+    scan_s=${scan##* }
+    # The pack through steward run, timed with its peak resident memory.
+    /usr/bin/time -f '%e %M' -o "$work/time" "$bin/steward" run --db "$url" --pack medsip --practice Y01234 \
+      --as-of 2025-03-31 --baseline 2024-03-31 >/dev/null
+    read -r pack_s kb <"$work/time"
+    ratio=$(python3 -c "print(round($pack_s / max($scan_s, 0.001), 2))")
+    g=$gen; [ "$engine" = postgres ] && g=-
+    printf '%-8s %-8s %10s %10s %10s %8s %10s %8s\n' "$engine" "$n" "$issues" "$g" "$pack_s" "$scan_s" "$ratio" "$((kb / 1024))"
+  done
+done
+
+echo
+echo "== collector ingest (SQLite, signed submissions on loopback)"
+go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ | grep -E 'Benchmark|ok'
+
+echo
+echo "== scheme evaluation, 6,500 practices x 24 months"
+go test -run '^$' -bench . -benchtime 3x ./reporting/schemes/ | grep -E 'Benchmark|ok'
