@@ -52,3 +52,7 @@ go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ |
 echo
 echo "== scheme evaluation, 6,500 practices x 24 months"
 go test -run '^$' -bench . -benchtime 3x ./reporting/schemes/ | grep -E 'Benchmark|ok'
+
+echo
+echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and PostgreSQL"
+./scripts/parity.sh 50000
