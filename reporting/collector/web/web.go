@@ -30,6 +30,10 @@ type Store interface {
 	Session(ctx context.Context, idHash string, now time.Time) (collector.Session, collector.User, error)
 	DeleteSession(ctx context.Context, idHash string) error
 	Practices(ctx context.Context, icb string) ([]collector.Practice, error)
+	Practice(ctx context.Context, ods string) (collector.Practice, error)
+	LastHeartbeats(ctx context.Context, icb string) (map[string]collector.Heartbeat, error)
+	MeasureSeries(ctx context.Context, practice, pack, measureID string) ([]collector.MeasureRow, error)
+	CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error)
 }
 
 // Cookie and form names.
@@ -92,7 +96,7 @@ func parsePages() map[string]*template.Template {
 			return "—"
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
-	}}
+	}, "num": formatValue}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
@@ -117,6 +121,8 @@ func (w *Web) Routes() []Route {
 		{"POST", "/login", w.login},
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
+		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
+		{"GET", "/v1/practices/{ods}/measure-reports/{as_of}", w.RequireUser(w.measureReport)},
 	}
 }
 
@@ -188,7 +194,7 @@ func isUnsafe(method string) bool {
 // token (Authorization: Bearer), and on state-changing methods under a
 // session checks the CSRF token (form field csrf_token or header
 // X-CSRF-Token): 403 without it. Unauthenticated browser GETs are sent to
-// /login, other requests get 401.
+// /login, other requests (and any request under /v1/) get 401.
 func (w *Web) RequireUser(h http.HandlerFunc) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -208,7 +214,7 @@ func (w *Web) RequireUser(h http.HandlerFunc) http.HandlerFunc {
 		}
 		sess, u, ok := w.session(r)
 		if !ok {
-			if r.Method == http.MethodGet {
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/v1/") {
 				http.Redirect(rw, r, "/login", http.StatusSeeOther)
 				return
 			}

@@ -18,6 +18,42 @@ type fakeStore struct {
 	users     map[string]collector.User
 	sessions  map[string]collector.Session
 	practices []collector.Practice
+	subs      []collector.Submission // current submissions
+	beats     map[string]collector.Heartbeat
+}
+
+func (f *fakeStore) Practice(_ context.Context, ods string) (collector.Practice, error) {
+	for _, p := range f.practices {
+		if p.ODS == ods {
+			return p, nil
+		}
+	}
+	return collector.Practice{}, collector.ErrNotFound
+}
+
+func (f *fakeStore) LastHeartbeats(context.Context, string) (map[string]collector.Heartbeat, error) {
+	return f.beats, nil
+}
+
+func (f *fakeStore) MeasureSeries(_ context.Context, practice, pack, id string) ([]collector.MeasureRow, error) {
+	var out []collector.MeasureRow
+	for _, s := range f.subs {
+		for _, m := range s.Measures {
+			if s.Practice == practice && s.Pack == pack && m.MeasureID == id {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) CurrentSubmission(_ context.Context, practice, pack, asOf string) (collector.Submission, error) {
+	for _, s := range f.subs {
+		if s.Practice == practice && s.Pack == pack && s.AsOf == asOf {
+			return s, nil
+		}
+	}
+	return collector.Submission{}, collector.ErrNotFound
 }
 
 func (f *fakeStore) UserByName(_ context.Context, name string) (collector.User, error) {

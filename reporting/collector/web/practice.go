@@ -1,0 +1,241 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/web/chart"
+	"github.com/nhs-steward/steward/reporting/fhir"
+	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/spc"
+	"github.com/nhs-steward/steward/reporting/wire"
+)
+
+// DefaultPack is the pack the practice page and the MeasureReport endpoint
+// show unless ?pack= names another.
+const DefaultPack = "medsip"
+
+var packPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// ChartMeasure is a measure drawn as a run chart on the practice page.
+type ChartMeasure struct {
+	ID, Title   string
+	Improvement spc.Direction
+}
+
+// PracticeCharts are the run charts of the practice page, in order.
+var PracticeCharts = []ChartMeasure{
+	{"long_term", "Patients on long-term opioids", spc.LowerIsBetter},
+	{"high_dose", "Patients on high-dose opioids", spc.LowerIsBetter},
+	{"long_term_reviewed", "Long-term opioid patients reviewed (proportion)", spc.HigherIsBetter},
+	{"ome_per_1000", "Oral morphine equivalent per 1,000 patients", spc.LowerIsBetter},
+}
+
+// ChartView is one run chart of the practice page.
+type ChartView struct {
+	ChartMeasure
+	Direction string
+	SVG       template.HTML
+	Variation string
+	Note      string
+	Points    int
+	Skipped   int // suppressed or empty values left out
+}
+
+// PracticeView is the data of the practice page.
+type PracticeView struct {
+	Practice  collector.Practice
+	Heartbeat *collector.Heartbeat
+	Pack      string
+	AsOf      string // latest as-of date with figures, "" if none
+	Figures   []collector.MeasureRow
+	Charts    []ChartView
+}
+
+// formatValue formats a measure value for the page: "suppressed" or "—"
+// when there is none.
+func formatValue(v *float64, suppressed bool) string {
+	switch {
+	case suppressed:
+		return "suppressed"
+	case v == nil:
+		return "—"
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+// visiblePractice looks up the practice named in the path and checks that
+// the user may see it. A practice that does not exist and one the user may
+// not see both give ErrNotFound, so codes cannot be probed.
+func (w *Web) visiblePractice(r *http.Request) (collector.Practice, error) {
+	ods := r.PathValue("ods")
+	p, err := w.opts.Store.Practice(r.Context(), ods)
+	if err != nil {
+		return p, err
+	}
+	if !collector.CanSeePractice(UserFrom(r.Context()), &p) {
+		w.log.Warn("practice refused", "user", UserFrom(r.Context()).Name, "practice", ods, "path", r.URL.Path)
+		return collector.Practice{}, fmt.Errorf("practice %s: %w", ods, collector.ErrNotFound)
+	}
+	return p, nil
+}
+
+func packParam(r *http.Request) (string, bool) {
+	pack := r.URL.Query().Get("pack")
+	if pack == "" {
+		return DefaultPack, true
+	}
+	return pack, packPattern.MatchString(pack)
+}
+
+func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	pack, ok := packParam(r)
+	if !ok {
+		http.Error(rw, "pack is not a pack id", http.StatusBadRequest)
+		return
+	}
+	p, err := w.visiblePractice(r)
+	if errors.Is(err, collector.ErrNotFound) {
+		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	v := PracticeView{Practice: p, Pack: pack}
+	hbs, err := w.opts.Store.LastHeartbeats(ctx, p.ICB)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if hb, ok := hbs[p.ODS]; ok {
+		v.Heartbeat = &hb
+	}
+	for _, m := range PracticeCharts {
+		rows, err := w.opts.Store.MeasureSeries(ctx, p.ODS, pack, m.ID)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		cv, err := chartView(m, rows)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		v.Charts = append(v.Charts, cv)
+		for _, row := range rows {
+			if row.AsOf > v.AsOf {
+				v.AsOf = row.AsOf
+			}
+		}
+	}
+	if v.AsOf != "" {
+		sub, err := w.opts.Store.CurrentSubmission(ctx, p.ODS, pack, v.AsOf)
+		if err != nil && !errors.Is(err, collector.ErrNotFound) {
+			w.fail(rw, r, err)
+			return
+		}
+		v.Figures = sub.Measures
+	}
+	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v})
+}
+
+func chartView(m ChartMeasure, rows []collector.MeasureRow) (ChartView, error) {
+	cv := ChartView{ChartMeasure: m, Direction: "lower is better"}
+	if m.Improvement == spc.HigherIsBetter {
+		cv.Direction = "higher is better"
+	}
+	var pts []spc.Point
+	for _, row := range rows {
+		if row.Value == nil || row.Suppressed {
+			cv.Skipped++
+			continue
+		}
+		pts = append(pts, spc.Point{Label: row.AsOf, Value: *row.Value})
+	}
+	cv.Points = len(pts)
+	if len(pts) == 0 {
+		return cv, nil
+	}
+	c, err := spc.Analyse(pts, spc.Options{Improvement: m.Improvement})
+	if err != nil {
+		return cv, fmt.Errorf("chart %s: %w", m.ID, err)
+	}
+	cv.SVG = chart.SVG(c, m.Title)
+	cv.Variation = chart.VariationLabel(c.Variation)
+	cv.Note = c.Note
+	return cv, nil
+}
+
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	w.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	http.Error(rw, "internal error", http.StatusInternalServerError)
+}
+
+func writeProblem(rw http.ResponseWriter, status int, typ, detail string) {
+	rw.Header().Set("Content-Type", "application/problem+json")
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(wire.Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// measureReport answers GET /v1/practices/{ods}/measure-reports/{as_of}:
+// the current submission of the practice for the pack (?pack=, default
+// DefaultPack) at as_of, as a FHIR R4 MeasureReport.
+func (w *Web) measureReport(rw http.ResponseWriter, r *http.Request) {
+	pack, ok := packParam(r)
+	if !ok {
+		writeProblem(rw, http.StatusBadRequest, "urn:steward:problem:bad-request", "pack is not a pack id")
+		return
+	}
+	asOf := r.PathValue("as_of")
+	if _, err := time.Parse(time.DateOnly, asOf); err != nil {
+		writeProblem(rw, http.StatusBadRequest, "urn:steward:problem:bad-request", "as_of must be a date, YYYY-MM-DD")
+		return
+	}
+	p, err := w.visiblePractice(r)
+	if errors.Is(err, collector.ErrNotFound) {
+		writeProblem(rw, http.StatusNotFound, "urn:steward:problem:not-found", "no such practice, or you may not see it")
+		return
+	}
+	if err != nil {
+		w.problemInternal(rw, r, err)
+		return
+	}
+	sub, err := w.opts.Store.CurrentSubmission(r.Context(), p.ODS, pack, asOf)
+	if errors.Is(err, collector.ErrNotFound) {
+		writeProblem(rw, http.StatusNotFound, "urn:steward:problem:not-found", fmt.Sprintf("practice %s has no %s results as of %s", p.ODS, pack, asOf))
+		return
+	}
+	if err != nil {
+		w.problemInternal(rw, r, err)
+		return
+	}
+	doc, err := results.Decode(bytes.NewReader(sub.Body))
+	if err != nil {
+		w.problemInternal(rw, r, fmt.Errorf("decode stored submission %d: %w", sub.ID, err))
+		return
+	}
+	mr, err := fhir.Render(doc, fhir.Options{})
+	if err != nil {
+		w.problemInternal(rw, r, err)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/fhir+json")
+	rw.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(rw).Encode(mr)
+}
+
+func (w *Web) problemInternal(rw http.ResponseWriter, r *http.Request, err error) {
+	w.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(rw, http.StatusInternalServerError, "urn:steward:problem:internal", "the collector could not complete the request; try again later")
+}
