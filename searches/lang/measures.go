@@ -204,37 +204,24 @@ func (l *loader) countAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg
 // things other than patients (for example issues), added up over the
 // patients for whom where holds. The measure stays a count.
 func (l *loader) rowCountAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg {
-	m, _ := l.fields(n, what, "rows", "where")
-	if m == nil {
-		return nil
-	}
-	agg := &model.Agg{Kind: model.KindSum, At: at}
-	ok := true
-	if f, has := l.required(m, n, what, "rows", "add rows: with a per-patient count to add up, e.g. rows: ome_unknown_3m"); has {
-		agg.Value = l.expr(f.val, what+" rows", model.Number)
-		ok = agg.Value != nil
-	} else {
-		ok = false
-	}
-	if f, has := m["where"]; has {
-		agg.Where = l.expr(f.val, what+" where", model.Bool)
-		ok = ok && agg.Where != nil
-	}
-	if !ok {
-		return nil
-	}
-	return agg
+	return l.valueAgg(n, what, at, "rows", "add rows: with a per-patient count to add up, e.g. rows: ome_unknown_3m")
 }
 
 func (l *loader) sumAgg(n *yaml.Node, what string, at model.Anchor) *model.Agg {
-	m, _ := l.fields(n, what, "value", "where")
+	return l.valueAgg(n, what, at, "value", "add value: with the number to add up over patients, e.g. value: daily_ome")
+}
+
+// valueAgg decodes {<key>: <number>, where: <boolean>}: the sum of a
+// per-patient number over the patients for whom where holds.
+func (l *loader) valueAgg(n *yaml.Node, what string, at model.Anchor, key, fix string) *model.Agg {
+	m, _ := l.fields(n, what, key, "where")
 	if m == nil {
 		return nil
 	}
 	agg := &model.Agg{Kind: model.KindSum, At: at}
 	ok := true
-	if f, has := l.required(m, n, what, "value", "add value: with the number to add up over patients, e.g. value: daily_ome"); has {
-		agg.Value = l.expr(f.val, what+" value", model.Number)
+	if f, has := l.required(m, n, what, key, fix); has {
+		agg.Value = l.expr(f.val, what+" "+key, model.Number)
 		ok = agg.Value != nil
 	} else {
 		ok = false
