@@ -56,3 +56,7 @@ go test -run '^$' -bench . -benchtime 3x ./reporting/schemes/ | grep -E 'Benchma
 echo
 echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and PostgreSQL"
 ./scripts/parity.sh 50000
+
+echo
+echo "== the pack against the generator's intent, 50,000 patients"
+STEWARD_INTENT_PATIENTS=50000 go test -count=1 -v -run Intent ./searches/run/ | grep -E 'compared|PASS|FAIL|ok'

@@ -2,7 +2,9 @@ package run
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,8 +34,12 @@ func TestPackAgreesWithGeneratorIntent(t *testing.T) {
 		t.Fatal(err)
 	}
 	asOf := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
-	if _, err := synth.Generate(ctx, db, d, synth.Config{Patients: intentPatients, Seed: 11,
-		Start: time.Date(2020, 4, 1, 0, 0, 0, 0, time.UTC), End: asOf}); err != nil {
+	n := intentPatients
+	if v, err := strconv.Atoi(os.Getenv("STEWARD_INTENT_PATIENTS")); err == nil && v > 0 {
+		n = v // make bench runs it on 50,000 patients
+	}
+	if _, err := synth.Generate(ctx, db, d, synth.Config{Patients: n, Seed: 11,
+		Start: time.Date(2015, 4, 1, 0, 0, 0, 0, time.UTC), End: asOf}); err != nil {
 		t.Fatal(err)
 	}
 	labels, err := synth.ReadScenarios(ctx, db)
