@@ -12,5 +12,6 @@ func commands() []*cli.Command {
 		schemeCommand(),
 		reconcileCommand(),
 		exportCommand(),
+		claimCommand(),
 	}
 }

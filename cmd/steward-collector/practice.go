@@ -20,8 +20,8 @@ var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 func practiceCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "practice",
-		Summary: "add and list practices; issue enrolment codes",
-		Sub:     []*cli.Command{practiceAddCommand(), practiceCodeCommand(), practiceListCommand(), practiceSilentCommand()},
+		Summary: "add and list practices; issue enrolment codes; record list sizes",
+		Sub:     []*cli.Command{practiceAddCommand(), practiceCodeCommand(), practiceListCommand(), practiceSilentCommand(), practiceListSizeCommand()},
 	}
 }
 

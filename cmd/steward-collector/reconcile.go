@@ -1,27 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/config"
 	"github.com/nhs-steward/steward/reporting/collector/store"
-	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
@@ -34,24 +29,31 @@ func reconcileFlags(fs *flag.FlagSet) {
 	fs.String("period", "", "the `month` to reconcile, YYYY-MM")
 	fs.String("format", "table", "output `format`: table or csv (finance's export)")
 	fs.Int("silent-days", 0, "list agents silent for more than `N` days (default: the configured heartbeat_silence_days)")
-	fs.String("practice-inputs", "", "optional CSV `file` with columns ods,list_size,declarations (declarations separated by ';'): "+
-		"registered list sizes and gateway declarations, which practices' submissions do not carry")
+	fs.Bool("dry-run", false, "show the reconciliation without storing it or moving any claim")
 }
 
 func reconcileCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "reconcile",
-		Summary: "reconcile a scheme's period against the practices' current submissions",
-		Usage:   "reconcile --scheme ID --period YYYY-MM [--format table|csv] [--silent-days N] [--practice-inputs FILE] --config FILE",
+		Summary: "calculate a scheme's period from the practices' current submissions",
+		Usage:   "reconcile --scheme ID --period YYYY-MM [--format table|csv] [--silent-days N] [--dry-run] --config FILE",
 		Help: `Builds each practice's figures from its current submission of the scheme's
-pack as of the period's month end, applies the scheme (gateway, elements,
-caps; docs/schemes.md) and prints, per practice, the gateway result, each
-element's amount in GBP and the total payable; then the practices missing,
-late or on the wrong pack, and enrolled agents silent for more than N days.
-Amounts in parentheses are indicative (paid only in the final period).
+pack as of the period's month end, with the list sizes ('practice
+list-size') and declarations ('scheme declare') in force, applies the
+scheme (gateway, elements, caps; docs/schemes.md) and stores the result.
+Open claims become calculated; a declared or approved claim whose figures
+changed since the last calculation goes back to calculated, with the
+changes as the reason (a paid claim is never moved: the command warns and
+exits 1). Then it prints, per practice, the claim's state, the gateway
+result, each element's amount in GBP and the total payable; then the
+practices missing, late or on the wrong pack, and enrolled agents silent
+for more than N days. Amounts in parentheses are indicative (paid only in
+the final period).
 
 --format csv writes finance's CSV instead (the same as 'export').
-Every run is recorded in the audit log with its totals.
+--dry-run shows the result without storing anything.
+Every run is recorded in the audit log with its totals; 'claim' moves
+claims on (declare, approve, pay).
 
 Example:
   steward-collector reconcile --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml`,
@@ -66,9 +68,11 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "export",
 		Summary: "write finance's CSV for a scheme's period",
-		Usage:   "export --scheme ID --period YYYY-MM --format csv [--practice-inputs FILE] --config FILE",
-		Help: `The same as 'reconcile --format csv': one row per practice per element
-(docs/schemes.md, "Finance CSV") on standard output. Recorded in the audit log.
+		Usage:   "export --scheme ID --period YYYY-MM --format csv --config FILE",
+		Help: `The same as 'reconcile --format csv': recalculates the period (so the
+export never shows figures older than the store's), then writes one row
+per practice per element (docs/schemes.md, "Finance CSV") on standard
+output, with each claim's state. Recorded in the audit log.
 
 Example:
   steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --format csv --config collector.yaml > payments.csv`,
@@ -89,6 +93,7 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	}
 	id, period := fs.Lookup("scheme").Value.String(), fs.Lookup("period").Value.String()
 	format := fs.Lookup("format").Value.String()
+	dryRun := fs.Lookup("dry-run").Value.String() == "true"
 	switch {
 	case export && format != "csv":
 		return cli.Usagef("export writes csv only (use 'reconcile' for a table)")
@@ -97,13 +102,6 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	}
 	if !periodPattern.MatchString(period) {
 		return cli.Usagef("--period %q: want a month, YYYY-MM", period)
-	}
-	var inputs map[string]practiceInput
-	if path := fs.Lookup("practice-inputs").Value.String(); path != "" {
-		var err error
-		if inputs, err = readPracticeInputs(path); err != nil {
-			return cli.WithCode(cli.ExitConfig, err)
-		}
 	}
 	cfg, db, err := openStore(ctx, fs)
 	if err != nil {
@@ -114,146 +112,82 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	if err != nil {
 		return err
 	}
-	if period < s.Periods.From || period > s.Periods.To {
-		return cli.Usagef("--period %s is outside scheme %s's periods, %s to %s", period, s.ID, s.Periods.From, s.Periods.To)
+	if err := claims.CheckPeriod(s, period); err != nil {
+		return cli.Usagef("--period: %v", err)
 	}
-	figures, names, err := schemeFigures(ctx, db, s, period, inputs)
-	if err != nil {
-		return err
-	}
-	rec, err := schemes.Evaluate(s, period, figures)
-	if err != nil {
-		return err
-	}
-	for i := range rec.Practices {
-		if pr := &rec.Practices[i]; pr.Name == "" {
-			pr.Name = names[pr.ODS] // missing practices too, for finance
+	svc := &claims.Service{DB: db}
+	actor := actorName(fs)
+	var out *claims.Outcome
+	if dryRun {
+		rec, err := svc.Evaluate(ctx, s, period)
+		if err != nil {
+			return cli.WithCode(cli.ExitDatabase, err)
 		}
+		out = &claims.Outcome{Rec: rec}
+	} else if out, err = svc.Calculate(ctx, s, period, actor); err != nil {
+		return cli.WithCode(cli.ExitDatabase, err)
 	}
+	rec := out.Rec
 
 	action := "scheme.reconcile"
 	if export {
 		action = "scheme.export"
 	}
-	if err := auditReconcile(ctx, db, actorName(fs), action, format, rec); err != nil {
+	if err := auditReconcile(ctx, db, actor, action, format, dryRun, rec); err != nil {
 		return cli.WithCode(cli.ExitDatabase, err)
 	}
 	if format == "csv" {
-		return schemes.WriteCSV(stdio.Out, rec)
+		if err := schemes.WriteCSV(stdio.Out, rec); err != nil {
+			return err
+		}
+		return out.PaidChanged
 	}
 	silent, err := schemeSilent(ctx, db, cfg, s, fs.Lookup("silent-days").Value.(flag.Getter).Get().(int))
 	if err != nil {
 		return err
 	}
-	return writeReconciliation(stdio.Out, s, rec, silent)
+	if err := writeReconciliation(stdio.Out, s, rec, silent); err != nil {
+		return err
+	}
+	writeOutcome(stdio.Out, out, dryRun)
+	if out.PaidChanged != nil {
+		return fmt.Errorf("%w: these claims stay paid; settle the difference outside the scheme", out.PaidChanged)
+	}
+	return nil
 }
 
-// monthEnd returns the last day of period (YYYY-MM), YYYY-MM-DD.
-func monthEnd(period string) string {
-	t, _ := time.Parse("2006-01", period)
-	return t.AddDate(0, 1, -1).Format(time.DateOnly)
-}
-
-// practiceInput is what the collector is told about a practice outside its
-// submissions.
-type practiceInput struct {
-	listSize     *int64
-	declarations []string
-}
-
-// readPracticeInputs reads a CSV with header ods,list_size,declarations.
-func readPracticeInputs(path string) (map[string]practiceInput, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("practice inputs: %w", err)
+// writeOutcome says what the calculation stored and which claims moved.
+func writeOutcome(w io.Writer, out *claims.Outcome, dryRun bool) {
+	switch {
+	case dryRun:
+		fmt.Fprintln(w, "\nDry run: nothing stored, no claim moved.")
+		return
+	case out.First:
+		fmt.Fprintf(w, "\nCalculated (version %d).\n", out.Version)
+	case len(out.Changes) == 0 && len(out.Events) == 0:
+		fmt.Fprintf(w, "\nNo change since the last calculation (version %d).\n", out.Version)
+	default:
+		fmt.Fprintf(w, "\nRecalculated (version %d): %d figure change(s).\n", out.Version, len(out.Changes))
 	}
-	defer f.Close()
-	r := csv.NewReader(io.LimitReader(f, 16<<20))
-	r.FieldsPerRecord = 3
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("practice inputs %s: %w", path, err)
+	moved := map[string]int{}
+	var back []string
+	for _, e := range out.Events {
+		moved[string(e.From)+" -> "+string(e.To)]++
+		if e.From != schemes.Open {
+			back = append(back, fmt.Sprintf("  %s %s -> %s: %s", e.Practice, e.From, e.To, e.Reason))
+		}
 	}
-	if strings.Join(header, ",") != "ods,list_size,declarations" {
-		return nil, fmt.Errorf("practice inputs %s: header is %q, want ods,list_size,declarations", path, strings.Join(header, ","))
+	keys := make([]string, 0, len(moved))
+	for k := range moved {
+		keys = append(keys, k)
 	}
-	out := map[string]practiceInput{}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("practice inputs %s: %w", path, err)
-		}
-		line, _ := r.FieldPos(0)
-		ods := strings.TrimSpace(rec[0])
-		if !odsPattern.MatchString(ods) {
-			return nil, fmt.Errorf("practice inputs %s:%d: %q is not an ODS code", path, line, ods)
-		}
-		if _, dup := out[ods]; dup {
-			return nil, fmt.Errorf("practice inputs %s:%d: practice %s given twice", path, line, ods)
-		}
-		var in practiceInput
-		if v := strings.TrimSpace(rec[1]); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("practice inputs %s:%d: list_size %q is not a whole number >= 0", path, line, v)
-			}
-			in.listSize = &n
-		}
-		for _, d := range strings.Split(rec[2], ";") {
-			if d = strings.TrimSpace(d); d != "" {
-				in.declarations = append(in.declarations, d)
-			}
-		}
-		out[ods] = in
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "Claims moved %s: %d\n", k, moved[k])
 	}
-}
-
-// schemeFigures builds the figures of every practice with a current
-// submission of the scheme's pack as of the period's month end, and returns
-// the names of all practices by ODS code.
-func schemeFigures(ctx context.Context, db *store.DB, s *schemes.Scheme, period string, inputs map[string]practiceInput) ([]schemes.PracticeFigures, map[string]string, error) {
-	filter := store.SubmissionFilter{Pack: s.Pack.ID, AsOf: monthEnd(period)}
-	if s.AllPractices {
-		filter.ICB = s.ICB
+	if len(back) > 0 {
+		fmt.Fprintf(w, "Sent back to calculated because figures changed:\n%s\n", strings.Join(back, "\n"))
 	}
-	subs, err := db.CurrentSubmissions(ctx, filter)
-	if err != nil {
-		return nil, nil, cli.WithCode(cli.ExitDatabase, err)
-	}
-	practices, err := db.Practices(ctx, "")
-	if err != nil {
-		return nil, nil, cli.WithCode(cli.ExitDatabase, err)
-	}
-	names := make(map[string]string, len(practices))
-	for _, p := range practices {
-		names[p.ODS] = p.Name
-	}
-	figures := make([]schemes.PracticeFigures, 0, len(subs))
-	for _, sub := range subs {
-		full, err := db.Submission(ctx, sub.Practice, sub.IdempotencyKey)
-		if err != nil {
-			return nil, nil, cli.WithCode(cli.ExitDatabase, err)
-		}
-		// Stored bodies were validated on receipt; one that no longer
-		// decodes stops the run rather than silently going unpaid.
-		doc, err := results.Decode(bytes.NewReader(full.Body))
-		if err != nil {
-			return nil, nil, fmt.Errorf("submission %s from %s: %w", sub.IdempotencyKey, sub.Practice, err)
-		}
-		if doc.Practice != sub.Practice {
-			return nil, nil, fmt.Errorf("submission %s from %s holds figures for %s", sub.IdempotencyKey, sub.Practice, doc.Practice)
-		}
-		f := schemes.FiguresFromDocument(doc, sub.IdempotencyKey, sub.ReceivedAt)
-		f.Name = names[sub.Practice]
-		if in, ok := inputs[sub.Practice]; ok {
-			f.ListSize, f.Declarations = in.listSize, in.declarations
-		}
-		figures = append(figures, f)
-	}
-	return figures, names, nil
 }
 
 // schemeSilent lists the scheme's enrolled practices whose agents have been
@@ -279,13 +213,13 @@ func schemeSilent(ctx context.Context, db *store.DB, cfg *config.Config, s *sche
 	return silent, nil
 }
 
-func auditReconcile(ctx context.Context, db *store.DB, actor, action, format string, rec *schemes.Reconciliation) error {
+func auditReconcile(ctx context.Context, db *store.DB, actor, action, format string, dryRun bool, rec *schemes.Reconciliation) error {
 	elements := make(map[string]int64, len(rec.Summary.Elements))
 	for _, e := range rec.Summary.Elements {
 		elements[e.ID] = e.PayablePence
 	}
 	after, err := json.Marshal(map[string]any{
-		"scheme": rec.Scheme, "period": rec.Period, "format": format, "final": rec.Final,
+		"scheme": rec.Scheme, "period": rec.Period, "format": format, "dry_run": dryRun, "final": rec.Final,
 		"payable_pence": rec.Summary.PayablePence, "indicative_pence": rec.Summary.IndicativePence,
 		"enrolled": rec.Summary.Enrolled, "with_figures": rec.Summary.WithFigures, "missing": rec.Summary.Missing,
 		"late": rec.Summary.Late, "gateway_failed": rec.Summary.GatewayFailed, "element_payable_pence": elements,
@@ -307,21 +241,21 @@ func writeReconciliation(w io.Writer, s *schemes.Scheme, rec *schemes.Reconcilia
 		rec.Scheme, rec.Title, rec.Period, rec.AsOf, rec.Deadline.UTC().Format("2006-01-02 15:04 UTC"), final)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	head := []string{"ODS", "NAME", "GATEWAY"}
+	head := []string{"ODS", "NAME", "STATE", "GATEWAY"}
 	for _, e := range s.Elements {
 		head = append(head, e.ID+" £")
 	}
 	head = append(head, "TOTAL £", "")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, pr := range rec.Practices {
-		row := []string{pr.ODS, dash(pr.Name), gatewayText(pr)}
+		row := []string{pr.ODS, dash(pr.Name), string(pr.State), gatewayText(pr)}
 		for _, er := range pr.Elements {
 			row = append(row, amountText(er))
 		}
 		row = append(row, schemes.FormatPence(pr.TotalPence), "")
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	total := []string{"TOTAL", "", ""}
+	total := []string{"TOTAL", "", "", ""}
 	for _, e := range rec.Summary.Elements {
 		total = append(total, schemes.FormatPence(e.PayablePence))
 	}

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,49 +12,21 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/store"
-	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/collector/storetest"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 const exampleScheme = "../../schemes/medsip-local-example.yaml"
 
-// medsipSub builds a stored submission of a valid medsip document, as the
-// server would from a signed request.
+// medsipSub builds a stored submission of a valid medsip document.
 func medsipSub(t *testing.T, ods, key, asOf string, received time.Time, reviewed, longTerm, stopped, hdBaseline float64) collector.Submission {
-	t.Helper()
-	doc := results.Document{
-		Schema: results.Schema, Practice: ods, Pack: results.PackRef{ID: "medsip", Version: "2026.2.0"},
-		AsOf: asOf, Baseline: "2026-03-31",
-		Measures: []results.Measure{
-			{ID: "eligible_adults", Kind: results.KindCount, Value: results.F(500)},
-			{ID: "long_term", Kind: results.KindCount, Value: results.F(longTerm)},
-			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: results.F(reviewed), Denominator: results.F(longTerm),
-				Value: results.F(results.Round4(reviewed / longTerm))},
-			{ID: "high_dose_baseline_stopped", Kind: results.KindRatio, Numerator: results.F(stopped), Denominator: results.F(hdBaseline),
-				Value: results.F(results.Round4(stopped / hdBaseline))},
-		},
-		Producer: results.Producer{Name: "steward-agent", Version: "test"},
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
-	sub := collector.Submission{
-		Practice: ods, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
-		Signature: "sig", KeyID: "kid", SignedAt: received.Format(time.RFC3339), ReceivedAt: received,
-		Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf, AgentVersion: "test",
-	}
-	for _, m := range doc.Measures {
-		sub.Measures = append(sub.Measures, collector.MeasureRow{MeasureID: m.ID, Kind: m.Kind,
-			Numerator: m.Numerator, Denominator: m.Denominator, Value: m.Value})
-	}
-	return sub
+	return storetest.MedsipSubmission(t, ods, key, asOf, received, storetest.MedsipFigures{
+		Reviewed: reviewed, LongTerm: longTerm, Stopped: stopped, HighDoseBaseline: hdBaseline})
 }
 
 // setupReconcile makes a collector with the example scheme, its four
 // practices and submissions for 2027-03 from three of them.
-func setupReconcile(t *testing.T) (cfg, dir string) {
+func setupReconcile(t *testing.T, withInputs bool) (cfg, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	cfg = filepath.Join(dir, "collector.yaml")
@@ -102,19 +71,39 @@ func setupReconcile(t *testing.T) (cfg, dir string) {
 	if _, err := db.Enrol(ctx, "Y01001", "h", []byte("pub"), "kid", now); err != nil {
 		t.Fatal(err)
 	}
-	inputs := "ods,list_size,declarations\nY01001,8000,opioid_lead_named\nY01004,8000,opioid_lead_named\n"
-	if err := os.WriteFile(filepath.Join(dir, "inputs.csv"), []byte(inputs), 0o600); err != nil {
-		t.Fatal(err)
+	db.Close()
+	if !withInputs {
+		return cfg, dir
+	}
+	// List sizes from January apply in March; an older one is overridden.
+	for month, sizes := range map[string]string{"2026-10": "ods,list_size\nY01001,7000\n", "2027-01": "ods,list_size\nY01001,8000\nY01004,8000\n"} {
+		path := filepath.Join(dir, "sizes-"+month+".csv")
+		if err := os.WriteFile(path, []byte(sizes), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errs := run(t, "", "practice", "list-size", "--month", month, "--config", cfg, path); code != 0 || !strings.Contains(out, "Recorded") {
+			t.Fatalf("practice list-size: %d %s %s", code, out, errs)
+		}
+	}
+	for _, ods := range []string{"Y01001", "Y01004", "Y01003"} {
+		if code, _, errs := run(t, "", "scheme", "declare", "--scheme", "example-icb-opioid-mos-2026-27", "--ods", ods,
+			"--declaration", "opioid_lead_named", "--from", "2026-04", "--config", cfg); code != 0 {
+			t.Fatalf("scheme declare: %d %s", code, errs)
+		}
+	}
+	// Y01003 withdrew its declaration in February.
+	if code, _, errs := run(t, "", "scheme", "declare", "--scheme", "example-icb-opioid-mos-2026-27", "--ods", "Y01003",
+		"--declaration", "opioid_lead_named", "--from", "2027-02", "--withdraw", "--config", cfg); code != 0 {
+		t.Fatalf("scheme declare --withdraw: %d %s", code, errs)
 	}
 	return cfg, dir
 }
 
 func TestReconcile(t *testing.T) {
-	cfg, dir := setupReconcile(t)
-	inputs := filepath.Join(dir, "inputs.csv")
+	cfg, dir := setupReconcile(t, true)
 	const scheme = "example-icb-opioid-mos-2026-27"
 
-	code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--practice-inputs", inputs,
+	code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03",
 		"--actor", "finance:bob", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("reconcile: %d %s", code, errs)
@@ -132,10 +121,10 @@ func TestReconcile(t *testing.T) {
 		}
 	}
 	for ods, want := range map[string]string{
-		"Y01001": "Y01001 Surgery Y01001 pass 450.00 2952.23 250.00 3652.23",
-		"Y01002": "Y01002 Surgery Y01002 missing 0.00 0.00 0.00 0.00",
-		"Y01003": "Y01003 Surgery Y01003 fail: opioid_lead_named 0.00 0.00 0.00 0.00",
-		"Y01004": "Y01004 Surgery Y01004 fail: deadline 0.00 0.00 0.00 0.00",
+		"Y01001": "Y01001 Surgery Y01001 calculated pass 450.00 2952.23 250.00 3652.23",
+		"Y01002": "Y01002 Surgery Y01002 open missing 0.00 0.00 0.00 0.00",
+		"Y01003": "Y01003 Surgery Y01003 calculated fail: opioid_lead_named 0.00 0.00 0.00 0.00",
+		"Y01004": "Y01004 Surgery Y01004 calculated fail: deadline 0.00 0.00 0.00 0.00",
 		"TOTAL":  "TOTAL 450.00 2952.23 250.00 3652.23",
 	} {
 		if lines[ods] != want {
@@ -148,6 +137,8 @@ func TestReconcile(t *testing.T) {
 		"Not enrolled in the scheme (ignored) (1): Y09999",
 		"Silent agents (1):\n  Y01001 Surgery Y01001, last heartbeat -",
 		"Y01003 gateway opioid_lead_named:",
+		"Calculated (version 1).",
+		"Claims moved open -> calculated: 3",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("reconcile output lacks %q:\n%s", want, out)
@@ -156,7 +147,7 @@ func TestReconcile(t *testing.T) {
 
 	// Finance's CSV: a header, then one row per practice per element.
 	code, csvOut, errs := run(t, "", "export", "--scheme", scheme, "--period", "2027-03", "--format", "csv",
-		"--practice-inputs", inputs, "--config", cfg)
+		"--config", cfg)
 	if code != 0 {
 		t.Fatalf("export: %d %s", code, errs)
 	}
@@ -179,7 +170,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("Y01001 lt_review_points row = %q", r)
 	}
 	if code, csv2, _ := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--format", "csv",
-		"--practice-inputs", inputs, "--config", cfg); code != 0 || csv2 != csvOut {
+		"--config", cfg); code != 0 || csv2 != csvOut {
 		t.Fatalf("reconcile --format csv differs from export: %d\n%s", code, csv2)
 	}
 
@@ -203,7 +194,7 @@ func TestReconcile(t *testing.T) {
 }
 
 func TestReconcileWithoutInputs(t *testing.T) {
-	cfg, _ := setupReconcile(t)
+	cfg, _ := setupReconcile(t, false)
 	// Without declarations every practice fails the scheme's declaration
 	// condition and nothing is payable.
 	code, out, errs := run(t, "", "reconcile", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--config", cfg)

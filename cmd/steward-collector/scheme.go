@@ -20,8 +20,8 @@ import (
 func schemeCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "scheme",
-		Summary: "add and list incentive schemes",
-		Sub:     []*cli.Command{schemeAddCommand(), schemeListCommand()},
+		Summary: "add and list incentive schemes; record practices' declarations",
+		Sub:     []*cli.Command{schemeAddCommand(), schemeListCommand(), schemeDeclareCommand()},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
+
+var signOffPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 func userCommand() *cli.Command {
 	return &cli.Command{
@@ -26,9 +30,15 @@ func userAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a user with a password (read from stdin) or an API token (printed once)",
-		Usage:   "user add --name NAME --role ROLE [--icb CODE] [--password-stdin] --config FILE",
-		Help: `Roles: icb_analyst (sees only the practices of --icb), search_author (may
-publish search bundles), admin (everything).
+		Usage:   "user add --name NAME --role ROLE [--icb CODE] [--practice ODS] [--sign-off ROLES] [--password-stdin] --config FILE",
+		Help: `Roles: icb_analyst (sees only the practices of --icb), practice (sees only
+--practice), search_author (may publish search bundles), admin (everything).
+
+--sign-off gives the scheme sign-off roles the person holds, comma
+separated: the names a scheme's sign_off lists for declare (practice staff,
+e.g. practice_manager; needs --practice), approve (e.g.
+icb_medicines_optimisation_lead) and pay (e.g. icb_finance). Without one a
+user, even an admin, can look at claims but not move them.
 
 With --password-stdin the first line of standard input is the password
 (at least 12 characters), stored as an argon2id hash. Without it, an API
@@ -36,11 +46,15 @@ token is printed once; only its hash is stored.
 
 Examples:
   printf '%s\n' "$PASSWORD" | steward-collector user add --name ana --role icb_analyst --icb QWE --password-stdin --config collector.yaml
-  steward-collector user add --name finance-export --role icb_analyst --icb QWE --config collector.yaml`,
+  steward-collector user add --name finance-export --role icb_analyst --icb QWE --config collector.yaml
+  printf '%s\n' "$PASSWORD" | steward-collector user add --name pm-y01234 --role practice --practice Y01234 --sign-off practice_manager --password-stdin --config collector.yaml
+  printf '%s\n' "$PASSWORD" | steward-collector user add --name mo-lead --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead --password-stdin --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs)
 			fs.String("name", "", "the user's sign-in `name`")
-			fs.String("role", "", "icb_analyst, search_author or admin")
+			fs.String("role", "", "icb_analyst, practice, search_author or admin")
+			fs.String("practice", "", "the `ODS` code of the practice a practice user acts for")
+			fs.String("sign-off", "", "scheme sign-off `roles` the user holds, comma separated (e.g. icb_finance)")
 			fs.String("icb", "", "the ICB `code` an analyst belongs to (default: the configured icb)")
 			fs.Bool("password-stdin", false, "read a password from standard input instead of printing an API token")
 		},
@@ -50,10 +64,22 @@ Examples:
 			}
 			u := collector.User{
 				Name: fs.Lookup("name").Value.String(), Role: collector.Role(fs.Lookup("role").Value.String()),
-				ICB: fs.Lookup("icb").Value.String(),
+				ICB: fs.Lookup("icb").Value.String(), Practice: fs.Lookup("practice").Value.String(),
 			}
 			if !u.Role.Valid() {
-				return cli.Usagef("--role %q: want icb_analyst, search_author or admin", u.Role)
+				return cli.Usagef("--role %q: want icb_analyst, practice, search_author or admin", u.Role)
+			}
+			if (u.Role == collector.RolePractice) != (u.Practice != "") {
+				return cli.Usagef("--practice goes with --role practice, and --role practice needs --practice")
+			}
+			for _, r := range strings.Split(fs.Lookup("sign-off").Value.String(), ",") {
+				if r = strings.TrimSpace(r); r == "" {
+					continue
+				}
+				if r == schemes.RoleSteward || !signOffPattern.MatchString(r) {
+					return cli.Usagef("--sign-off %q: want role names of lower-case letters, digits and _ (steward is reserved)", r)
+				}
+				u.SignOff = append(u.SignOff, r)
 			}
 			var password string
 			if fs.Lookup("password-stdin").Value.String() == "true" {
@@ -74,6 +100,13 @@ Examples:
 			if u.ICB == "" && u.Role == collector.RoleICBAnalyst {
 				u.ICB = cfg.ICB
 			}
+			if u.Practice != "" {
+				p, err := db.Practice(ctx, u.Practice)
+				if err != nil {
+					return fmt.Errorf("--practice: %w (add it with 'practice add')", err)
+				}
+				u.ICB = p.ICB
+			}
 			if password != "" {
 				if u.PasswordHash, err = auth.HashPassword(password); err != nil {
 					return err
@@ -83,7 +116,9 @@ Examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			fmt.Fprintf(stdio.Out, "Added user %s (%s%s).\n", u.Name, u.Role, map[bool]string{true: ", ICB " + u.ICB}[u.ICB != ""])
+			fmt.Fprintf(stdio.Out, "Added user %s (%s%s%s%s).\n", u.Name, u.Role, map[bool]string{true: ", ICB " + u.ICB}[u.ICB != ""],
+				map[bool]string{true: ", practice " + u.Practice}[u.Practice != ""],
+				map[bool]string{true: ", sign-off " + strings.Join(u.SignOff, ",")}[len(u.SignOff) > 0])
 			if password != "" {
 				return nil
 			}
@@ -117,9 +152,10 @@ func userListCommand() *cli.Command {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tICB\tPASSWORD\tCREATED")
+			fmt.Fprintln(tw, "NAME\tROLE\tICB\tPRACTICE\tSIGN-OFF\tPASSWORD\tCREATED")
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Name, u.Role, dash(u.ICB), u.PasswordHash != "", when(u.CreatedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", u.Name, u.Role, dash(u.ICB), dash(u.Practice),
+					dash(strings.Join(u.SignOff, ",")), u.PasswordHash != "", when(u.CreatedAt))
 			}
 			return tw.Flush()
 		},

@@ -14,6 +14,8 @@ func CanSeePractice(u *User, p *Practice) bool {
 		return true
 	case RoleICBAnalyst:
 		return u.ICB != "" && u.ICB == p.ICB
+	case RolePractice:
+		return u.Practice != "" && u.Practice == p.ODS
 	}
 	return false
 }

@@ -47,12 +47,15 @@ const (
 	RoleICBAnalyst   Role = "icb_analyst"   // sees the practices of one ICB
 	RoleSearchAuthor Role = "search_author" // may publish search bundles
 	RoleAdmin        Role = "admin"         // everything
+	// RolePractice is a person at a practice (User.Practice): sees that
+	// practice only, and declares its claims when given a sign-off role.
+	RolePractice Role = "practice"
 )
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleICBAnalyst, RoleSearchAuthor, RoleAdmin:
+	case RoleICBAnalyst, RoleSearchAuthor, RoleAdmin, RolePractice:
 		return true
 	}
 	return false
@@ -67,6 +70,13 @@ type User struct {
 	PasswordHash string // argon2id encoded; empty when the user has only tokens
 	CreatedAt    time.Time
 	Disabled     bool
+	// Practice is the ODS code of the practice a practice user acts for.
+	Practice string
+	// SignOff lists the scheme sign-off roles the user holds (a scheme's
+	// sign_off names who may declare, approve and pay: docs/schemes.md).
+	// They are separate from Role: an admin cannot approve a claim
+	// without one.
+	SignOff []string
 }
 
 // Session is a signed-in browser session. The store keeps only a hash of
@@ -92,6 +102,7 @@ type Submission struct {
 	Pack           string
 	PackVersion    string
 	AsOf           string // YYYY-MM-DD
+	Baseline       string // the document's baseline date, YYYY-MM-DD, or ""
 	AgentVersion   string
 	// Supersedes is the idempotency key of the submission this one
 	// replaced, or "".

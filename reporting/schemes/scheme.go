@@ -491,3 +491,25 @@ func parseVersionRange(s string) ([]versionConstraint, error) {
 	}
 	return out, nil
 }
+
+// Declarations lists the declarations the scheme's gateway asks for, in
+// gateway order.
+func (s *Scheme) Declarations() []string {
+	var out []string
+	for _, c := range s.Gateway {
+		if c.Type == CondDeclaration {
+			out = append(out, c.Declaration)
+		}
+	}
+	return out
+}
+
+// HasDeclaration reports whether the gateway asks for declaration name.
+func (s *Scheme) HasDeclaration(name string) bool {
+	for _, d := range s.Declarations() {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}

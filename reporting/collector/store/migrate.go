@@ -15,6 +15,8 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// engineSQL runs after sql, for changes only one engine can spell.
+	engineSQL map[Engine]string
 }
 
 // migrations are applied in order; never edit one that has shipped, add a
@@ -105,7 +107,7 @@ CREATE TABLE heartbeats (
 	body {{blob}} NOT NULL
 );
 CREATE INDEX heartbeats_practice ON heartbeats (practice, received_at);
-`},
+`, nil},
 	{2, "audit log; measure index", `
 CREATE TABLE audit_log (
 	id {{id}},
@@ -118,7 +120,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_subject ON audit_log (subject, at);
 CREATE INDEX measure_rows_measure ON measure_rows (measure_id);
-`},
+`, nil},
 	{3, "schemes", `
 CREATE TABLE schemes (
 	id TEXT PRIMARY KEY,
@@ -126,7 +128,67 @@ CREATE TABLE schemes (
 	added_at {{time}} NOT NULL,
 	added_by TEXT NOT NULL
 );
-`},
+`, nil},
+	{4, "claims, reconciliations, list sizes, declarations; sign-off roles", `
+ALTER TABLE users ADD COLUMN practice TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN sign_off TEXT NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN baseline TEXT NOT NULL DEFAULT '';
+CREATE TABLE list_sizes (
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	month TEXT NOT NULL,
+	list_size {{bigint}} NOT NULL CHECK (list_size >= 0),
+	recorded_at {{time}} NOT NULL,
+	recorded_by TEXT NOT NULL,
+	PRIMARY KEY (practice, month)
+);
+CREATE TABLE declarations (
+	id {{id}},
+	scheme TEXT NOT NULL REFERENCES schemes (id),
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	declaration TEXT NOT NULL,
+	from_period TEXT NOT NULL,
+	made {{bool}} NOT NULL,
+	recorded_at {{time}} NOT NULL,
+	recorded_by TEXT NOT NULL
+);
+CREATE INDEX declarations_scheme ON declarations (scheme, practice, declaration, from_period);
+CREATE TABLE reconciliations (
+	scheme TEXT NOT NULL REFERENCES schemes (id),
+	period TEXT NOT NULL,
+	version {{bigint}} NOT NULL,
+	calculated_at {{time}} NOT NULL,
+	calculated_by TEXT NOT NULL,
+	result TEXT NOT NULL,
+	PRIMARY KEY (scheme, period)
+);
+CREATE TABLE claims (
+	scheme TEXT NOT NULL REFERENCES schemes (id),
+	period TEXT NOT NULL,
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	state TEXT NOT NULL CHECK (state IN ('open', 'calculated', 'declared', 'approved', 'paid')),
+	updated_at {{time}} NOT NULL,
+	PRIMARY KEY (scheme, period, practice)
+);
+CREATE TABLE claim_events (
+	id {{id}},
+	scheme TEXT NOT NULL,
+	period TEXT NOT NULL,
+	practice TEXT NOT NULL,
+	at {{time}} NOT NULL,
+	actor TEXT NOT NULL,
+	role TEXT NOT NULL,
+	from_state TEXT NOT NULL,
+	to_state TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX claim_events_claim ON claim_events (scheme, period, practice, id);
+CREATE INDEX submissions_current_pack ON submissions (pack, as_of, practice) WHERE state = 'current';
+`, map[Engine]string{
+		// Submissions stored before version 4 get their baseline from the
+		// stored body, which was validated on receipt.
+		SQLite:   `UPDATE submissions SET baseline = COALESCE(json_extract(CAST(body AS TEXT), '$.baseline'), '')`,
+		Postgres: `UPDATE submissions SET baseline = COALESCE(convert_from(body, 'UTF8')::jsonb->>'baseline', '')`,
+	}},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
@@ -202,7 +264,7 @@ func (db *DB) migrateTo(ctx context.Context, target int) error {
 			if done > 0 {
 				return nil
 			}
-			for _, stmt := range strings.Split(typeWords[db.engine].Replace(m.sql), ";") {
+			for _, stmt := range append(strings.Split(typeWords[db.engine].Replace(m.sql), ";"), m.engineSQL[db.engine]) {
 				if strings.TrimSpace(stmt) == "" {
 					continue
 				}

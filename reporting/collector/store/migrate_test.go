@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,14 @@ func TestMigrations(t *testing.T) {
 				"Y01111", "Old", "QWE", db.ts(time.Now())); err != nil {
 				t.Fatal(err)
 			}
+			for i, body := range []string{`{"schema":"steward.results/v1","practice":"Y01111","as_of":"2025-03-31","baseline":"2024-03-31"}`,
+				`{"schema":"steward.results/v1","practice":"Y01111","as_of":"2025-04-30"}`} {
+				if _, err := db.w.ExecContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id,
+				signed_at, received_at, pack, pack_version, as_of, state) VALUES (?, ?, '', ?, '', '', '', ?, 'medsip', '1', ?, 'current')`),
+					"Y01111", fmt.Sprint("k", i), []byte(body), db.ts(time.Now()), []string{"2025-03-31", "2025-04-30"}[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
 			db.Close()
 
 			// The new collector upgrades it on start, keeping the data.
@@ -54,6 +63,23 @@ func TestMigrations(t *testing.T) {
 			}
 			if _, err := db.Audit().Append(ctx, auditEntryForTest()); err != nil {
 				t.Fatalf("audit log (version 2) after upgrade: %v", err)
+			}
+			// Version 4 took each stored submission's baseline from its body.
+			var baselines []string
+			rows, err := db.r.QueryContext(ctx, "SELECT baseline FROM submissions ORDER BY idempotency_key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var b string
+				if err := rows.Scan(&b); err != nil {
+					t.Fatal(err)
+				}
+				baselines = append(baselines, b)
+			}
+			rows.Close()
+			if strings.Join(baselines, ",") != "2024-03-31," {
+				t.Fatalf("baselines after upgrade = %q, want [2024-03-31 \"\"]", baselines)
 			}
 			// Running again on an up-to-date database changes nothing.
 			if err := db.Migrate(ctx); err != nil {

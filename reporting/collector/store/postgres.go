@@ -33,6 +33,14 @@ func isUniqueViolationPostgres(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+func (db *DB) isForeignKeyViolation(err error) bool {
+	if db.engine == Postgres {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23503"
+	}
+	return isForeignKeyViolationSQLite(err)
+}
+
 func (db *DB) isUniqueViolation(err error) bool {
 	if db.engine == Postgres {
 		return isUniqueViolationPostgres(err)

@@ -59,3 +59,8 @@ func isUniqueViolationSQLite(err error) bool {
 	}
 	return false
 }
+
+func isForeignKeyViolationSQLite(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}

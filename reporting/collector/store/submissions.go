@@ -105,9 +105,9 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 		supersedes = prevID
 	}
 	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
-	received_at, pack, pack_version, as_of, agent_version, state, supersedes_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', ?) RETURNING id`),
+	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', ?) RETURNING id`),
 		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Body, sub.Signature, sub.KeyID, sub.SignedAt,
-		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.AgentVersion, supersedes).Scan(&id)
+		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, supersedes).Scan(&id)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("insert submission: %w", err)
 	}
@@ -145,7 +145,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 }
 
 const submissionCols = `s.id, s.practice, s.idempotency_key, s.body_sha256, s.signature, s.key_id, s.signed_at, s.received_at,
-	s.pack, s.pack_version, s.as_of, s.agent_version, COALESCE(p.idempotency_key, ''), COALESCE(n.idempotency_key, '')`
+	s.pack, s.pack_version, s.as_of, s.baseline, s.agent_version, COALESCE(p.idempotency_key, ''), COALESCE(n.idempotency_key, '')`
 
 const submissionFrom = ` FROM submissions s
 	LEFT JOIN submissions p ON p.id = s.supersedes_id
@@ -153,7 +153,7 @@ const submissionFrom = ` FROM submissions s
 
 func scanSubmission(s interface{ Scan(...any) error }, sub *collector.Submission) error {
 	return s.Scan(&sub.ID, &sub.Practice, &sub.IdempotencyKey, &sub.BodySHA256, &sub.Signature, &sub.KeyID, &sub.SignedAt,
-		timeScan{&sub.ReceivedAt}, &sub.Pack, &sub.PackVersion, dateScan{&sub.AsOf}, &sub.AgentVersion, &sub.Supersedes, &sub.SupersededBy)
+		timeScan{&sub.ReceivedAt}, &sub.Pack, &sub.PackVersion, dateScan{&sub.AsOf}, &sub.Baseline, &sub.AgentVersion, &sub.Supersedes, &sub.SupersededBy)
 }
 
 func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool) (collector.Submission, error) {

@@ -6,17 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 )
 
-const userCols = "id, name, role, icb, password_hash, created_at, disabled"
+const userCols = "id, name, role, icb, password_hash, created_at, disabled, practice, sign_off"
 
 func scanUser(s interface{ Scan(...any) error }, u *collector.User) error {
-	var role string
-	err := s.Scan(&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled)
+	var role, signOff string
+	err := s.Scan(&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled, &u.Practice, &signOff)
 	u.Role = collector.Role(role)
+	u.SignOff = splitRoles(signOff)
 	return err
 }
 
@@ -27,15 +29,16 @@ func (db *DB) AddUser(ctx context.Context, u collector.User, actor string) (coll
 		u.CreatedAt = time.Now()
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, db.q("INSERT INTO users (name, role, icb, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
-			u.Name, string(u.Role), u.ICB, u.PasswordHash, db.ts(u.CreatedAt), u.Disabled).Scan(&u.ID)
+		err := tx.QueryRowContext(ctx, db.q("INSERT INTO users (name, role, icb, password_hash, created_at, disabled, practice, sign_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+			u.Name, string(u.Role), u.ICB, u.PasswordHash, db.ts(u.CreatedAt), u.Disabled, u.Practice, strings.Join(u.SignOff, ",")).Scan(&u.ID)
 		if db.isUniqueViolation(err) {
 			return fmt.Errorf("user %s: %w", u.Name, collector.ErrExists)
 		}
 		if err != nil {
 			return fmt.Errorf("add user %s: %w", u.Name, err)
 		}
-		after, _ := json.Marshal(map[string]string{"name": u.Name, "role": string(u.Role), "icb": u.ICB})
+		after, _ := json.Marshal(map[string]string{"name": u.Name, "role": string(u.Role), "icb": u.ICB,
+			"practice": u.Practice, "sign_off": strings.Join(u.SignOff, ",")})
 		return db.appendAudit(ctx, tx, collector.AuditEntry{At: u.CreatedAt, Actor: actor, Action: "user.add", Subject: "user:" + u.Name, After: string(after)})
 	})
 	return u, err
@@ -99,7 +102,7 @@ func (db *DB) AddAPIToken(ctx context.Context, userID int64, tokenHash string, c
 // hash tokenHash (ErrNotFound otherwise).
 func (db *DB) UserByToken(ctx context.Context, tokenHash string, now time.Time) (collector.User, error) {
 	return db.oneUser(ctx, "by token",
-		"SELECT u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled FROM api_tokens t JOIN users u ON u.id = t.user_id"+
+		"SELECT u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled, u.practice, u.sign_off FROM api_tokens t JOIN users u ON u.id = t.user_id"+
 			" WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = ?",
 		tokenHash, db.ts(now), false)
 }
@@ -119,13 +122,14 @@ func (db *DB) CreateSession(ctx context.Context, idHash string, s collector.Sess
 func (db *DB) Session(ctx context.Context, idHash string, now time.Time) (collector.Session, collector.User, error) {
 	var s collector.Session
 	var u collector.User
-	var role string
+	var role, signOff string
 	err := db.r.QueryRowContext(ctx, db.q(
-		"SELECT s.user_id, s.csrf_token, s.created_at, s.expires_at, u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled"+
+		"SELECT s.user_id, s.csrf_token, s.created_at, s.expires_at, u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled, u.practice, u.sign_off"+
 			" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?"),
 		idHash, db.ts(now), false).Scan(&s.UserID, &s.CSRFToken, timeScan{&s.CreatedAt}, timeScan{&s.ExpiresAt},
-		&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled)
+		&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled, &u.Practice, &signOff)
 	u.Role = collector.Role(role)
+	u.SignOff = splitRoles(signOff)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, u, fmt.Errorf("session: %w", collector.ErrNotFound)
 	}
@@ -152,4 +156,12 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// splitRoles splits a stored comma-separated list of sign-off roles.
+func splitRoles(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

@@ -6,14 +6,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/results"
 )
 
 // Opener returns a new, migrated, empty store; the test closes it.
@@ -145,7 +148,8 @@ func testEnrol(t *testing.T, db *store.DB) {
 }
 
 func testUsers(t *testing.T, db *store.DB) {
-	u, err := db.AddUser(ctx, collector.User{Name: "ana", Role: collector.RoleICBAnalyst, ICB: "QWE", PasswordHash: "$argon2id$x", CreatedAt: t0}, "test")
+	u, err := db.AddUser(ctx, collector.User{Name: "ana", Role: collector.RoleICBAnalyst, ICB: "QWE", PasswordHash: "$argon2id$x", CreatedAt: t0,
+		SignOff: []string{"icb_finance", "icb_medicines_optimisation_lead"}}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +163,10 @@ func testUsers(t *testing.T, db *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != u {
+	if !reflect.DeepEqual(got, u) {
 		t.Fatalf("UserByName = %+v, want %+v", got, u)
 	}
-	if got, err := db.UserByID(ctx, u.ID); err != nil || got != u {
+	if got, err := db.UserByID(ctx, u.ID); err != nil || !reflect.DeepEqual(got, u) {
 		t.Fatalf("UserByID = %+v, %v", got, err)
 	}
 	if err := db.AddAPIToken(ctx, u.ID, "tokhash", t0, time.Time{}); err != nil {
@@ -556,4 +560,51 @@ func testSchemes(t *testing.T, db *store.DB) {
 	if err != nil || len(entries) != 1 || entries[0].Action != "scheme.add" {
 		t.Fatalf("audit of scheme add = %+v, %v", entries, err)
 	}
+}
+
+// MedsipFigures are the headline figures a test submission carries.
+type MedsipFigures struct {
+	Reviewed, LongTerm, Stopped, HighDoseBaseline float64
+}
+
+// MedsipSubmission builds a stored submission of a valid medsip results
+// document, as the server would from a signed request: the body and its
+// measure rows agree.
+func MedsipSubmission(t testing.TB, ods, key, asOf string, received time.Time, f MedsipFigures) collector.Submission {
+	t.Helper()
+	doc := results.Document{
+		Schema: results.Schema, Practice: ods, Pack: results.PackRef{ID: "medsip", Version: "2026.2.0"},
+		AsOf: asOf, Baseline: "2026-03-31",
+		Measures: []results.Measure{
+			{ID: "eligible_adults", Kind: results.KindCount, Value: results.F(500)},
+			{ID: "long_term", Kind: results.KindCount, Value: results.F(f.LongTerm)},
+			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: results.F(f.Reviewed), Denominator: results.F(f.LongTerm),
+				Value: ratio(f.Reviewed, f.LongTerm)},
+			{ID: "high_dose_baseline_stopped", Kind: results.KindRatio, Numerator: results.F(f.Stopped), Denominator: results.F(f.HighDoseBaseline),
+				Value: ratio(f.Stopped, f.HighDoseBaseline)},
+		},
+		Producer: results.Producer{Name: "steward-agent", Version: "test"},
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	sub := collector.Submission{
+		Practice: ods, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
+		Signature: "sig", KeyID: "kid", SignedAt: received.Format(time.RFC3339), ReceivedAt: received,
+		Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf, Baseline: doc.Baseline, AgentVersion: "test",
+	}
+	for _, m := range doc.Measures {
+		sub.Measures = append(sub.Measures, collector.MeasureRow{MeasureID: m.ID, Kind: m.Kind,
+			Numerator: m.Numerator, Denominator: m.Denominator, Value: m.Value})
+	}
+	return sub
+}
+
+func ratio(n, d float64) *float64 {
+	if d == 0 {
+		return nil
+	}
+	return results.F(results.Round4(n / d))
 }

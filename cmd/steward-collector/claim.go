@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/schemes"
+)
+
+func claimCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "claim",
+		Summary: "list claims, show their history and move them (declare, approve, pay)",
+		Sub:     []*cli.Command{claimListCommand(), claimHistoryCommand(), claimMoveCommand()},
+	}
+}
+
+func schemePeriodFlags(fs *flag.FlagSet) {
+	configFlag(fs)
+	fs.String("scheme", "", "the stored scheme's `id`")
+	fs.String("period", "", "the `month`, YYYY-MM")
+}
+
+func claimListCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "list",
+		Summary: "list a calculated period's claims with their states and totals",
+		Usage:   "claim list --scheme ID --period YYYY-MM --config FILE",
+		Help: `Shows the stored calculation (run 'reconcile' first): each practice's claim
+state, when it last moved, and the total payable and indicative.
+
+Example:
+  steward-collector claim list --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml`,
+		Flags: schemePeriodFlags,
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "scheme", "period"); err != nil {
+				return err
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
+			if err != nil {
+				return err
+			}
+			period := fs.Lookup("period").Value.String()
+			if err := claims.CheckPeriod(sc, period); err != nil {
+				return cli.Usagef("--period: %v", err)
+			}
+			rec, version, err := (&claims.Service{DB: db}).Calculated(ctx, sc, period)
+			if errors.Is(err, claims.ErrNotCalculated) {
+				return fmt.Errorf("%w: run 'steward-collector reconcile --scheme %s --period %s' first", err, sc.ID, period)
+			}
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			stored, err := db.Claims(ctx, sc.ID, period)
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			fmt.Fprintf(stdio.Out, "Scheme %s, period %s, calculation version %d\n\n", sc.ID, period, version)
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ODS\tNAME\tSTATE\tSINCE\tPAYABLE £\tINDICATIVE £")
+			count := map[schemes.State]int{}
+			for _, pr := range rec.Practices {
+				count[pr.State]++
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pr.ODS, dash(pr.Name), pr.State, when(stored[pr.ODS].UpdatedAt),
+					schemes.FormatPence(pr.TotalPence), schemes.FormatPence(pr.IndicativePence))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			var parts []string
+			for _, st := range []schemes.State{schemes.Open, schemes.Calculated, schemes.Declared, schemes.Approved, schemes.Paid} {
+				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
+			}
+			fmt.Fprintf(stdio.Out, "\nClaims: %s\n", strings.Join(parts, ", "))
+			return nil
+		},
+	}
+}
+
+func claimHistoryCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "history",
+		Summary: "show who moved a claim, when and why",
+		Usage:   "claim history --scheme ID --period YYYY-MM [--ods CODE] --config FILE",
+		Help: `Lists every recorded move of the period's claims (of one practice with
+--ods), oldest first: when (UTC), who, with which sign-off role, from and
+to, and the reason.
+
+Example:
+  steward-collector claim history --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --config collector.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			schemePeriodFlags(fs)
+			fs.String("ods", "", "one practice's ODS `code`")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "scheme", "period"); err != nil {
+				return err
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			events, err := db.ClaimEvents(ctx, fs.Lookup("scheme").Value.String(), fs.Lookup("period").Value.String(), fs.Lookup("ods").Value.String())
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "AT\tODS\tWHO\tROLE\tFROM\tTO\tREASON")
+			for _, e := range events {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Practice, e.Actor, e.Role, e.From, e.To, dash(e.Reason))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func claimMoveCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "move",
+		Summary: "move a claim on (declare, approve, pay) or back to calculated, as a named user",
+		Usage:   "claim move --scheme ID --period YYYY-MM --ods CODE --to STATE --user NAME [--reason TEXT] --config FILE",
+		Help: `Moves one practice's claim as the collector user --user, who must hold a
+sign-off role the scheme allows for the move ('user add --sign-off'):
+
+  calculated -> declared    a declare role, acting for that practice
+  declared   -> approved    an approve role
+  approved   -> paid        a pay role
+  declared or approved -> calculated   an approve role; --reason required
+
+The period is recalculated first: if the practice's figures changed since
+the last calculation its claim is already back at calculated and a move
+from declared or approved is refused. Every move is audited ('claim
+history'). The web dashboard offers the same moves.
+
+Examples:
+  steward-collector claim move --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --to declared --user pm-y01001 --config collector.yaml
+  steward-collector claim move --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --to calculated --reason "list size wrong" --user mo-lead --config collector.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			schemePeriodFlags(fs)
+			fs.String("ods", "", "the practice's ODS `code`")
+			fs.String("to", "", "the `state` to move to: declared, approved, paid or calculated")
+			fs.String("user", "", "the collector user `name` making the move")
+			fs.String("reason", "", "why (required to move back to calculated)")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "scheme", "period", "ods", "to", "user"); err != nil {
+				return err
+			}
+			to := schemes.State(fs.Lookup("to").Value.String())
+			switch to {
+			case schemes.Declared, schemes.Approved, schemes.Paid, schemes.Calculated:
+			default:
+				return cli.Usagef("--to %q: want declared, approved, paid or calculated", to)
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			u, err := db.UserByName(ctx, fs.Lookup("user").Value.String())
+			if err != nil {
+				return fmt.Errorf("--user: %w ('user list' shows the users)", err)
+			}
+			if u.Disabled {
+				return fmt.Errorf("--user: %s is disabled", u.Name)
+			}
+			req := claims.MoveRequest{Scheme: fs.Lookup("scheme").Value.String(), Period: fs.Lookup("period").Value.String(),
+				Practice: fs.Lookup("ods").Value.String(), To: to, Reason: fs.Lookup("reason").Value.String()}
+			ev, err := (&claims.Service{DB: db}).Move(ctx, req, u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdio.Out, "Claim %s %s %s: %s -> %s by %s (%s).\n", ev.Scheme, ev.Period, ev.Practice, ev.From, ev.To, ev.Actor, ev.Role)
+			return nil
+		},
+	}
+}
+
+func practiceListSizeCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "list-size",
+		Summary: "record practices' registered list sizes from a CSV",
+		Usage:   "practice list-size --month YYYY-MM [--actor NAME] --config FILE SIZES.csv",
+		Help: `Reads a CSV with the header ods,list_size (extra columns are refused) and
+records each practice's registered list size (all ages) from --month on,
+until a later month's entry. Schemes use it for per-registered-patient
+tiers and QOF-style list-size adjustment. NHS England publishes list sizes
+monthly ("Patients Registered at a GP Practice"); a file cut to these two
+columns loads as it is. Every practice must already exist; the whole file
+is stored or none of it.
+
+Example:
+  steward-collector practice list-size --month 2027-01 --config collector.yaml list-sizes-2027-01.csv`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs)
+			actorFlag(fs)
+			fs.String("month", "", "the `month` (YYYY-MM) the sizes apply from")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "month"); err != nil {
+				return err
+			}
+			month := fs.Lookup("month").Value.String()
+			if !periodPattern.MatchString(month) {
+				return cli.Usagef("--month %q: want YYYY-MM", month)
+			}
+			if fs.NArg() != 1 {
+				return cli.Usagef("give one CSV file")
+			}
+			sizes, err := readListSizes(fs.Arg(0), month)
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.SetListSizes(ctx, sizes, actorName(fs), time.Now()); err != nil {
+				if errors.Is(err, collector.ErrNotFound) {
+					return fmt.Errorf("%s: %w (add the practice first; nothing stored)", fs.Arg(0), err)
+				}
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			fmt.Fprintf(stdio.Out, "Recorded %d list sizes from %s.\n", len(sizes), month)
+			return nil
+		},
+	}
+}
+
+// readListSizes reads a CSV with header ods,list_size.
+func readListSizes(path, month string) ([]store.ListSize, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(io.LimitReader(f, 16<<20))
+	r.FieldsPerRecord = 2
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if strings.Join(header, ",") != "ods,list_size" {
+		return nil, fmt.Errorf("%s:1: header is %q, want ods,list_size", path, strings.Join(header, ","))
+	}
+	var out []store.ListSize
+	seen := map[string]int{}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := r.FieldPos(0)
+		ods, v := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
+		if !odsPattern.MatchString(ods) {
+			return nil, fmt.Errorf("%s:%d: %q is not an ODS code", path, line, ods)
+		}
+		if prev, dup := seen[ods]; dup {
+			return nil, fmt.Errorf("%s:%d: practice %s is also on line %d", path, line, ods, prev)
+		}
+		seen[ods] = line
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s:%d: list_size %q is not a whole number >= 0", path, line, v)
+		}
+		out = append(out, store.ListSize{Practice: ods, Month: month, Size: n})
+	}
+}
+
+func schemeDeclareCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "declare",
+		Summary: "record a practice's declaration for a scheme's gateway (or withdraw it)",
+		Usage:   "scheme declare --scheme ID --ods CODE --declaration NAME --from YYYY-MM [--withdraw] [--actor NAME] --config FILE",
+		Help: `A scheme's gateway can require declarations (type: declaration), such as a
+named clinical lead. This records that the practice made one, in force from
+--from until withdrawn; --withdraw records its withdrawal from --from.
+Reconciliation uses what is in force in each period. Recorded in the
+audit log.
+
+Example:
+  steward-collector scheme declare --scheme example-icb-opioid-mos-2026-27 --ods Y01001 --declaration opioid_lead_named --from 2026-04 --config collector.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs)
+			actorFlag(fs)
+			fs.String("scheme", "", "the stored scheme's `id`")
+			fs.String("ods", "", "the practice's ODS `code`")
+			fs.String("declaration", "", "the declaration's `name`, as the scheme's gateway gives it")
+			fs.String("from", "", "the first `month` (YYYY-MM) it applies to")
+			fs.Bool("withdraw", false, "record a withdrawal instead")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "scheme", "ods", "declaration", "from"); err != nil {
+				return err
+			}
+			from := fs.Lookup("from").Value.String()
+			if !periodPattern.MatchString(from) {
+				return cli.Usagef("--from %q: want YYYY-MM", from)
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
+			if err != nil {
+				return err
+			}
+			name := fs.Lookup("declaration").Value.String()
+			if !sc.HasDeclaration(name) {
+				return cli.Usagef("--declaration %q: scheme %s's gateway asks for none of that name (it asks for: %s)",
+					name, sc.ID, dash(strings.Join(sc.Declarations(), ", ")))
+			}
+			d := store.Declaration{Scheme: sc.ID, Practice: fs.Lookup("ods").Value.String(), Declaration: name, FromPeriod: from,
+				Made: fs.Lookup("withdraw").Value.String() != "true", RecordedAt: time.Now(), RecordedBy: actorName(fs)}
+			if err := db.RecordDeclaration(ctx, d); err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			verb := "made"
+			if !d.Made {
+				verb = "withdrawn"
+			}
+			fmt.Fprintf(stdio.Out, "Declaration %s of %s under %s: %s from %s.\n", name, d.Practice, sc.ID, verb, from)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,410 @@
+// Package claims turns stored figures into scheme payments and keeps each
+// claim's state: the collector's side of docs/schemes.md.
+//
+// A reconciliation of a scheme's period is calculated from the practices'
+// current submissions, the list sizes and declarations the ICB recorded,
+// and stored; every claim (one practice's period) then moves
+// open → calculated → declared → approved → paid, each move an audited
+// event. Figures that change after calculation send the claim back to
+// calculated: every move and every export first recalculates, and a move
+// is refused if the figures were recalculated since the person looked.
+package claims
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/schemes"
+)
+
+// Service reconciles schemes against a store.
+type Service struct {
+	DB  *store.DB
+	Now func() time.Time // nil: time.Now
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Errors.
+var (
+	// ErrNotCalculated: the period has not been calculated yet.
+	ErrNotCalculated = errors.New("period not calculated")
+	// ErrStale: the figures were recalculated since the caller looked.
+	ErrStale = store.ErrStale
+)
+
+// Scheme loads a stored scheme.
+func (s *Service) Scheme(ctx context.Context, id string) (*schemes.Scheme, error) {
+	st, err := s.DB.Scheme(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := schemes.Parse("scheme "+id, []byte(st.YAML))
+	if err != nil {
+		return nil, fmt.Errorf("stored scheme %s no longer loads: %w", id, err)
+	}
+	return sc, nil
+}
+
+// Schemes loads every stored scheme, by id.
+func (s *Service) Schemes(ctx context.Context) ([]*schemes.Scheme, error) {
+	list, err := s.DB.Schemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*schemes.Scheme, 0, len(list))
+	for _, st := range list {
+		sc, err := schemes.Parse("scheme "+st.ID, []byte(st.YAML))
+		if err != nil {
+			return nil, fmt.Errorf("stored scheme %s no longer loads: %w", st.ID, err)
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// CheckPeriod checks that period (YYYY-MM) is one of the scheme's.
+func CheckPeriod(sc *schemes.Scheme, period string) error {
+	if _, err := time.Parse("2006-01", period); err != nil || len(period) != 7 {
+		return fmt.Errorf("period %q: want a month, YYYY-MM", period)
+	}
+	if period < sc.Periods.From || period > sc.Periods.To {
+		return fmt.Errorf("period %s is outside scheme %s's periods, %s to %s", period, sc.ID, sc.Periods.From, sc.Periods.To)
+	}
+	return nil
+}
+
+// MonthEnd returns the last day of period (YYYY-MM), YYYY-MM-DD.
+func MonthEnd(period string) string {
+	t, _ := time.Parse("2006-01", period)
+	return t.AddDate(0, 1, -1).Format(time.DateOnly)
+}
+
+// Figures builds the figures of every practice with a current submission
+// of the scheme's pack as of the period's month end, with the list sizes
+// and declarations in force, and returns every practice's name by ODS code.
+func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string) ([]schemes.PracticeFigures, map[string]string, error) {
+	icb := ""
+	if sc.AllPractices {
+		icb = sc.ICB
+	}
+	rows, err := s.DB.Figures(ctx, sc.Pack.ID, MonthEnd(period), icb)
+	if err != nil {
+		return nil, nil, err
+	}
+	sizes, err := s.DB.ListSizesAt(ctx, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	decl, err := s.DB.DeclarationsAt(ctx, sc.ID, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	practices, err := s.DB.Practices(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make(map[string]string, len(practices))
+	for _, p := range practices {
+		names[p.ODS] = p.Name
+	}
+	var out []schemes.PracticeFigures
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].ODS != r.Practice {
+			f := schemes.PracticeFigures{ODS: r.Practice, Name: names[r.Practice], SubmissionID: r.IdempotencyKey,
+				ReceivedAt: r.ReceivedAt, PackID: r.Pack, PackVersion: r.PackVersion, AsOf: r.AsOf, Baseline: r.Baseline,
+				Declarations: decl[r.Practice]}
+			if n, ok := sizes[r.Practice]; ok {
+				f.ListSize = &n
+			}
+			out = append(out, f)
+		}
+		f := &out[len(out)-1]
+		f.Measures = append(f.Measures, schemes.Measure{ID: r.MeasureID, Kind: r.Kind, Numerator: r.Numerator,
+			Denominator: r.Denominator, Value: r.Value})
+	}
+	return out, names, nil
+}
+
+// Evaluate reconciles a period from the stored figures without storing
+// anything. Each practice's State is its stored claim state (open when it
+// has none).
+func (s *Service) Evaluate(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, error) {
+	if err := CheckPeriod(sc, period); err != nil {
+		return nil, err
+	}
+	figures, names, err := s.Figures(ctx, sc, period)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := schemes.Evaluate(sc, period, figures)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := s.DB.Claims(ctx, sc.ID, period)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rec.Practices {
+		pr := &rec.Practices[i]
+		if pr.Name == "" {
+			pr.Name = names[pr.ODS] // missing practices too, for finance
+		}
+		pr.State = schemes.Open
+		if c, ok := claims[pr.ODS]; ok {
+			pr.State = schemes.State(c.State)
+		}
+	}
+	return rec, nil
+}
+
+// Outcome is the result of a calculation.
+type Outcome struct {
+	Rec *schemes.Reconciliation
+	// Version is the stored calculation's version after this one; it
+	// changes only when something in the reconciliation changed.
+	Version int64
+	// First is true for the period's first calculation.
+	First bool
+	// Changes are the figure changes since the previous calculation.
+	Changes []schemes.FigureChange
+	// Events are the claim moves recorded (open → calculated, and back to
+	// calculated when figures changed).
+	Events []schemes.Event
+	// PaidChanged, when not nil, names paid claims whose figures changed:
+	// they stay paid and need an adjustment outside the scheme. It wraps
+	// schemes.ErrChangedAfterPayment.
+	PaidChanged error
+}
+
+// Calculate reconciles a period from the stored figures and stores the
+// result with the claim moves it causes, as done by actor (a user name,
+// or "steward" for the collector itself). Calculating twice with no new
+// figures stores nothing new.
+func (s *Service) Calculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.calculate(ctx, sc, period, actor)
+		if errors.Is(err, store.ErrStale) && attempt < 5 {
+			continue // someone else calculated or moved a claim meanwhile
+		}
+		return out, err
+	}
+}
+
+func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
+	prev, err := s.DB.Calculation(ctx, sc.ID, period)
+	first := errors.Is(err, collector.ErrNotFound)
+	if err != nil && !first {
+		return nil, err
+	}
+	var prevRec *schemes.Reconciliation
+	if !first {
+		prevRec = new(schemes.Reconciliation)
+		if err := json.Unmarshal(prev.Result, prevRec); err != nil {
+			return nil, fmt.Errorf("stored calculation of %s %s: %w", sc.ID, period, err)
+		}
+	}
+	rec, err := s.Evaluate(ctx, sc, period)
+	if err != nil {
+		return nil, err
+	}
+	states := map[string]schemes.State{}
+	for _, pr := range rec.Practices {
+		states[pr.ODS] = pr.State
+	}
+	now := s.now().UTC()
+	events, changes, paidErr := schemes.Recalculated(prevRec, rec, states, now)
+	if paidErr != nil && !errors.Is(paidErr, schemes.ErrChangedAfterPayment) {
+		return nil, paidErr
+	}
+	for _, e := range events {
+		states[e.Practice] = e.To
+	}
+	for i := range rec.Practices {
+		rec.Practices[i].State = states[rec.Practices[i].ODS]
+	}
+	result, err := json.Marshal(stored(rec))
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Rec: rec, First: first, Changes: changes, Events: events, PaidChanged: paidErr, Version: prev.Version}
+	if !first && len(events) == 0 && bytes.Equal(result, prev.Result) {
+		return out, nil // nothing new
+	}
+	out.Version = prev.Version + 1
+	calc := store.Calculation{Scheme: sc.ID, Period: period, Version: out.Version, CalculatedAt: now, CalculatedBy: actor, Result: result}
+	if err := s.DB.SaveCalculation(ctx, calc, prev.Version, storeEvents(events)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// stored is the reconciliation as kept: states are kept in the claims
+// table, so they are left out and a move alone does not make the stored
+// result differ.
+func stored(rec *schemes.Reconciliation) *schemes.Reconciliation {
+	c := *rec
+	c.Practices = slices.Clone(rec.Practices)
+	for i := range c.Practices {
+		c.Practices[i].State = ""
+	}
+	return &c
+}
+
+func storeEvents(events []schemes.Event) []store.ClaimEvent {
+	out := make([]store.ClaimEvent, len(events))
+	for i, e := range events {
+		out[i] = store.ClaimEvent{Scheme: e.Scheme, Period: e.Period, Practice: e.Practice, At: e.At, Actor: e.Actor,
+			Role: e.Role, From: string(e.From), To: string(e.To), Reason: e.Reason}
+	}
+	return out
+}
+
+// Calculated returns the stored calculation of a period with the claims'
+// current states, without recalculating (ErrNotCalculated if none).
+func (s *Service) Calculated(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, int64, error) {
+	c, err := s.DB.Calculation(ctx, sc.ID, period)
+	if errors.Is(err, collector.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%s %s: %w", sc.ID, period, ErrNotCalculated)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	rec := new(schemes.Reconciliation)
+	if err := json.Unmarshal(c.Result, rec); err != nil {
+		return nil, 0, fmt.Errorf("stored calculation of %s %s: %w", sc.ID, period, err)
+	}
+	claims, err := s.DB.Claims(ctx, sc.ID, period)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range rec.Practices {
+		pr := &rec.Practices[i]
+		pr.State = schemes.Open
+		if c, ok := claims[pr.ODS]; ok {
+			pr.State = schemes.State(c.State)
+		}
+	}
+	return rec, c.Version, nil
+}
+
+// MoveRequest asks to move one claim.
+type MoveRequest struct {
+	Scheme   string
+	Period   string
+	Practice string
+	To       schemes.State
+	Reason   string
+	// Version is the calculation version the person saw; 0 accepts the
+	// current one (the command line, which shows the result after).
+	Version int64
+}
+
+// Move recalculates the period, so that the claim stands on current
+// figures, then moves the claim as user, with one of the user's sign-off
+// roles that the scheme allows for the move. It returns the recorded
+// event. The error wraps ErrStale when the figures changed since
+// req.Version, schemes.ErrRole when the user holds no allowed role and
+// schemes.ErrTransition when the claim is not in a state the move starts
+// from.
+func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (schemes.Event, error) {
+	sc, err := s.Scheme(ctx, req.Scheme)
+	if err != nil {
+		return schemes.Event{}, err
+	}
+	if err := CheckPeriod(sc, req.Period); err != nil {
+		return schemes.Event{}, err
+	}
+	if _, err := s.DB.Calculation(ctx, sc.ID, req.Period); errors.Is(err, collector.ErrNotFound) {
+		return schemes.Event{}, fmt.Errorf("%s %s: %w (run 'reconcile' first)", sc.ID, req.Period, ErrNotCalculated)
+	}
+	out, err := s.Calculate(ctx, sc, req.Period, schemes.RoleSteward)
+	if err != nil {
+		return schemes.Event{}, err
+	}
+	if req.Version != 0 && req.Version != out.Version {
+		return schemes.Event{}, fmt.Errorf("the figures of %s %s were recalculated since you looked (version %d, now %d); review them again: %w",
+			sc.ID, req.Period, req.Version, out.Version, ErrStale)
+	}
+	i := slices.IndexFunc(out.Rec.Practices, func(pr schemes.PracticeResult) bool { return pr.ODS == req.Practice })
+	if i < 0 {
+		return schemes.Event{}, fmt.Errorf("practice %s has no claim under %s: %w", req.Practice, sc.ID, collector.ErrNotFound)
+	}
+	pr := out.Rec.Practices[i]
+	claim := schemes.Claim{Scheme: sc.ID, Period: req.Period, Practice: pr.ODS, State: pr.State}
+	allowed := sc.AllowedRoles(pr.State, req.To)
+	role := ""
+	for _, r := range u.SignOff {
+		if slices.Contains(allowed, r) {
+			role = r
+			break
+		}
+	}
+	if role == "" {
+		if allowed == nil {
+			_, err := sc.Move(claim, req.To, schemes.Actor{ID: u.Name}, s.now(), req.Reason)
+			return schemes.Event{}, err
+		}
+		have := "none"
+		if len(u.SignOff) > 0 {
+			have = strings.Join(u.SignOff, ", ")
+		}
+		return schemes.Event{}, fmt.Errorf("%w: %s holds sign-off roles %s; moving %s to %s needs one of %s",
+			schemes.ErrRole, u.Name, have, pr.State, req.To, strings.Join(allowed, ", "))
+	}
+	ev, err := sc.Move(claim, req.To, schemes.Actor{ID: u.Name, Role: role, Practice: u.Practice}, s.now(), req.Reason)
+	if err != nil {
+		return schemes.Event{}, err
+	}
+	if err := s.DB.MoveClaim(ctx, storeEvents([]schemes.Event{ev})[0], out.Version); err != nil {
+		return schemes.Event{}, err
+	}
+	return ev, nil
+}
+
+// RecalculateAll recalculates every calculated period of every scheme, as
+// the collector does in the background so that new figures send claims
+// back to calculated without waiting for someone to look. It returns the
+// outcomes that changed something; a paid claim with changed figures is
+// reported in its outcome, not as an error.
+func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
+	calcs, err := s.DB.Calculations(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	loaded := map[string]*schemes.Scheme{}
+	var out []*Outcome
+	var errs []error
+	for _, c := range calcs {
+		sc, ok := loaded[c.Scheme]
+		if !ok {
+			if sc, err = s.Scheme(ctx, c.Scheme); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			loaded[c.Scheme] = sc
+		}
+		o, err := s.Calculate(ctx, sc, c.Period, schemes.RoleSteward)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", c.Scheme, c.Period, err))
+			continue
+		}
+		if o.Version != c.Version || o.PaidChanged != nil {
+			out = append(out, o)
+		}
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,402 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+)
+
+// This file keeps what reconciliation needs beyond submissions: practices'
+// list sizes and scheme declarations, each calculated reconciliation, and
+// every claim's state with the events that moved it. Package claims
+// (reporting/collector/claims) holds the rules; the store only checks that
+// nothing changed underneath a move.
+
+// ListSize is a practice's registered list size from a month on.
+type ListSize struct {
+	Practice   string
+	Month      string // YYYY-MM: applies from this month until a later entry
+	Size       int64
+	RecordedAt time.Time
+	RecordedBy string
+}
+
+// SetListSizes records list sizes in one transaction, replacing any given
+// before for the same practice and month, with one audit entry for the
+// batch.
+func (db *DB) SetListSizes(ctx context.Context, sizes []ListSize, actor string, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		months := map[string]int{}
+		for _, l := range sizes {
+			if _, err := tx.ExecContext(ctx, db.q("DELETE FROM list_sizes WHERE practice = ? AND month = ?"), l.Practice, l.Month); err != nil {
+				return fmt.Errorf("set list size of %s: %w", l.Practice, err)
+			}
+			_, err := tx.ExecContext(ctx, db.q("INSERT INTO list_sizes (practice, month, list_size, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?)"),
+				l.Practice, l.Month, l.Size, db.ts(now), actor)
+			if db.isForeignKeyViolation(err) {
+				return fmt.Errorf("list size of %s: practice %w", l.Practice, collector.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("set list size of %s: %w", l.Practice, err)
+			}
+			months[l.Month]++
+		}
+		after, _ := json.Marshal(map[string]any{"practices_by_month": months})
+		return db.appendAudit(ctx, tx, collector.AuditEntry{At: now, Actor: actor, Action: "list_size.set", Subject: "list_sizes", After: string(after)})
+	})
+}
+
+// ListSizesAt returns each practice's list size in force in month (the
+// latest entry from that month or before), keyed by ODS code.
+func (db *DB) ListSizesAt(ctx context.Context, month string) (map[string]int64, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT l.practice, l.list_size FROM list_sizes l
+	JOIN (SELECT practice, MAX(month) AS month FROM list_sizes WHERE month <= ? GROUP BY practice) m
+	ON m.practice = l.practice AND m.month = l.month`), month)
+	if err != nil {
+		return nil, fmt.Errorf("read list sizes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var ods string
+		var n int64
+		if err := rows.Scan(&ods, &n); err != nil {
+			return nil, fmt.Errorf("read list sizes: %w", err)
+		}
+		out[ods] = n
+	}
+	return out, rows.Err()
+}
+
+// Declaration records that a practice made (or withdrew) a scheme
+// declaration from a period on.
+type Declaration struct {
+	Scheme      string
+	Practice    string
+	Declaration string
+	FromPeriod  string // YYYY-MM
+	Made        bool   // false: withdrawn from FromPeriod
+	RecordedAt  time.Time
+	RecordedBy  string
+}
+
+// RecordDeclaration stores d and audits it.
+func (db *DB) RecordDeclaration(ctx context.Context, d Declaration) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO declarations (scheme, practice, declaration, from_period, made, recorded_at, recorded_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), d.Scheme, d.Practice, d.Declaration, d.FromPeriod, d.Made, db.ts(d.RecordedAt), d.RecordedBy)
+		if db.isForeignKeyViolation(err) {
+			return fmt.Errorf("declaration: scheme %s or practice %s %w", d.Scheme, d.Practice, collector.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("record declaration: %w", err)
+		}
+		action := "declaration.make"
+		if !d.Made {
+			action = "declaration.withdraw"
+		}
+		after, _ := json.Marshal(map[string]string{"declaration": d.Declaration, "from": d.FromPeriod})
+		return db.appendAudit(ctx, tx, collector.AuditEntry{At: d.RecordedAt, Actor: d.RecordedBy, Action: action,
+			Subject: "scheme:" + d.Scheme + "/" + d.Practice, After: string(after)})
+	})
+}
+
+// DeclarationsAt returns the declarations in force for a scheme in period,
+// by practice: for each declaration the latest record from that period or
+// before decides (a later record of the same period wins).
+func (db *DB) DeclarationsAt(ctx context.Context, scheme, period string) (map[string][]string, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT practice, declaration, made FROM declarations
+	WHERE scheme = ? AND from_period <= ? ORDER BY practice, declaration, from_period, id`), scheme, period)
+	if err != nil {
+		return nil, fmt.Errorf("read declarations: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ practice, declaration string }
+	state := map[key]bool{}
+	var order []key
+	for rows.Next() {
+		var k key
+		var made bool
+		if err := rows.Scan(&k.practice, &k.declaration, &made); err != nil {
+			return nil, fmt.Errorf("read declarations: %w", err)
+		}
+		if _, seen := state[k]; !seen {
+			order = append(order, k)
+		}
+		state[k] = made
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read declarations: %w", err)
+	}
+	out := map[string][]string{}
+	for _, k := range order {
+		if state[k] {
+			out[k.practice] = append(out[k.practice], k.declaration)
+		}
+	}
+	return out, nil
+}
+
+// FigureRow is one current measure row with what reconciliation needs of
+// its submission.
+type FigureRow struct {
+	collector.MeasureRow
+	IdempotencyKey string
+	Baseline       string
+}
+
+// Figures returns every current measure row of pack at asOf, of the
+// practices of icb ("" for all), ordered by practice and measure: a whole
+// period's figures in one query.
+func (db *DB) Figures(ctx context.Context, pack, asOf, icb string) ([]FigureRow, error) {
+	query := `SELECT s.id, s.practice, s.pack, s.pack_version, s.as_of, s.received_at, s.idempotency_key, s.baseline,
+	m.measure_id, m.kind, m.numerator, m.denominator, m.per, m.value, m.suppressed
+	FROM submissions s JOIN measure_rows m ON m.submission_id = s.id
+	WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'`
+	args := []any{pack, asOf}
+	if icb != "" {
+		query += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"
+		args = append(args, icb)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY s.practice, m.measure_id"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	defer rows.Close()
+	var out []FigureRow
+	for rows.Next() {
+		var f FigureRow
+		var num, den, val sql.NullFloat64
+		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.Pack, &f.PackVersion, dateScan{&f.AsOf}, timeScan{&f.ReceivedAt},
+			&f.IdempotencyKey, &f.Baseline, &f.MeasureID, &f.Kind, &num, &den, &f.Per, &val, &f.Suppressed); err != nil {
+			return nil, fmt.Errorf("read figures: %w", err)
+		}
+		f.Numerator, f.Denominator, f.Value = nullFloat(num), nullFloat(den), nullFloat(val)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	return out, nil
+}
+
+// Calculation is a stored reconciliation of a scheme's period: Result is
+// the reconciliation as JSON (package schemes' Reconciliation), Version
+// counts calculations that changed something.
+type Calculation struct {
+	Scheme       string
+	Period       string
+	Version      int64
+	CalculatedAt time.Time
+	CalculatedBy string
+	Result       []byte
+}
+
+// ClaimEvent is one recorded move of a claim (schemes.Event as stored).
+type ClaimEvent struct {
+	ID       int64
+	Scheme   string
+	Period   string
+	Practice string
+	At       time.Time
+	Actor    string
+	Role     string
+	From     string
+	To       string
+	Reason   string
+}
+
+// Claim is one practice's period under a scheme.
+type Claim struct {
+	Scheme    string
+	Period    string
+	Practice  string
+	State     string
+	UpdatedAt time.Time
+}
+
+// ErrStale is returned when a claim or calculation changed between reading
+// and writing it; the caller reads again and retries.
+var ErrStale = errors.New("changed since it was read")
+
+// Calculation returns the stored calculation of a scheme's period
+// (ErrNotFound if it was never calculated).
+func (db *DB) Calculation(ctx context.Context, scheme, period string) (Calculation, error) {
+	c := Calculation{Scheme: scheme, Period: period}
+	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, result FROM reconciliations WHERE scheme = ? AND period = ?"),
+		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("calculation of %s %s: %w", scheme, period, collector.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read calculation of %s %s: %w", scheme, period, err)
+	}
+	return c, nil
+}
+
+// Calculations lists the calculated periods of a scheme (all schemes when
+// scheme is ""), without their results, newest period first.
+func (db *DB) Calculations(ctx context.Context, scheme string) ([]Calculation, error) {
+	query, args := "SELECT scheme, period, version, calculated_at, calculated_by FROM reconciliations", []any{}
+	if scheme != "" {
+		query += " WHERE scheme = ?"
+		args = append(args, scheme)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY scheme, period DESC"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list calculations: %w", err)
+	}
+	defer rows.Close()
+	var out []Calculation
+	for rows.Next() {
+		var c Calculation
+		if err := rows.Scan(&c.Scheme, &c.Period, &c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy); err != nil {
+			return nil, fmt.Errorf("list calculations: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SaveCalculation stores a new calculation of a scheme's period in one
+// transaction with the events it causes: the result replaces the stored
+// one only if the stored version is still prevVersion (0: none stored), and
+// each event applies only if its claim is still in the event's From state;
+// otherwise nothing is written and the error wraps ErrStale. Events update
+// the claims' states and go to the claim history and the audit log.
+func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion int64, events []ClaimEvent) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if prevVersion == 0 {
+			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, result)
+			VALUES (?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, string(c.Result))
+			if db.isUniqueViolation(err) {
+				return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
+			}
+		} else {
+			res, err = tx.ExecContext(ctx, db.q(`UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, result = ?
+			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, string(c.Result),
+				c.Scheme, c.Period, prevVersion)
+		}
+		if err != nil {
+			return fmt.Errorf("save calculation of %s %s: %w", c.Scheme, c.Period, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
+		}
+		for _, e := range events {
+			if err := db.applyEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MoveClaim applies one event to a claim if the claim is still in e.From
+// and the period's calculation is still version calcVersion (so a move is
+// never made on figures that changed since they were shown); otherwise the
+// error wraps ErrStale.
+func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if db.engine == Postgres {
+			lock = " FOR UPDATE"
+		}
+		var v int64
+		err := tx.QueryRowContext(ctx, db.q("SELECT version FROM reconciliations WHERE scheme = ? AND period = ?"+lock), e.Scheme, e.Period).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("claim %s %s %s: the period has not been calculated: %w", e.Scheme, e.Period, e.Practice, collector.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read calculation: %w", err)
+		}
+		if v != calcVersion {
+			return fmt.Errorf("figures of %s %s were recalculated: %w", e.Scheme, e.Period, ErrStale)
+		}
+		return db.applyEvent(ctx, tx, e)
+	})
+}
+
+func (db *DB) applyEvent(ctx context.Context, tx *sql.Tx, e ClaimEvent) error {
+	var res sql.Result
+	var err error
+	if e.From == "open" {
+		// An open claim has no row yet, or one left open.
+		if _, err = tx.ExecContext(ctx, db.q("DELETE FROM claims WHERE scheme = ? AND period = ? AND practice = ? AND state = 'open'"),
+			e.Scheme, e.Period, e.Practice); err == nil {
+			res, err = tx.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+				e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
+			if db.isUniqueViolation(err) {
+				return fmt.Errorf("claim %s %s %s is no longer open: %w", e.Scheme, e.Period, e.Practice, ErrStale)
+			}
+		}
+	} else {
+		res, err = tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
+			e.To, db.ts(e.At), e.Scheme, e.Period, e.Practice, e.From)
+	}
+	if err != nil {
+		return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("claim %s %s %s is no longer %s: %w", e.Scheme, e.Period, e.Practice, e.From, ErrStale)
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason); err != nil {
+		return fmt.Errorf("record claim event: %w", err)
+	}
+	before, _ := json.Marshal(map[string]string{"state": e.From})
+	after, _ := json.Marshal(map[string]string{"state": e.To, "role": e.Role, "reason": e.Reason})
+	return db.appendAudit(ctx, tx, collector.AuditEntry{At: e.At, Actor: e.Actor, Action: "claim.move",
+		Subject: "claim:" + e.Scheme + "/" + e.Period + "/" + e.Practice, Before: string(before), After: string(after)})
+}
+
+// Claims returns the stored claims of a scheme's period by practice; a
+// practice without a row is open.
+func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Claim, error) {
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, state, updated_at FROM claims WHERE scheme = ? AND period = ?"), scheme, period)
+	if err != nil {
+		return nil, fmt.Errorf("read claims: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Claim{}
+	for rows.Next() {
+		c := Claim{Scheme: scheme, Period: period}
+		if err := rows.Scan(&c.Practice, &c.State, timeScan{&c.UpdatedAt}); err != nil {
+			return nil, fmt.Errorf("read claims: %w", err)
+		}
+		out[c.Practice] = c
+	}
+	return out, rows.Err()
+}
+
+// ClaimEvents returns the history of a claim (every practice's when
+// practice is ""), oldest first.
+func (db *DB) ClaimEvents(ctx context.Context, scheme, period, practice string) ([]ClaimEvent, error) {
+	query := "SELECT id, scheme, period, practice, at, actor, role, from_state, to_state, reason FROM claim_events WHERE scheme = ? AND period = ?"
+	args := []any{scheme, period}
+	if practice != "" {
+		query += " AND practice = ?"
+		args = append(args, practice)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY id"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read claim history: %w", err)
+	}
+	defer rows.Close()
+	var out []ClaimEvent
+	for rows.Next() {
+		var e ClaimEvent
+		if err := rows.Scan(&e.ID, &e.Scheme, &e.Period, &e.Practice, timeScan{&e.At}, &e.Actor, &e.Role, &e.From, &e.To, &e.Reason); err != nil {
+			return nil, fmt.Errorf("read claim history: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
