@@ -408,3 +408,59 @@ func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// Periods returns the calculated periods of a scheme, newest first.
+func (s *Service) Periods(ctx context.Context, schemeID string) ([]string, error) {
+	calcs, err := s.DB.Calculations(ctx, schemeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(calcs))
+	for i, c := range calcs {
+		out[i] = c.Period
+	}
+	return out, nil
+}
+
+// History returns the moves of one practice's claim, oldest first.
+func (s *Service) History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error) {
+	return s.DB.ClaimEvents(ctx, schemeID, period, practice)
+}
+
+// Covers reports whether practice p takes part in scheme sc.
+func Covers(sc *schemes.Scheme, p collector.Practice) bool {
+	if sc.AllPractices {
+		return p.ICB == sc.ICB
+	}
+	_, found := slices.BinarySearch(sc.Practices, p.ODS)
+	return found
+}
+
+// CanSeeScheme reports whether u may see scheme sc's claims: admins all,
+// others those of their ICB.
+func CanSeeScheme(u *collector.User, sc *schemes.Scheme) bool {
+	if u == nil || u.Disabled {
+		return false
+	}
+	return u.Role == collector.RoleAdmin || (u.ICB != "" && u.ICB == sc.ICB)
+}
+
+// MovesFor lists the states u may move claim c to under sc, in the
+// machine's order (forward moves first).
+func MovesFor(sc *schemes.Scheme, u *collector.User, c schemes.Claim) []schemes.State {
+	if u == nil || u.Disabled {
+		return nil
+	}
+	var out []schemes.State
+	for _, to := range []schemes.State{schemes.Declared, schemes.Approved, schemes.Paid, schemes.Calculated} {
+		allowed := sc.AllowedRoles(c.State, to)
+		if !slices.ContainsFunc(u.SignOff, func(r string) bool { return slices.Contains(allowed, r) }) {
+			continue
+		}
+		if to == schemes.Declared && u.Practice != c.Practice {
+			continue
+		}
+		out = append(out, to)
+	}
+	return out
+}

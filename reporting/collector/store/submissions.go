@@ -320,3 +320,27 @@ func (db *DB) CurrentMeasures(ctx context.Context, pack, asOf, icb string) ([]co
 	return db.measureRows(ctx, db.r, "WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current' AND s.practice IN (SELECT ods FROM practices WHERE icb = ?) ORDER BY s.practice, m.measure_id",
 		pack, asOf, icb)
 }
+
+// LatestMeasures returns, for each practice (of icb, or all when icb is
+// ""), the current rows of the given measures of pack at the practice's
+// latest as-of date, ordered by practice and measure: the overview's
+// "latest figures".
+func (db *DB) LatestMeasures(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error) {
+	if len(measureIDs) == 0 {
+		return nil, nil
+	}
+	inner := "SELECT practice, MAX(as_of) AS as_of FROM submissions WHERE pack = ? AND state = 'current'"
+	args := []any{pack}
+	if icb != "" {
+		inner += " AND practice IN (SELECT ods FROM practices WHERE icb = ?)"
+		args = append(args, icb)
+	}
+	inner += " GROUP BY practice"
+	args = append(args, pack)
+	for _, id := range measureIDs {
+		args = append(args, id)
+	}
+	return db.measureRows(ctx, db.r, "JOIN ("+inner+") l ON l.practice = s.practice AND l.as_of = s.as_of"+
+		" WHERE s.pack = ? AND s.state = 'current' AND m.measure_id IN (?"+strings.Repeat(", ?", len(measureIDs)-1)+")"+
+		" ORDER BY s.practice, m.measure_id", args...)
+}

@@ -58,6 +58,7 @@ type PracticeView struct {
 	AsOf      string // latest as-of date with figures, "" if none
 	Figures   []collector.MeasureRow
 	Charts    []ChartView
+	Payments  []PaymentView
 }
 
 // formatValue formats a measure value for the page: "suppressed" or "—"
@@ -146,6 +147,10 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Figures = sub.Measures
+	}
+	if v.Payments, err = w.payments(ctx, UserFrom(ctx), p); err != nil {
+		w.fail(rw, r, err)
+		return
 	}
 	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v})
 }

@@ -15,11 +15,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 // Store is what the web side needs from storage.
@@ -34,6 +36,7 @@ type Store interface {
 	LastHeartbeats(ctx context.Context, icb string) (map[string]collector.Heartbeat, error)
 	MeasureSeries(ctx context.Context, practice, pack, measureID string) ([]collector.MeasureRow, error)
 	CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error)
+	LatestMeasures(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
 }
 
 // Cookie and form names.
@@ -47,7 +50,9 @@ const (
 
 // Options configure the web side.
 type Options struct {
-	Store           Store
+	Store Store
+	// Claims shows schemes' payments and moves claims; nil hides them.
+	Claims          Claims
 	Logger          *slog.Logger
 	SessionLifetime time.Duration // 0: 12h
 	SecureCookies   bool
@@ -96,7 +101,17 @@ func parsePages() map[string]*template.Template {
 			return "—"
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
-	}, "num": formatValue}
+	}, "num": formatValue, "pence": schemes.FormatPence, "fixed": func(f *schemes.Fixed) string {
+		if f == nil {
+			return ""
+		}
+		return f.String()
+	}, "int": func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	}}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
@@ -122,6 +137,7 @@ func (w *Web) Routes() []Route {
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
+		{"POST", "/claims/move", w.RequireUser(w.moveClaim)},
 		{"GET", "/v1/practices/{ods}/measure-reports/{as_of}", w.RequireUser(w.measureReport)},
 	}
 }
@@ -350,15 +366,4 @@ func (w *Web) PracticesFor(ctx context.Context, u *collector.User) ([]collector.
 		return nil, fmt.Errorf("list practices: %w", err)
 	}
 	return collector.VisiblePractices(u, ps), nil
-}
-
-func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
-	u := UserFrom(r.Context())
-	ps, err := w.PracticesFor(r.Context(), u)
-	if err != nil {
-		w.log.Error("index", "err", err)
-		http.Error(rw, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Render(rw, r, http.StatusOK, "index", Page{Title: "Practices", Data: ps})
 }

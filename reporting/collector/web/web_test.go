@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,28 @@ func (f *fakeStore) MeasureSeries(_ context.Context, practice, pack, id string) 
 	for _, s := range f.subs {
 		for _, m := range s.Measures {
 			if s.Practice == practice && s.Pack == pack && m.MeasureID == id {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) LatestMeasures(_ context.Context, pack, icb string, ids []string) ([]collector.MeasureRow, error) {
+	latest := map[string]collector.Submission{}
+	for _, s := range f.subs {
+		p, err := f.Practice(context.Background(), s.Practice)
+		if s.Pack != pack || err != nil || (icb != "" && p.ICB != icb) {
+			continue
+		}
+		if s.AsOf > latest[s.Practice].AsOf {
+			latest[s.Practice] = s
+		}
+	}
+	var out []collector.MeasureRow
+	for _, s := range latest {
+		for _, m := range s.Measures {
+			if slices.Contains(ids, m.MeasureID) {
 				out = append(out, m)
 			}
 		}

@@ -1,0 +1,296 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/schemes"
+)
+
+// Claims is what the web side needs to show and move claims;
+// *claims.Service implements it.
+type Claims interface {
+	Schemes(ctx context.Context) ([]*schemes.Scheme, error)
+	Periods(ctx context.Context, schemeID string) ([]string, error)
+	Calculated(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, int64, error)
+	History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error)
+	Move(ctx context.Context, req claims.MoveRequest, u collector.User) (schemes.Event, error)
+}
+
+var _ Claims = (*claims.Service)(nil)
+
+// OverviewFigures are the measures the overview shows for each practice,
+// from its latest submission.
+var OverviewFigures = []string{"long_term", "high_dose", "long_term_reviewed", "ome_per_1000"}
+
+// OverviewRow is one practice on the ICB overview.
+type OverviewRow struct {
+	Practice  collector.Practice
+	Status    string // ok, silent, never heard from, not enrolled
+	Heartbeat *collector.Heartbeat
+	AsOf      string // latest as-of date with figures, "" if none
+	Figures   map[string]collector.MeasureRow
+	// Claim is the practice's result in the selected scheme's period, nil
+	// when the practice is not in it or it is not calculated.
+	Claim *schemes.PracticeResult
+}
+
+// Figure returns the practice's latest value of measure id for the page.
+func (r OverviewRow) Figure(id string) string {
+	m, ok := r.Figures[id]
+	if !ok {
+		return "—"
+	}
+	if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !m.Suppressed {
+		return strconv.FormatFloat(*m.Value*100, 'f', 1, 64) + "%"
+	}
+	return formatValue(m.Value, m.Suppressed)
+}
+
+// OverviewView is the data of the overview page.
+type OverviewView struct {
+	Rows       []OverviewRow
+	Schemes    []*schemes.Scheme
+	Scheme     *schemes.Scheme // selected; nil when none
+	Periods    []string        // calculated periods of Scheme, newest first
+	Period     string          // selected period, "" if none calculated
+	Version    int64
+	Rec        *schemes.Reconciliation
+	SilentDays int
+	Counts     map[string]int // claim states and statuses, for the summary line
+}
+
+// SilenceDays is how long an agent may go without a heartbeat before the
+// overview calls it silent.
+const SilenceDays = 3
+
+func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u := UserFrom(ctx)
+	ps, err := w.PracticesFor(ctx, u)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	v := OverviewView{SilentDays: SilenceDays, Counts: map[string]int{}}
+	icb := ""
+	if u.Role != collector.RoleAdmin {
+		icb = u.ICB
+	}
+	hbs, err := w.opts.Store.LastHeartbeats(ctx, icb)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	latest, err := w.opts.Store.LatestMeasures(ctx, DefaultPack, icb, OverviewFigures)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	figures := map[string]map[string]collector.MeasureRow{}
+	for _, m := range latest {
+		if figures[m.Practice] == nil {
+			figures[m.Practice] = map[string]collector.MeasureRow{}
+		}
+		figures[m.Practice][m.MeasureID] = m
+	}
+	if err := w.selectScheme(ctx, r, u, &v); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	claimOf := map[string]*schemes.PracticeResult{}
+	if v.Rec != nil {
+		for i := range v.Rec.Practices {
+			claimOf[v.Rec.Practices[i].ODS] = &v.Rec.Practices[i]
+		}
+	}
+	now := w.now()
+	for _, p := range ps {
+		row := OverviewRow{Practice: p, Figures: figures[p.ODS], Claim: claimOf[p.ODS]}
+		if hb, ok := hbs[p.ODS]; ok {
+			row.Heartbeat = &hb
+		}
+		for _, m := range row.Figures {
+			row.AsOf = m.AsOf
+		}
+		switch {
+		case !p.Enrolled():
+			row.Status = "not enrolled"
+		case row.Heartbeat == nil:
+			row.Status = "never heard from"
+		case now.Sub(row.Heartbeat.ReceivedAt) > SilenceDays*24*time.Hour:
+			row.Status = "silent"
+		default:
+			row.Status = "ok"
+		}
+		v.Counts[row.Status]++
+		if row.Claim != nil {
+			v.Counts[string(row.Claim.State)]++
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	w.Render(rw, r, http.StatusOK, "index", Page{Title: "Practices", Data: v})
+}
+
+// selectScheme fills the scheme part of the overview from ?scheme= and
+// ?period= (defaults: the first scheme the user may see, its latest
+// calculated period).
+func (w *Web) selectScheme(ctx context.Context, r *http.Request, u *collector.User, v *OverviewView) error {
+	if w.opts.Claims == nil {
+		return nil
+	}
+	all, err := w.opts.Claims.Schemes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sc := range all {
+		if claims.CanSeeScheme(u, sc) {
+			v.Schemes = append(v.Schemes, sc)
+		}
+	}
+	if len(v.Schemes) == 0 {
+		return nil
+	}
+	v.Scheme = v.Schemes[0]
+	if id := r.URL.Query().Get("scheme"); id != "" {
+		i := slices.IndexFunc(v.Schemes, func(sc *schemes.Scheme) bool { return sc.ID == id })
+		if i < 0 {
+			return nil // unknown or not visible: show no scheme rather than guess
+		}
+		v.Scheme = v.Schemes[i]
+	}
+	if v.Periods, err = w.opts.Claims.Periods(ctx, v.Scheme.ID); err != nil || len(v.Periods) == 0 {
+		return err
+	}
+	v.Period = v.Periods[0]
+	if p := r.URL.Query().Get("period"); p != "" {
+		if !slices.Contains(v.Periods, p) {
+			v.Period = ""
+			return nil
+		}
+		v.Period = p
+	}
+	v.Rec, v.Version, err = w.opts.Claims.Calculated(ctx, v.Scheme, v.Period)
+	return err
+}
+
+// PaymentView is one calculated period of a scheme on the practice page.
+type PaymentView struct {
+	Scheme  *schemes.Scheme
+	Period  string
+	Version int64
+	Result  schemes.PracticeResult
+	Moves   []schemes.State // what the signed-in user may do
+	History []store.ClaimEvent
+}
+
+// ElementTitle returns the title of element id of the view's scheme.
+func (p PaymentView) ElementTitle(id string) string {
+	for _, e := range p.Scheme.Elements {
+		if e.ID == id {
+			return e.Title
+		}
+	}
+	return id
+}
+
+// maxPaymentPeriods bounds how many calculated periods of a scheme the
+// practice page shows.
+const maxPaymentPeriods = 12
+
+// payments returns the calculated periods of every scheme covering p that
+// u may see, newest first.
+func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Practice) ([]PaymentView, error) {
+	if w.opts.Claims == nil {
+		return nil, nil
+	}
+	all, err := w.opts.Claims.Schemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []PaymentView
+	for _, sc := range all {
+		if !claims.CanSeeScheme(u, sc) || !claims.Covers(sc, p) {
+			continue
+		}
+		periods, err := w.opts.Claims.Periods(ctx, sc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, period := range periods[:min(len(periods), maxPaymentPeriods)] {
+			rec, version, err := w.opts.Claims.Calculated(ctx, sc, period)
+			if err != nil {
+				return nil, err
+			}
+			i := slices.IndexFunc(rec.Practices, func(pr schemes.PracticeResult) bool { return pr.ODS == p.ODS })
+			if i < 0 {
+				continue
+			}
+			pv := PaymentView{Scheme: sc, Period: period, Version: version, Result: rec.Practices[i]}
+			pv.Moves = claims.MovesFor(sc, u, schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State})
+			if pv.History, err = w.opts.Claims.History(ctx, sc.ID, period, p.ODS); err != nil {
+				return nil, err
+			}
+			out = append(out, pv)
+		}
+	}
+	return out, nil
+}
+
+// moveClaim answers POST /claims/move, the buttons of the practice page.
+func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u := UserFrom(ctx)
+	if w.opts.Claims == nil {
+		http.Error(rw, "claims are not available on this collector", http.StatusNotFound)
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		return
+	}
+	f := r.PostForm
+	ods := f.Get("practice")
+	p, err := w.opts.Store.Practice(ctx, ods)
+	if err != nil || !collector.CanSeePractice(u, &p) {
+		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		return
+	}
+	version, err := strconv.ParseInt(f.Get("version"), 10, 64)
+	if err != nil || version <= 0 {
+		http.Error(rw, "the form has no calculation version: reload the page", http.StatusBadRequest)
+		return
+	}
+	req := claims.MoveRequest{Scheme: f.Get("scheme"), Period: f.Get("period"), Practice: ods,
+		To: schemes.State(f.Get("to")), Reason: f.Get("reason"), Version: version}
+	ev, err := w.opts.Claims.Move(ctx, req, *u)
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition):
+			status = http.StatusConflict
+		case errors.Is(err, schemes.ErrRole):
+			status = http.StatusForbidden
+		case errors.Is(err, schemes.ErrReason), errors.Is(err, collector.ErrNotFound), errors.Is(err, claims.ErrNotCalculated):
+			status = http.StatusUnprocessableEntity
+		}
+		if status == http.StatusInternalServerError {
+			w.fail(rw, r, err)
+			return
+		}
+		w.log.Warn("claim move refused", "user", u.Name, "practice", ods, "scheme", req.Scheme, "period", req.Period, "to", req.To, "err", err)
+		w.Render(rw, r, status, "claim", Page{Title: "Claim not moved", Error: err.Error(), Data: p})
+		return
+	}
+	w.log.Info("claim moved", "user", u.Name, "practice", ods, "scheme", ev.Scheme, "period", ev.Period, "from", ev.From, "to", ev.To)
+	http.Redirect(rw, r, fmt.Sprintf("/practices/%s#claim-%s-%s", p.ODS, ev.Scheme, ev.Period), http.StatusSeeOther)
+}
