@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/tufrepo"
 )
 
 func serveCommand() *cli.Command {
@@ -19,9 +24,16 @@ func serveCommand() *cli.Command {
 		Summary: "run the collector: agent API and dashboard",
 		Usage:   "serve --config FILE [--check]",
 		Help: `Runs until SIGTERM or Ctrl-C, then stops accepting connections, lets requests
-in flight finish and closes the store. Schema migrations run on start.
+in flight finish (at most shutdown_timeout: requests still running then are
+cut off, unacknowledged, and the exit status is non-zero) and closes the
+store. Schema migrations run on start.
 
 A submission is acknowledged only after it is committed to the store.
+
+With tuf_repository set it also serves that search-bundle repository to
+agents (/v1/tuf/), accepts releases from search authors (/v1/bundles, with
+the API token of a search_author or admin) and re-signs the short-lived
+snapshot and timestamp metadata at start and at least hourly.
 
 Examples:
   steward-collector init-config --out collector.yaml
@@ -39,6 +51,12 @@ Examples:
 				return err
 			}
 			defer db.Close()
+			var repo *tufrepo.Repo
+			if cfg.TUFRepository != "" {
+				if repo, err = tufrepo.Open(cfg.TUFRepository, tufrepo.Options{Logger: log}); err != nil {
+					return cli.WithCode(cli.ExitConfig, err)
+				}
+			}
 			if check {
 				v, err := db.Version(ctx)
 				if err != nil {
@@ -46,6 +64,13 @@ Examples:
 				}
 				fmt.Fprintf(stdio.Out, "configuration ok; %s store %s at schema version %d (this collector migrates to %d on start)\n",
 					db.Engine(), store.Redact(cfg.Storage), v, store.SchemaVersion())
+				if repo != nil {
+					st, err := repo.Status()
+					if err != nil {
+						return cli.WithCode(cli.ExitConfig, fmt.Errorf("search bundle repository %s: %w", repo.Dir(), err))
+					}
+					fmt.Fprintf(stdio.Out, "search bundle repository %s: %s\n", repo.Dir(), describeRepo(st))
+				}
 				return nil
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)
@@ -56,19 +81,49 @@ Examples:
 			if cfg.TLSCert != "" {
 				tls = &server.TLS{Cert: cfg.TLSCert, Key: cfg.TLSKey}
 			}
-			srv := server.New(server.Options{
+			opts := server.Options{
 				Store: db, Logger: log, MaxRequestBytes: cfg.MaxRequestBytes,
 				SessionLifetime: cfg.SessionLifetime,
 				// Browsers accept Secure cookies from http://localhost too.
 				SecureCookies: true,
-			})
+			}
+			// The refresh loop stops with the server, before the store closes.
+			var background sync.WaitGroup
+			bctx, stopBackground := context.WithCancel(ctx)
+			if repo != nil {
+				opts.Bundles = repo
+				background.Go(func() { repo.KeepFresh(bctx, 0) })
+			}
+			srv := server.New(opts)
 			log.Info("steward-collector serving", "version", buildinfo.String(), "listen", ln.Addr().String(),
-				"tls", tls != nil, "store", string(db.Engine()), "icb", cfg.ICB)
-			if err := srv.Serve(ctx, ln, tls, cfg.ShutdownTimeout); err != nil {
+				"tls", tls != nil, "store", string(db.Engine()), "icb", cfg.ICB, "tuf_repository", cfg.TUFRepository)
+			err = srv.Serve(ctx, ln, tls, cfg.ShutdownTimeout)
+			stopBackground()
+			background.Wait()
+			if err != nil {
 				return err
 			}
 			log.Info("stopped")
 			return nil
 		},
 	}
+}
+
+// describeRepo says in one line what a search-bundle repository serves.
+func describeRepo(st tufrepo.Status) string {
+	if st.TargetsVersion == 0 {
+		return fmt.Sprintf("root v%d until %s; nothing published yet", st.RootVersion, st.RootExpires.Format(time.DateOnly))
+	}
+	var packs []string
+	for p, v := range st.Latest {
+		packs = append(packs, p+" "+v)
+	}
+	sort.Strings(packs)
+	s := fmt.Sprintf("root v%d until %s; targets v%d until %s (%s); timestamp until %s",
+		st.RootVersion, st.RootExpires.Format(time.DateOnly), st.TargetsVersion, st.TargetsExpires.Format(time.DateOnly),
+		strings.Join(packs, ", "), st.TimestampExpires.Format(time.RFC3339))
+	if st.TargetsExpireSoon {
+		s += "; warning: the targets expire within 30 days: a search author must re-sign and publish"
+	}
+	return s
 }

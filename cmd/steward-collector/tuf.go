@@ -21,8 +21,8 @@ func tufCommand() *cli.Command {
 		Summary: "create and maintain the search-bundle repository (The Update Framework)",
 		Help: `Search bundles reach agents through a TUF repository kept in one folder.
 The ICB creates it once, offline, with its root keys; the collector serves
-it and re-signs the short-lived snapshot and timestamp metadata. See
-docs/bundles.md.`,
+it (the tuf_repository key of its configuration) and re-signs the
+short-lived snapshot and timestamp metadata. See docs/bundles.md.`,
 		Sub: []*cli.Command{tufInitCommand(), tufRefreshCommand()},
 	}
 }
@@ -48,7 +48,8 @@ every root key, lists the search authors' public keys as the targets
 role, and generates the online snapshot and timestamp keys in DIR/keys.
 The root private keys are never written to DIR. Then:
   - give DIR/metadata/1.root.json to every agent as its trusted root;
-  - copy DIR to the collector (its tuf directory);
+  - copy DIR to the collector and name it as tuf_repository in its
+    configuration;
   - put the root keys back in the safe.
   steward-collector tuf init --dir tuf --root-key /media/safe/root-1.key \
       --root-key /media/safe/root-2.key --root-threshold 2 \
@@ -111,9 +112,9 @@ func tufRefreshCommand() *cli.Command {
 		Name:    "refresh",
 		Summary: "re-sign the snapshot and timestamp metadata before they expire",
 		Usage:   "refresh --dir DIR",
-		Help: `The collector service refreshes on its own; run this from a scheduler
-only when the repository is served without it. Only one process may write
-the repository at a time.
+		Help: `steward-collector serve refreshes its tuf_repository on its own; run this
+from a scheduler only when the repository is served without it. Only one
+process may write the repository at a time.
   steward-collector tuf refresh --dir /var/lib/steward-collector/tuf`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "", "repository folder")

@@ -70,10 +70,21 @@ func (r *Repo) Handler() http.Handler {
 	})
 }
 
-// Authorizer decides whether a publish request may proceed; it returns
-// an error to refuse it with 401. It guards the upload only: the real
-// check is the authors' signature on the targets metadata.
+// Authorizer decides whether a publish request may proceed: nil lets it
+// through; an error wrapping ErrUnauthenticated refuses it with 401, one
+// wrapping ErrForbidden with 403, and any other error (the check itself
+// failed) with 500. It guards the upload only: the real check is the
+// authors' signature on the targets metadata, which Publish makes whoever
+// uploads.
 type Authorizer func(*http.Request) error
+
+// Reasons an Authorizer refuses a publish.
+var (
+	// ErrUnauthenticated: no credentials, or ones that are not valid.
+	ErrUnauthenticated = errors.New("not authenticated")
+	// ErrForbidden: valid credentials of someone who may not publish.
+	ErrForbidden = errors.New("not allowed to publish search bundles")
+)
 
 // BearerTokens accepts requests carrying "Authorization: Bearer T" for one
 // of tokens (compared in constant time).
@@ -81,14 +92,14 @@ func BearerTokens(tokens ...string) Authorizer {
 	return func(req *http.Request) error {
 		got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 		if !ok || got == "" {
-			return errors.New("missing bearer token")
+			return fmt.Errorf("%w: missing bearer token", ErrUnauthenticated)
 		}
 		for _, t := range tokens {
 			if t != "" && subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
 				return nil
 			}
 		}
-		return errors.New("unknown token")
+		return fmt.Errorf("%w: unknown token", ErrUnauthenticated)
 	}
 }
 
@@ -101,8 +112,9 @@ const (
 // PublishHandler accepts POST wire.PathBundles: a multipart/form-data body
 // with a "targets" part (the author-signed targets.json) and, for a new
 // release, a "bundle" part. It answers 201 with a Published JSON document,
-// or an error document {"error": "..."} with 400, 401, 403 (signatures),
-// 409 (versions), 413 or 422. auth may be nil (tests).
+// or an error document {"error": "..."} with 400, 401 (auth: credentials),
+// 403 (auth: not allowed to publish; or the signatures), 409 (versions),
+// 413 or 422. auth may be nil (tests).
 func (r *Repo) PublishHandler(auth Authorizer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
@@ -112,7 +124,16 @@ func (r *Repo) PublishHandler(auth Authorizer) http.Handler {
 		}
 		if auth != nil {
 			if err := auth(req); err != nil {
-				writeJSONError(w, http.StatusUnauthorized, "not authorised to publish: "+err.Error())
+				switch {
+				case errors.Is(err, ErrForbidden):
+					writeJSONError(w, http.StatusForbidden, "not authorised to publish: "+err.Error())
+				case errors.Is(err, ErrUnauthenticated):
+					w.Header().Set("WWW-Authenticate", "Bearer")
+					writeJSONError(w, http.StatusUnauthorized, "not authorised to publish: "+err.Error())
+				default:
+					r.log.Error("check a publish request's credentials", "err", err)
+					writeJSONError(w, http.StatusInternalServerError, "could not check the credentials; try again later")
+				}
 				return
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -160,6 +161,89 @@ func TestPublishNeedsToken(t *testing.T) {
 	wantStatus(t, err, http.StatusUnauthorized)
 	if _, err := tufrepo.Upload(context.Background(), srv.Client(), srv.URL, "s3cret", signed, tgz); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPublishAuthorizerAnswers checks how an Authorizer's refusal is
+// answered: 401 for bad credentials, 403 for someone who may not publish,
+// 500 when the check itself failed. None of them publishes.
+func TestPublishAuthorizerAnswers(t *testing.T) {
+	f := tuftest.New(t)
+	b, tgz := f.Build("1.0.0")
+	signed := f.Sign(b, f.Author)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"unauthenticated", fmt.Errorf("%w: expired token", tufrepo.ErrUnauthenticated), http.StatusUnauthorized},
+		{"forbidden", fmt.Errorf("%w: user ana is an analyst", tufrepo.ErrForbidden), http.StatusForbidden},
+		{"check failed", errors.New("database is down"), http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(f.Repo.PublishHandler(func(*http.Request) error { return tc.err }))
+			defer srv.Close()
+			_, err := tufrepo.Upload(context.Background(), srv.Client(), srv.URL, "any", signed, tgz)
+			wantStatus(t, err, tc.want)
+		})
+	}
+	if st, err := f.Repo.Status(); err != nil || st.TargetsVersion != 0 {
+		t.Fatalf("after refused publishes: status %+v, %v; want nothing published", st, err)
+	}
+}
+
+// TestKeepFresh runs the refresh loop: it re-signs the timestamp once it
+// is past half its validity, the snapshot once the clock has moved on past
+// half of its own, and returns when its context is cancelled.
+func TestKeepFresh(t *testing.T) {
+	f := tuftest.New(t)
+	f.MustPublish("1.0.0")
+	f.Clock.Add(13 * time.Hour) // past half the timestamp's day
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Repo.KeepFresh(ctx, time.Millisecond)
+	}()
+	waitFor := func(what string, ok func(tufrepo.Status) bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, err := f.Repo.Status()
+			if err == nil && ok(st) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v, %v", what, st, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor("timestamp re-signed", func(st tufrepo.Status) bool { return st.TimestampVersion == 2 })
+	f.Clock.Add(4 * 24 * time.Hour) // past half the snapshot's week
+	waitFor("snapshot re-signed once the clock moved on", func(st tufrepo.Status) bool {
+		return st.SnapshotVersion == 2 && st.TimestampExpires.After(f.Clock.Now())
+	})
+	cancel()
+	<-done
+	// Fresh metadata is left alone: nothing changes without the clock moving.
+	st, _ := f.Repo.Status()
+	if changed, err := f.Repo.Refresh(); err != nil || changed {
+		t.Fatalf("Refresh after KeepFresh = %v, %v, want no change (status %+v)", changed, err, st)
+	}
+}
+
+func TestRefreshInterval(t *testing.T) {
+	f := tuftest.New(t)
+	if got, want := f.Repo.RefreshInterval(), tufrepo.MaxRefreshInterval; got != want {
+		t.Errorf("RefreshInterval with the default expiries = %v, want %v", got, want)
+	}
+	r, err := tufrepo.Open(f.Dir, tufrepo.Options{Expiry: tufrepo.Expiry{Timestamp: 2 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.RefreshInterval(), 30*time.Minute; got != want {
+		t.Errorf("RefreshInterval with a 2h timestamp = %v, want %v", got, want)
 	}
 }
 

@@ -47,6 +47,11 @@ type Config struct {
 	SessionLifetime time.Duration
 	// ShutdownTimeout is how long shutdown waits for requests in flight.
 	ShutdownTimeout time.Duration
+	// TUFRepository is the search-bundle repository folder (made with
+	// `steward-collector tuf init`) that serve serves to agents and accepts
+	// releases into; "" serves none. A relative path is relative to the
+	// configuration file.
+	TUFRepository string
 }
 
 // Defaults are the values of keys a file leaves out.
@@ -268,6 +273,7 @@ func (p *parser) v1(root *yaml.Node, cfg *Config) {
 		"max_request_bytes":       p.integer("max_request_bytes", func(n int64) { cfg.MaxRequestBytes = n }),
 		"session_lifetime":        p.duration(&cfg.SessionLifetime, "session_lifetime"),
 		"shutdown_timeout":        p.duration(&cfg.ShutdownTimeout, "shutdown_timeout"),
+		"tuf_repository":          p.str(&cfg.TUFRepository, "tuf_repository"),
 	})
 }
 
@@ -317,6 +323,9 @@ func (p *parser) validate(root *yaml.Node, cfg *Config) {
 	if cfg.ShutdownTimeout < time.Second {
 		p.add(at("shutdown_timeout"), "shutdown_timeout must be at least 1s")
 	}
+	if n := lookup(root, "tuf_repository"); n != nil && strings.TrimSpace(cfg.TUFRepository) == "" {
+		p.add(n, "tuf_repository must name the repository folder made with `steward-collector tuf init` (or leave the key out to serve no search bundles)")
+	}
 }
 
 func isLoopback(host string) bool {
@@ -337,6 +346,7 @@ func (c *Config) resolve(dir string) {
 		return filepath.Join(dir, p)
 	}
 	c.TLSCert, c.TLSKey = abs(c.TLSCert), abs(c.TLSKey)
+	c.TUFRepository = abs(c.TUFRepository)
 	if path, ok := strings.CutPrefix(c.Storage, "sqlite:"); ok {
 		c.Storage = "sqlite:" + abs(path)
 	}

@@ -36,13 +36,43 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 	}
 }
 
+// TestTUFRepository checks the optional tuf_repository key: absent by
+// default (and commented out in the example), and resolved against the
+// configuration file's folder when set.
+func TestTUFRepository(t *testing.T) {
+	if cfg, err := Parse("example.yaml", []byte(Example)); err != nil || cfg.TUFRepository != "" {
+		t.Fatalf("example: TUFRepository %q, %v; want none", cfg.TUFRepository, err)
+	}
+	const commented = "# tuf_repository: tuf\n"
+	if !strings.Contains(Example, commented) {
+		t.Fatalf("the example does not document tuf_repository as %q", commented)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(Example, commented, "tuf_repository: tuf\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("the example with tuf_repository set: %v", err)
+	}
+	if got, want := cfg.TUFRepository, filepath.Join(dir, "tuf"); got != want {
+		t.Fatalf("TUFRepository = %q, want %q", got, want)
+	}
+	abs := filepath.Join(t.TempDir(), "repo")
+	cfg, err = Parse("c.yaml", []byte("version: 1\nicb: QWE\ntuf_repository: "+abs+"\n"))
+	if err != nil || cfg.TUFRepository != abs {
+		t.Fatalf("absolute tuf_repository: %q, %v", cfg.TUFRepository, err)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"empty", "", "c.yaml: the file is empty (start it with `version: 1`)"},
 		{"no version", "icb: QWE\n", "c.yaml:1:1: version is required: start the file with `version: 1`"},
 		{"future version", "version: 2\nicb: QWE\n", `c.yaml:1:10: unsupported version "2": this collector reads version 1`},
 		{"unknown key", "version: 1\nicb: QWE\nlisten_addr: x\n",
-			`c.yaml:3:1: unknown key "listen_addr" (known keys: enrolment_code_lifetime, heartbeat_silence_days, icb, listen, max_request_bytes, session_lifetime, shutdown_timeout, storage, tls, version)`},
+			`c.yaml:3:1: unknown key "listen_addr" (known keys: enrolment_code_lifetime, heartbeat_silence_days, icb, listen, max_request_bytes, session_lifetime, shutdown_timeout, storage, tls, tuf_repository, version)`},
 		{"unknown nested key", "version: 1\nicb: QWE\ntls:\n  cert: a\n  key: b\n  chain: c\n", `c.yaml:6:3: unknown key "chain" in tls (known keys: cert, key)`},
 		{"second document", "version: 1\nicb: QWE\n---\nicb: QXY\n", "c.yaml:3:1: a second YAML document: the file must hold one (remove the `---` and what follows)"},
 		{"several problems", "version: 1\nicb: QWE\nheartbeat_silence_days: many\nbogus: 1\n",
@@ -52,6 +82,8 @@ func TestInvalid(t *testing.T) {
 		{"missing icb", "version: 1\n", `c.yaml:1:1: icb "" must be the ICB's ODS code`},
 		{"duplicate key", "version: 1\nicb: QWE\nicb: QXY\n", `c.yaml:3:1: key "icb" given twice`},
 		{"bad duration", "version: 1\nicb: QWE\nsession_lifetime: forever\n", "c.yaml:3:19: session_lifetime must be a duration"},
+		{"empty tuf repository", "version: 1\nicb: QWE\ntuf_repository: \"\"\n", "c.yaml:3:17: tuf_repository must name the repository folder"},
+		{"tuf repository not a string", "version: 1\nicb: QWE\ntuf_repository: [a, b]\n", "c.yaml:3:17: tuf_repository must be a string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

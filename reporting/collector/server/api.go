@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -196,7 +195,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	sub := collector.Submission{
 		Practice: p.ODS, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
 		Signature: r.Header.Get(wire.HeaderSignature), KeyID: p.KeyID, SignedAt: r.Header.Get(wire.HeaderTimestamp),
-		ReceivedAt: s.now(), Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf,
+		ReceivedAt: s.now(), Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf, Baseline: doc.Baseline,
 		AgentVersion: r.Header.Get(wire.HeaderAgentVersion),
 	}
 	for _, m := range doc.Measures {
@@ -207,7 +206,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	// The store answers only after the transaction holding the
 	// submission has committed.
-	res, err := s.opts.Store.Ingest(context.WithoutCancel(r.Context()), sub)
+	sctx, cancel := storeContext(r)
+	defer cancel()
+	res, err := s.opts.Store.Ingest(sctx, sub)
 	switch {
 	case errors.Is(err, collector.ErrIdempotencyConflict):
 		s.log.Warn("idempotency key reused with another body", "practice", p.ODS, "idempotency_key", key)
@@ -258,7 +259,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the heartbeat is for practice %s but was signed by %s", hb.Practice, p.ODS))
 		return
 	}
-	err := s.opts.Store.RecordHeartbeat(context.WithoutCancel(r.Context()), collector.Heartbeat{
+	sctx, cancel := storeContext(r)
+	defer cancel()
+	err := s.opts.Store.RecordHeartbeat(sctx, collector.Heartbeat{
 		Practice: p.ODS, ReceivedAt: s.now(), AgentVersion: hb.AgentVersion, BundleVersion: hb.BundleVersion,
 		Pending: hb.Pending, Body: body,
 	})

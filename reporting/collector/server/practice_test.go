@@ -15,7 +15,13 @@ import (
 // token adds an analyst of icb with an API token and returns the token.
 func (e *env) token(t *testing.T, name, icb string) string {
 	t.Helper()
-	u, err := e.db.AddUser(ctx, collector.User{Name: name, Role: collector.RoleICBAnalyst, ICB: icb}, "test")
+	return e.tokenFor(t, collector.User{Name: name, Role: collector.RoleICBAnalyst, ICB: icb})
+}
+
+// tokenFor adds user u with an API token and returns the token.
+func (e *env) tokenFor(t *testing.T, u collector.User) string {
+	t.Helper()
+	u, err := e.db.AddUser(ctx, u, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

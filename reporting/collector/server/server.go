@@ -1,6 +1,7 @@
 // Package server is steward-collector's HTTP service: the agent API under
-// /v1 (enrolment, signed submissions and heartbeats) and the browser pages
-// of collector/web, with graceful shutdown.
+// /v1 (enrolment, signed submissions and heartbeats, the search-bundle
+// repository) and the browser pages of collector/web, with graceful
+// shutdown.
 package server
 
 import (
@@ -10,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/collector/web"
+	"github.com/nhs-steward/steward/reporting/wire"
 )
 
 // Store is what the server needs from storage; *store.DB implements it.
@@ -39,8 +42,16 @@ type Options struct {
 	// SecureCookies marks cookies Secure; set it whenever users reach the
 	// collector over HTTPS (directly or through a proxy).
 	SecureCookies bool
+	// Claims shows schemes' payments on the dashboard and moves claims;
+	// nil hides them.
+	Claims web.Claims
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Bundles is the search-bundle repository to serve (*tufrepo.Repo);
+	// nil serves none. Its metadata and bundles are served to agents under
+	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
+	// upload releases to wire.PathBundles with an API token.
+	Bundles Bundles
 }
 
 // Route is one method and path the server answers.
@@ -72,7 +83,7 @@ func New(opts Options) *Server {
 		s.opts.MaxRequestBytes = 1 << 20
 	}
 	s.web = web.New(web.Options{
-		Store: opts.Store, Logger: s.log, SessionLifetime: opts.SessionLifetime,
+		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
 		SecureCookies: opts.SecureCookies, Now: s.now,
 	})
 	s.routes = []Route{
@@ -80,6 +91,14 @@ func New(opts Options) *Server {
 		{"POST", "/v1/enrol", s.enrol},
 		{"POST", "/v1/submissions", s.submit},
 		{"POST", "/v1/heartbeats", s.heartbeat},
+	}
+	if opts.Bundles != nil {
+		files := opts.Bundles.Handler().ServeHTTP
+		s.routes = append(s.routes,
+			Route{"GET", wire.PathTUF + "{file}", files},
+			Route{"GET", wire.PathTUF + "targets/{pack}/{file}", files},
+			Route{"POST", wire.PathBundles, opts.Bundles.PublishHandler(s.mayPublish).ServeHTTP},
+		)
 	}
 	for _, r := range s.web.Routes() {
 		s.routes = append(s.routes, Route{Method: r.Method, Path: r.Path, handler: r.Handler})
@@ -121,20 +140,46 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // TLS names the certificate and key files to serve HTTPS with.
 type TLS struct{ Cert, Key string }
 
+// ErrRequestsCutOff is returned by Serve when requests were still in flight
+// at the shutdown timeout and had to be cut off. None of them was
+// acknowledged: an agent retries its submission and gets the original
+// answer if it was stored.
+var ErrRequestsCutOff = errors.New("requests still in flight at the shutdown timeout were cut off")
+
+// cutOffGrace bounds how long Serve waits, after cutting requests off, for
+// their handlers to return (they stop at the next read, write or store call).
+const cutOffGrace = 10 * time.Second
+
 // Serve answers requests on ln until ctx is cancelled, then stops accepting
 // connections, lets requests in flight finish (at most shutdownTimeout) and
-// returns. With tls set it serves HTTPS. The caller closes the store after
-// Serve returns.
+// returns once no handler is running. With tls set it serves HTTPS. The
+// caller closes the store after Serve returns.
+//
+// A request still running at the timeout is cut off: its connection is
+// closed and store work it has not yet handed to a commit is cancelled, so
+// it is never acknowledged; Serve then returns an error wrapping
+// ErrRequestsCutOff. A submission is acknowledged only after its commit, so
+// whatever Serve returns, every acknowledged submission is stored.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tls *TLS, shutdownTimeout time.Duration) error {
+	defer ln.Close() // http.Server closes it too, unless it stopped before it began
+	// Requests outlive ctx (shutdown lets them finish) but not a cut-off.
+	hard, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
+	var flight inFlight
+	h := s.Handler()
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			flight.enter()
+			defer flight.leave()
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return context.WithValue(hard, cutOffKey{}, hard) },
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -149,15 +194,80 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tls *TLS, shutdownT
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: no new connections, finishing requests in flight", "timeout", shutdownTimeout)
+	s.log.Info("shutting down: no new connections, finishing requests in flight",
+		"in_flight", flight.count(), "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(sctx)
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		n := flight.count()
+		s.log.Warn("shutdown timeout: cutting off requests still in flight; none of them is acknowledged",
+			"in_flight", n, "timeout", shutdownTimeout)
+		hs.Close()
+		cutOff()
+		select {
+		case <-flight.drained():
+		case <-time.After(cutOffGrace):
+			s.log.Error("requests cut off at shutdown are still running", "in_flight", flight.count())
+		}
+		return fmt.Errorf("shut down: %w (%d in a handler after %s)", ErrRequestsCutOff, n, shutdownTimeout)
+	}
 	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// cutOffKey holds, in every request's context, the context that is
+// cancelled when Serve cuts requests off.
+type cutOffKey struct{}
+
+// storeContext is the context for r's store work. It is not cancelled when
+// the client hangs up (work that may have been stored finishes, and a retry
+// is answered from it) but it is when Serve cuts requests off.
+func storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	hard, ok := r.Context().Value(cutOffKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(hard, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// inFlight counts the handlers running.
+type inFlight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0, if someone waits
+}
+
+func (f *inFlight) enter() { f.mu.Lock(); f.n++; f.mu.Unlock() }
+
+func (f *inFlight) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+func (f *inFlight) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.n }
+
+// drained returns a channel closed once no handler is running.
+func (f *inFlight) drained() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := make(chan struct{})
+	if f.n == 0 {
+		close(c)
+	} else {
+		f.zero = c
+	}
+	return c
 }

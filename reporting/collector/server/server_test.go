@@ -14,15 +14,17 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/pgtest"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
+	"github.com/nhs-steward/steward/reporting/collector/server/servertest"
 	"github.com/nhs-steward/steward/reporting/collector/store"
-	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
 
@@ -55,11 +57,46 @@ type env struct {
 	url string
 }
 
+// serving is a collector answering on a loopback listener through Serve,
+// as steward-collector serve runs it.
+type serving struct {
+	addr, url string
+	cancel    context.CancelFunc // begins the shutdown
+	done      chan error         // Serve's result
+	once      sync.Once
+	err       error
+}
+
+// serve runs Serve for opts (quiet unless opts.Logger is set) until stop
+// or the end of the test.
+func serve(t testing.TB, opts server.Options, shutdownTimeout time.Duration) *serving {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &serving{addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	srv := server.New(opts)
+	go func() { s.done <- srv.Serve(sctx, ln, nil, shutdownTimeout) }()
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// stop shuts the server down and returns what Serve returned.
+func (s *serving) stop() error {
+	s.once.Do(func() { s.cancel(); s.err = <-s.done })
+	return s.err
+}
+
 // newEnv starts a collector on a loopback listener over a fresh store.
 func newEnv(t testing.TB, storage string) *env {
 	t.Helper()
 	db := openStore(t, storage)
-	srv := server.New(server.Options{Store: db, MaxRequestBytes: 1 << 20, Logger: quiet})
+	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, MaxRequestBytes: 1 << 20, Logger: quiet})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); db.Close() })
 	return &env{db: db, url: ts.URL}
@@ -144,8 +181,8 @@ func do(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	return resp, b
 }
 
-// post sends a signed request as a, signed at signedAt.
-func (a *agent) post(t testing.TB, url, path, key string, body []byte, signedAt time.Time) (*http.Response, []byte) {
+// request returns a POST of body to url+path signed by a at signedAt.
+func (a *agent) request(t testing.TB, url, path, key string, body []byte, signedAt time.Time) *http.Request {
 	t.Helper()
 	req := mustRequest(t, "POST", url+path, body)
 	if key != "" {
@@ -153,7 +190,13 @@ func (a *agent) post(t testing.TB, url, path, key string, body []byte, signedAt 
 	}
 	req.Header.Set(wire.HeaderAgentVersion, "test-1.0")
 	wire.Sign(req, a.priv, a.ods, body, signedAt)
-	return do(t, req)
+	return req
+}
+
+// post sends a signed request as a, signed at signedAt.
+func (a *agent) post(t testing.TB, url, path, key string, body []byte, signedAt time.Time) (*http.Response, []byte) {
+	t.Helper()
+	return do(t, a.request(t, url, path, key, body, signedAt))
 }
 
 func (a *agent) submit(t testing.TB, url, key string, body []byte) (*http.Response, []byte) {
@@ -163,21 +206,7 @@ func (a *agent) submit(t testing.TB, url, key string, body []byte) (*http.Respon
 
 // document returns a valid results document for practice.
 func document(practice, asOf string, longTerm float64) []byte {
-	reviewed := 30.0
-	d := results.Document{
-		Schema: results.Schema, Practice: practice, Pack: results.PackRef{ID: "medsip", Version: "2026.1.0"}, AsOf: asOf,
-		Measures: []results.Measure{
-			{ID: "long_term", Kind: results.KindCount, Value: results.F(longTerm)},
-			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: &reviewed, Denominator: results.F(longTerm), Value: results.F(results.Round4(reviewed / longTerm))},
-			{ID: "ome_total_mg", Kind: results.KindSum, Value: results.F(123456.5)},
-		},
-		Producer: results.Producer{Name: "steward-agent", Version: "test"},
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return servertest.Document(practice, asOf, longTerm)
 }
 
 func ack(t testing.TB, body []byte) wire.Ack {
@@ -459,17 +488,9 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			storage := storage(t)
 			start := func() (url string, stop func()) {
 				db := openStore(t, storage)
-				srv := server.New(server.Options{Store: db, Logger: quiet})
-				ln, err := netListen()
-				if err != nil {
-					t.Fatal(err)
-				}
-				sctx, cancel := context.WithCancel(ctx)
-				done := make(chan error, 1)
-				go func() { done <- srv.Serve(sctx, ln, nil, 10*time.Second) }()
-				return "http://" + ln.Addr().String(), func() {
-					cancel()
-					if err := <-done; err != nil {
+				s := serve(t, server.Options{Store: db}, 10*time.Second)
+				return s.url, func() {
+					if err := s.stop(); err != nil {
 						t.Errorf("Serve: %v", err)
 					}
 					if err := db.Close(); err != nil {

@@ -65,10 +65,17 @@ type Fixture struct {
 }
 
 // New initialises a repository with one root key and one author key and
-// serves it.
+// serves it, with the clock at Start.
 func New(t testing.TB) *Fixture {
 	t.Helper()
-	f := &Fixture{t: t, Dir: filepath.Join(t.TempDir(), "repo"), Clock: NewClock(Start)}
+	return NewAt(t, Start)
+}
+
+// NewAt is New with the clock at start: time.Now() for a repository that
+// another server opens with the real clock.
+func NewAt(t testing.TB, start time.Time) *Fixture {
+	t.Helper()
+	f := &Fixture{t: t, Dir: filepath.Join(t.TempDir(), "repo"), Clock: NewClock(start)}
 	_, rootKey, _ := ed25519.GenerateKey(nil)
 	_, f.Author, _ = ed25519.GenerateKey(nil)
 	var err error
