@@ -120,8 +120,13 @@ func f(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
 // num formats a value for an axis or tooltip label.
 func num(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+	switch {
+	case v == math.Trunc(v) && math.Abs(v) < 1e15, math.Abs(v) >= 1000:
+		// Whole numbers, and large values to the unit: never e-notation,
+		// which would also run off the left of the chart.
 		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) < 0.001:
+		return strconv.FormatFloat(v, 'f', 4, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -129,3 +129,16 @@ func TestRunChart(t *testing.T) {
 	_ = SVG(c, "one")
 	_ = SVG(spc.Chart{}, "none")
 }
+
+// Numbers on the chart are never in e-notation: OME per 1,000 runs to tens
+// of thousands with decimals.
+func TestNumNeverENotation(t *testing.T) {
+	for v, want := range map[float64]string{
+		42: "42", 0.7429: "0.7429", 13370.6: "13371", 11923.08: "11923", 1234.6: "1235", 999.94: "999.9",
+		-0.35: "-0.35", 0.00004: "0.0000", 1e7 + 0.7: "10000001",
+	} {
+		if got := num(v); got != want || strings.ContainsAny(got, "eE") {
+			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
