@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/nhs-steward/steward/agent/outbox"
@@ -27,6 +29,13 @@ import (
 // current pack as of a month end.
 type Runner interface {
 	Run(ctx context.Context, asOf, baseline time.Time) (*results.Document, error)
+}
+
+// SearchLister is implemented by a Runner that can name its pack's searches
+// without the database, so that a run that fails before any search has
+// finished still reports every search as failed.
+type SearchLister interface {
+	Searches() ([]string, error)
 }
 
 // Sender delivers to the collector.
@@ -156,7 +165,7 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 		due = Due(a.o.Schedule, now)
 	}
 	for _, d := range due {
-		if err := a.compute(ctx, d, rep); err != nil {
+		if err := a.compute(ctx, d, rep, st); err != nil {
 			// A database that is down is retried at the next schedule;
 			// nothing for this month was queued.
 			rep.Errors = append(rep.Errors, err)
@@ -185,7 +194,7 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 	return rep, errors.Join(rep.Errors...)
 }
 
-func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) error {
+func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport, st *State) error {
 	day := asOf.Format(time.DateOnly)
 	if has, err := a.box.Has(a.o.Pack, day); err != nil || has {
 		return err
@@ -194,14 +203,21 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) e
 	a.o.Checkpoint("before-run")
 	doc, err := a.o.Runner.Run(ctx, asOf, a.o.Baseline)
 	if err != nil {
-		return fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
+		err = fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return err
 	}
 	if err := a.o.Protect(doc); err != nil {
-		return fmt.Errorf("as of %s: refusing to queue a document that is not disclosure controlled: %w", day, err)
+		err = Classify("not disclosure controlled", fmt.Errorf("as of %s: refusing to queue a document that is not disclosure controlled: %w", day, err))
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return err
 	}
 	if doc.Practice != a.o.Practice {
-		return fmt.Errorf("as of %s: document is for practice %s, not %s", day, doc.Practice, a.o.Practice)
+		err := Classify("wrong practice", fmt.Errorf("as of %s: document is for practice %s, not %s", day, doc.Practice, a.o.Practice))
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return err
 	}
+	st.Searches = a.searchStatuses(st.Searches, day, doc, nil)
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return err
@@ -215,6 +231,56 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport) e
 	rep.Computed = append(rep.Computed, day)
 	a.o.Logger.Info("queued submission", "as_of", day, "submission", it.ID, "measures", len(doc.Measures), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// searchStatuses returns the status of each search after a run as of day:
+// each search's own outcome from the document of a run that succeeded;
+// failed, with the class of runErr, for every search of a run that did not
+// produce a document that may be queued. The searches of a run that failed
+// are named by the document when there is one, else by the Runner (a
+// SearchLister), else by the previous statuses, else by the pack alone.
+func (a *Agent) searchStatuses(prev []SearchStatus, day string, doc *results.Document, runErr error) []SearchStatus {
+	at := a.o.Now().UTC().Format(time.RFC3339)
+	var out []SearchStatus
+	add := func(search, status string, ms float64, rows int64) {
+		s := SearchStatus{RunStatus: wire.RunStatus{Search: search, Status: status, DurationMS: ms, Rows: rows, At: at},
+			Pack: a.o.Pack, AsOf: day}
+		if runErr != nil {
+			s.Status, s.Error = StatusFailed, ErrorClass(runErr)
+		}
+		out = append(out, s)
+	}
+	if doc != nil && len(doc.Runs) > 0 {
+		for _, r := range doc.Runs {
+			status := r.Status
+			switch status {
+			case StatusOK, StatusNoData, StatusFailed:
+			default:
+				status = StatusFailed
+			}
+			add(r.Search, status, r.DurationMS, r.Rows)
+		}
+		return out
+	}
+	if runErr == nil {
+		return nil // a document without run records: nothing to report per search
+	}
+	var names []string
+	if l, ok := a.o.Runner.(SearchLister); ok {
+		names, _ = l.Searches()
+	}
+	if len(names) == 0 {
+		for _, p := range prev {
+			names = append(names, p.Search)
+		}
+	}
+	if len(names) == 0 {
+		names = []string{a.o.Pack}
+	}
+	for _, n := range names {
+		add(n, StatusFailed, 0, 0)
+	}
+	return out
 }
 
 // Flush delivers pending items oldest first. It stops at the first
@@ -262,7 +328,10 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 		Practice: a.o.Practice, AgentVersion: buildinfo.String(),
 		BundleVersion: ver, BundleStale: stale,
 		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: len(pending),
-		Searches: st.Searches, SentAt: a.o.Now().UTC().Format(time.RFC3339),
+		SentAt: a.o.Now().UTC().Format(time.RFC3339),
+	}
+	for _, s := range st.Searches {
+		hb.Searches = append(hb.Searches, s.RunStatus)
 	}
 	if err := a.o.Sender.Heartbeat(ctx, hb); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
@@ -273,13 +342,74 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 
 // State is what `steward-agent status` shows.
 type State struct {
-	LastRun       string           `json:"last_run,omitempty"`
-	LastSuccess   string           `json:"last_success,omitempty"`
-	LastDelivery  string           `json:"last_delivery,omitempty"`
-	LastHeartbeat string           `json:"last_heartbeat,omitempty"`
-	LastError     string           `json:"last_error,omitempty"`
-	Pending       int              `json:"pending"`
-	Searches      []wire.RunStatus `json:"searches,omitempty"`
+	LastRun       string `json:"last_run,omitempty"`
+	LastSuccess   string `json:"last_success,omitempty"`
+	LastDelivery  string `json:"last_delivery,omitempty"`
+	LastHeartbeat string `json:"last_heartbeat,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+	Pending       int    `json:"pending"`
+	// Searches is the outcome of each search of the latest run.
+	Searches []SearchStatus `json:"searches,omitempty"`
+}
+
+// Search statuses, as wire.RunStatus names them.
+const (
+	StatusOK     = "ok"
+	StatusNoData = "no_data" // the search ran and found no patients
+	StatusFailed = "failed"
+)
+
+// SearchStatus is the latest outcome of one search at this practice. The
+// heartbeat carries its wire.RunStatus part; the pack, the as-of date and
+// the error class stay in the state file for `steward-agent status`,
+// because a heartbeat has no field for them.
+type SearchStatus struct {
+	wire.RunStatus
+	Pack string `json:"pack,omitempty"`
+	AsOf string `json:"as_of,omitempty"`
+	// Error says why the run failed in fixed words (ErrorClass): never a
+	// database message, which could quote a value from a row.
+	Error string `json:"error,omitempty"`
+}
+
+// Failure is an error with a fixed description of its kind.
+type Failure struct {
+	Class string
+	Err   error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Classify gives err a fixed description, which ErrorClass reports and the
+// state file keeps. class must be a constant text: never a message from the
+// database or a value read from a row. A nil err stays nil.
+func Classify(class string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Failure{Class: class, Err: err}
+}
+
+// ErrorClass describes a failed run in fixed words, safe to keep and show:
+// a timeout, a database that cannot be reached, the class a Runner gave
+// with Classify, or "run failed".
+func ErrorClass(err error) string {
+	var ne net.Error
+	var f *Failure
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &ne):
+		return "database unreachable"
+	case errors.As(err, &f):
+		return f.Class
+	}
+	return "run failed"
 }
 
 // StateFile keeps State durably.

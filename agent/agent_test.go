@@ -2,11 +2,17 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,7 +74,11 @@ func (f *fakeRunner) Run(_ context.Context, asOf, _ time.Time) (*results.Documen
 	}
 	f.runs = append(f.runs, asOf.Format(time.DateOnly))
 	return &results.Document{Schema: results.Schema, Practice: "Y01234", Pack: results.PackRef{ID: "medsip", Version: "1"},
-		AsOf: asOf.Format(time.DateOnly), Measures: []results.Measure{{ID: "long_term", Kind: "count", Value: results.F(4)}}}, nil
+		AsOf: asOf.Format(time.DateOnly), Measures: []results.Measure{{ID: "long_term", Kind: "count", Value: results.F(4)}},
+		Runs: []results.SearchRun{
+			{Search: "long_term", DurationMS: 12.5, Rows: 40, Status: "ok"},
+			{Search: "high_dose", DurationMS: 3, Rows: 0, Status: "no_data"},
+		}}, nil
 }
 
 type fakeSender struct {
@@ -78,6 +88,7 @@ type fakeSender struct {
 	got    []string // as_of of each accepted submission, in order
 	ids    map[string]bool
 	beats  int
+	last   wire.Heartbeat
 }
 
 func (f *fakeSender) Submit(_ context.Context, id string, body []byte) ([]byte, error) {
@@ -103,13 +114,14 @@ func (f *fakeSender) Submit(_ context.Context, id string, body []byte) ([]byte, 
 	return []byte(`{"submission_id":"` + id + `"}`), nil
 }
 
-func (f *fakeSender) Heartbeat(context.Context, wire.Heartbeat) error {
+func (f *fakeSender) Heartbeat(_ context.Context, hb wire.Heartbeat) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		return errors.New("connection refused")
 	}
 	f.beats++
+	f.last = hb
 	return nil
 }
 
@@ -257,5 +269,180 @@ func TestLoopRunsDaysOfSimulatedTime(t *testing.T) {
 	// Heartbeats every 6 hours while the collector was up (about 31 days).
 	if s.beats < 4*30 || s.beats > 4*32 {
 		t.Errorf("heartbeats = %d over ~31 days at 6h, want about 124", s.beats)
+	}
+}
+
+// listingRunner is a fakeRunner that names its searches, as the real
+// runner does from the pack.
+type listingRunner struct{ *fakeRunner }
+
+func (listingRunner) Searches() ([]string, error) {
+	return []string{"long_term", "high_dose", "gabapentinoid"}, nil
+}
+
+func statusLine(ss []wire.RunStatus) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, fmt.Sprintf("%s:%s:%g:%d", s.Search, s.Status, s.DurationMS, s.Rows))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestHeartbeatCarriesTheSearchStatusesOfTheLatestRun(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{}
+	a := newAgent(t, dir, listingRunner{r}, s, &now)
+	if err := a.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.last.Searches) != 0 {
+		t.Fatalf("heartbeat before any run has statuses %v", s.last.Searches)
+	}
+	if _, err := a.Cycle(context.Background(), day("2025-03-31")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statusLine(s.last.Searches), "long_term:ok:12.5:40 high_dose:no_data:3:0"; got != want {
+		t.Fatalf("heartbeat searches = %s, want %s", got, want)
+	}
+	if at := s.last.Searches[0].At; at != "2025-04-06T00:00:00Z" {
+		t.Errorf("at = %q, want the time of the run", at)
+	}
+
+	// The statuses survive a restart: a new agent on the same data
+	// directory sends them before it has run anything.
+	now = now.Add(time.Hour)
+	s2 := &fakeSender{}
+	a2 := newAgent(t, dir, listingRunner{r}, s2, &now)
+	if err := a2.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statusLine(s2.last.Searches), "long_term:ok:12.5:40 high_dose:no_data:3:0"; got != want {
+		t.Fatalf("after a restart heartbeat searches = %s, want %s", got, want)
+	}
+
+	// A month that is already queued or sent is not run again: the
+	// statuses stay those of the latest run.
+	if _, err := a2.Cycle(context.Background(), day("2025-03-31")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.last.Searches[0].At; got != "2025-04-06T00:00:00Z" {
+		t.Errorf("a cycle that ran nothing changed the statuses: at = %s", got)
+	}
+}
+
+func TestFailedRunMarksEverySearchFailedWithAFixedReason(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	// The database's own message may quote a value from a row: it must
+	// not reach the statuses.
+	dbErr := Classify("search failed", errors.New(`invalid input syntax for type date: "1961-07-14 patient 4471"`))
+	r, s := &fakeRunner{fail: dbErr}, &fakeSender{}
+	a := newAgent(t, dir, listingRunner{r}, s, &now)
+	if _, err := a.Cycle(context.Background(), day("2025-03-31")); err == nil {
+		t.Fatal("cycle with a failing run reported no error")
+	}
+	if err := a.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statusLine(s.last.Searches), "long_term:failed:0:0 high_dose:failed:0:0 gabapentinoid:failed:0:0"; got != want {
+		t.Fatalf("heartbeat searches = %s, want %s", got, want)
+	}
+	st, err := (&StateFile{Path: filepath.Join(dir, "state.json")}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range st.Searches {
+		if ss.Error != "search failed" || ss.AsOf != "2025-03-31" || ss.Pack != "medsip" {
+			t.Errorf("state status = %+v, want error class, as-of date and pack", ss)
+		}
+	}
+	b, _ := json.Marshal(s.last)
+	if strings.Contains(string(b), "1961") || strings.Contains(string(b), "4471") {
+		t.Errorf("heartbeat holds a value from the database message: %s", b)
+	}
+
+	// The database comes back: the next run replaces the failures.
+	r.fail = nil
+	now = now.Add(time.Hour)
+	if _, err := a.Cycle(context.Background(), day("2025-03-31")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statusLine(s.last.Searches), "long_term:ok:12.5:40 high_dose:no_data:3:0"; got != want {
+		t.Fatalf("after recovery heartbeat searches = %s, want %s", got, want)
+	}
+}
+
+func TestFailedRunWithoutAListNamesThePreviousSearches(t *testing.T) {
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{}
+	a := newAgent(t, t.TempDir(), r, s, &now)
+	if _, err := a.Cycle(context.Background(), day("2025-02-28")); err != nil {
+		t.Fatal(err)
+	}
+	r.fail = errors.New("boom")
+	_, _ = a.Cycle(context.Background(), day("2025-03-31"))
+	if err := a.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := statusLine(s.last.Searches), "long_term:failed:0:0 high_dose:failed:0:0"; got != want {
+		t.Fatalf("heartbeat searches = %s, want %s", got, want)
+	}
+
+	// With nothing known at all, the pack itself is reported failed.
+	s2 := &fakeSender{}
+	a2 := newAgent(t, t.TempDir(), &fakeRunner{fail: errors.New("boom")}, s2, &now)
+	_, _ = a2.Cycle(context.Background(), day("2025-03-31"))
+	_ = a2.Heartbeat(context.Background())
+	if got, want := statusLine(s2.last.Searches), "medsip:failed:0:0"; got != want {
+		t.Fatalf("heartbeat searches = %s, want %s", got, want)
+	}
+}
+
+func TestProtectFailureMarksTheSearchesFailed(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{}
+	a := newAgent(t, dir, r, s, &now)
+	a.o.Protect = func(*results.Document) error { return errors.New("cell 3 not suppressed") }
+	_, _ = a.Cycle(context.Background(), day("2025-03-31"))
+	st, _ := (&StateFile{Path: filepath.Join(dir, "state.json")}).Load()
+	if len(st.Searches) != 2 {
+		t.Fatalf("statuses = %+v", st.Searches)
+	}
+	for _, ss := range st.Searches {
+		if ss.Status != StatusFailed || ss.Error != "not disclosure controlled" {
+			t.Errorf("status = %+v, want failed: not disclosure controlled", ss)
+		}
+	}
+}
+
+func TestErrorClass(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("anything"), "run failed"},
+		{fmt.Errorf("run: %w", context.DeadlineExceeded), "timed out"},
+		{fmt.Errorf("run: %w", context.Canceled), "interrupted"},
+		{fmt.Errorf("search x: %w", refused), "database unreachable"},
+		{Classify("search failed", fmt.Errorf("wrapped: %w", refused)), "database unreachable"},
+		{fmt.Errorf("run: %w", Classify("database could not be opened", errors.New("x"))), "database could not be opened"},
+	}
+	for _, c := range cases {
+		if got := ErrorClass(c.err); got != c.want {
+			t.Errorf("ErrorClass(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nhs-steward/steward/agent"
 	"github.com/nhs-steward/steward/agent/config"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/installer/service"
@@ -323,126 +322,6 @@ run at any time: a month is never sent twice.`,
 			if herr != nil {
 				return cli.WithCode(cli.ExitNetwork, herr)
 			}
-			return nil
-		},
-	}
-}
-
-func runServiceCommand() *cli.Command {
-	var path string
-	var tick time.Duration
-	return &cli.Command{
-		Name:    "run",
-		Summary: "run the agent's service loop (what the service manager starts)",
-		Usage:   "run [--config FILE]",
-		Help: `Runs until stopped: catches up missed months, computes each month on its
-scheduled day, delivers, and sends heartbeats. A database or collector that is
-down is retried at the next tick; the loop never stops on a failure. Under the
-Windows service manager or systemd it reports to them; from a terminal it
-logs to stderr.`,
-		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs, &path)
-			fs.DurationVar(&tick, "tick", 15*time.Minute, "how often to look for due work")
-		},
-		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			e, err := loadEnv(path, stdio.Err)
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ag, err := e.agent(c)
-			if err != nil {
-				return err
-			}
-			u, err := e.updater()
-			if err != nil {
-				return cli.WithCode(cli.ExitConfig, err)
-			}
-			loop := func(ctx context.Context) error {
-				e.log.Info("steward-agent running", "practice", e.cfg.Practice, "config", path)
-				if u != nil {
-					go func() {
-						for {
-							if _, err := u.Update(ctx); err != nil && ctx.Err() == nil {
-								e.log.Warn("search bundle update failed; running the current one", "error", err)
-							}
-							select {
-							case <-ctx.Done():
-								return
-							case <-time.After(time.Hour):
-							}
-						}
-					}()
-				}
-				return ag.Loop(ctx, agent.LoopOptions{Tick: tick, Heartbeat: e.cfg.Heartbeat.Duration})
-			}
-			if service.Interactive() {
-				return loop(ctx)
-			}
-			prg := &service.Program{Run: loop}
-			svc, err := service.New(service.Agent(absPath(path)), "", prg)
-			if err != nil {
-				return err
-			}
-			return svc.Run()
-		},
-	}
-}
-
-func statusCommand() *cli.Command {
-	var path string
-	return &cli.Command{
-		Name:    "status",
-		Summary: "show the service, last run, last delivery, pending outbox and bundle version",
-		Usage:   "status [--config FILE]",
-		Flags:   func(fs *flag.FlagSet) { configFlag(fs, &path) },
-		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			e, err := loadEnv(path, stdio.Err)
-			if err != nil {
-				return err
-			}
-			st, _ := (&agent.StateFile{Path: dataPath(e, "state.json")}).Load()
-			svcState := "unknown"
-			if svc, err := service.New(service.Agent(absPath(path)), "", &service.Program{}); err == nil {
-				svcState = service.Status(svc)
-			}
-			pending := 0
-			if ag, err := e.agent(nopSender{}); err == nil {
-				p, _ := ag.Outbox().Pending()
-				pending = len(p)
-			}
-			_, source, perr := e.pack()
-			if perr != nil {
-				source = "error: " + perr.Error()
-			}
-			w := func(k, v string) {
-				if v == "" {
-					v = "-"
-				}
-				fmt.Fprintf(stdio.Out, "%-15s %s\n", k, v)
-			}
-			w("practice", e.cfg.Practice)
-			w("service", svcState)
-			w("searches", source)
-			if u, err := e.updater(); err == nil && u != nil {
-				if bs, err := u.Status(); err == nil {
-					if bs.WaitingApproval != "" {
-						w("awaiting", bs.WaitingApproval+" (approve with: steward-agent approve "+bs.WaitingApproval+")")
-					}
-					if bs.Stale() {
-						w("stale since", bs.StaleSince.Format(time.RFC3339))
-					}
-				}
-			}
-			w("last run", st.LastRun)
-			w("last success", st.LastSuccess)
-			w("last delivery", st.LastDelivery)
-			w("last heartbeat", st.LastHeartbeat)
-			w("pending", fmt.Sprint(pending))
-			w("last error", st.LastError)
 			return nil
 		},
 	}
