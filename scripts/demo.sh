@@ -15,6 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
+# A throwaway password for the demo's own users (never used elsewhere).
+demo_password=demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 cd "$work"
 
 say "1. A synthetic practice: 5,000 patients, 10 years of history (SQLite)"
@@ -62,9 +64,30 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
       "$repo/schemes/medsip-local-example.yaml" >demo-scheme.yaml
   "$bin/steward-collector" scheme add --config collector.yaml demo-scheme.yaml
   # List size and the practice's declaration are scheme inputs the ICB holds.
-  printf 'ods,list_size,declarations\nY01234,5000,opioid_lead_named\n' >practice-inputs.csv
+  printf 'ods,list_size\nY01234,5000\n' >list-sizes.csv
+  "$bin/steward-collector" practice list-size --config collector.yaml --month 2024-04 --actor demo list-sizes.csv
+  "$bin/steward-collector" scheme declare --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
+    --ods Y01234 --declaration opioid_lead_named --from 2024-04 --actor demo
   "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
-    --period 2025-03 --practice-inputs practice-inputs.csv --actor demo
+    --period 2025-03 --actor demo
+
+  say "7. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
+  printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-analyst \
+    --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead,icb_finance --password-stdin
+  printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-practice \
+    --role practice --practice Y01234 --sign-off practice_manager --password-stdin
+  for step in "declared demo-practice" "approved demo-analyst" "paid demo-analyst"; do
+    set -- $step
+    "$bin/steward-collector" claim move --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
+      --period 2025-03 --ods Y01234 --to "$1" --user "$2"
+  done
+  "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
 fi
 
-say "Dashboard: http://127.0.0.1:$port/ (while this demo runs; stopped at exit)"
+say "Dashboard: http://127.0.0.1:$port/ (sign in as demo-analyst or demo-practice, password $demo_password)"
+if [ "${STEWARD_DEMO_KEEP:-0}" = 1 ]; then
+  echo "The collector keeps running; press Ctrl-C to stop it and remove the demo's files."
+  wait "$collector_pid"
+else
+  echo "The collector stops when the demo ends; run 'STEWARD_DEMO_KEEP=1 make demo' to keep it running and look."
+fi

@@ -13,8 +13,10 @@ import (
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/tufrepo"
 )
 
@@ -22,13 +24,18 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "serve",
 		Summary: "run the collector: agent API and dashboard",
-		Usage:   "serve --config FILE [--check]",
+		Usage:   "serve --config FILE [--check] [--recalculate-every DURATION]",
 		Help: `Runs until SIGTERM or Ctrl-C, then stops accepting connections, lets requests
 in flight finish (at most shutdown_timeout: requests still running then are
 cut off, unacknowledged, and the exit status is non-zero) and closes the
 store. Schema migrations run on start.
 
 A submission is acknowledged only after it is committed to the store.
+
+Every calculated scheme period is recalculated every --recalculate-every
+(and before every claim move and export): a resubmission that changes a
+declared or approved claim's figures sends it back to calculated, with the
+changes in its history.
 
 With tuf_repository set it also serves that search-bundle repository to
 agents (/v1/tuf/), accepts releases from search authors (/v1/bundles, with
@@ -42,6 +49,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs)
 			fs.Bool("check", false, "check the configuration and the store, then exit")
+			fs.Duration("recalculate-every", 10*time.Minute, "recalculate every calculated scheme period this `often`, so new figures send claims back to calculated (0: never)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			log := slog.New(slog.NewTextHandler(stdio.Err, nil))
@@ -81,8 +89,9 @@ Examples:
 			if cfg.TLSCert != "" {
 				tls = &server.TLS{Cert: cfg.TLSCert, Key: cfg.TLSKey}
 			}
+			claimSvc := &claims.Service{DB: db}
 			opts := server.Options{
-				Store: db, Logger: log, MaxRequestBytes: cfg.MaxRequestBytes,
+				Store: db, Claims: claimSvc, Logger: log, MaxRequestBytes: cfg.MaxRequestBytes,
 				SessionLifetime: cfg.SessionLifetime,
 				// Browsers accept Secure cookies from http://localhost too.
 				SecureCookies: true,
@@ -93,6 +102,10 @@ Examples:
 			if repo != nil {
 				opts.Bundles = repo
 				background.Go(func() { repo.KeepFresh(bctx, 0) })
+			}
+			every := fs.Lookup("recalculate-every").Value.(flag.Getter).Get().(time.Duration)
+			if every > 0 {
+				background.Go(func() { recalculateLoop(bctx, log, claimSvc, every) })
 			}
 			srv := server.New(opts)
 			log.Info("steward-collector serving", "version", buildinfo.String(), "listen", ln.Addr().String(),
@@ -106,6 +119,38 @@ Examples:
 			log.Info("stopped")
 			return nil
 		},
+	}
+}
+
+// recalculateLoop recalculates every calculated period each interval until
+// ctx ends, logging the claims sent back and paid claims whose figures
+// changed.
+func recalculateLoop(ctx context.Context, log *slog.Logger, svc *claims.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		outs, err := svc.RecalculateAll(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("recalculate scheme periods", "err", err)
+		}
+		for _, o := range outs {
+			back := 0
+			for _, e := range o.Events {
+				if e.From != schemes.Open {
+					back++
+				}
+			}
+			log.Info("recalculated", "scheme", o.Rec.Scheme, "period", o.Rec.Period, "version", o.Version,
+				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back)
+			if o.PaidChanged != nil {
+				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Rec.Scheme, "period", o.Rec.Period, "err", o.PaidChanged)
+			}
+		}
 	}
 }
 

@@ -121,20 +121,22 @@ func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string
 	for _, p := range practices {
 		names[p.ODS] = p.Name
 	}
-	var out []schemes.PracticeFigures
+	asOf := MonthEnd(period)
+	out := make([]schemes.PracticeFigures, 0, len(rows))
 	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].ODS != r.Practice {
-			f := schemes.PracticeFigures{ODS: r.Practice, Name: names[r.Practice], SubmissionID: r.IdempotencyKey,
-				ReceivedAt: r.ReceivedAt, PackID: r.Pack, PackVersion: r.PackVersion, AsOf: r.AsOf, Baseline: r.Baseline,
-				Declarations: decl[r.Practice]}
-			if n, ok := sizes[r.Practice]; ok {
-				f.ListSize = &n
-			}
-			out = append(out, f)
+		if len(r.Measures) == 0 {
+			continue // superseded between the two reads; the next calculation has it
 		}
-		f := &out[len(out)-1]
-		f.Measures = append(f.Measures, schemes.Measure{ID: r.MeasureID, Kind: r.Kind, Numerator: r.Numerator,
-			Denominator: r.Denominator, Value: r.Value})
+		f := schemes.PracticeFigures{ODS: r.Practice, Name: names[r.Practice], SubmissionID: r.IdempotencyKey,
+			ReceivedAt: r.ReceivedAt, PackID: sc.Pack.ID, PackVersion: r.PackVersion, AsOf: asOf, Baseline: r.Baseline,
+			Declarations: decl[r.Practice], Measures: make([]schemes.Measure, len(r.Measures))}
+		if n, ok := sizes[r.Practice]; ok {
+			f.ListSize = &n
+		}
+		for i, m := range r.Measures {
+			f.Measures[i] = schemes.Measure{ID: m.ID, Kind: m.Kind, Numerator: m.Numerator, Denominator: m.Denominator, Value: m.Value}
+		}
+		out = append(out, f)
 	}
 	return out, names, nil
 }
@@ -210,18 +212,28 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	if err != nil && !first {
 		return nil, err
 	}
+	rec, err := s.Evaluate(ctx, sc, period)
+	if err != nil {
+		return nil, err
+	}
+	result, err := json.Marshal(stored(rec))
+	if err != nil {
+		return nil, err
+	}
+	// The previous result is decoded only when it differs: recalculating
+	// with nothing new (the usual case, every few minutes) compares bytes.
 	var prevRec *schemes.Reconciliation
-	if !first {
+	switch {
+	case first:
+	case bytes.Equal(result, prev.Result):
+		prevRec = rec
+	default:
 		prevRec = new(schemes.Reconciliation)
 		if err := json.Unmarshal(prev.Result, prevRec); err != nil {
 			return nil, fmt.Errorf("stored calculation of %s %s: %w", sc.ID, period, err)
 		}
 	}
-	rec, err := s.Evaluate(ctx, sc, period)
-	if err != nil {
-		return nil, err
-	}
-	states := map[string]schemes.State{}
+	states := make(map[string]schemes.State, len(rec.Practices))
 	for _, pr := range rec.Practices {
 		states[pr.ODS] = pr.State
 	}
@@ -235,10 +247,6 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	}
 	for i := range rec.Practices {
 		rec.Practices[i].State = states[rec.Practices[i].ODS]
-	}
-	result, err := json.Marshal(stored(rec))
-	if err != nil {
-		return nil, err
 	}
 	out := &Outcome{Rec: rec, First: first, Changes: changes, Events: events, PaidChanged: paidErr, Version: prev.Version}
 	if !first && len(events) == 0 && bytes.Equal(result, prev.Result) {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
@@ -142,42 +144,71 @@ func (db *DB) DeclarationsAt(ctx context.Context, scheme, period string) (map[st
 	return out, nil
 }
 
-// FigureRow is one current measure row with what reconciliation needs of
-// its submission.
-type FigureRow struct {
-	collector.MeasureRow
+// PeriodFigures is one practice's current submission of a pack at an
+// as-of date, with its measures: what reconciliation reads.
+type PeriodFigures struct {
+	SubmissionID   int64
+	Practice       string
 	IdempotencyKey string
+	PackVersion    string
 	Baseline       string
+	ReceivedAt     time.Time
+	Measures       []MeasureFigure
 }
 
-// Figures returns every current measure row of pack at asOf, of the
-// practices of icb ("" for all), ordered by practice and measure: a whole
-// period's figures in one query.
-func (db *DB) Figures(ctx context.Context, pack, asOf, icb string) ([]FigureRow, error) {
-	query := `SELECT s.id, s.practice, s.pack, s.pack_version, s.as_of, s.received_at, s.idempotency_key, s.baseline,
-	m.measure_id, m.kind, m.numerator, m.denominator, m.per, m.value, m.suppressed
-	FROM submissions s JOIN measure_rows m ON m.submission_id = s.id
-	WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'`
+// MeasureFigure is one measure of a submission as reconciliation needs it.
+type MeasureFigure struct {
+	ID, Kind                      string
+	Numerator, Denominator, Value *float64
+}
+
+// Figures returns the current submissions of pack at asOf of the practices
+// of icb ("" for all), ordered by practice, each with its measures ordered
+// by id: a whole period's figures in two queries.
+func (db *DB) Figures(ctx context.Context, pack, asOf, icb string) ([]PeriodFigures, error) {
+	where := " WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'"
 	args := []any{pack, asOf}
 	if icb != "" {
-		query += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"
+		where += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"
 		args = append(args, icb)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY s.practice, m.measure_id"), args...)
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT s.id, s.practice, s.idempotency_key, s.pack_version, s.baseline, s.received_at FROM submissions s"+
+		where+" ORDER BY s.practice"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	var out []PeriodFigures
+	index := map[int64]int{}
+	for rows.Next() {
+		var f PeriodFigures
+		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.IdempotencyKey, &f.PackVersion, &f.Baseline, timeScan{&f.ReceivedAt}); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read figures: %w", err)
+		}
+		index[f.SubmissionID] = len(out)
+		out = append(out, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	rows, err = db.r.QueryContext(ctx, db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value"+
+		" FROM measure_rows m JOIN submissions s ON s.id = m.submission_id"+where+" ORDER BY m.submission_id, m.measure_id"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read figures: %w", err)
 	}
 	defer rows.Close()
-	var out []FigureRow
 	for rows.Next() {
-		var f FigureRow
+		var id int64
+		var m MeasureFigure
 		var num, den, val sql.NullFloat64
-		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.Pack, &f.PackVersion, dateScan{&f.AsOf}, timeScan{&f.ReceivedAt},
-			&f.IdempotencyKey, &f.Baseline, &f.MeasureID, &f.Kind, &num, &den, &f.Per, &val, &f.Suppressed); err != nil {
+		if err := rows.Scan(&id, &m.ID, &m.Kind, &num, &den, &val); err != nil {
 			return nil, fmt.Errorf("read figures: %w", err)
 		}
-		f.Numerator, f.Denominator, f.Value = nullFloat(num), nullFloat(den), nullFloat(val)
-		out = append(out, f)
+		m.Numerator, m.Denominator, m.Value = nullFloat(num), nullFloat(den), nullFloat(val)
+		if i, ok := index[id]; ok { // a submission stored between the two queries is left for the next calculation
+			out[i].Measures = append(out[i].Measures, m)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read figures: %w", err)
@@ -290,12 +321,7 @@ func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion in
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
 		}
-		for _, e := range events {
-			if err := db.applyEvent(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return db.applyEvents(ctx, tx, events)
 	})
 }
 
@@ -320,41 +346,78 @@ func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) er
 		if v != calcVersion {
 			return fmt.Errorf("figures of %s %s were recalculated: %w", e.Scheme, e.Period, ErrStale)
 		}
-		return db.applyEvent(ctx, tx, e)
+		return db.applyEvents(ctx, tx, []ClaimEvent{e})
 	})
 }
 
-func (db *DB) applyEvent(ctx context.Context, tx *sql.Tx, e ClaimEvent) error {
-	var res sql.Result
-	var err error
-	if e.From == "open" {
-		// An open claim has no row yet, or one left open.
-		if _, err = tx.ExecContext(ctx, db.q("DELETE FROM claims WHERE scheme = ? AND period = ? AND practice = ? AND state = 'open'"),
-			e.Scheme, e.Period, e.Practice); err == nil {
-			res, err = tx.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
-				e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
-			if db.isUniqueViolation(err) {
-				return fmt.Errorf("claim %s %s %s is no longer open: %w", e.Scheme, e.Period, e.Practice, ErrStale)
-			}
+// eventChunk is how many claims one statement writes: a calculation moves
+// thousands of claims at once (every practice of an ICB), and one
+// statement per claim would make that seconds of round trips.
+const eventChunk = 500
+
+// applyEvents moves claims, records the events and audits them, a chunk of
+// claims per statement. A claim not in its event's From state makes the
+// whole transaction fail with ErrStale.
+func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
+	var opens, others []ClaimEvent
+	for _, e := range events {
+		if e.From == "open" {
+			opens = append(opens, e)
+		} else {
+			others = append(others, e)
 		}
-	} else {
-		res, err = tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
+	}
+	for chunk := range slices.Chunk(opens, eventChunk) {
+		// An open claim has no row yet, or one left open.
+		q := "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES " + placeholders(len(chunk), 5) +
+			" ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at WHERE claims.state = 'open'"
+		args := make([]any, 0, 5*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
+		}
+		res, err := tx.ExecContext(ctx, db.q(q), args...)
+		if err != nil {
+			return fmt.Errorf("move claims: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(chunk)) {
+			return fmt.Errorf("%d of %d claims are no longer open: %w", int64(len(chunk))-n, len(chunk), ErrStale)
+		}
+	}
+	for _, e := range others {
+		res, err := tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
 			e.To, db.ts(e.At), e.Scheme, e.Period, e.Practice, e.From)
+		if err != nil {
+			return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("claim %s %s %s is no longer %s: %w", e.Scheme, e.Period, e.Practice, e.From, ErrStale)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
+	for chunk := range slices.Chunk(events, eventChunk) {
+		args := make([]any, 0, 9*len(chunk))
+		audit := make([]any, 0, 6*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason)
+			before, _ := json.Marshal(map[string]string{"state": e.From})
+			after, _ := json.Marshal(map[string]string{"state": e.To, "role": e.Role, "reason": e.Reason})
+			audit = append(audit, db.ts(e.At), e.Actor, "claim.move", "claim:"+e.Scheme+"/"+e.Period+"/"+e.Practice, string(before), string(after))
+		}
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason) VALUES "+
+			placeholders(len(chunk), 9)), args...); err != nil {
+			return fmt.Errorf("record claim events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES "+
+			placeholders(len(chunk), 6)), audit...); err != nil {
+			return fmt.Errorf("append audit entries: %w", err)
+		}
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("claim %s %s %s is no longer %s: %w", e.Scheme, e.Period, e.Practice, e.From, ErrStale)
-	}
-	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason); err != nil {
-		return fmt.Errorf("record claim event: %w", err)
-	}
-	before, _ := json.Marshal(map[string]string{"state": e.From})
-	after, _ := json.Marshal(map[string]string{"state": e.To, "role": e.Role, "reason": e.Reason})
-	return db.appendAudit(ctx, tx, collector.AuditEntry{At: e.At, Actor: e.Actor, Action: "claim.move",
-		Subject: "claim:" + e.Scheme + "/" + e.Period + "/" + e.Practice, Before: string(before), After: string(after)})
+	return nil
+}
+
+// placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func placeholders(rows, cols int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
 }
 
 // Claims returns the stored claims of a scheme's period by practice; a
