@@ -145,10 +145,10 @@ func recalculateLoop(ctx context.Context, log *slog.Logger, svc *claims.Service,
 					back++
 				}
 			}
-			log.Info("recalculated", "scheme", o.Rec.Scheme, "period", o.Rec.Period, "version", o.Version,
+			log.Info("recalculated", "scheme", o.Scheme, "period", o.Period, "version", o.Version,
 				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back)
 			if o.PaidChanged != nil {
-				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Rec.Scheme, "period", o.Rec.Period, "err", o.PaidChanged)
+				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Scheme, "period", o.Period, "err", o.PaidChanged)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ package schemes
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -512,4 +513,33 @@ func (s *Scheme) HasDeclaration(name string) bool {
 		}
 	}
 	return false
+}
+
+// MeasureIDs lists, sorted and once each, the measures the scheme reads:
+// Evaluate looks at no other measure of a practice's figures, so a store
+// may give it only these.
+func (s *Scheme) MeasureIDs() []string {
+	seen := map[string]bool{}
+	add := func(refs ...Ref) {
+		for _, r := range refs {
+			if r.Measure != "" && r.Measure != ListSizeRegisteredPatients {
+				seen[r.Measure] = true
+			}
+		}
+	}
+	for _, c := range s.Gateway {
+		add(c.Measure)
+	}
+	for _, e := range s.Elements {
+		add(e.Count, e.Numerator, e.Denominator, e.Exclusions, e.Baseline, e.Current, e.ListSize)
+		if e.Prevalence != nil {
+			add(e.Prevalence.Register)
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -13,13 +13,18 @@ package claims
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nhs-steward/steward/internal/buildinfo"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
@@ -93,44 +98,106 @@ func MonthEnd(period string) string {
 	return t.AddDate(0, 1, -1).Format(time.DateOnly)
 }
 
-// Figures builds the figures of every practice with a current submission
-// of the scheme's pack as of the period's month end, with the list sizes
-// and declarations in force, and returns every practice's name by ODS code.
-func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string) ([]schemes.PracticeFigures, map[string]string, error) {
-	icb := ""
-	if sc.AllPractices {
-		icb = sc.ICB
-	}
-	rows, err := s.DB.Figures(ctx, sc.Pack.ID, MonthEnd(period), icb)
-	if err != nil {
-		return nil, nil, err
-	}
-	sizes, err := s.DB.ListSizesAt(ctx, period)
-	if err != nil {
-		return nil, nil, err
-	}
-	decl, err := s.DB.DeclarationsAt(ctx, sc.ID, period)
-	if err != nil {
-		return nil, nil, err
-	}
+// inputs is everything a period's calculation reads besides measures.
+type inputs struct {
+	subs  []store.PeriodFigures // the current submissions, by practice
+	sizes map[string]int64      // list sizes in force
+	decl  map[string][]string   // declarations in force
+	names map[string]string     // every practice's name
+}
+
+// names returns every practice's name by ODS code.
+func (s *Service) names(ctx context.Context) (map[string]string, error) {
 	practices, err := s.DB.Practices(ctx, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names := make(map[string]string, len(practices))
 	for _, p := range practices {
 		names[p.ODS] = p.Name
 	}
-	asOf := MonthEnd(period)
-	out := make([]schemes.PracticeFigures, 0, len(rows))
-	for _, r := range rows {
-		if len(r.Measures) == 0 {
-			continue // superseded between the two reads; the next calculation has it
+	return names, nil
+}
+
+// scope is the ICB whose practices' figures a scheme reads ("" for a
+// scheme that lists its practices).
+func scope(sc *schemes.Scheme) string {
+	if sc.AllPractices {
+		return sc.ICB
+	}
+	return ""
+}
+
+// load reads a period's inputs; names, when not nil, are reused.
+func (s *Service) load(ctx context.Context, sc *schemes.Scheme, period string, names map[string]string) (*inputs, error) {
+	in := &inputs{names: names}
+	var err error
+	if in.subs, err = s.DB.PeriodSubmissions(ctx, sc.Pack.ID, MonthEnd(period), scope(sc)); err != nil {
+		return nil, err
+	}
+	if in.sizes, err = s.DB.ListSizesAt(ctx, period); err != nil {
+		return nil, err
+	}
+	if in.decl, err = s.DB.DeclarationsAt(ctx, sc.ID, period); err != nil {
+		return nil, err
+	}
+	if in.names == nil {
+		if in.names, err = s.names(ctx); err != nil {
+			return nil, err
 		}
-		f := schemes.PracticeFigures{ODS: r.Practice, Name: names[r.Practice], SubmissionID: r.IdempotencyKey,
+	}
+	return in, nil
+}
+
+// calcFormat changes whenever what a calculation depends on changes in a
+// way the inputs below do not show.
+const calcFormat = "steward reconciliation 1"
+
+// digest identifies the inputs of a scheme's period: the scheme (stored
+// schemes are never replaced), the collector's version (its rules), each
+// submission taken, the list sizes, declarations and names. Equal digests
+// give equal results.
+func (in *inputs) digest(sc *schemes.Scheme, period string) string {
+	h := sha256.New()
+	line := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{'\n'})
+	}
+	line(calcFormat, buildinfo.String(), sc.ID, period)
+	for _, f := range in.subs {
+		line("s", f.Practice, f.IdempotencyKey, f.PackVersion, f.Baseline, f.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	}
+	for _, ods := range slices.Sorted(maps.Keys(in.sizes)) {
+		line("l", ods, strconv.FormatInt(in.sizes[ods], 10))
+	}
+	for _, ods := range slices.Sorted(maps.Keys(in.decl)) {
+		line(append([]string{"d", ods}, in.decl[ods]...)...)
+	}
+	for _, ods := range slices.Sorted(maps.Keys(in.names)) {
+		line("n", ods, in.names[ods])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// figures reads the measures the scheme uses and builds each practice's
+// figures.
+func (s *Service) figures(ctx context.Context, sc *schemes.Scheme, period string, in *inputs) ([]schemes.PracticeFigures, error) {
+	if err := s.DB.MeasuresOf(ctx, in.subs, sc.Pack.ID, MonthEnd(period), scope(sc), sc.MeasureIDs()); err != nil {
+		return nil, err
+	}
+	asOf := MonthEnd(period)
+	out := make([]schemes.PracticeFigures, 0, len(in.subs))
+	for _, r := range in.subs {
+		if len(r.Measures) == 0 {
+			continue // superseded between the two reads; the next calculation takes the new one
+		}
+		f := schemes.PracticeFigures{ODS: r.Practice, Name: in.names[r.Practice], SubmissionID: r.IdempotencyKey,
 			ReceivedAt: r.ReceivedAt, PackID: sc.Pack.ID, PackVersion: r.PackVersion, AsOf: asOf, Baseline: r.Baseline,
-			Declarations: decl[r.Practice], Measures: make([]schemes.Measure, len(r.Measures))}
-		if n, ok := sizes[r.Practice]; ok {
+			Declarations: in.decl[r.Practice], Measures: make([]schemes.Measure, len(r.Measures))}
+		if n, ok := in.sizes[r.Practice]; ok {
 			f.ListSize = &n
 		}
 		for i, m := range r.Measures {
@@ -138,7 +205,20 @@ func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string
 		}
 		out = append(out, f)
 	}
-	return out, names, nil
+	return out, nil
+}
+
+// Figures builds the figures of every practice with a current submission
+// of the scheme's pack as of the period's month end (the measures the
+// scheme reads), with the list sizes and declarations in force, and
+// returns every practice's name by ODS code.
+func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string) ([]schemes.PracticeFigures, map[string]string, error) {
+	in, err := s.load(ctx, sc, period, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	figures, err := s.figures(ctx, sc, period, in)
+	return figures, in.names, err
 }
 
 // Evaluate reconciles a period from the stored figures without storing
@@ -148,7 +228,15 @@ func (s *Service) Evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 	if err := CheckPeriod(sc, period); err != nil {
 		return nil, err
 	}
-	figures, names, err := s.Figures(ctx, sc, period)
+	in, err := s.load(ctx, sc, period, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.evaluate(ctx, sc, period, in)
+}
+
+func (s *Service) evaluate(ctx context.Context, sc *schemes.Scheme, period string, in *inputs) (*schemes.Reconciliation, error) {
+	figures, err := s.figures(ctx, sc, period, in)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +251,7 @@ func (s *Service) Evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 	for i := range rec.Practices {
 		pr := &rec.Practices[i]
 		if pr.Name == "" {
-			pr.Name = names[pr.ODS] // missing practices too, for finance
+			pr.Name = in.names[pr.ODS] // missing practices too, for finance
 		}
 		pr.State = schemes.Open
 		if c, ok := claims[pr.ODS]; ok {
@@ -175,12 +263,18 @@ func (s *Service) Evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 
 // Outcome is the result of a calculation.
 type Outcome struct {
+	Scheme, Period string
+	// Rec is the reconciliation with the claims' states; Recalculate
+	// leaves it nil when nothing changed.
 	Rec *schemes.Reconciliation
 	// Version is the stored calculation's version after this one; it
 	// changes only when something in the reconciliation changed.
 	Version int64
 	// First is true for the period's first calculation.
 	First bool
+	// Unchanged is true when the inputs were those of the stored
+	// calculation, so nothing was calculated again.
+	Unchanged bool
 	// Changes are the figure changes since the previous calculation.
 	Changes []schemes.FigureChange
 	// Events are the claim moves recorded (open → calculated, and back to
@@ -194,11 +288,29 @@ type Outcome struct {
 
 // Calculate reconciles a period from the stored figures and stores the
 // result with the claim moves it causes, as done by actor (a user name,
-// or "steward" for the collector itself). Calculating twice with no new
-// figures stores nothing new.
+// or "steward" for the collector itself). Calculating again with the same
+// inputs stores nothing new; the outcome always holds the reconciliation.
 func (s *Service) Calculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
+	out, err := s.Recalculate(ctx, sc, period, actor, nil)
+	if err != nil || out.Rec != nil {
+		return out, err
+	}
+	if out.Rec, out.Version, err = s.Calculated(ctx, sc, period); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Recalculate is Calculate without reading back an unchanged result: what
+// the collector does every few minutes and the benchmark measures. names,
+// when not nil, are the practices' names (CalculatePeriods reads them
+// once).
+func (s *Service) Recalculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names map[string]string) (*Outcome, error) {
+	if err := CheckPeriod(sc, period); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		out, err := s.calculate(ctx, sc, period, actor)
+		out, err := s.calculate(ctx, sc, period, actor, names)
 		if errors.Is(err, store.ErrStale) && attempt < 5 {
 			continue // someone else calculated or moved a claim meanwhile
 		}
@@ -206,13 +318,41 @@ func (s *Service) Calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	}
 }
 
-func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
-	prev, err := s.DB.Calculation(ctx, sc.ID, period)
+// CalculatePeriods recalculates several periods of a scheme, reading the
+// practices once.
+func (s *Service) CalculatePeriods(ctx context.Context, sc *schemes.Scheme, periods []string, actor string) ([]*Outcome, error) {
+	names, err := s.names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Outcome, 0, len(periods))
+	for _, p := range periods {
+		o, err := s.Recalculate(ctx, sc, p, actor, names)
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %w", sc.ID, p, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names map[string]string) (*Outcome, error) {
+	meta, err := s.DB.CalculationMeta(ctx, sc.ID, period)
 	first := errors.Is(err, collector.ErrNotFound)
 	if err != nil && !first {
 		return nil, err
 	}
-	rec, err := s.Evaluate(ctx, sc, period)
+	in, err := s.load(ctx, sc, period, names)
+	if err != nil {
+		return nil, err
+	}
+	digest := in.digest(sc, period)
+	out := &Outcome{Scheme: sc.ID, Period: period, First: first, Version: meta.Version}
+	if !first && digest == meta.Inputs {
+		out.Unchanged = true
+		return out, nil
+	}
+	rec, err := s.evaluate(ctx, sc, period, in)
 	if err != nil {
 		return nil, err
 	}
@@ -220,17 +360,25 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	if err != nil {
 		return nil, err
 	}
-	// The previous result is decoded only when it differs: recalculating
-	// with nothing new (the usual case, every few minutes) compares bytes.
+	// The previous result is decoded only when it differs.
 	var prevRec *schemes.Reconciliation
-	switch {
-	case first:
-	case bytes.Equal(result, prev.Result):
-		prevRec = rec
-	default:
-		prevRec = new(schemes.Reconciliation)
-		if err := json.Unmarshal(prev.Result, prevRec); err != nil {
-			return nil, fmt.Errorf("stored calculation of %s %s: %w", sc.ID, period, err)
+	var prevResult []byte
+	if !first {
+		prev, err := s.DB.Calculation(ctx, sc.ID, period)
+		if err != nil {
+			return nil, err
+		}
+		if prev.Version != meta.Version {
+			return nil, fmt.Errorf("calculation of %s %s: %w", sc.ID, period, store.ErrStale)
+		}
+		prevResult = prev.Result
+		if bytes.Equal(result, prevResult) {
+			prevRec = rec
+		} else {
+			prevRec = new(schemes.Reconciliation)
+			if err := json.Unmarshal(prevResult, prevRec); err != nil {
+				return nil, fmt.Errorf("stored calculation of %s %s: %w", sc.ID, period, err)
+			}
 		}
 	}
 	states := make(map[string]schemes.State, len(rec.Practices))
@@ -248,13 +396,16 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	for i := range rec.Practices {
 		rec.Practices[i].State = states[rec.Practices[i].ODS]
 	}
-	out := &Outcome{Rec: rec, First: first, Changes: changes, Events: events, PaidChanged: paidErr, Version: prev.Version}
-	if !first && len(events) == 0 && bytes.Equal(result, prev.Result) {
-		return out, nil // nothing new
+	out.Rec, out.Changes, out.Events, out.PaidChanged = rec, changes, events, paidErr
+	if !first && len(events) == 0 && bytes.Equal(result, prevResult) {
+		// New inputs, same result (a resubmission of the same figures):
+		// remember the inputs so the next recalculation is cheap.
+		return out, s.DB.UpdateCalculationInputs(ctx, sc.ID, period, meta.Version, digest)
 	}
-	out.Version = prev.Version + 1
-	calc := store.Calculation{Scheme: sc.ID, Period: period, Version: out.Version, CalculatedAt: now, CalculatedBy: actor, Result: result}
-	if err := s.DB.SaveCalculation(ctx, calc, prev.Version, storeEvents(events)); err != nil {
+	out.Version = meta.Version + 1
+	calc := store.Calculation{Scheme: sc.ID, Period: period, Version: out.Version, CalculatedAt: now, CalculatedBy: actor,
+		Inputs: digest, Result: result}
+	if err := s.DB.SaveCalculation(ctx, calc, meta.Version, storeEvents(events)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -336,7 +487,7 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 	if err := CheckPeriod(sc, req.Period); err != nil {
 		return schemes.Event{}, err
 	}
-	if _, err := s.DB.Calculation(ctx, sc.ID, req.Period); errors.Is(err, collector.ErrNotFound) {
+	if _, err := s.DB.CalculationMeta(ctx, sc.ID, req.Period); errors.Is(err, collector.ErrNotFound) {
 		return schemes.Event{}, fmt.Errorf("%s %s: %w (run 'reconcile' first)", sc.ID, req.Period, ErrNotCalculated)
 	}
 	out, err := s.Calculate(ctx, sc, req.Period, schemes.RoleSteward)
@@ -393,6 +544,10 @@ func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	names, err := s.names(ctx)
+	if err != nil {
+		return nil, err
+	}
 	loaded := map[string]*schemes.Scheme{}
 	var out []*Outcome
 	var errs []error
@@ -405,7 +560,7 @@ func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
 			}
 			loaded[c.Scheme] = sc
 		}
-		o, err := s.Calculate(ctx, sc, c.Period, schemes.RoleSteward)
+		o, err := s.Recalculate(ctx, sc, c.Period, schemes.RoleSteward, names)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", c.Scheme, c.Period, err))
 			continue

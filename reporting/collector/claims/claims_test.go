@@ -114,8 +114,9 @@ func states(rec *schemes.Reconciliation) map[string]schemes.State {
 	return out
 }
 
-// The figures reconciliation reads from measure rows in one query equal
-// those decoded from the stored bodies, which is what was signed.
+// The figures reconciliation reads from measure rows (only the measures
+// the scheme uses) give the same reconciliation as the stored bodies,
+// which are what was signed.
 func TestFiguresMatchStoredBodies(t *testing.T) {
 	engines(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
@@ -131,6 +132,11 @@ func TestFiguresMatchStoredBodies(t *testing.T) {
 		if len(figures) != 3 {
 			t.Fatalf("figures for %d practices, want 3", len(figures))
 		}
+		used := sc.MeasureIDs()
+		if strings.Join(used, ",") != "eligible_adults,high_dose_baseline_stopped,long_term_reviewed" {
+			t.Fatalf("scheme measures = %v", used)
+		}
+		var fromBodies []schemes.PracticeFigures
 		for _, f := range figures {
 			sub, err := db.Submission(ctx, f.ODS, f.SubmissionID)
 			if err != nil {
@@ -140,15 +146,14 @@ func TestFiguresMatchStoredBodies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := schemes.FiguresFromDocument(doc, sub.IdempotencyKey, sub.ReceivedAt)
-			got := f
-			got.Name, got.ListSize, got.Declarations = "", nil, nil
-			// Rows come in measure id order, the body in the pack's.
-			byID := func(a, b schemes.Measure) int { return strings.Compare(a.ID, b.ID) }
-			slices.SortFunc(got.Measures, byID)
-			slices.SortFunc(want.Measures, byID)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: figures from rows\n%+v\nfrom body\n%+v", f.ODS, got, want)
+			whole := schemes.FiguresFromDocument(doc, sub.IdempotencyKey, sub.ReceivedAt)
+			whole.Name, whole.ListSize, whole.Declarations = f.Name, f.ListSize, f.Declarations
+			fromBodies = append(fromBodies, whole)
+			want := whole
+			want.Measures = slices.DeleteFunc(slices.Clone(whole.Measures), func(m schemes.Measure) bool { return !slices.Contains(used, m.ID) })
+			slices.SortFunc(want.Measures, func(a, b schemes.Measure) int { return strings.Compare(a.ID, b.ID) })
+			if !reflect.DeepEqual(f, want) {
+				t.Errorf("%s: figures from rows\n%+v\nfrom body\n%+v", f.ODS, f, want)
 			}
 			if strings.Join(f.Declarations, ",") != "opioid_lead_named" {
 				t.Errorf("%s: declarations %v", f.ODS, f.Declarations)
@@ -156,6 +161,17 @@ func TestFiguresMatchStoredBodies(t *testing.T) {
 		}
 		if figures[0].ListSize == nil || *figures[0].ListSize != 8000 || figures[2].ListSize != nil {
 			t.Errorf("list sizes: %v %v", figures[0].ListSize, figures[2].ListSize)
+		}
+		a, err := schemes.Evaluate(sc, "2027-03", figures)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := schemes.Evaluate(sc, "2027-03", fromBodies)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("reconciliation from the scheme's measures differs from the whole documents'")
 		}
 	})
 }
@@ -196,10 +212,9 @@ func TestClaimLifecycle(t *testing.T) {
 
 		// Calculating again with nothing new stores nothing.
 		again, err := svc.Calculate(ctx, sc, "2027-03", "ana")
-		if err != nil || again.Version != 1 || len(again.Events) != 0 || len(again.Changes) != 0 {
+		if err != nil || again.Version != 1 || !again.Unchanged || len(again.Events) != 0 || again.Rec == nil || len(again.Rec.Practices) != 4 {
 			t.Fatalf("second calculation = %+v, %v", again, err)
 		}
-
 		// Sign-off roles decide who moves what.
 		for _, tc := range []struct {
 			ods, user string
@@ -293,9 +308,15 @@ func TestClaimLifecycle(t *testing.T) {
 			"approved>calculated:steward calculated>declared:pm1 declared>approved:lead approved>paid:finance" {
 			t.Fatalf("history = %s", got)
 		}
+		// People's moves are audited one by one, the collector's summed
+		// up per calculation.
 		audit, err := db.Audit().List(ctx, "claim:"+schemeID+"/2027-03/Y01001", 0)
-		if err != nil || len(audit) != len(history) {
-			t.Fatalf("audit has %d claim entries, %v; want %d", len(audit), err, len(history))
+		if err != nil || len(audit) != len(history)-2 {
+			t.Fatalf("audit has %d claim entries, %v; want %d", len(audit), err, len(history)-2)
+		}
+		calcs, err := db.Audit().List(ctx, "scheme:"+schemeID+"/2027-03", 0)
+		if err != nil || len(calcs) != 2 || calcs[1].Action != "claim.calculate" || !strings.Contains(calcs[1].After, `"open -\u003e calculated":3`) {
+			t.Fatalf("calculation audit entries = %+v, %v", calcs, err)
 		}
 	})
 }
@@ -367,4 +388,38 @@ func TestDeclarationsAndListSizesInForce(t *testing.T) {
 			t.Fatalf("list size of an unknown practice = %v", err)
 		}
 	})
+}
+
+func TestIdenticalResubmission(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		svc := service(db)
+		sc, err := svc.Scheme(ctx, schemeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Calculate(ctx, sc, "2027-03", "ana"); err != nil {
+			t.Fatal(err)
+		}
+		// A resubmission of the same figures is no figure change: no
+		// claim moves (the stored result names the new submission, so
+		// its version moves on); the next recalculation finds nothing new.
+		ingest(t, db, "Y01004", "k4-again", onTime.Add(time.Minute), storetest.MedsipFigures{Reviewed: 10, LongTerm: 40, Stopped: 1, HighDoseBaseline: 10})
+		same, err := svc.Recalculate(ctx, sc, "2027-03", "steward", nil)
+		if err != nil || same.Unchanged || same.Version != 2 || len(same.Events) != 0 || len(same.Changes) != 0 {
+			t.Fatalf("recalculation after an identical resubmission = %+v, %v", same, err)
+		}
+		if same, err = svc.Recalculate(ctx, sc, "2027-03", "steward", nil); err != nil || !same.Unchanged || same.Rec != nil {
+			t.Fatalf("recalculation with nothing new = %+v, %v", same, err)
+		}
+
+	})
+}
+
+// The store recognises the collector's own moves by the actor name the
+// state machine gives them.
+func TestStewardActor(t *testing.T) {
+	if store.StewardActor != schemes.Steward.ID {
+		t.Fatalf("store.StewardActor %q, schemes.Steward.ID %q", store.StewardActor, schemes.Steward.ID)
+	}
 }

@@ -162,40 +162,62 @@ type MeasureFigure struct {
 	Numerator, Denominator, Value *float64
 }
 
-// Figures returns the current submissions of pack at asOf of the practices
-// of icb ("" for all), ordered by practice, each with its measures ordered
-// by id: a whole period's figures in two queries.
-func (db *DB) Figures(ctx context.Context, pack, asOf, icb string) ([]PeriodFigures, error) {
+// PeriodSubmissions returns the current submissions of pack at asOf of
+// the practices of icb ("" for all), ordered by practice, without their
+// measures (MeasuresOf reads those).
+func (db *DB) PeriodSubmissions(ctx context.Context, pack, asOf, icb string) ([]PeriodFigures, error) {
+	where, args := periodWhere(pack, asOf, icb)
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT s.id, s.practice, s.idempotency_key, s.pack_version, s.baseline, s.received_at FROM submissions s"+
+		where+" ORDER BY s.practice"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read submissions: %w", err)
+	}
+	defer rows.Close()
+	var out []PeriodFigures
+	for rows.Next() {
+		var f PeriodFigures
+		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.IdempotencyKey, &f.PackVersion, &f.Baseline, timeScan{&f.ReceivedAt}); err != nil {
+			return nil, fmt.Errorf("read submissions: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read submissions: %w", err)
+	}
+	return out, nil
+}
+
+func periodWhere(pack, asOf, icb string) (string, []any) {
 	where := " WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'"
 	args := []any{pack, asOf}
 	if icb != "" {
 		where += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"
 		args = append(args, icb)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT s.id, s.practice, s.idempotency_key, s.pack_version, s.baseline, s.received_at FROM submissions s"+
-		where+" ORDER BY s.practice"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
+	return where, args
+}
+
+// MeasuresOf fills in the measures named by ids (all when ids is empty) of
+// subs, the current submissions of pack at asOf of icb's practices as
+// PeriodSubmissions returned them, in one query, each submission's in id
+// order. A submission superseded since is left without measures.
+func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, pack, asOf, icb string, ids []string) error {
+	index := make(map[int64]int, len(subs))
+	for i := range subs {
+		index[subs[i].SubmissionID] = i
+		subs[i].Measures = subs[i].Measures[:0]
 	}
-	var out []PeriodFigures
-	index := map[int64]int{}
-	for rows.Next() {
-		var f PeriodFigures
-		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.IdempotencyKey, &f.PackVersion, &f.Baseline, timeScan{&f.ReceivedAt}); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read figures: %w", err)
+	where, args := periodWhere(pack, asOf, icb)
+	if len(ids) > 0 {
+		where += " AND m.measure_id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+		for _, id := range ids {
+			args = append(args, id)
 		}
-		index[f.SubmissionID] = len(out)
-		out = append(out, f)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
-	}
-	rows, err = db.r.QueryContext(ctx, db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value"+
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value"+
 		" FROM measure_rows m JOIN submissions s ON s.id = m.submission_id"+where+" ORDER BY m.submission_id, m.measure_id"), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
+		return fmt.Errorf("read measures: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -203,17 +225,17 @@ func (db *DB) Figures(ctx context.Context, pack, asOf, icb string) ([]PeriodFigu
 		var m MeasureFigure
 		var num, den, val sql.NullFloat64
 		if err := rows.Scan(&id, &m.ID, &m.Kind, &num, &den, &val); err != nil {
-			return nil, fmt.Errorf("read figures: %w", err)
+			return fmt.Errorf("read measures: %w", err)
 		}
 		m.Numerator, m.Denominator, m.Value = nullFloat(num), nullFloat(den), nullFloat(val)
-		if i, ok := index[id]; ok { // a submission stored between the two queries is left for the next calculation
-			out[i].Measures = append(out[i].Measures, m)
+		if i, ok := index[id]; ok {
+			subs[i].Measures = append(subs[i].Measures, m)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
+		return fmt.Errorf("read measures: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // Calculation is a stored reconciliation of a scheme's period: Result is
@@ -225,7 +247,10 @@ type Calculation struct {
 	Version      int64
 	CalculatedAt time.Time
 	CalculatedBy string
-	Result       []byte
+	// Inputs is a digest of everything the result was calculated from: an
+	// equal digest means an equal result, without calculating.
+	Inputs string
+	Result []byte
 }
 
 // ClaimEvent is one recorded move of a claim (schemes.Event as stored).
@@ -259,8 +284,8 @@ var ErrStale = errors.New("changed since it was read")
 // (ErrNotFound if it was never calculated).
 func (db *DB) Calculation(ctx context.Context, scheme, period string) (Calculation, error) {
 	c := Calculation{Scheme: scheme, Period: period}
-	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, result FROM reconciliations WHERE scheme = ? AND period = ?"),
-		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Result)
+	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, inputs_sha256, result FROM reconciliations WHERE scheme = ? AND period = ?"),
+		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs, &c.Result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("calculation of %s %s: %w", scheme, period, collector.ErrNotFound)
 	}
@@ -271,9 +296,9 @@ func (db *DB) Calculation(ctx context.Context, scheme, period string) (Calculati
 }
 
 // Calculations lists the calculated periods of a scheme (all schemes when
-// scheme is ""), without their results, newest period first.
+// scheme is ""), without their results, by scheme and newest period first.
 func (db *DB) Calculations(ctx context.Context, scheme string) ([]Calculation, error) {
-	query, args := "SELECT scheme, period, version, calculated_at, calculated_by FROM reconciliations", []any{}
+	query, args := "SELECT scheme, period, version, calculated_at, calculated_by, inputs_sha256 FROM reconciliations", []any{}
 	if scheme != "" {
 		query += " WHERE scheme = ?"
 		args = append(args, scheme)
@@ -286,12 +311,39 @@ func (db *DB) Calculations(ctx context.Context, scheme string) ([]Calculation, e
 	var out []Calculation
 	for rows.Next() {
 		var c Calculation
-		if err := rows.Scan(&c.Scheme, &c.Period, &c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy); err != nil {
+		if err := rows.Scan(&c.Scheme, &c.Period, &c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs); err != nil {
 			return nil, fmt.Errorf("list calculations: %w", err)
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// CalculationMeta returns a stored calculation without its result
+// (ErrNotFound if the period was never calculated).
+func (db *DB) CalculationMeta(ctx context.Context, scheme, period string) (Calculation, error) {
+	c := Calculation{Scheme: scheme, Period: period}
+	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, inputs_sha256 FROM reconciliations WHERE scheme = ? AND period = ?"),
+		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("calculation of %s %s: %w", scheme, period, collector.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read calculation of %s %s: %w", scheme, period, err)
+	}
+	return c, nil
+}
+
+// UpdateCalculationInputs records that a calculation's result stands for
+// new inputs that give the same result (version unchanged), if the stored
+// version is still version.
+func (db *DB) UpdateCalculationInputs(ctx context.Context, scheme, period string, version int64, inputs string) error {
+	_, err := db.w.ExecContext(ctx, db.q("UPDATE reconciliations SET inputs_sha256 = ? WHERE scheme = ? AND period = ? AND version = ?"),
+		inputs, scheme, period, version)
+	if err != nil {
+		return fmt.Errorf("update calculation of %s %s: %w", scheme, period, err)
+	}
+	return nil
 }
 
 // SaveCalculation stores a new calculation of a scheme's period in one
@@ -305,14 +357,14 @@ func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion in
 		var res sql.Result
 		var err error
 		if prevVersion == 0 {
-			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, result)
-			VALUES (?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, string(c.Result))
+			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, inputs_sha256, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, string(c.Result))
 			if db.isUniqueViolation(err) {
 				return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
 			}
 		} else {
-			res, err = tx.ExecContext(ctx, db.q(`UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, result = ?
-			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, string(c.Result),
+			res, err = tx.ExecContext(ctx, db.q(`UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, inputs_sha256 = ?, result = ?
+			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, string(c.Result),
 				c.Scheme, c.Period, prevVersion)
 		}
 		if err != nil {
@@ -393,11 +445,19 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 			return fmt.Errorf("claim %s %s %s is no longer %s: %w", e.Scheme, e.Period, e.Practice, e.From, ErrStale)
 		}
 	}
+	// Every move goes to the claim's history; a person's move also to the
+	// audit log, one entry each. The collector's own moves (a calculation
+	// moves every practice's claim) are summed up in one audit entry.
+	byCollector := map[string]int{}
 	for chunk := range slices.Chunk(events, eventChunk) {
 		args := make([]any, 0, 9*len(chunk))
-		audit := make([]any, 0, 6*len(chunk))
+		var audit []any
 		for _, e := range chunk {
 			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason)
+			if e.Actor == StewardActor {
+				byCollector[e.From+" -> "+e.To]++
+				continue
+			}
 			before, _ := json.Marshal(map[string]string{"state": e.From})
 			after, _ := json.Marshal(map[string]string{"state": e.To, "role": e.Role, "reason": e.Reason})
 			audit = append(audit, db.ts(e.At), e.Actor, "claim.move", "claim:"+e.Scheme+"/"+e.Period+"/"+e.Practice, string(before), string(after))
@@ -406,13 +466,25 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 			placeholders(len(chunk), 9)), args...); err != nil {
 			return fmt.Errorf("record claim events: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES "+
-			placeholders(len(chunk), 6)), audit...); err != nil {
-			return fmt.Errorf("append audit entries: %w", err)
+		if len(audit) > 0 {
+			if _, err := tx.ExecContext(ctx, db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES "+
+				placeholders(len(audit)/6, 6)), audit...); err != nil {
+				return fmt.Errorf("append audit entries: %w", err)
+			}
 		}
+	}
+	if len(byCollector) > 0 {
+		e := events[0]
+		after, _ := json.Marshal(map[string]any{"claims_moved": byCollector})
+		return db.appendAudit(ctx, tx, collector.AuditEntry{At: e.At, Actor: StewardActor, Action: "claim.calculate",
+			Subject: "scheme:" + e.Scheme + "/" + e.Period, After: string(after)})
 	}
 	return nil
 }
+
+// StewardActor is the actor of the collector's own claim moves
+// (schemes.RoleSteward).
+const StewardActor = "steward"
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {

@@ -158,6 +158,7 @@ CREATE TABLE reconciliations (
 	version {{bigint}} NOT NULL,
 	calculated_at {{time}} NOT NULL,
 	calculated_by TEXT NOT NULL,
+	inputs_sha256 TEXT NOT NULL,
 	result TEXT NOT NULL,
 	PRIMARY KEY (scheme, period)
 );
