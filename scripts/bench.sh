@@ -4,7 +4,8 @@
 #  - the MedSIP pack on 10k, 50k and 100k-patient practices, SQLite and
 #    PostgreSQL, beside one full scan of medication_issues, with peak memory
 #  - collector ingest throughput and p99 on loopback, SQLite
-#  - scheme evaluation for 6,500 practices x 24 months
+#  - scheme evaluation for 6,500 practices x 24 months, and reconciliation
+#    of the same from a PostgreSQL store
 # Needs STEWARD_TEST_PG (make bench starts a throwaway cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,8 +51,18 @@ echo "== collector ingest (SQLite, signed submissions on loopback)"
 go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ | grep -E 'Benchmark|ok'
 
 echo
-echo "== scheme evaluation, 6,500 practices x 24 months"
+echo "== scheme evaluation, 6,500 practices x 24 months (no database)"
 go test -run '^$' -bench . -benchtime 3x ./reporting/schemes/ | grep -E 'Benchmark|ok'
+
+echo
+echo "== reconciliation on PostgreSQL, 6,500 practices x 24 months stored (156,000 submissions)"
+echo "   first: all 24 periods from nothing (156,000 claims moved and recorded); again: all 24 with nothing new;"
+echo "   one-period: one period from nothing"
+if [ -n "${STEWARD_TEST_PG:-}" ]; then
+  go test -run '^$' -bench ReconcilePostgres -benchtime 2x -timeout 30m ./reporting/collector/claims/ | grep -E 'Benchmark|ok'
+else
+  echo "   skipped: no STEWARD_TEST_PG"
+fi
 
 echo
 echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and PostgreSQL"
