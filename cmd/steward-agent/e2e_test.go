@@ -6,11 +6,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
+	"github.com/nhs-steward/steward/reporting/schemes"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -303,4 +306,77 @@ func dueMonths(now time.Time) []string {
 		out = append(out, m.AddDate(0, 0, -1).Format(time.DateOnly))
 	}
 	return out
+}
+
+// TestReconcileEqualsStewardRun: a practice enrolled with a code delivers
+// one cycle, and the collector's reconciliation of the example scheme
+// (moved to 2024/25 for this practice) pays on exactly the figures
+// 'steward run' computes on the same database.
+func TestReconcileEqualsStewardRun(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 1500, "")
+	if out, err := f.agent(nil, "once", "--as-of", "2025-03-31"); err != nil {
+		t.Fatalf("once: %v\n%s", err, out)
+	}
+	example, err := os.ReadFile("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.NewReplacer("2026-27", "2024-25", "2026/27", "2024/25", "2026-", "2024-", "2027-", "2025-",
+		"icb: QXX", "icb: QWE", "late_submissions: withhold", "late_submissions: pay",
+		"  - Y01001\n  - Y01002\n  - Y01003\n  - Y01004\n", "  - Y01234\n").Replace(string(example))
+	sc, err := schemes.Parse("scheme", []byte(yaml))
+	if err != nil {
+		t.Fatalf("shifted example scheme: %v", err)
+	}
+	if err := f.st.AddScheme(ctx, store.StoredScheme{ID: sc.ID, YAML: yaml, AddedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetListSizes(ctx, []store.ListSize{{Practice: "Y01234", Month: "2024-04", Size: 1500}}, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.RecordDeclaration(ctx, store.Declaration{Scheme: sc.ID, Practice: "Y01234", Declaration: "opioid_lead_named",
+		FromPeriod: "2024-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := (&claims.Service{DB: f.st}).Calculate(ctx, sc, "2025-03", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rec.Practices) != 1 || out.Rec.Practices[0].Missing {
+		t.Fatalf("reconciliation = %+v", out.Rec.Practices)
+	}
+	got := out.Rec.Practices[0]
+
+	// The same scheme on steward run's document.
+	pack, err := run.LoadPack("medsip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := run.Open("sqlite:"+f.dbPath, "canonical", pack, "steward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	doc, err := r.Document(ctx, run.Request{Practice: "Y01234",
+		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	figures := schemes.FiguresFromDocument(doc, got.SubmissionID, got.ReceivedAt)
+	size := int64(1500)
+	figures.ListSize, figures.Declarations = &size, []string{"opioid_lead_named"}
+	want, err := schemes.Evaluate(sc, "2025-03", []schemes.PracticeFigures{figures})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := want.Practices[0]
+	if !got.Gateway.Pass || got.TotalPence != w.TotalPence || !reflect.DeepEqual(got.Elements, w.Elements) {
+		t.Fatalf("collector pays %d on %+v\nsteward run's figures pay %d on %+v", got.TotalPence, got.Elements, w.TotalPence, w.Elements)
+	}
+	reviewed := doc.Find("long_term_reviewed")
+	if a := got.Elements[0].A; a == nil || float64(*a) != *reviewed.Numerator || *a == 0 {
+		t.Fatalf("lt_reviews A = %v, steward run's long_term_reviewed numerator %v", a, *reviewed.Numerator)
+	}
+	t.Logf("Y01234 2025-03: %d long-term users reviewed of %v, payable £%s", *got.Elements[0].A, *reviewed.Denominator, schemes.FormatPence(got.TotalPence))
 }
