@@ -15,6 +15,7 @@ import (
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/collector/web"
@@ -169,8 +170,9 @@ func (m month) document(ods string) results.Document {
 
 // fixture is a running collector and its store.
 type fixture struct {
-	db  *store.DB
-	url string // http://127.0.0.1:PORT
+	db     *store.DB
+	url    string                    // http://127.0.0.1:PORT
+	agents map[string]*upload.Client // each practice's enrolled agent client
 }
 
 // newFixture starts a collector on a loopback listener over a fresh SQLite
@@ -195,7 +197,7 @@ func newFixture(t *testing.T) *fixture {
 	// Warnings (failed sign-ins, refused practices) go to the test log,
 	// which shows with -v or on failure.
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := server.New(server.Options{Store: db, Logger: logger, SecureCookies: false})
+	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, Logger: logger, SecureCookies: false})
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln, nil, 10*time.Second) }()
@@ -208,7 +210,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	f := &fixture{db: db, url: "http://" + ln.Addr().String()}
+	f := &fixture{db: db, url: "http://" + ln.Addr().String(), agents: map[string]*upload.Client{}}
 	for _, s := range seeds {
 		f.seed(t, s)
 	}
@@ -252,6 +254,7 @@ func (f *fixture) seed(t *testing.T, s practiceSeed) {
 	if _, err := agent.Enrol(ctx, code); err != nil {
 		t.Fatalf("enrol %s: %v", s.ods, err)
 	}
+	f.agents[s.ods] = agent
 	for _, m := range s.months {
 		body, err := json.Marshal(m.document(s.ods))
 		if err != nil {
