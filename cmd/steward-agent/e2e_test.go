@@ -129,20 +129,7 @@ func TestCycleLandsTheSameFiguresAsStewardRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pack, err := run.LoadPack("medsip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := run.Open("sqlite:"+f.dbPath, "canonical", pack, "steward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	want, err := r.Document(context.Background(), run.Request{Practice: "Y01234",
-		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := stewardRun(t, f.dbPath)
 	gm, _ := json.Marshal(got.Measures)
 	wm, _ := json.Marshal(want.Measures)
 	if !bytes.Equal(gm, wm) {
@@ -152,6 +139,27 @@ func TestCycleLandsTheSameFiguresAsStewardRun(t *testing.T) {
 		t.Fatalf("long_term is %v: the practice should have long-term users", lt)
 	}
 	scanPayload(t, f.dbPath, sub.Body)
+}
+
+// stewardRun is what 'steward run' computes for the practice as of
+// 2025-03-31, baseline 2024-03-31.
+func stewardRun(t *testing.T, dbPath string) *results.Document {
+	t.Helper()
+	pack, err := run.LoadPack("medsip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := run.Open("sqlite:"+dbPath, "canonical", pack, "steward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	doc, err := r.Document(context.Background(), run.Request{Practice: "Y01234",
+		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }
 
 // scanPayload checks that no byte of an uploaded payload holds a patient id,
@@ -349,20 +357,7 @@ func TestReconcileEqualsStewardRun(t *testing.T) {
 	got := out.Rec.Practices[0]
 
 	// The same scheme on steward run's document.
-	pack, err := run.LoadPack("medsip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := run.Open("sqlite:"+f.dbPath, "canonical", pack, "steward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	doc, err := r.Document(ctx, run.Request{Practice: "Y01234",
-		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := stewardRun(t, f.dbPath)
 	figures := schemes.FiguresFromDocument(doc, got.SubmissionID, got.ReceivedAt)
 	size := int64(1500)
 	figures.ListSize, figures.Declarations = &size, []string{"opioid_lead_named"}

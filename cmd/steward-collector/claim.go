@@ -49,15 +49,11 @@ Example:
 			if err := requireFlags(fs, "scheme", "period"); err != nil {
 				return err
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, sc, err := openScheme(ctx, fs)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
-			if err != nil {
-				return err
-			}
 			period := fs.Lookup("period").Value.String()
 			if err := claims.CheckPeriod(sc, period); err != nil {
 				return cli.Usagef("--period: %v", err)
@@ -320,15 +316,11 @@ Example:
 			if !periodPattern.MatchString(from) {
 				return cli.Usagef("--from %q: want YYYY-MM", from)
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, sc, err := openScheme(ctx, fs)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
-			if err != nil {
-				return err
-			}
 			name := fs.Lookup("declaration").Value.String()
 			if !sc.HasDeclaration(name) {
 				return cli.Usagef("--declaration %q: scheme %s's gateway asks for none of that name (it asks for: %s)",

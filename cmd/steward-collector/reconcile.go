@@ -91,7 +91,7 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	if err := requireFlags(fs, "scheme", "period"); err != nil {
 		return err
 	}
-	id, period := fs.Lookup("scheme").Value.String(), fs.Lookup("period").Value.String()
+	period := fs.Lookup("period").Value.String()
 	format := fs.Lookup("format").Value.String()
 	dryRun := fs.Lookup("dry-run").Value.String() == "true"
 	switch {
@@ -103,15 +103,11 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	if !periodPattern.MatchString(period) {
 		return cli.Usagef("--period %q: want a month, YYYY-MM", period)
 	}
-	cfg, db, err := openStore(ctx, fs)
+	cfg, db, s, err := openScheme(ctx, fs)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	s, err := loadScheme(ctx, db, id)
-	if err != nil {
-		return err
-	}
 	if err := claims.CheckPeriod(s, period); err != nil {
 		return cli.Usagef("--period: %v", err)
 	}

@@ -180,8 +180,10 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// Newest first: the two CSV runs, the first reconciliation, and the
+	// collector's summary of the claims that calculation moved.
 	entries, err := db.Audit().List(context.Background(), "scheme:"+scheme+"/2027-03", 10)
-	if err != nil || len(entries) != 3 {
+	if err != nil || len(entries) != 4 || entries[3].Action != "claim.calculate" || entries[3].Actor != "steward" {
 		t.Fatalf("audit entries = %+v, %v", entries, err)
 	}
 	first := entries[2]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/config"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
@@ -103,6 +104,21 @@ func practicesDesc(s *schemes.Scheme) string {
 		return "all practices of ICB " + s.ICB
 	}
 	return fmt.Sprintf("%d practices", len(s.Practices))
+}
+
+// openScheme opens the store of --config and loads the stored scheme
+// named by --scheme; the caller closes the store.
+func openScheme(ctx context.Context, fs *flag.FlagSet) (*config.Config, *store.DB, *schemes.Scheme, error) {
+	cfg, db, err := openStore(ctx, fs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, db, sc, nil
 }
 
 // loadScheme reads and parses the stored scheme id.

@@ -24,77 +24,8 @@ var benchPractices = func() int {
 }()
 
 // benchScheme pays on every element type for every practice of ICB QXX,
-// monthly from 2025-04 to 2027-03.
-const benchScheme = `version: 1
-id: bench
-title: Benchmark scheme
-icb: QXX
-pack:
-  id: medsip
-  versions: ">=2026.1.0 <2027.0.0"
-baseline: 2025-03-31
-periods:
-  from: 2025-04
-  to: 2027-03
-  final_achievement_date: 2027-03-31
-  payment_period_end: 2027-06-30
-  submission_deadline_days: 10
-  late_submissions: withhold
-practices: all
-gateway:
-  - id: submitted
-    type: submission
-  - id: has_eligible_adults
-    type: threshold
-    measure: eligible_adults
-    op: ">"
-    value: 0
-elements:
-  - id: reviews
-    title: Reviews
-    type: per_patient
-    paid: monthly
-    count: long_term_reviewed.numerator
-    pence_per_patient: 1500
-    cap_pence: 150000
-  - id: points
-    title: Points
-    type: points
-    paid: monthly
-    numerator: long_term_reviewed.numerator
-    denominator: long_term_reviewed.denominator
-    lower_threshold: 50
-    upper_threshold: 80
-    points: 20
-    pence_per_point: 220.62
-    list_size: registered_patients
-    national_average_list: 9964
-  - id: tiers
-    title: Tiers
-    type: per_registered_patient
-    paid: monthly
-    numerator: high_dose_reviewed.numerator
-    denominator: high_dose_reviewed.denominator
-    list_size: registered_adults
-    tiers:
-      - from: 40
-        pence_per_patient: 10
-      - from: 70
-        pence_per_patient: 25.5
-  - id: reduction
-    title: Reduction
-    type: reduction
-    paid: monthly
-    baseline: high_dose_baseline
-    current: high_dose
-    pence_per_unit: 2500
-caps:
-  practice_pence: 1000000
-sign_off:
-  declare: [practice_manager]
-  approve: [icb_lead]
-  pay: [icb_finance]
-`
+// monthly from 2025-04 to 2027-03 (shared with package schemes' benchmark).
+const benchSchemeFile = "../../schemes/testdata/bench-scheme.yaml"
 
 // seedBench fills a migrated PostgreSQL store with 6,500 practices and 24
 // monthly submissions each (156,000 submissions, 14 measure rows apiece,
@@ -149,7 +80,11 @@ func seedBench(b *testing.B, url string) (*store.DB, *sql.DB) {
 			b.Fatalf("seed: %v\n%s", err, stmt)
 		}
 	}
-	if err := db.AddScheme(ctx, store.StoredScheme{ID: "bench", YAML: benchScheme, AddedBy: "bench"}); err != nil {
+	yaml, err := os.ReadFile(benchSchemeFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "bench", YAML: string(yaml), AddedBy: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	return db, raw

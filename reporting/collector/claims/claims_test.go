@@ -101,6 +101,32 @@ func ingest(t *testing.T, db *store.DB, ods, key string, at time.Time, f storete
 	}
 }
 
+// seeded seeds db and returns a service on it with the example scheme.
+func seeded(t *testing.T, db *store.DB) (*claims.Service, *schemes.Scheme) {
+	t.Helper()
+	seed(t, db)
+	svc := service(db)
+	sc, err := svc.Scheme(ctx, schemeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, sc
+}
+
+// usersOf returns the seeded users by name.
+func usersOf(t *testing.T, db *store.DB) map[string]collector.User {
+	t.Helper()
+	list, err := db.Users(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]collector.User{}
+	for _, u := range list {
+		out[u.Name] = u
+	}
+	return out
+}
+
 func service(db *store.DB) *claims.Service {
 	now := onTime.Add(24 * time.Hour)
 	return &claims.Service{DB: db, Now: func() time.Time { now = now.Add(time.Minute); return now }}
@@ -119,12 +145,7 @@ func states(rec *schemes.Reconciliation) map[string]schemes.State {
 // which are what was signed.
 func TestFiguresMatchStoredBodies(t *testing.T) {
 	engines(t, func(t *testing.T, db *store.DB) {
-		seed(t, db)
-		svc := service(db)
-		sc, err := svc.Scheme(ctx, schemeID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, sc := seeded(t, db)
 		figures, _, err := svc.Figures(ctx, sc, "2027-03")
 		if err != nil {
 			t.Fatal(err)
@@ -178,12 +199,8 @@ func TestFiguresMatchStoredBodies(t *testing.T) {
 
 func TestClaimLifecycle(t *testing.T) {
 	engines(t, func(t *testing.T, db *store.DB) {
-		users := seed(t, db)
-		svc := service(db)
-		sc, err := svc.Scheme(ctx, schemeID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, sc := seeded(t, db)
+		users := usersOf(t, db)
 		move := func(ods string, to schemes.State, user, reason string, version int64) error {
 			_, err := svc.Move(ctx, claims.MoveRequest{Scheme: schemeID, Period: "2027-03", Practice: ods, To: to, Reason: reason, Version: version}, users[user])
 			return err
@@ -392,12 +409,7 @@ func TestDeclarationsAndListSizesInForce(t *testing.T) {
 
 func TestIdenticalResubmission(t *testing.T) {
 	engines(t, func(t *testing.T, db *store.DB) {
-		seed(t, db)
-		svc := service(db)
-		sc, err := svc.Scheme(ctx, schemeID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, sc := seeded(t, db)
 		if _, err := svc.Calculate(ctx, sc, "2027-03", "ana"); err != nil {
 			t.Fatal(err)
 		}
