@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
@@ -319,19 +320,37 @@ func (s *Service) Recalculate(ctx context.Context, sc *schemes.Scheme, period, a
 }
 
 // CalculatePeriods recalculates several periods of a scheme, reading the
-// practices once.
+// practices once and working on up to four periods at a time (each period
+// is its own calculation and transaction). The outcomes are in the order
+// of periods; on an error, the first error is returned.
 func (s *Service) CalculatePeriods(ctx context.Context, sc *schemes.Scheme, periods []string, actor string) ([]*Outcome, error) {
 	names, err := s.names(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Outcome, 0, len(periods))
-	for _, p := range periods {
-		o, err := s.Recalculate(ctx, sc, p, actor, names)
+	out := make([]*Outcome, len(periods))
+	errs := make([]error, len(periods))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(4, len(periods)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = s.Recalculate(ctx, sc, periods[i], actor, names)
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("%s %s: %w", sc.ID, periods[i], errs[i])
+				}
+			}
+		})
+	}
+	for i := range periods {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return out, fmt.Errorf("%s %s: %w", sc.ID, p, err)
+			return nil, err
 		}
-		out = append(out, o)
 	}
 	return out, nil
 }
