@@ -65,6 +65,24 @@ func TestCommands(t *testing.T) {
 	if code, out, _ = run(t, "", "user", "list", "--config", cfg); code != 0 || !regexp.MustCompile(`(?m)^ana +icb_analyst +QWE +- +- +true `).MatchString(out) {
 		t.Fatalf("user list: %d\n%s", code, out)
 	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--name", "ana", "--sign-off", "icb_finance,icb_lead"}, 0, "User ana: enabled, sign-off icb_finance,icb_lead."},
+		{[]string{"--name", "ana", "--disable"}, 0, "User ana: disabled, sign-off icb_finance,icb_lead."},
+		{[]string{"--name", "ana", "--enable", "--sign-off", ""}, 0, "User ana: enabled, sign-off -."},
+		{[]string{"--name", "ana"}, cli.ExitUsage, ""},
+		{[]string{"--name", "ana", "--enable", "--disable"}, cli.ExitUsage, ""},
+		{[]string{"--name", "ana", "--sign-off", "steward"}, cli.ExitUsage, ""},
+		{[]string{"--name", "nobody", "--disable"}, cli.ExitFailure, ""},
+	} {
+		code, out, errs := run(t, "", append([]string{"user", "set", "--config", cfg}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out, tc.out) {
+			t.Errorf("user set %v: exit %d, %q %s; want %d, %q", tc.args, code, out, errs, tc.code, tc.out)
+		}
+	}
 	if code, out, _ = run(t, "", "serve", "--check", "--config", cfg); code != 0 || !strings.Contains(out, "configuration ok") {
 		t.Fatalf("serve --check: %d %s", code, out)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
@@ -21,8 +23,8 @@ var signOffPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func userCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "user",
-		Summary: "add and list the people who use the collector",
-		Sub:     []*cli.Command{userAddCommand(), userListCommand()},
+		Summary: "add, list, change and disable the people who use the collector",
+		Sub:     []*cli.Command{userAddCommand(), userListCommand(), userSetCommand()},
 	}
 }
 
@@ -72,14 +74,9 @@ Examples:
 			if (u.Role == collector.RolePractice) != (u.Practice != "") {
 				return cli.Usagef("--practice goes with --role practice, and --role practice needs --practice")
 			}
-			for _, r := range strings.Split(fs.Lookup("sign-off").Value.String(), ",") {
-				if r = strings.TrimSpace(r); r == "" {
-					continue
-				}
-				if r == schemes.RoleSteward || !signOffPattern.MatchString(r) {
-					return cli.Usagef("--sign-off %q: want role names of lower-case letters, digits and _ (steward is reserved)", r)
-				}
-				u.SignOff = append(u.SignOff, r)
+			var err error
+			if u.SignOff, err = parseSignOff(fs.Lookup("sign-off").Value.String()); err != nil {
+				return err
 			}
 			var password string
 			if fs.Lookup("password-stdin").Value.String() == "true" {
@@ -158,6 +155,88 @@ func userListCommand() *cli.Command {
 					dash(strings.Join(u.SignOff, ",")), u.PasswordHash != "", when(u.CreatedAt))
 			}
 			return tw.Flush()
+		},
+	}
+}
+
+// parseSignOff parses --sign-off: role names separated by commas.
+func parseSignOff(v string) ([]string, error) {
+	var out []string
+	for _, r := range strings.Split(v, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if r == schemes.RoleSteward || !signOffPattern.MatchString(r) {
+			return nil, cli.Usagef("--sign-off %q: want role names of lower-case letters, digits and _ (steward is reserved)", r)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func userSetCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "set",
+		Summary: "change a user's sign-off roles, or disable or enable them",
+		Usage:   "user set --name NAME [--sign-off ROLES] [--disable | --enable] [--actor NAME] --config FILE",
+		Help: `--sign-off replaces the user's scheme sign-off roles (comma separated; an
+empty value removes them all). --disable stops the user at once: their
+browser sessions and API tokens no longer work, and nothing they did is
+removed. --enable lets them back in. Recorded in the audit log.
+
+Examples:
+  steward-collector user set --name mo-lead --sign-off icb_medicines_optimisation_lead,icb_finance --config collector.yaml
+  steward-collector user set --name pm-y01234 --disable --config collector.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs)
+			actorFlag(fs)
+			fs.String("name", "", "the user's `name`")
+			fs.String("sign-off", "", "the scheme sign-off `roles` the user holds from now on, comma separated")
+			fs.Bool("disable", false, "stop the user signing in or using tokens")
+			fs.Bool("enable", false, "let a disabled user back in")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "name"); err != nil {
+				return err
+			}
+			var change store.UserChange
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if set["sign-off"] {
+				roles, err := parseSignOff(fs.Lookup("sign-off").Value.String())
+				if err != nil {
+					return err
+				}
+				change.SignOff = &roles
+			}
+			switch {
+			case set["disable"] && set["enable"]:
+				return cli.Usagef("give --disable or --enable, not both")
+			case set["disable"], set["enable"]:
+				disabled := set["disable"]
+				change.Disabled = &disabled
+			}
+			if change.SignOff == nil && change.Disabled == nil {
+				return cli.Usagef("nothing to change: give --sign-off, --disable or --enable")
+			}
+			_, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			u, err := db.ChangeUser(ctx, fs.Lookup("name").Value.String(), change, actorName(fs), time.Now())
+			if err != nil {
+				if errors.Is(err, collector.ErrNotFound) {
+					return fmt.Errorf("%w ('user list' shows the users)", err)
+				}
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			state := "enabled"
+			if u.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(stdio.Out, "User %s: %s, sign-off %s.\n", u.Name, state, dash(strings.Join(u.SignOff, ",")))
+			return nil
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,6 +188,25 @@ func testUsers(t *testing.T, db *store.DB) {
 	users, err := db.Users(ctx)
 	if err != nil || len(users) != 1 {
 		t.Fatalf("Users = %v, %v", users, err)
+	}
+
+	// Changing sign-off roles; disabling stops the user's tokens at once.
+	roles, yes := []string{"icb_finance"}, true
+	changed, err := db.ChangeUser(ctx, "ana", store.UserChange{SignOff: &roles, Disabled: &yes}, "admin", t0)
+	if err != nil || !changed.Disabled || strings.Join(changed.SignOff, ",") != "icb_finance" {
+		t.Fatalf("ChangeUser = %+v, %v", changed, err)
+	}
+	if got, err := db.UserByName(ctx, "ana"); err != nil || !reflect.DeepEqual(got, changed) {
+		t.Fatalf("UserByName after change = %+v, %v", got, err)
+	}
+	if _, err := db.UserByToken(ctx, "tokhash", t0); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("UserByToken of a disabled user = %v, want ErrNotFound", err)
+	}
+	if _, err := db.ChangeUser(ctx, "nobody", store.UserChange{Disabled: &yes}, "admin", t0); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("ChangeUser(unknown) = %v", err)
+	}
+	if entries, err := db.Audit().List(ctx, "user:ana", 0); err != nil || len(entries) != 2 || entries[0].Action != "user.change" {
+		t.Fatalf("audit of user changes = %+v, %v", entries, err)
 	}
 }
 
