@@ -38,7 +38,7 @@ func claimListCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list a calculated period's claims with their states and totals",
-		Usage:   "claim list --scheme ID --period YYYY-MM --config FILE",
+		Usage:   "list --scheme ID --period YYYY-MM --config FILE",
 		Help: `Shows the stored calculation (run 'reconcile' first): each practice's claim
 state, when it last moved, and the total payable and indicative.
 
@@ -95,7 +95,7 @@ func claimHistoryCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "history",
 		Summary: "show who moved a claim, when and why",
-		Usage:   "claim history --scheme ID --period YYYY-MM [--ods CODE] --config FILE",
+		Usage:   "history --scheme ID --period YYYY-MM [--ods CODE] --config FILE",
 		Help: `Lists every recorded move of the period's claims (of one practice with
 --ods), oldest first: when (UTC), who, with which sign-off role, from and
 to, and the reason.
@@ -133,7 +133,7 @@ func claimMoveCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "move",
 		Summary: "move a claim on (declare, approve, pay) or back to calculated, as a named user",
-		Usage:   "claim move --scheme ID --period YYYY-MM --ods CODE --to STATE --user NAME [--reason TEXT] --config FILE",
+		Usage:   "move --scheme ID --period YYYY-MM --ods CODE --to STATE --user NAME [--reason TEXT] --config FILE",
 		Help: `Moves one practice's claim as the collector user --user, who must hold a
 sign-off role the scheme allows for the move ('user add --sign-off'):
 
@@ -195,7 +195,7 @@ func practiceListSizeCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "list-size",
 		Summary: "record practices' registered list sizes from a CSV",
-		Usage:   "practice list-size --month YYYY-MM [--actor NAME] --config FILE SIZES.csv",
+		Usage:   "list-size --month YYYY-MM [--actor NAME] --config FILE SIZES.csv",
 		Help: `Reads a CSV with the header ods,list_size (extra columns are refused) and
 records each practice's registered list size (all ages) from --month on,
 until a later month's entry. Schemes use it for per-registered-patient
@@ -290,7 +290,7 @@ func schemeDeclareCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "declare",
 		Summary: "record a practice's declaration for a scheme's gateway (or withdraw it)",
-		Usage:   "scheme declare --scheme ID --ods CODE --declaration NAME --from YYYY-MM [--withdraw] [--actor NAME] --config FILE",
+		Usage:   "declare --scheme ID --ods CODE --declaration NAME --from YYYY-MM [--withdraw] [--actor NAME] --config FILE",
 		Help: `A scheme's gateway can require declarations (type: declaration), such as a
 named clinical lead. This records that the practice made one, in force from
 --from until withdrawn; --withdraw records its withdrawal from --from.

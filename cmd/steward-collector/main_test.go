@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,4 +117,26 @@ func TestBadConfig(t *testing.T) {
 	if code, _, _ := run(t, "", "practice", "list"); code != cli.ExitUsage {
 		t.Fatalf("no --config: exit %d", code)
 	}
+}
+
+// Every command's help names it once: "Usage: steward-collector claim list",
+// never "claim claim list".
+func TestHelpNamesEachCommandOnce(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(slices.Clone(path), c.Name)
+			if len(c.Sub) > 0 {
+				walk(p, c.Sub)
+				continue
+			}
+			code, out, _ := run(t, "", append(slices.Clone(p), "--help")...)
+			first, _, _ := strings.Cut(out, "\n")
+			want := "Usage: steward-collector " + strings.Join(p, " ") + " "
+			if code != cli.ExitOK || !strings.HasPrefix(first+" ", want) || strings.HasPrefix(first, want+c.Name+" ") {
+				t.Errorf("%s --help: exit %d, first line %q", strings.Join(p, " "), code, first)
+			}
+		}
+	}
+	walk(nil, commands())
 }

@@ -29,7 +29,7 @@ func practiceAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a practice and print its one-time enrolment code",
-		Usage:   "practice add --ods CODE --name NAME [--icb CODE] [--pcn NAME] --config FILE",
+		Usage:   "add --ods CODE --name NAME [--icb CODE] [--pcn NAME] --config FILE",
 		Help: `Prints a one-time enrolment code for the practice's agent. Only a hash of it
 is stored: it cannot be shown again (issue a new one with 'practice code').
 It expires after the configured enrolment_code_lifetime and works once.
@@ -93,7 +93,7 @@ func practiceCodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "code",
 		Summary: "issue a new one-time enrolment code for a practice (re-enrolment)",
-		Usage:   "practice code --ods CODE --config FILE",
+		Usage:   "code --ods CODE --config FILE",
 		Help: `Enrolling with the new code replaces the practice's agent key, e.g. after
 the practice server is replaced.`,
 		Flags: func(fs *flag.FlagSet) {
@@ -129,7 +129,7 @@ func practiceListCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list practices, whether enrolled and when last heard from",
-		Usage:   "practice list [--icb CODE] --config FILE",
+		Usage:   "list [--icb CODE] --config FILE",
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs)
 			fs.String("icb", "", "only this ICB's practices")
@@ -171,7 +171,7 @@ func practiceSilentCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "silent",
 		Summary: "list enrolled practices with no heartbeat for N days",
-		Usage:   "practice silent [--days N] [--icb CODE] --config FILE",
+		Usage:   "silent [--days N] [--icb CODE] --config FILE",
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs)
 			fs.Int("days", 0, "days of silence (default: the configured heartbeat_silence_days)")

@@ -51,7 +51,7 @@ func schemeAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "check a scheme file and store it",
-		Usage:   "scheme add [--actor NAME] --config FILE SCHEME.yaml",
+		Usage:   "add [--actor NAME] --config FILE SCHEME.yaml",
 		Help: `Checks the scheme file (docs/schemes.md) and prints every problem found; an
 invalid file exits 3 and nothing is stored. A valid file is stored exactly as
 written under its id, which must not be in use.
@@ -141,7 +141,7 @@ func schemeListCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list stored schemes",
-		Usage:   "scheme list --config FILE",
+		Usage:   "list --config FILE",
 		Flags:   configFlag,
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			_, db, err := openStore(ctx, fs)

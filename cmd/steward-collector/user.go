@@ -32,7 +32,7 @@ func userAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a user with a password (read from stdin) or an API token (printed once)",
-		Usage:   "user add --name NAME --role ROLE [--icb CODE] [--practice ODS] [--sign-off ROLES] [--password-stdin] --config FILE",
+		Usage:   "add --name NAME --role ROLE [--icb CODE] [--practice ODS] [--sign-off ROLES] [--password-stdin] --config FILE",
 		Help: `Roles: icb_analyst (sees only the practices of --icb), practice (sees only
 --practice), search_author (may publish search bundles), admin (everything).
 
@@ -136,7 +136,7 @@ func userListCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list users and their roles",
-		Usage:   "user list --config FILE",
+		Usage:   "list --config FILE",
 		Flags:   configFlag,
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			_, db, err := openStore(ctx, fs)
@@ -178,7 +178,7 @@ func userSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "set",
 		Summary: "change a user's sign-off roles, or disable or enable them",
-		Usage:   "user set --name NAME [--sign-off ROLES] [--disable | --enable] [--actor NAME] --config FILE",
+		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--actor NAME] --config FILE",
 		Help: `--sign-off replaces the user's scheme sign-off roles (comma separated; an
 empty value removes them all). --disable stops the user at once: their
 browser sessions and API tokens no longer work, and nothing they did is
