@@ -73,10 +73,12 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
 
   say "7. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-analyst \
-    --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead,icb_finance --password-stdin
+    --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead --password-stdin
+  printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-finance \
+    --role icb_analyst --icb QWE --sign-off icb_finance --password-stdin
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-practice \
     --role practice --practice Y01234 --sign-off practice_manager --password-stdin
-  for step in "declared demo-practice" "approved demo-analyst" "paid demo-analyst"; do
+  for step in "declared demo-practice" "approved demo-analyst" "paid demo-finance"; do
     set -- $step
     "$bin/steward-collector" claim move --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
       --period 2025-03 --ods Y01234 --to "$1" --user "$2"
@@ -84,7 +86,7 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
   "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
 fi
 
-say "Dashboard: http://127.0.0.1:$port/ (sign in as demo-analyst or demo-practice, password $demo_password)"
+say "Dashboard: http://127.0.0.1:$port/ (sign in as demo-analyst, demo-finance or demo-practice, password $demo_password)"
 if [ "${STEWARD_DEMO_KEEP:-0}" = 1 ]; then
   echo "The collector keeps running; press Ctrl-C to stop it and remove the demo's files."
   wait "$collector_pid"

@@ -71,12 +71,21 @@ Example:
 			}
 			fmt.Fprintf(stdio.Out, "Scheme %s, period %s, calculation version %d\n\n", sc.ID, period, version)
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ODS\tNAME\tSTATE\tSINCE\tPAYABLE £\tINDICATIVE £")
+			fmt.Fprintln(tw, "ODS\tNAME\tSTATE\tSINCE\tPAYABLE £\tINDICATIVE £\tPAID £")
 			count := map[schemes.State]int{}
+			var changed []string
 			for _, pr := range rec.Practices {
 				count[pr.State]++
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pr.ODS, dash(pr.Name), pr.State, when(stored[pr.ODS].UpdatedAt),
-					schemes.FormatPence(pr.TotalPence), schemes.FormatPence(pr.IndicativePence))
+				paid := "-"
+				if p := stored[pr.ODS].PaidPence; p != nil {
+					paid = schemes.FormatPence(*p)
+					if *p != pr.TotalPence {
+						paid += " (figures changed since)"
+						changed = append(changed, pr.ODS)
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pr.ODS, dash(pr.Name), pr.State, when(stored[pr.ODS].UpdatedAt),
+					schemes.FormatPence(pr.TotalPence), schemes.FormatPence(pr.IndicativePence), paid)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -86,6 +95,9 @@ Example:
 				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
 			}
 			fmt.Fprintf(stdio.Out, "\nClaims: %s\n", strings.Join(parts, ", "))
+			if len(changed) > 0 {
+				fmt.Fprintf(stdio.Out, "Figures changed after payment (settle outside the scheme): %s\n", strings.Join(changed, " "))
+			}
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 )
 
@@ -78,18 +79,31 @@ func TestCommands(t *testing.T) {
 		{[]string{"--name", "ana", "--enable", "--disable"}, cli.ExitUsage, ""},
 		{[]string{"--name", "ana", "--sign-off", "steward"}, cli.ExitUsage, ""},
 		{[]string{"--name", "nobody", "--disable"}, cli.ExitFailure, ""},
+		{[]string{"--name", "ana", "--password-stdin"}, 0, "User ana: enabled"},
 	} {
-		code, out, errs := run(t, "", append([]string{"user", "set", "--config", cfg}, tc.args...)...)
+		code, out, errs := run(t, "a new long password\n", append([]string{"user", "set", "--config", cfg}, tc.args...)...)
 		if code != tc.code || !strings.Contains(out, tc.out) {
 			t.Errorf("user set %v: exit %d, %q %s; want %d, %q", tc.args, code, out, errs, tc.code, tc.out)
 		}
+	}
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana, err := db.UserByName(context.Background(), "ana")
+	db.Close()
+	if err != nil || auth.CheckPassword(ana.PasswordHash, "a new long password") != nil {
+		t.Fatalf("password after user set --password-stdin does not check: %v", err)
+	}
+	if code, _, _ := run(t, "", "user", "add", "--name", "steward", "--role", "admin", "--config", cfg); code != cli.ExitUsage {
+		t.Fatalf("user add --name steward: exit %d", code)
 	}
 	if code, out, _ = run(t, "", "serve", "--check", "--config", cfg); code != 0 || !strings.Contains(out, "configuration ok") {
 		t.Fatalf("serve --check: %d %s", code, out)
 	}
 
 	// What the commands stored: the code and password only as hashes.
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	db, err = store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

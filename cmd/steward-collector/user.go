@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -68,6 +69,9 @@ Examples:
 				Name: fs.Lookup("name").Value.String(), Role: collector.Role(fs.Lookup("role").Value.String()),
 				ICB: fs.Lookup("icb").Value.String(), Practice: fs.Lookup("practice").Value.String(),
 			}
+			if u.Name == schemes.RoleSteward {
+				return cli.Usagef("--name %q is reserved for the collector's own moves of claims", u.Name)
+			}
 			if !u.Role.Valid() {
 				return cli.Usagef("--role %q: want icb_analyst, practice, search_author or admin", u.Role)
 			}
@@ -80,13 +84,9 @@ Examples:
 			}
 			var password string
 			if fs.Lookup("password-stdin").Value.String() == "true" {
-				line, err := bufio.NewReader(stdio.In).ReadString('\n')
-				if err != nil && line == "" {
-					return fmt.Errorf("read password from stdin: %w", err)
-				}
-				password = strings.TrimRight(line, "\r\n")
-				if len(password) < auth.MinPasswordLen {
-					return cli.Usagef("the password must be at least %d characters", auth.MinPasswordLen)
+				var err error
+				if password, err = readPassword(stdio.In); err != nil {
+					return err
 				}
 			}
 			cfg, db, err := openStore(ctx, fs)
@@ -178,11 +178,14 @@ func userSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "set",
 		Summary: "change a user's sign-off roles, or disable or enable them",
-		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--actor NAME] --config FILE",
+		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--password-stdin] [--actor NAME] --config FILE",
 		Help: `--sign-off replaces the user's scheme sign-off roles (comma separated; an
 empty value removes them all). --disable stops the user at once: their
 browser sessions and API tokens no longer work, and nothing they did is
-removed. --enable lets them back in. Recorded in the audit log.
+removed. --enable lets them back in. --password-stdin sets a new password
+from the first line of standard input (at least 12 characters) and ends
+the user's browser sessions. Recorded in the audit log (never the
+password).
 
 Examples:
   steward-collector user set --name mo-lead --sign-off icb_medicines_optimisation_lead,icb_finance --config collector.yaml
@@ -194,6 +197,7 @@ Examples:
 			fs.String("sign-off", "", "the scheme sign-off `roles` the user holds from now on, comma separated")
 			fs.Bool("disable", false, "stop the user signing in or using tokens")
 			fs.Bool("enable", false, "let a disabled user back in")
+			fs.Bool("password-stdin", false, "set a new password, read from standard input")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if err := requireFlags(fs, "name"); err != nil {
@@ -216,8 +220,19 @@ Examples:
 				disabled := set["disable"]
 				change.Disabled = &disabled
 			}
-			if change.SignOff == nil && change.Disabled == nil {
-				return cli.Usagef("nothing to change: give --sign-off, --disable or --enable")
+			if set["password-stdin"] {
+				password, err := readPassword(stdio.In)
+				if err != nil {
+					return err
+				}
+				hash, err := auth.HashPassword(password)
+				if err != nil {
+					return err
+				}
+				change.PasswordHash = &hash
+			}
+			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil {
+				return cli.Usagef("nothing to change: give --sign-off, --disable, --enable or --password-stdin")
 			}
 			_, db, err := openStore(ctx, fs)
 			if err != nil {
@@ -239,4 +254,17 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// readPassword reads a password from the first line of r.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if len(password) < auth.MinPasswordLen {
+		return "", cli.Usagef("the password must be at least %d characters", auth.MinPasswordLen)
+	}
+	return password, nil
 }

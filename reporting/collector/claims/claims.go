@@ -543,14 +543,51 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 		return schemes.Event{}, fmt.Errorf("%w: %s holds sign-off roles %s; moving %s to %s needs one of %s",
 			schemes.ErrRole, u.Name, have, pr.State, req.To, strings.Join(allowed, ", "))
 	}
-	ev, err := sc.Move(claim, req.To, schemes.Actor{ID: u.Name, Role: role, Practice: u.Practice}, s.now(), req.Reason)
+	if err := s.separateDuties(ctx, claim, req.To, u); err != nil {
+		return schemes.Event{}, err
+	}
+	reason := req.Reason
+	var paid *int64
+	if req.To == schemes.Paid {
+		// What is paid is fixed here: figures that change later leave the
+		// claim paid and show beside this amount.
+		amount := pr.TotalPence
+		paid = &amount
+		reason = strings.TrimSuffix(fmt.Sprintf("paid £%s on calculation %d; %s", schemes.FormatPence(amount), out.Version, reason), "; ")
+	}
+	ev, err := sc.Move(claim, req.To, schemes.Actor{ID: u.Name, Role: role, Practice: u.Practice}, s.now(), reason)
 	if err != nil {
 		return schemes.Event{}, err
 	}
-	if err := s.DB.MoveClaim(ctx, storeEvents([]schemes.Event{ev})[0], out.Version); err != nil {
+	se := storeEvents([]schemes.Event{ev})[0]
+	se.PaidPence = paid
+	if err := s.DB.MoveClaim(ctx, se, out.Version); err != nil {
 		return schemes.Event{}, err
 	}
 	return ev, nil
+}
+
+// ErrSameActor: one person may not both make and check a claim: whoever
+// declared it may not approve it, and whoever declared or approved it may
+// not pay it.
+var ErrSameActor = errors.New("separation of duties")
+
+// separateDuties refuses u approving or paying claim c when u already
+// declared or approved it since it was last calculated.
+func (s *Service) separateDuties(ctx context.Context, c schemes.Claim, to schemes.State, u collector.User) error {
+	if to != schemes.Approved && to != schemes.Paid {
+		return nil
+	}
+	history, err := s.DB.ClaimEvents(ctx, c.Scheme, c.Period, c.Practice)
+	if err != nil {
+		return err
+	}
+	for i := len(history) - 1; i >= 0 && history[i].To != string(schemes.Calculated); i-- {
+		if e := history[i]; e.Actor == u.Name {
+			return fmt.Errorf("%w: %s %s this claim, so someone else must move it to %s", ErrSameActor, u.Name, e.To, to)
+		}
+	}
+	return nil
 }
 
 // RecalculateAll recalculates every calculated period of every scheme, as
@@ -600,6 +637,22 @@ func (s *Service) Periods(ctx context.Context, schemeID string) ([]string, error
 	out := make([]string, len(calcs))
 	for i, c := range calcs {
 		out[i] = c.Period
+	}
+	return out, nil
+}
+
+// PaidAmounts returns what was paid on each paid claim of a period, by
+// practice.
+func (s *Service) PaidAmounts(ctx context.Context, schemeID, period string) (map[string]int64, error) {
+	claims, err := s.DB.Claims(ctx, schemeID, period)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for ods, c := range claims {
+		if c.PaidPence != nil {
+			out[ods] = *c.PaidPence
+		}
 	}
 	return out, nil
 }

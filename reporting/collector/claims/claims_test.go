@@ -72,6 +72,7 @@ func seed(t *testing.T, db *store.DB) map[string]collector.User {
 		{Name: "lead", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead"}},
 		{Name: "finance", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_finance"}},
 		{Name: "root", Role: collector.RoleAdmin},
+		{Name: "both", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead", "icb_finance"}},
 	} {
 		u, err := db.AddUser(ctx, u, "test")
 		if err != nil {
@@ -299,10 +300,26 @@ func TestClaimLifecycle(t *testing.T) {
 		for _, m := range []struct {
 			to   schemes.State
 			user string
-		}{{schemes.Declared, "pm1"}, {schemes.Approved, "lead"}, {schemes.Paid, "finance"}} {
+		}{{schemes.Declared, "pm1"}, {schemes.Approved, "both"}} {
 			if err := move("Y01001", m.to, m.user, "", 2); err != nil {
 				t.Fatalf("move to %s: %v", m.to, err)
 			}
+		}
+		// Whoever approved may not also pay, whatever roles they hold.
+		if err := move("Y01001", schemes.Paid, "both", "", 2); !errors.Is(err, claims.ErrSameActor) {
+			t.Fatalf("approver paying = %v, want ErrSameActor", err)
+		}
+		approved, _, err := svc.Calculated(ctx, sc, "2027-03")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := move("Y01001", schemes.Paid, "finance", "", 2); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := db.Claims(ctx, schemeID, "2027-03")
+		paidPence := approved.Practices[0].TotalPence
+		if err != nil || stored["Y01001"].PaidPence == nil || *stored["Y01001"].PaidPence != paidPence || paidPence == 0 {
+			t.Fatalf("paid claim = %+v, %v; want paid %d", stored["Y01001"], err, paidPence)
 		}
 		ingest(t, db, "Y01001", "k1c", onTime.Add(2*time.Hour), storetest.MedsipFigures{Reviewed: 32, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})
 		late, err := svc.Calculate(ctx, sc, "2027-03", "steward")
@@ -311,6 +328,10 @@ func TestClaimLifecycle(t *testing.T) {
 		}
 		if states(late.Rec)["Y01001"] != schemes.Paid {
 			t.Fatalf("paid claim moved: %v", states(late.Rec))
+		}
+		// What was paid stays as paid; the new figures show beside it.
+		if stored, err := db.Claims(ctx, schemeID, "2027-03"); err != nil || *stored["Y01001"].PaidPence != paidPence || late.Rec.Practices[0].TotalPence == paidPence {
+			t.Fatalf("after new figures: paid %d (was %d), now calculated %d, %v", *stored["Y01001"].PaidPence, paidPence, late.Rec.Practices[0].TotalPence, err)
 		}
 
 		history, err := db.ClaimEvents(ctx, schemeID, "2027-03", "Y01001")
@@ -322,7 +343,7 @@ func TestClaimLifecycle(t *testing.T) {
 			path = append(path, e.From+">"+e.To+":"+e.Actor)
 		}
 		if got := strings.Join(path, " "); got != "open>calculated:steward calculated>declared:pm1 declared>approved:lead "+
-			"approved>calculated:steward calculated>declared:pm1 declared>approved:lead approved>paid:finance" {
+			"approved>calculated:steward calculated>declared:pm1 declared>approved:both approved>paid:finance" {
 			t.Fatalf("history = %s", got)
 		}
 		// People's moves are audited one by one, the collector's summed

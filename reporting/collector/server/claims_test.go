@@ -177,3 +177,74 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		}
 	})
 }
+
+// A paid claim keeps the amount paid; figures that change after payment
+// show beside it, and the approver may not also pay.
+func TestPaidClaimOnThePage(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		yaml, err := os.ReadFile("../../../schemes/medsip-local-example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.AddScheme(ctx, store.StoredScheme{ID: "example-icb-opioid-mos-2026-27", YAML: string(yaml), AddedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		e.enrolled(t, "Y01001", "QXX")
+		at := time.Date(2027, 4, 5, 9, 0, 0, 0, time.UTC)
+		if _, err := e.db.Ingest(ctx, storetest.MedsipSubmission(t, "Y01001", "k1", "2027-03-31", at,
+			storetest.MedsipFigures{Reviewed: 30, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.RecordDeclaration(ctx, store.Declaration{Scheme: "example-icb-opioid-mos-2026-27", Practice: "Y01001",
+			Declaration: "opioid_lead_named", FromPeriod: "2026-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		svc := &claims.Service{DB: e.db}
+		sc, err := svc.Scheme(ctx, "example-icb-opioid-mos-2026-27")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Calculate(ctx, sc, "2027-03", "test"); err != nil {
+			t.Fatal(err)
+		}
+		pm := e.tokenFor(t, collector.User{Name: "pm", Role: collector.RolePractice, ICB: "QXX", Practice: "Y01001", SignOff: []string{"practice_manager"}})
+		both := e.tokenFor(t, collector.User{Name: "both", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead", "icb_finance"}})
+		finance := e.tokenFor(t, collector.User{Name: "fin", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_finance"}})
+		move := func(tok, to string) (*http.Response, []byte) {
+			return e.postAs(t, tok, "/claims/move", url.Values{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"}, "to": {to}, "version": {"1"}})
+		}
+		for _, m := range []struct{ tok, to string }{{pm, "declared"}, {both, "approved"}} {
+			if resp, body := move(m.tok, m.to); !movedTo(resp, "/practices/Y01001") {
+				t.Fatalf("%s: %d %s", m.to, resp.StatusCode, body)
+			}
+		}
+		if resp, body := move(both, "paid"); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "separation of duties") {
+			t.Fatalf("approver paying = %d %s", resp.StatusCode, body)
+		}
+		if resp, body := move(finance, "paid"); !movedTo(resp, "/practices/Y01001") {
+			t.Fatalf("pay: %d %s", resp.StatusCode, body)
+		}
+		_, body := e.getAs(t, finance, "/practices/Y01001")
+		if !strings.Contains(string(body), `Paid £<span data-field="paid">700.00</span>`) || strings.Contains(string(body), "paid-differs") {
+			t.Fatalf("paid claim on the page:\n%s", body)
+		}
+		// A late resubmission after payment.
+		if _, err := e.db.Ingest(ctx, storetest.MedsipSubmission(t, "Y01001", "k2", "2027-03-31", at.Add(time.Hour),
+			storetest.MedsipFigures{Reviewed: 35, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.RecalculateAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, body = e.getAs(t, finance, "/practices/Y01001")
+		if !strings.Contains(string(body), `data-field="claim">paid`) || !strings.Contains(string(body), `data-field="paid-differs"`) ||
+			!strings.Contains(string(body), `payable £<span data-field="payable">775.00</span>`) {
+			t.Fatalf("paid claim after new figures:\n%s", body)
+		}
+		// A practice user sees no ICB totals on the overview.
+		_, body = e.getAs(t, pm, "/")
+		if strings.Contains(string(body), "payable-total") {
+			t.Fatalf("practice user sees the scheme's totals:\n%s", body)
+		}
+	})
+}

@@ -265,6 +265,8 @@ type ClaimEvent struct {
 	From     string
 	To       string
 	Reason   string
+	// PaidPence is the amount paid, on a move to paid.
+	PaidPence *int64
 }
 
 // Claim is one practice's period under a scheme.
@@ -274,6 +276,8 @@ type Claim struct {
 	Practice  string
 	State     string
 	UpdatedAt time.Time
+	// PaidPence is what was paid, once the claim is paid.
+	PaidPence *int64
 }
 
 // ErrStale is returned when a claim or calculation changed between reading
@@ -436,8 +440,8 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 		}
 	}
 	for _, e := range others {
-		res, err := tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
-			e.To, db.ts(e.At), e.Scheme, e.Period, e.Practice, e.From)
+		res, err := tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
+			e.To, db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, e.From)
 		if err != nil {
 			return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
 		}
@@ -459,7 +463,7 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 				continue
 			}
 			before, _ := json.Marshal(map[string]string{"state": e.From})
-			after, _ := json.Marshal(map[string]string{"state": e.To, "role": e.Role, "reason": e.Reason})
+			after, _ := json.Marshal(map[string]any{"state": e.To, "role": e.Role, "reason": e.Reason, "paid_pence": e.PaidPence})
 			audit = append(audit, db.ts(e.At), e.Actor, "claim.move", "claim:"+e.Scheme+"/"+e.Period+"/"+e.Practice, string(before), string(after))
 		}
 		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason) VALUES "+
@@ -495,7 +499,7 @@ func placeholders(rows, cols int) string {
 // Claims returns the stored claims of a scheme's period by practice; a
 // practice without a row is open.
 func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Claim, error) {
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, state, updated_at FROM claims WHERE scheme = ? AND period = ?"), scheme, period)
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, state, updated_at, paid_pence FROM claims WHERE scheme = ? AND period = ?"), scheme, period)
 	if err != nil {
 		return nil, fmt.Errorf("read claims: %w", err)
 	}
@@ -503,8 +507,12 @@ func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Cla
 	out := map[string]Claim{}
 	for rows.Next() {
 		c := Claim{Scheme: scheme, Period: period}
-		if err := rows.Scan(&c.Practice, &c.State, timeScan{&c.UpdatedAt}); err != nil {
+		var paid sql.NullInt64
+		if err := rows.Scan(&c.Practice, &c.State, timeScan{&c.UpdatedAt}, &paid); err != nil {
 			return nil, fmt.Errorf("read claims: %w", err)
+		}
+		if paid.Valid {
+			c.PaidPence = &paid.Int64
 		}
 		out[c.Practice] = c
 	}

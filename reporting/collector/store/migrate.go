@@ -168,6 +168,7 @@ CREATE TABLE claims (
 	practice TEXT NOT NULL REFERENCES practices (ods),
 	state TEXT NOT NULL CHECK (state IN ('open', 'calculated', 'declared', 'approved', 'paid')),
 	updated_at {{time}} NOT NULL,
+	paid_pence {{bigint}},
 	PRIMARY KEY (scheme, period, practice)
 );
 CREATE TABLE claim_events (

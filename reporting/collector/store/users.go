@@ -168,8 +168,9 @@ func splitRoles(s string) []string {
 
 // UserChange is a change to a user: nil fields stay as they are.
 type UserChange struct {
-	SignOff  *[]string
-	Disabled *bool
+	SignOff      *[]string
+	Disabled     *bool
+	PasswordHash *string // a new password; the user's sessions end
 }
 
 // ChangeUser applies c to the user called name (ErrNotFound if none) and
@@ -192,11 +193,18 @@ func (db *DB) ChangeUser(ctx context.Context, name string, c UserChange, actor s
 		if c.Disabled != nil {
 			u.Disabled = *c.Disabled
 		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE users SET sign_off = ?, disabled = ? WHERE id = ?"),
-			strings.Join(u.SignOff, ","), u.Disabled, u.ID); err != nil {
+		if c.PasswordHash != nil {
+			u.PasswordHash = *c.PasswordHash
+			if _, err := tx.ExecContext(ctx, db.q("DELETE FROM sessions WHERE user_id = ?"), u.ID); err != nil {
+				return fmt.Errorf("end sessions of %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, db.q("UPDATE users SET sign_off = ?, disabled = ?, password_hash = ? WHERE id = ?"),
+			strings.Join(u.SignOff, ","), u.Disabled, u.PasswordHash, u.ID); err != nil {
 			return fmt.Errorf("change user %s: %w", name, err)
 		}
-		after, _ := json.Marshal(map[string]any{"sign_off": strings.Join(u.SignOff, ","), "disabled": u.Disabled})
+		after, _ := json.Marshal(map[string]any{"sign_off": strings.Join(u.SignOff, ","), "disabled": u.Disabled,
+			"password_changed": c.PasswordHash != nil})
 		return db.appendAudit(ctx, tx, collector.AuditEntry{At: now, Actor: actor, Action: "user.change", Subject: "user:" + name,
 			Before: string(before), After: string(after)})
 	})

@@ -22,6 +22,7 @@ type Claims interface {
 	Periods(ctx context.Context, schemeID string) ([]string, error)
 	Calculated(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, int64, error)
 	History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error)
+	PaidAmounts(ctx context.Context, schemeID, period string) (map[string]int64, error)
 	Move(ctx context.Context, req claims.MoveRequest, u collector.User) (schemes.Event, error)
 }
 
@@ -66,6 +67,9 @@ type OverviewView struct {
 	Rec        *schemes.Reconciliation
 	SilentDays int
 	Counts     map[string]int // claim states and statuses, for the summary line
+	// Totals says whether the user may see the scheme's totals across
+	// the ICB (a practice user sees only their own practice's row).
+	Totals bool
 }
 
 // SilenceDays is how long an agent may go without a heartbeat before the
@@ -179,6 +183,7 @@ func (w *Web) selectScheme(ctx context.Context, r *http.Request, u *collector.Us
 		v.Period = p
 	}
 	v.Rec, v.Version, err = w.opts.Claims.Calculated(ctx, v.Scheme, v.Period)
+	v.Totals = collector.CanSeeICB(u, v.Scheme.ICB)
 	return err
 }
 
@@ -190,6 +195,10 @@ type PaymentView struct {
 	Result  schemes.PracticeResult
 	Moves   []schemes.State // what the signed-in user may do
 	History []store.ClaimEvent
+	// Paid is what was paid on a paid claim; PaidDiffers says the figures
+	// changed since, so the calculation now gives another amount.
+	Paid        *int64
+	PaidDiffers bool
 }
 
 // ElementTitle returns the title of element id of the view's scheme.
@@ -236,6 +245,13 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 			}
 			pv := PaymentView{Scheme: sc, Period: period, Version: version, Result: rec.Practices[i]}
 			pv.Moves = claims.MovesFor(sc, u, schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State})
+			paid, err := w.opts.Claims.PaidAmounts(ctx, sc.ID, period)
+			if err != nil {
+				return nil, err
+			}
+			if amount, ok := paid[p.ODS]; ok {
+				pv.Paid, pv.PaidDiffers = &amount, amount != pv.Result.TotalPence
+			}
 			if pv.History, err = w.opts.Claims.History(ctx, sc.ID, period, p.ODS); err != nil {
 				return nil, err
 			}
@@ -278,7 +294,7 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition):
 			status = http.StatusConflict
-		case errors.Is(err, schemes.ErrRole):
+		case errors.Is(err, schemes.ErrRole), errors.Is(err, claims.ErrSameActor):
 			status = http.StatusForbidden
 		case errors.Is(err, schemes.ErrReason), errors.Is(err, collector.ErrNotFound), errors.Is(err, claims.ErrNotCalculated):
 			status = http.StatusUnprocessableEntity

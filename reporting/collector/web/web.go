@@ -101,7 +101,17 @@ func parsePages() map[string]*template.Template {
 			return "—"
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
-	}, "num": formatValue, "pence": schemes.FormatPence, "fixed": func(f *schemes.Fixed) string {
+	}, "num": formatValue, "pence": func(v any) string {
+		switch p := v.(type) {
+		case int64:
+			return schemes.FormatPence(p)
+		case *int64:
+			if p != nil {
+				return schemes.FormatPence(*p)
+			}
+		}
+		return ""
+	}, "fixed": func(f *schemes.Fixed) string {
 		if f == nil {
 			return ""
 		}
