@@ -7,10 +7,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 )
 
 // Version is the config file version this agent reads.
@@ -27,86 +27,68 @@ const Version = 1
 
 // Config is the agent's configuration.
 type Config struct {
-	Version   int       `yaml:"version"`
-	Practice  string    `yaml:"practice"`
-	Database  Database  `yaml:"database"`
-	Collector Collector `yaml:"collector"`
-	Schedule  Schedule  `yaml:"schedule"`
-	DataDir   string    `yaml:"data_dir"`
-	Bundle    Bundle    `yaml:"bundle"`
+	Version   int
+	Practice  string
+	Database  Database
+	Collector Collector
+	Schedule  Schedule
+	DataDir   string
+	Bundle    Bundle
 	// Baseline is the scheme's baseline month end (YYYY-MM-DD).
-	Baseline string `yaml:"baseline"`
+	Baseline string
 	// Heartbeat is how often the agent tells the collector it is alive.
-	Heartbeat Duration `yaml:"heartbeat"`
-	LogLevel  string   `yaml:"log_level"`
+	Heartbeat Duration
+	LogLevel  string
 
 	path string
 }
 
 // Database says where the practice reporting database is.
 type Database struct {
-	URL     string   `yaml:"url"`
-	URLFile string   `yaml:"url_file"`
-	URLEnv  string   `yaml:"url_env"`
-	Profile string   `yaml:"profile"`
-	Timeout Duration `yaml:"timeout"`
+	URL     string
+	URLFile string
+	URLEnv  string
+	Profile string
+	Timeout Duration
 }
 
 // Collector says where the ICB's collector is.
 type Collector struct {
-	URL     string   `yaml:"url"`
-	CAFile  string   `yaml:"ca_file"`
-	Timeout Duration `yaml:"timeout"`
+	URL     string
+	CAFile  string
+	Timeout Duration
 }
 
 // Schedule says when months are due.
 type Schedule struct {
 	// DayOfMonth is the day each month on which the month just ended is
 	// run (1-28).
-	DayOfMonth int `yaml:"day_of_month"`
+	DayOfMonth int
 	// Time is the local time of day of the run, HH:MM.
-	Time string `yaml:"time"`
+	Time string
 	// CatchUpMonths is how many missed months back the agent still
 	// delivers.
-	CatchUpMonths int `yaml:"catch_up_months"`
+	CatchUpMonths int
 	// FirstAsOf is the earliest month end ever delivered.
-	FirstAsOf string `yaml:"first_as_of"`
+	FirstAsOf string
 }
 
 // Bundle says which searches run and whom to trust for them.
 type Bundle struct {
 	// Pack is the pack to run when no bundle has been installed yet: a
 	// built-in pack name.
-	Pack string `yaml:"pack"`
+	Pack string
 	// TrustedRoot is the pinned TUF root metadata file from the ICB.
-	TrustedRoot string `yaml:"trusted_root"`
+	TrustedRoot string
 	// Approval is "automatic" or "manual" (a new version waits for
 	// `steward-agent approve`).
-	Approval string `yaml:"approval"`
+	Approval string
 }
 
-// Duration is a time.Duration written as "30s", "6h".
+// Duration is a time.Duration written as "30s", "6h" or "2d".
 type Duration struct {
 	time.Duration
-	// bad holds the node of a value that is not a duration; validate
-	// reports it with its position (decoding goes on, so every other
-	// problem is reported too).
-	bad *yaml.Node
 }
-
-// UnmarshalYAML reads a duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || n.Kind != yaml.ScalarNode {
-		d.bad = n
-		return nil
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalYAML writes a duration string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // Problem is one thing wrong with a config file.
 type Problem struct {
@@ -135,15 +117,6 @@ func (p *Problems) Error() string {
 	return b.String()
 }
 
-// allowed lists every key of each mapping, by path.
-var allowed = map[string][]string{
-	"":          {"version", "practice", "database", "collector", "schedule", "data_dir", "bundle", "baseline", "heartbeat", "log_level"},
-	"database":  {"url", "url_file", "url_env", "profile", "timeout"},
-	"collector": {"url", "ca_file", "timeout"},
-	"schedule":  {"day_of_month", "time", "catch_up_months", "first_as_of"},
-	"bundle":    {"pack", "trusted_root", "approval"},
-}
-
 // Load reads and validates a config file.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -169,41 +142,31 @@ func Parse(path string, src []byte) (*Config, error) {
 		}
 		probs.List = append(probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			add(nil, "the config is empty", "run `steward-agent init` for a commented template")
-			return nil, probs
-		}
+	root, err := yamlstrict.Parse(src)
+	var second *yamlstrict.SecondDocumentError
+	switch {
+	case errors.Is(err, yamlstrict.ErrEmpty):
+		add(nil, "the config is empty", "run `steward-agent init` for a commented template")
+		return nil, probs
+	case errors.As(err, &second):
+		probs.List = append(probs.List, Problem{Line: second.Line, Col: second.Col,
+			Msg: "a second YAML document", Fix: "a config holds one document: remove the second '---'"})
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		add(&extra, "a second YAML document", "a config holds one document: remove the second '---'")
-	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		add(&doc, "the config must be a mapping of keys to values", "see `steward-agent init`")
+	if root.Kind != yaml.MappingNode {
+		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")
 		return nil, probs
 	}
-	root := doc.Content[0]
-	checkKeys(root, "", add)
-	if v := find(root, "version"); v == nil {
+	c := &Config{path: path}
+	if v := yamlstrict.Lookup(root, "version"); v == nil {
 		add(root, "version is missing", "add `version: 1` as the first line")
 	} else if v.Value != fmt.Sprint(Version) {
 		add(v, fmt.Sprintf("version %s is not supported by this agent", v.Value), "this agent reads version 1")
+	} else {
+		c.Version = Version
 	}
-	c := &Config{path: path}
-	if err := root.Decode(c); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, e := range te.Errors {
-				probs.List = append(probs.List, Problem{Line: lineOf(e), Col: 1, Msg: stripLine(e)})
-			}
-		} else {
-			add(root, err.Error(), "")
-		}
-	}
+	c.decode(root, add)
 	c.applyDefaults()
 	c.validate(root, add)
 	if len(probs.List) > 0 {
@@ -216,77 +179,128 @@ func Parse(path string, src []byte) (*Config, error) {
 	return c, nil
 }
 
-func checkKeys(n *yaml.Node, path string, add func(*yaml.Node, string, string)) {
-	keys, ok := allowed[path]
-	if !ok || n.Kind != yaml.MappingNode {
-		return
+// decode reads the values of root into c, reporting unknown and repeated
+// keys and values of the wrong type.
+func (c *Config) decode(root *yaml.Node, add func(*yaml.Node, string, string)) {
+	d := decoder{add}
+	d.mapping("", []yamlstrict.Field{
+		{Key: "version"},
+		{Key: "practice", Set: d.str(&c.Practice)},
+		{Key: "database", Set: d.mapping("database", []yamlstrict.Field{
+			{Key: "url", Set: d.str(&c.Database.URL)},
+			{Key: "url_file", Set: d.str(&c.Database.URLFile)},
+			{Key: "url_env", Set: d.str(&c.Database.URLEnv)},
+			{Key: "profile", Set: d.str(&c.Database.Profile)},
+			{Key: "timeout", Set: d.duration(&c.Database.Timeout)},
+		})},
+		{Key: "collector", Set: d.mapping("collector", []yamlstrict.Field{
+			{Key: "url", Set: d.str(&c.Collector.URL)},
+			{Key: "ca_file", Set: d.str(&c.Collector.CAFile)},
+			{Key: "timeout", Set: d.duration(&c.Collector.Timeout)},
+		})},
+		{Key: "schedule", Set: d.mapping("schedule", []yamlstrict.Field{
+			{Key: "day_of_month", Set: d.integer(&c.Schedule.DayOfMonth)},
+			{Key: "time", Set: d.str(&c.Schedule.Time)},
+			{Key: "catch_up_months", Set: d.integer(&c.Schedule.CatchUpMonths)},
+			{Key: "first_as_of", Set: d.str(&c.Schedule.FirstAsOf)},
+		})},
+		{Key: "data_dir", Set: d.str(&c.DataDir)},
+		{Key: "bundle", Set: d.mapping("bundle", []yamlstrict.Field{
+			{Key: "pack", Set: d.str(&c.Bundle.Pack)},
+			{Key: "trusted_root", Set: d.str(&c.Bundle.TrustedRoot)},
+			{Key: "approval", Set: d.str(&c.Bundle.Approval)},
+		})},
+		{Key: "baseline", Set: d.str(&c.Baseline)},
+		{Key: "heartbeat", Set: d.duration(&c.Heartbeat)},
+		{Key: "log_level", Set: d.str(&c.LogLevel)},
+	})(root)
+}
+
+// decoder reads values. A key with nothing after it (`timeout:`) leaves
+// the default, as a missing key does.
+type decoder struct {
+	add func(*yaml.Node, string, string)
+}
+
+// mapping reads the mapping at path ("" for the top level) with fields.
+func (d decoder) mapping(path string, fields []yamlstrict.Field) func(*yaml.Node) {
+	where := "at the top level"
+	if path != "" {
+		where = "in " + path
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		known := false
-		for _, a := range keys {
-			if a == k.Value {
-				known = true
+	return func(n *yaml.Node) {
+		if n.Kind != yaml.MappingNode {
+			d.add(n, fmt.Sprintf("%s must be a mapping", path), "indent its keys below it")
+			return
+		}
+		for _, kp := range yamlstrict.Decode(n, fields) {
+			switch kp.Kind {
+			case yamlstrict.UnknownKey:
+				d.add(kp.Key, fmt.Sprintf("unknown key %q %s", kp.Key.Value, where), "known keys: "+strings.Join(kp.Allowed, ", "))
+			case yamlstrict.DuplicateKey:
+				d.add(kp.Key, fmt.Sprintf("key %q given twice %s", kp.Key.Value, where), fmt.Sprintf("keep one: the first is on line %d", kp.First.Line))
+			case yamlstrict.KeyNotScalar:
+				d.add(kp.Key, "a key "+where+" is a list or a mapping", "keys are plain names")
 			}
 		}
-		if !known {
-			where := "at the top level"
-			if path != "" {
-				where = "in " + path
-			}
-			add(k, fmt.Sprintf("unknown key %q %s", k.Value, where), "known keys: "+strings.Join(keys, ", "))
-			continue
-		}
-		sub := k.Value
-		if path != "" {
-			sub = path + "." + k.Value
-		}
-		if _, nested := allowed[sub]; nested && v.Kind != yaml.MappingNode {
-			add(v, fmt.Sprintf("%s must be a mapping", sub), "indent its keys below it")
-			continue
-		}
-		checkKeys(v, sub, add)
 	}
 }
 
-func find(n *yaml.Node, dotted string) *yaml.Node {
-	for _, part := range strings.Split(dotted, ".") {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == part {
-				next = n.Content[i+1]
-			}
-		}
-		n = next
+// scalar says whether n is a value to read: not when it is blank, nor,
+// after saying so, when it is a list or a mapping.
+func (d decoder) scalar(n *yaml.Node) bool {
+	switch {
+	case n.Tag == "!!null":
+		return false
+	case n.Kind != yaml.ScalarNode:
+		d.add(n, "a single value is expected here, not a list or a mapping", "write the value after the colon")
+		return false
 	}
-	return n
+	return true
 }
 
-var lineRE = regexp.MustCompile(`^line (\d+): `)
-
-func lineOf(e string) int {
-	m := lineRE.FindStringSubmatch(e)
-	if m == nil {
-		return 1
+func (d decoder) str(dst *string) func(*yaml.Node) {
+	return func(n *yaml.Node) {
+		if d.scalar(n) {
+			*dst = n.Value
+		}
 	}
-	var n int
-	fmt.Sscan(m[1], &n)
-	return n
 }
 
-func stripLine(e string) string { return lineRE.ReplaceAllString(e, "") }
+func (d decoder) integer(dst *int) func(*yaml.Node) {
+	return func(n *yaml.Node) {
+		if !d.scalar(n) {
+			return
+		}
+		if v, ok := yamlstrict.Int(n); ok {
+			*dst = int(v)
+		} else {
+			d.add(n, fmt.Sprintf("%q is not a whole number", n.Value), "write digits only, e.g. 5")
+		}
+	}
+}
+
+func (d decoder) duration(dst *Duration) func(*yaml.Node) {
+	return func(n *yaml.Node) {
+		if !d.scalar(n) {
+			return
+		}
+		if v, ok := yamlstrict.Duration(n); ok {
+			dst.Duration = v
+		} else {
+			d.add(n, fmt.Sprintf("%q is not a duration", n.Value), "write e.g. 30s, 15m or 6h")
+		}
+	}
+}
 
 func (c *Config) applyDefaults() {
 	if c.Database.Profile == "" {
 		c.Database.Profile = "canonical"
 	}
-	if c.Database.Timeout.Duration == 0 && c.Database.Timeout.bad == nil {
+	if c.Database.Timeout.Duration == 0 {
 		c.Database.Timeout.Duration = 30 * time.Minute
 	}
-	if c.Collector.Timeout.Duration == 0 && c.Collector.Timeout.bad == nil {
+	if c.Collector.Timeout.Duration == 0 {
 		c.Collector.Timeout.Duration = 60 * time.Second
 	}
 	if c.Schedule.DayOfMonth == 0 {
@@ -304,7 +318,7 @@ func (c *Config) applyDefaults() {
 	if c.Bundle.Approval == "" {
 		c.Bundle.Approval = "automatic"
 	}
-	if c.Heartbeat.Duration == 0 && c.Heartbeat.bad == nil {
+	if c.Heartbeat.Duration == 0 {
 		c.Heartbeat.Duration = 6 * time.Hour
 	}
 	if c.LogLevel == "" {
@@ -327,7 +341,7 @@ func monthEnd(s string) bool {
 
 func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string)) {
 	at := func(key string) *yaml.Node {
-		if n := find(root, key); n != nil {
+		if n := yamlstrict.Lookup(root, strings.Split(key, ".")...); n != nil {
 			return n
 		}
 		return root
@@ -390,12 +404,7 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 	default:
 		add(at("log_level"), fmt.Sprintf("log_level %q is not debug, info, warn or error", c.LogLevel), "")
 	}
-	for _, d := range []*Duration{&c.Heartbeat, &c.Database.Timeout, &c.Collector.Timeout} {
-		if d.bad != nil {
-			add(d.bad, fmt.Sprintf("%q is not a duration", d.bad.Value), "write e.g. 30s, 15m or 6h")
-		}
-	}
-	if c.Heartbeat.bad == nil && c.Heartbeat.Duration < time.Minute {
+	if c.Heartbeat.Duration < time.Minute {
 		add(at("heartbeat"), "heartbeat must be at least 1m", "")
 	}
 }

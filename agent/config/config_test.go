@@ -79,3 +79,45 @@ func TestDatabaseURLFromEnv(t *testing.T) {
 		t.Fatalf("DatabaseURL = %q, %v", u, err)
 	}
 }
+
+// TestDuplicateAndTypeProblemsHavePositions checks problems the yaml.v3
+// struct decoder used to report at column 1 in its own words: a repeated
+// key (which also made it drop the whole mapping, so that every key in it
+// was then reported missing) and a value of the wrong type.
+func TestDuplicateAndTypeProblemsHavePositions(t *testing.T) {
+	src := strings.Replace(Template("Y01234", "/d"), "  profile: canonical\n", "  profile: canonical\n  profile: tpp\n", 1)
+	src = strings.Replace(src, "day_of_month: 5", "day_of_month: [5]", 1)
+	src = strings.Replace(src, "catch_up_months: 12", "catch_up_months: 0x0c", 1)
+	_, err := Parse("a.yaml", []byte(src))
+	var p *Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("err = %v, want *Problems", err)
+	}
+	want := `a.yaml:19:3: key "profile" given twice in database (keep one: the first is on line 18)
+a.yaml:32:17: a single value is expected here, not a list or a mapping (write the value after the colon)
+a.yaml:36:20: "0x0c" is not a whole number (write digits only, e.g. 5)`
+	if got := err.Error(); got != want {
+		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestBlankValueLeavesDefault(t *testing.T) {
+	src := strings.Replace(Template("Y01234", "/d"), "heartbeat: 6h", "heartbeat:", 1)
+	src = strings.Replace(src, "  profile: canonical", "  profile:", 1)
+	c, err := Parse("a.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Heartbeat.Duration != 6*time.Hour || c.Database.Profile != "canonical" {
+		t.Errorf("heartbeat %v, profile %q; want the defaults", c.Heartbeat, c.Database.Profile)
+	}
+}
+
+func TestNotOneDocument(t *testing.T) {
+	if _, err := Parse("a.yaml", []byte("# nothing yet\n")); err == nil || err.Error() != "a.yaml:1:1: the config is empty (run `steward-agent init` for a commented template)" {
+		t.Errorf("empty: err = %v", err)
+	}
+	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || !strings.HasPrefix(err.Error(), "a.yaml: yaml: line 2: ") {
+		t.Errorf("syntax: err = %v", err)
+	}
+}

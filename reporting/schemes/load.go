@@ -1,7 +1,6 @@
 package schemes
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 )
 
 // ErrInvalid is wrapped by every Problems error.
@@ -125,7 +126,6 @@ var (
 	idPattern       = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 	odsPattern      = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 	monthPattern    = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
-	yamlLinePattern = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // RoleSteward is the role of Steward itself: only it calculates and
@@ -151,27 +151,23 @@ func (p *parser) parse(data []byte) *Scheme {
 			Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileBytes), Fix: "a scheme file is small; check the file name"})
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: 1, Col: 1},
-				Msg: "file is empty", Fix: "start with version: 1"})
-			return nil
-		}
-		p.syntax(err)
+	root, err := yamlstrict.Parse(data)
+	var syntax *yamlstrict.SyntaxError
+	var second *yamlstrict.SecondDocumentError
+	switch {
+	case errors.Is(err, yamlstrict.ErrEmpty):
+		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: 1, Col: 1},
+			Msg: "file is empty", Fix: "start with version: 1"})
 		return nil
+	case errors.As(err, &syntax):
+		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: syntax.Line, Col: 1},
+			Msg: "YAML syntax error: " + syntax.Msg, Fix: "fix the YAML; nothing else was checked"})
+	case errors.As(err, &second):
+		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: second.Line, Col: second.Col},
+			Msg: "a second YAML document", Fix: "a scheme file holds one document; remove the --- and what follows, or move it to its own file"})
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		p.add(&extra, "", "a second YAML document", "a scheme file holds one document; remove the --- and what follows, or move it to its own file")
-	case !errors.Is(err, io.EOF):
-		p.syntax(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	if root == nil {
+		return nil
 	}
 	if !p.noAliases(root) {
 		return nil
@@ -232,17 +228,6 @@ var (
 	topRequired = []string{"id", "title", "icb", "pack", "baseline", "periods", "practices", "elements", "sign_off"}
 )
 
-func (p *parser) syntax(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1
-	if m := yamlLinePattern.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: line, Col: 1},
-		Msg: "YAML syntax error: " + msg, Fix: "fix the YAML; nothing else was checked"})
-}
-
 // noAliases refuses anchors, aliases and merge keys: a scheme is read by
 // finance and auditors, so every value is written where it applies.
 func (p *parser) noAliases(n *yaml.Node) bool {
@@ -267,8 +252,7 @@ type mapping struct {
 	p     *parser
 	node  *yaml.Node
 	path  string
-	vals  map[string]*yaml.Node
-	order []string
+	pairs yamlstrict.Pairs
 }
 
 func join(path, key string) string {
@@ -285,40 +269,28 @@ func (p *parser) mapping(n *yaml.Node, path, what string, allowed, required []st
 		p.add(n, path, fmt.Sprintf("%s must be a mapping of keys to values, not %s", what, describe(n)), "write key: value lines, indented under it")
 		return nil
 	}
-	m := &mapping{p: p, node: n, path: path, vals: map[string]*yaml.Node{}}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+	pairs, probs := yamlstrict.Keys(n, allowed)
+	for _, kp := range probs {
+		switch k := kp.Key; kp.Kind {
+		case yamlstrict.KeyNotScalar:
 			p.add(k, path, "keys must be plain words", "write the key as a word such as id")
-			continue
-		}
-		if !contains(allowed, k.Value) {
-			fix := "allowed keys: " + strings.Join(allowed, ", ")
-			if s := suggest(k.Value, allowed); s != "" {
-				fix = fmt.Sprintf("did you mean %q?", s)
-			}
+		case yamlstrict.UnknownKey:
+			fix := yamlstrict.Suggest(k.Value, allowed, "allowed keys: "+strings.Join(allowed, ", "))
 			p.add(k, path, fmt.Sprintf("unknown key %q in %s", k.Value, what), fix)
-			continue
-		}
-		if _, dup := m.vals[k.Value]; dup {
+		case yamlstrict.DuplicateKey:
 			p.add(k, path, fmt.Sprintf("key %q appears twice", k.Value), "keep one of them")
-			continue
 		}
-		m.vals[k.Value] = v
-		m.order = append(m.order, k.Value)
 	}
+	m := &mapping{p: p, node: n, path: path, pairs: pairs}
 	m.require(required...)
 	return m
 }
 
-func (m *mapping) get(key string) (*yaml.Node, bool) {
-	n, ok := m.vals[key]
-	return n, ok
-}
+func (m *mapping) get(key string) (*yaml.Node, bool) { return m.pairs.Get(key) }
 
 func (m *mapping) require(keys ...string) {
 	for _, k := range keys {
-		if _, ok := m.vals[k]; !ok {
+		if _, ok := m.get(k); !ok {
 			where := "at the top level"
 			if m.path != "" {
 				where = "under " + m.path
@@ -641,27 +613,21 @@ func (p *parser) typeOf(n *yaml.Node, path string, types []string) string {
 	if n.Kind != yaml.MappingNode {
 		return ""
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != "type" {
-			continue
-		}
-		v := n.Content[i+1]
-		s, ok := p.scalarString(v, join(path, "type"))
-		if !ok {
-			return ""
-		}
-		if !contains(types, s) {
-			fix := "use one of: " + strings.Join(types, ", ")
-			if sg := suggest(s, types); sg != "" {
-				fix = fmt.Sprintf("did you mean %q?", sg)
-			}
-			p.add(v, join(path, "type"), fmt.Sprintf("unknown type %q", s), fix)
-			return ""
-		}
-		return s
+	v := yamlstrict.Lookup(n, "type")
+	if v == nil {
+		p.add(n, path, `missing key "type"`, "add type: one of "+strings.Join(types, ", "))
+		return ""
 	}
-	p.add(n, path, `missing key "type"`, "add type: one of "+strings.Join(types, ", "))
-	return ""
+	s, ok := p.scalarString(v, join(path, "type"))
+	if !ok {
+		return ""
+	}
+	if !contains(types, s) {
+		fix := yamlstrict.Suggest(s, types, "use one of: "+strings.Join(types, ", "))
+		p.add(v, join(path, "type"), fmt.Sprintf("unknown type %q", s), fix)
+		return ""
+	}
+	return s
 }
 
 var conditionKeys = map[string][]string{
@@ -885,10 +851,7 @@ func (p *parser) ref(m *mapping, key string, whole bool) Ref {
 	def, known := p.cat[id]
 	if !known {
 		names := sortedKeys(p.cat)
-		fix := "measures: " + strings.Join(names, ", ")
-		if s := suggest(id, names); s != "" {
-			fix = fmt.Sprintf("did you mean %q?", s)
-		}
+		fix := yamlstrict.Suggest(id, names, "measures: "+strings.Join(names, ", "))
 		p.add(n, path, fmt.Sprintf("unknown measure %q", id), fix)
 		return Ref{}
 	}
@@ -973,35 +936,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// suggest returns the candidate closest to s by edit distance, if close.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -32,7 +33,7 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 	opKey, body := pairs[0].key, pairs[0].val
 	op := model.AggOp(opKey.Value)
 	if !slices.Contains(aggOps, opKey.Value) {
-		l.add(l.pos(opKey), suggest(opKey.Value, aggOps, "use one of "+strings.Join(aggOps, ", ")), "unknown aggregate operation %q", opKey.Value)
+		l.add(l.pos(opKey), yamlstrict.Suggest(opKey.Value, aggOps, "use one of "+strings.Join(aggOps, ", ")), "unknown aggregate operation %q", opKey.Value)
 		return nil
 	}
 	what = fmt.Sprintf("%s (%s)", what, op)
@@ -67,7 +68,7 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 		} else {
 			ok = false
 			if !l.broken["codelist "+name] {
-				l.add(l.pos(src.val), suggest(name, l.codelistNames(), "define it under codelists:"), "undefined codelist %q", name)
+				l.add(l.pos(src.val), yamlstrict.Suggest(name, l.codelistNames(), "define it under codelists:"), "undefined codelist %q", name)
 			}
 		}
 	}
@@ -104,7 +105,7 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 			case "value_unknown":
 				a.Filter = model.RowsValueUnknown
 			default:
-				l.add(l.pos(f.val), suggest(s, []string{"all", "value_known", "value_unknown"}, "use all, value_known or value_unknown"), "unknown rows: %q", s)
+				l.add(l.pos(f.val), yamlstrict.Suggest(s, []string{"all", "value_known", "value_unknown"}, "use all, value_known or value_unknown"), "unknown rows: %q", s)
 				ok = false
 			}
 			if a.Filter != model.RowsAll && !hasValue {
@@ -182,7 +183,7 @@ func (l *loader) rowValue(a *model.Aggregate, n *yaml.Node) bool {
 		if ref == nil {
 			if !l.broken["reference "+parts[2]] {
 				off := strings.LastIndex(s, parts[2])
-				l.add(l.scalarPos(n, off), suggest(parts[2], l.referenceNames(), "define it under references:"), "undefined reference %q", parts[2])
+				l.add(l.scalarPos(n, off), yamlstrict.Suggest(parts[2], l.referenceNames(), "define it under references:"), "undefined reference %q", parts[2])
 			}
 			return false
 		}

@@ -237,17 +237,6 @@ func TestParseSearchInline(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want int
-	}{{"", "abc", 3}, {"long_trem", "long_term", 1}, {"exist", "exists", 1}, {"kitten", "sitting", 3}} {
-		if got := editDistance(c.a, c.b); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestErrorsFormat(t *testing.T) {
 	es := sortErrors(Errors{
 		{Pos: model.Pos{File: "b.yaml", Line: 1, Col: 1}, Msg: "third"},

@@ -5,7 +5,6 @@
 package lang
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -32,18 +32,9 @@ const PackManifest = "pack.yaml"
 // or "" when src is not a YAML mapping with one. It does not validate
 // anything else.
 func Version(src []byte) string {
-	var root yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(src)).Decode(&root); err != nil {
-		return ""
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return ""
-	}
-	top := root.Content[0]
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value == "steward" && top.Content[i+1].Kind == yaml.ScalarNode {
-			return top.Content[i+1].Value
-		}
+	root, _ := yamlstrict.Parse(src)
+	if v := yamlstrict.Lookup(root, "steward"); v != nil && v.Kind == yaml.ScalarNode {
+		return v.Value
 	}
 	return ""
 }

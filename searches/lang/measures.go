@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -167,7 +168,7 @@ func (l *loader) measures(n *yaml.Node) {
 		case !found && brokenIDs[id]:
 			// Already reported.
 		case !found:
-			l.add(l.pos(r.id), suggest(id, ids, "name a count or sum measure of this search: "+strings.Join(ids, ", ")), "undefined measure %q", id)
+			l.add(l.pos(r.id), yamlstrict.Suggest(id, ids, "name a count or sum measure of this search: "+strings.Join(ids, ", ")), "undefined measure %q", id)
 		case target.Kind == model.KindRatio:
 			l.add(l.pos(r.id), "refer to a count or sum measure", "measure %s is a ratio: a ratio's numerator and denominator are counts or sums", id)
 		default:
@@ -330,7 +331,7 @@ func (l *loader) stratify(n *yaml.Node) ([]model.Dimension, bool) {
 		}
 		switch {
 		case !slices.Contains(dimensions, s):
-			l.add(l.pos(item), suggest(s, dimensions, "use "+strings.Join(dimensions, ", ")), "unknown stratification %q", s)
+			l.add(l.pos(item), yamlstrict.Suggest(s, dimensions, "use "+strings.Join(dimensions, ", ")), "unknown stratification %q", s)
 			ok = false
 		case seen[s]:
 			l.add(l.pos(item), "remove one of them", "stratification %s is listed twice", s)

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -466,7 +467,7 @@ func (c *checker) param(a *ast) (model.Expr, model.Type) {
 	for _, p := range c.l.s.Parameters {
 		names = append(names, p.Name)
 	}
-	c.errorf(a.off+len("params."), suggest(a.name, names, "define it under parameters: with a default"), "undefined parameter %q", a.name)
+	c.errorf(a.off+len("params."), yamlstrict.Suggest(a.name, names, "define it under parameters: with a default"), "undefined parameter %q", a.name)
 	return nil, 0
 }
 
@@ -513,7 +514,7 @@ func (c *checker) name(a *ast) (model.Expr, model.Type) {
 		visible = append(visible, v.Name)
 	}
 	visible = append(visible, builtins...)
-	fix := suggest(a.name, visible, "define it under variables: above this use")
+	fix := yamlstrict.Suggest(a.name, visible, "define it under variables: above this use")
 	if strings.ToLower(a.name) != a.name && fix != "define it under variables: above this use" {
 		fix = "names are lower case: " + fix
 	}

@@ -1,18 +1,16 @@
 package lang
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -41,33 +39,25 @@ func (d *doc) pos(n *yaml.Node) model.Pos {
 	return model.Pos{File: d.file, Line: n.Line, Col: n.Column}
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseYAML parses src, which must hold exactly one YAML document whose
 // root is a mapping, with no anchors, aliases, merge keys or tags. It
 // returns the root mapping, or nil after reporting why not.
 func (d *doc) parseYAML(src []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			d.add(d.pos(nil), "start the file with its steward: line", "the file is empty")
-			return nil
-		}
-		d.yamlError(err)
+	top, err := yamlstrict.Parse(src)
+	var syntax *yamlstrict.SyntaxError
+	var second *yamlstrict.SecondDocumentError
+	switch {
+	case errors.Is(err, yamlstrict.ErrEmpty):
+		d.add(d.pos(nil), "start the file with its steward: line", "the file is empty")
+		return nil
+	case errors.As(err, &syntax):
+		d.add(model.Pos{File: d.file, Line: syntax.Line, Col: 1}, "check the indentation, colons and brackets around this line", "invalid YAML: %s", syntax.Msg)
+	case errors.As(err, &second):
+		d.add(model.Pos{File: d.file, Line: second.Line, Col: second.Col}, "put each search in its own file, and list the files in a pack.yaml", "a second YAML document (---) is not allowed")
+	}
+	if top == nil {
 		return nil
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
-		d.add(d.pos(&second), "put each search in its own file, and list the files in a pack.yaml", "a second YAML document (---) is not allowed")
-	} else if !errors.Is(err, io.EOF) {
-		d.yamlError(err)
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
-		d.add(d.pos(&root), "start the file with its steward: line", "the file holds no YAML mapping")
-		return nil
-	}
-	top := root.Content[0]
 	n := len(d.all)
 	d.checkPlain(top)
 	if len(d.all) > n {
@@ -78,18 +68,6 @@ func (d *doc) parseYAML(src []byte) *yaml.Node {
 		return nil
 	}
 	return top
-}
-
-func (d *doc) yamlError(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	d.add(model.Pos{File: d.file, Line: line, Col: 1}, "check the indentation, colons and brackets around this line", "invalid YAML: %s", msg)
 }
 
 // checkPlain rejects the YAML features that would make a file mean something
@@ -131,33 +109,30 @@ type field struct {
 	key, val *yaml.Node
 }
 
-// fields checks a mapping's keys against the allowed ones and returns its
-// pairs in order, reporting unknown and duplicate keys. what names the
-// mapping in messages ("a measure").
+// fields checks a mapping's keys against the allowed ones (any name when
+// there are none) and returns its pairs in order, reporting unknown and
+// duplicate keys. what names the mapping in messages ("a measure").
 func (d *doc) fields(n *yaml.Node, what string, allowed ...string) (map[string]field, []field) {
 	if n.Kind != yaml.MappingNode {
 		d.add(d.pos(n), "write it as key: value lines or {key: value, ...}", "%s must be a mapping, not %s", what, kindName(n))
 		return nil, nil
 	}
-	m := map[string]field{}
-	var order []field
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
+	pairs, probs := yamlstrict.Keys(n, allowed)
+	for _, kp := range probs {
+		switch k := kp.Key; kp.Kind {
+		case yamlstrict.KeyNotScalar:
 			d.add(d.pos(k), "keys are plain names", "%s has a key that is %s", what, kindName(k))
-			continue
+		case yamlstrict.UnknownKey:
+			d.add(d.pos(k), yamlstrict.Suggest(k.Value, allowed, "allowed keys: "+strings.Join(allowed, ", ")), "unknown key %q in %s", k.Value, what)
+		case yamlstrict.DuplicateKey:
+			d.add(d.pos(k), "remove one of them", "duplicate key %q in %s (first at line %d)", k.Value, what, kp.First.Line)
 		}
-		if first, dup := m[k.Value]; dup {
-			d.add(d.pos(k), "remove one of them", "duplicate key %q in %s (first at line %d)", k.Value, what, first.key.Line)
-			continue
-		}
-		if allowed != nil && !slices.Contains(allowed, k.Value) {
-			d.add(d.pos(k), suggest(k.Value, allowed, "allowed keys: "+strings.Join(allowed, ", ")), "unknown key %q in %s", k.Value, what)
-			continue
-		}
-		f := field{k, v}
-		m[k.Value] = f
-		order = append(order, f)
+	}
+	m := map[string]field{}
+	order := make([]field, len(pairs))
+	for i, p := range pairs {
+		order[i] = field{p.Key, p.Value}
+		m[p.Key.Value] = order[i]
 	}
 	return m, order
 }
@@ -246,24 +221,18 @@ func (d *doc) number(n *yaml.Node, what string) (float64, bool) {
 	return v, true
 }
 
-var integerRE = regexp.MustCompile(`^[-+]?[0-9]+$`)
-
 // integer returns a whole decimal number.
 func (d *doc) integer(n *yaml.Node, what string) (int, bool) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" && decimalRE.MatchString(n.Value) {
 		d.add(d.pos(n), "write a whole number", "%s must be a whole number, not %s", what, n.Value)
 		return 0, false
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || !integerRE.MatchString(n.Value) {
+	v, ok := yamlstrict.Int(n)
+	if !ok {
 		d.notNumber(n, what)
 		return 0, false
 	}
-	v, err := strconv.Atoi(n.Value)
-	if err != nil {
-		d.add(d.pos(n), "write a smaller number", "%s is out of range: %s", what, n.Value)
-		return 0, false
-	}
-	return v, true
+	return int(v), true
 }
 
 // boolean returns true or false; YAML 1.1 spellings (yes, no, on, off,
@@ -334,46 +303,4 @@ func (d *doc) scalarPos(n *yaml.Node, off int) model.Pos {
 	}
 	// The end of the value: just after its last character.
 	return model.Pos{File: d.file, Line: line + 1, Col: col + 1}
-}
-
-// suggest returns a "did you mean" hint for name among candidates, or
-// otherwise.
-func suggest(name string, candidates []string, otherwise string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		if dist := editDistance(strings.ToLower(name), c); dist < bestD {
-			best, bestD = c, dist
-		}
-	}
-	limit := max(1, min(3, len(name)/3))
-	if best != "" && bestD <= limit {
-		return fmt.Sprintf("did you mean %q?", best)
-	}
-	return otherwise
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			// An adjacent transposition counts as one edit.
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }

@@ -5,21 +5,21 @@
 package config
 
 import (
-	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 )
 
 // Config is version 1 of the collector's configuration.
@@ -111,32 +111,24 @@ func Load(path string) (*Config, error) {
 // paths are left as they are.
 func Parse(file string, data []byte) (*Config, error) {
 	p := &parser{file: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{[]Problem{{File: file, Msg: "the file is empty (start it with `version: 1`)"}}}
-		}
+	root, err := yamlstrict.Parse(data)
+	var second *yamlstrict.SecondDocumentError
+	switch {
+	case errors.Is(err, yamlstrict.ErrEmpty):
+		return nil, &Error{[]Problem{{File: file, Msg: "the file is empty (start it with `version: 1`)"}}}
+	case errors.As(err, &second):
+		return nil, &Error{[]Problem{{File: file, Line: second.Line, Col: second.Col, Msg: "a second YAML document: the file must hold one (remove the `---` and what follows)"}}}
+	case err != nil && root != nil:
+		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}}
+	case err != nil:
 		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line, col := extra.Line, extra.Column
-		if err != nil {
-			return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}}
-		}
-		return nil, &Error{[]Problem{{File: file, Line: line, Col: col, Msg: "a second YAML document: the file must hold one (remove the `---` and what follows)"}}}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
 		p.add(root, "the configuration must be a mapping of keys to values")
 		return nil, p.err()
 	}
 	cfg := Defaults()
-	vnode := lookup(root, "version")
+	vnode := yamlstrict.Lookup(root, "version")
 	if vnode == nil {
 		p.add(root, "version is required: start the file with `version: 1`")
 		return nil, p.err()
@@ -164,49 +156,31 @@ func (p *parser) add(n *yaml.Node, msg string) {
 	p.problems = append(p.problems, Problem{File: p.file, Line: n.Line, Col: n.Column, Msg: msg})
 }
 
+// err returns the problems found, in file order.
 func (p *parser) err() error {
 	if len(p.problems) == 0 {
 		return nil
 	}
+	slices.SortStableFunc(p.problems, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
 	return &Error{Problems: p.problems}
 }
 
-func lookup(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
+// fields decodes mapping m with fields, reporting unknown and repeated
+// keys; where (" in tls") says which mapping.
+func (p *parser) fields(m *yaml.Node, where string, fields []yamlstrict.Field) {
+	for _, kp := range yamlstrict.Decode(m, fields) {
+		switch kp.Kind {
+		case yamlstrict.UnknownKey:
+			known := slices.Sorted(slices.Values(kp.Allowed))
+			p.add(kp.Key, fmt.Sprintf("unknown key %q%s (known keys: %s)", kp.Key.Value, where, strings.Join(known, ", ")))
+		case yamlstrict.DuplicateKey:
+			p.add(kp.Key, fmt.Sprintf("key %q given twice%s", kp.Key.Value, where))
+		case yamlstrict.KeyNotScalar:
+			p.add(kp.Key, fmt.Sprintf("a key%s is a list or a mapping: keys are plain names", where))
 		}
 	}
-	return nil
-}
-
-// fields walks mapping m, calling set for each known key and reporting
-// unknown and repeated keys.
-func (p *parser) fields(m *yaml.Node, where string, known map[string]func(v *yaml.Node)) {
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		set, ok := known[k.Value]
-		if !ok {
-			p.add(k, fmt.Sprintf("unknown key %q%s (known keys: %s)", k.Value, where, keyList(known)))
-			continue
-		}
-		if seen[k.Value] {
-			p.add(k, fmt.Sprintf("key %q given twice%s", k.Value, where))
-			continue
-		}
-		seen[k.Value] = true
-		set(v)
-	}
-}
-
-func keyList(known map[string]func(*yaml.Node)) string {
-	var ks []string
-	for k := range known {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return strings.Join(ks, ", ")
 }
 
 func (p *parser) str(dst *string, name string) func(*yaml.Node) {
@@ -221,8 +195,8 @@ func (p *parser) str(dst *string, name string) func(*yaml.Node) {
 
 func (p *parser) integer(name string, f func(int64)) func(*yaml.Node) {
 	return func(v *yaml.Node) {
-		n, err := strconv.ParseInt(v.Value, 10, 64)
-		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
+		n, ok := yamlstrict.Int(v)
+		if !ok {
 			p.add(v, fmt.Sprintf("%s must be a whole number, not %q", name, v.Value))
 			return
 		}
@@ -232,8 +206,8 @@ func (p *parser) integer(name string, f func(int64)) func(*yaml.Node) {
 
 func (p *parser) duration(dst *time.Duration, name string) func(*yaml.Node) {
 	return func(v *yaml.Node) {
-		d, err := parseDuration(v.Value)
-		if v.Kind != yaml.ScalarNode || err != nil {
+		d, ok := yamlstrict.Duration(v)
+		if !ok {
 			p.add(v, fmt.Sprintf("%s must be a duration such as 72h, 30m or 3d, not %q", name, v.Value))
 			return
 		}
@@ -241,39 +215,28 @@ func (p *parser) duration(dst *time.Duration, name string) func(*yaml.Node) {
 	}
 }
 
-func parseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, fmt.Errorf("parse duration %q: %w", s, err)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
-}
-
 func (p *parser) v1(root *yaml.Node, cfg *Config) {
-	p.fields(root, "", map[string]func(*yaml.Node){
-		"version": func(*yaml.Node) {},
-		"listen":  p.str(&cfg.Listen, "listen"),
-		"tls": func(v *yaml.Node) {
+	p.fields(root, "", []yamlstrict.Field{
+		{Key: "version"},
+		{Key: "listen", Set: p.str(&cfg.Listen, "listen")},
+		{Key: "tls", Set: func(v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {
 				p.add(v, "tls must be a mapping with cert and key")
 				return
 			}
-			p.fields(v, " in tls", map[string]func(*yaml.Node){
-				"cert": p.str(&cfg.TLSCert, "tls.cert"),
-				"key":  p.str(&cfg.TLSKey, "tls.key"),
+			p.fields(v, " in tls", []yamlstrict.Field{
+				{Key: "cert", Set: p.str(&cfg.TLSCert, "tls.cert")},
+				{Key: "key", Set: p.str(&cfg.TLSKey, "tls.key")},
 			})
-		},
-		"storage":                 p.str(&cfg.Storage, "storage"),
-		"icb":                     p.str(&cfg.ICB, "icb"),
-		"enrolment_code_lifetime": p.duration(&cfg.EnrolmentCodeLifetime, "enrolment_code_lifetime"),
-		"heartbeat_silence_days":  p.integer("heartbeat_silence_days", func(n int64) { cfg.HeartbeatSilenceDays = int(n) }),
-		"max_request_bytes":       p.integer("max_request_bytes", func(n int64) { cfg.MaxRequestBytes = n }),
-		"session_lifetime":        p.duration(&cfg.SessionLifetime, "session_lifetime"),
-		"shutdown_timeout":        p.duration(&cfg.ShutdownTimeout, "shutdown_timeout"),
-		"tuf_repository":          p.str(&cfg.TUFRepository, "tuf_repository"),
+		}},
+		{Key: "storage", Set: p.str(&cfg.Storage, "storage")},
+		{Key: "icb", Set: p.str(&cfg.ICB, "icb")},
+		{Key: "enrolment_code_lifetime", Set: p.duration(&cfg.EnrolmentCodeLifetime, "enrolment_code_lifetime")},
+		{Key: "heartbeat_silence_days", Set: p.integer("heartbeat_silence_days", func(n int64) { cfg.HeartbeatSilenceDays = int(n) })},
+		{Key: "max_request_bytes", Set: p.integer("max_request_bytes", func(n int64) { cfg.MaxRequestBytes = n })},
+		{Key: "session_lifetime", Set: p.duration(&cfg.SessionLifetime, "session_lifetime")},
+		{Key: "shutdown_timeout", Set: p.duration(&cfg.ShutdownTimeout, "shutdown_timeout")},
+		{Key: "tuf_repository", Set: p.str(&cfg.TUFRepository, "tuf_repository")},
 	})
 }
 
@@ -283,7 +246,7 @@ var icbPattern = regexp.MustCompile(`^[A-Z0-9]{3,5}$`)
 // one, else at the top of the file.
 func (p *parser) validate(root *yaml.Node, cfg *Config) {
 	at := func(key string) *yaml.Node {
-		if n := lookup(root, key); n != nil {
+		if n := yamlstrict.Lookup(root, key); n != nil {
 			return n
 		}
 		return root
@@ -323,7 +286,7 @@ func (p *parser) validate(root *yaml.Node, cfg *Config) {
 	if cfg.ShutdownTimeout < time.Second {
 		p.add(at("shutdown_timeout"), "shutdown_timeout must be at least 1s")
 	}
-	if n := lookup(root, "tuf_repository"); n != nil && strings.TrimSpace(cfg.TUFRepository) == "" {
+	if n := yamlstrict.Lookup(root, "tuf_repository"); n != nil && strings.TrimSpace(cfg.TUFRepository) == "" {
 		p.add(n, "tuf_repository must name the repository folder made with `steward-collector tuf init` (or leave the key out to serve no search bundles)")
 	}
 }
