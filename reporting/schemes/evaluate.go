@@ -90,43 +90,43 @@ type Reconciliation struct {
 
 // PracticeResult is one practice's reconciliation.
 type PracticeResult struct {
-	ODS          string
-	Name         string
-	SubmissionID string
-	ReceivedAt   time.Time
-	PackVersion  string
-	Missing      bool
-	Late         bool
-	WrongPack    bool
-	Gateway      Gateway
-	Elements     []ElementResult
+	ODS          string          `json:",omitempty"`
+	Name         string          `json:",omitempty"`
+	SubmissionID string          `json:",omitempty"`
+	ReceivedAt   time.Time       `json:",omitzero"`
+	PackVersion  string          `json:",omitempty"`
+	Missing      bool            `json:",omitempty"`
+	Late         bool            `json:",omitempty"`
+	WrongPack    bool            `json:",omitempty"`
+	Gateway      Gateway         `json:",omitzero"`
+	Elements     []ElementResult `json:",omitempty"`
 	// PracticeCapApplied is true when the scheme's practice cap reduced
 	// the payable total.
-	PracticeCapApplied bool
+	PracticeCapApplied bool `json:",omitempty"`
 	// TotalPence is payable this period: payable elements after caps,
 	// 0 when the gateway failed.
-	TotalPence int64
+	TotalPence int64 `json:",omitempty"`
 	// IndicativePence is what elements not payable this period would earn
 	// on these figures, after element caps.
-	IndicativePence int64
+	IndicativePence int64 `json:",omitempty"`
 	// State is the claim's state. Evaluate sets calculated (open for a
 	// missing practice); the collector overwrites it with the stored state
 	// before export.
-	State State
+	State State `json:",omitempty"`
 }
 
 // Gateway is a practice's gateway result: built-in checks (figures,
 // pack_version, deadline) then the scheme's conditions, in order.
 type Gateway struct {
-	Pass   bool
-	Checks []Check
+	Pass   bool    `json:",omitempty"`
+	Checks []Check `json:",omitempty"`
 }
 
 // Check is one gateway check.
 type Check struct {
-	ID     string
-	Pass   bool
-	Reason string
+	ID     string `json:",omitempty"`
+	Pass   bool   `json:",omitempty"`
+	Reason string `json:",omitempty"`
 }
 
 // Failed returns the ids of failed checks.
@@ -143,26 +143,28 @@ func (g Gateway) Failed() []string {
 // ElementResult is one element for one practice. A, B and C are the inputs
 // (see docs/schemes.md for what each element type puts in them).
 type ElementResult struct {
-	ID      string
-	Type    ElementType
-	Payable bool
-	A, B, C *int64
+	ID      string      `json:",omitempty"`
+	Type    ElementType `json:",omitempty"`
+	Payable bool        `json:",omitempty"`
+	A       *int64      `json:",omitempty"`
+	B       *int64      `json:",omitempty"`
+	C       *int64      `json:",omitempty"`
 	// ListSize is the list size used (tiers and points).
-	ListSize *int64
+	ListSize *int64 `json:",omitempty"`
 	// Achievement is A / (B - C) x 100; Points the QOF-style points; Tier
 	// the 1-based tier reached (0: none).
-	Achievement *Fixed
-	Points      *Fixed
-	Tier        int
+	Achievement *Fixed `json:",omitempty"`
+	Points      *Fixed `json:",omitempty"`
+	Tier        int    `json:",omitempty"`
 	// CalculatedPence is the amount before caps and gateway.
-	CalculatedPence    int64
-	ElementCapApplied  bool
-	PracticeCapApplied bool
+	CalculatedPence    int64 `json:",omitempty"`
+	ElementCapApplied  bool  `json:",omitempty"`
+	PracticeCapApplied bool  `json:",omitempty"`
 	// AmountPence is the amount after caps; 0 when the gateway failed or
 	// the inputs could not be used.
-	AmountPence int64
+	AmountPence int64 `json:",omitempty"`
 	// Note says why an amount is 0 or reduced, or is empty.
-	Note string
+	Note string `json:",omitempty"`
 }
 
 // Summary totals a reconciliation.

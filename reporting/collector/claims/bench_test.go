@@ -32,7 +32,7 @@ const benchSchemeFile = "../../schemes/testdata/bench-scheme.yaml"
 // as the MedSIP pack sends), list sizes, and the benchmark scheme. It
 // writes with set-based SQL: the benchmark measures reconciliation, not
 // ingest (make bench measures that separately).
-func seedBench(b *testing.B, url string) (*store.DB, *sql.DB) {
+func seedBench(b testing.TB, url string) (*store.DB, *sql.DB) {
 	b.Helper()
 	db, err := store.Open(ctx, url)
 	if err != nil {
