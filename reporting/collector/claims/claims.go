@@ -104,20 +104,30 @@ type inputs struct {
 	subs  []store.PeriodFigures // the current submissions, by practice
 	sizes map[string]int64      // list sizes in force
 	decl  map[string][]string   // declarations in force
-	names map[string]string     // every practice's name
+	names *practiceNames
 }
 
-// names returns every practice's name by ODS code.
-func (s *Service) names(ctx context.Context) (map[string]string, error) {
+// practiceNames are every practice's name by ODS code, with a digest of
+// them (a calculation's result holds names, so its inputs include them).
+type practiceNames struct {
+	byODS  map[string]string
+	digest string
+}
+
+// names reads every practice's name.
+func (s *Service) names(ctx context.Context) (*practiceNames, error) {
 	practices, err := s.DB.Practices(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	names := make(map[string]string, len(practices))
-	for _, p := range practices {
-		names[p.ODS] = p.Name
+	n := &practiceNames{byODS: make(map[string]string, len(practices))}
+	h := sha256.New()
+	for _, p := range practices { // ordered by ODS code
+		n.byODS[p.ODS] = p.Name
+		h.Write([]byte(p.ODS + "\x00" + p.Name + "\n"))
 	}
-	return names, nil
+	n.digest = hex.EncodeToString(h.Sum(nil))
+	return n, nil
 }
 
 // scope is the ICB whose practices' figures a scheme reads ("" for a
@@ -130,7 +140,7 @@ func scope(sc *schemes.Scheme) string {
 }
 
 // load reads a period's inputs; names, when not nil, are reused.
-func (s *Service) load(ctx context.Context, sc *schemes.Scheme, period string, names map[string]string) (*inputs, error) {
+func (s *Service) load(ctx context.Context, sc *schemes.Scheme, period string, names *practiceNames) (*inputs, error) {
 	in := &inputs{names: names}
 	var err error
 	if in.subs, err = s.DB.PeriodSubmissions(ctx, sc.Pack.ID, MonthEnd(period), scope(sc)); err != nil {
@@ -159,15 +169,14 @@ const calcFormat = "steward reconciliation 1"
 // submission taken, the list sizes, declarations and names. Equal digests
 // give equal results.
 func (in *inputs) digest(sc *schemes.Scheme, period string) string {
-	h := sha256.New()
+	buf := make([]byte, 0, 128*len(in.subs)+64*len(in.sizes)+1024)
 	line := func(parts ...string) {
 		for _, p := range parts {
-			h.Write([]byte(p))
-			h.Write([]byte{0})
+			buf = append(append(buf, p...), 0)
 		}
-		h.Write([]byte{'\n'})
+		buf = append(buf, '\n')
 	}
-	line(calcFormat, buildinfo.String(), sc.ID, period)
+	line(calcFormat, buildinfo.String(), sc.ID, period, in.names.digest)
 	for _, f := range in.subs {
 		line("s", f.Practice, f.IdempotencyKey, f.PackVersion, f.Baseline, f.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	}
@@ -177,10 +186,8 @@ func (in *inputs) digest(sc *schemes.Scheme, period string) string {
 	for _, ods := range slices.Sorted(maps.Keys(in.decl)) {
 		line(append([]string{"d", ods}, in.decl[ods]...)...)
 	}
-	for _, ods := range slices.Sorted(maps.Keys(in.names)) {
-		line("n", ods, in.names[ods])
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // figures reads the measures the scheme uses and builds each practice's
@@ -195,7 +202,7 @@ func (s *Service) figures(ctx context.Context, sc *schemes.Scheme, period string
 		if len(r.Measures) == 0 {
 			continue // superseded between the two reads; the next calculation takes the new one
 		}
-		f := schemes.PracticeFigures{ODS: r.Practice, Name: in.names[r.Practice], SubmissionID: r.IdempotencyKey,
+		f := schemes.PracticeFigures{ODS: r.Practice, Name: in.names.byODS[r.Practice], SubmissionID: r.IdempotencyKey,
 			ReceivedAt: r.ReceivedAt, PackID: sc.Pack.ID, PackVersion: r.PackVersion, AsOf: asOf, Baseline: r.Baseline,
 			Declarations: in.decl[r.Practice], Measures: make([]schemes.Measure, len(r.Measures))}
 		if n, ok := in.sizes[r.Practice]; ok {
@@ -219,7 +226,7 @@ func (s *Service) Figures(ctx context.Context, sc *schemes.Scheme, period string
 		return nil, nil, err
 	}
 	figures, err := s.figures(ctx, sc, period, in)
-	return figures, in.names, err
+	return figures, in.names.byODS, err
 }
 
 // Evaluate reconciles a period from the stored figures without storing
@@ -233,7 +240,33 @@ func (s *Service) Evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 	if err != nil {
 		return nil, err
 	}
-	return s.evaluate(ctx, sc, period, in)
+	rec, err := s.evaluate(ctx, sc, period, in)
+	if err != nil {
+		return nil, err
+	}
+	withImplicit(rec, rec)
+	return rec, nil
+}
+
+// withImplicit gives each practice of rec without a claim row (State "")
+// the state its calculation implies: calculated when calc has figures for
+// it, open when calc is nil or has none. A claim gets a row only when it
+// moves beyond that (store.DB.SaveCalculation).
+func withImplicit(rec, calc *schemes.Reconciliation) {
+	present := map[string]bool{}
+	if calc != nil {
+		for _, pr := range calc.Practices {
+			present[pr.ODS] = !pr.Missing
+		}
+	}
+	for i := range rec.Practices {
+		if pr := &rec.Practices[i]; pr.State == "" {
+			pr.State = schemes.Open
+			if present[pr.ODS] {
+				pr.State = schemes.Calculated
+			}
+		}
+	}
 }
 
 func (s *Service) evaluate(ctx context.Context, sc *schemes.Scheme, period string, in *inputs) (*schemes.Reconciliation, error) {
@@ -252,9 +285,9 @@ func (s *Service) evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 	for i := range rec.Practices {
 		pr := &rec.Practices[i]
 		if pr.Name == "" {
-			pr.Name = in.names[pr.ODS] // missing practices too, for finance
+			pr.Name = in.names.byODS[pr.ODS] // missing practices too, for finance
 		}
-		pr.State = schemes.Open
+		pr.State = "" // no row: derived by the caller (see withImplicit)
 		if c, ok := claims[pr.ODS]; ok {
 			pr.State = schemes.State(c.State)
 		}
@@ -292,7 +325,7 @@ type Outcome struct {
 // or "steward" for the collector itself). Calculating again with the same
 // inputs stores nothing new; the outcome always holds the reconciliation.
 func (s *Service) Calculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
-	out, err := s.Recalculate(ctx, sc, period, actor, nil)
+	out, err := s.Recalculate(ctx, sc, period, actor)
 	if err != nil || out.Rec != nil {
 		return out, err
 	}
@@ -303,10 +336,14 @@ func (s *Service) Calculate(ctx context.Context, sc *schemes.Scheme, period, act
 }
 
 // Recalculate is Calculate without reading back an unchanged result: what
-// the collector does every few minutes and the benchmark measures. names,
-// when not nil, are the practices' names (CalculatePeriods reads them
-// once).
-func (s *Service) Recalculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names map[string]string) (*Outcome, error) {
+// the collector does every few minutes and the benchmark measures.
+func (s *Service) Recalculate(ctx context.Context, sc *schemes.Scheme, period, actor string) (*Outcome, error) {
+	return s.recalculate(ctx, sc, period, actor, nil)
+}
+
+// recalculate is Recalculate with the practices' names, when already read
+// (nil: read them).
+func (s *Service) recalculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names *practiceNames) (*Outcome, error) {
 	if err := CheckPeriod(sc, period); err != nil {
 		return nil, err
 	}
@@ -335,7 +372,7 @@ func (s *Service) CalculatePeriods(ctx context.Context, sc *schemes.Scheme, peri
 	for range min(4, len(periods)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i], errs[i] = s.Recalculate(ctx, sc, periods[i], actor, names)
+				out[i], errs[i] = s.recalculate(ctx, sc, periods[i], actor, names)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("%s %s: %w", sc.ID, periods[i], errs[i])
 				}
@@ -355,7 +392,7 @@ func (s *Service) CalculatePeriods(ctx context.Context, sc *schemes.Scheme, peri
 	return out, nil
 }
 
-func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names map[string]string) (*Outcome, error) {
+func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, actor string, names *practiceNames) (*Outcome, error) {
 	meta, err := s.DB.CalculationMeta(ctx, sc.ID, period)
 	first := errors.Is(err, collector.ErrNotFound)
 	if err != nil && !first {
@@ -400,6 +437,9 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 			}
 		}
 	}
+	// Each claim's state before this calculation: its row, or what the
+	// previous calculation implied.
+	withImplicit(rec, prevRec)
 	states := make(map[string]schemes.State, len(rec.Practices))
 	for _, pr := range rec.Practices {
 		states[pr.ODS] = pr.State
@@ -471,11 +511,12 @@ func (s *Service) Calculated(ctx context.Context, sc *schemes.Scheme, period str
 	}
 	for i := range rec.Practices {
 		pr := &rec.Practices[i]
-		pr.State = schemes.Open
+		pr.State = ""
 		if c, ok := claims[pr.ODS]; ok {
 			pr.State = schemes.State(c.State)
 		}
 	}
+	withImplicit(rec, rec)
 	return rec, c.Version, nil
 }
 
@@ -616,7 +657,7 @@ func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
 			}
 			loaded[c.Scheme] = sc
 		}
-		o, err := s.Recalculate(ctx, sc, c.Period, schemes.RoleSteward, names)
+		o, err := s.recalculate(ctx, sc, c.Period, schemes.RoleSteward, names)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", c.Scheme, c.Period, err))
 			continue

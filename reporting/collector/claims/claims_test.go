@@ -342,15 +342,17 @@ func TestClaimLifecycle(t *testing.T) {
 		for _, e := range history {
 			path = append(path, e.From+">"+e.To+":"+e.Actor)
 		}
-		if got := strings.Join(path, " "); got != "open>calculated:steward calculated>declared:pm1 declared>approved:lead "+
+		// The first calculation's open -> calculated is implied by the
+		// calculation, not written per claim.
+		if got := strings.Join(path, " "); got != "calculated>declared:pm1 declared>approved:lead "+
 			"approved>calculated:steward calculated>declared:pm1 declared>approved:both approved>paid:finance" {
 			t.Fatalf("history = %s", got)
 		}
 		// People's moves are audited one by one, the collector's summed
 		// up per calculation.
 		audit, err := db.Audit().List(ctx, "claim:"+schemeID+"/2027-03/Y01001", 0)
-		if err != nil || len(audit) != len(history)-2 {
-			t.Fatalf("audit has %d claim entries, %v; want %d", len(audit), err, len(history)-2)
+		if err != nil || len(audit) != len(history)-1 {
+			t.Fatalf("audit has %d claim entries, %v; want %d", len(audit), err, len(history)-1)
 		}
 		calcs, err := db.Audit().List(ctx, "scheme:"+schemeID+"/2027-03", 0)
 		if err != nil || len(calcs) != 2 || calcs[1].Action != "claim.calculate" || !strings.Contains(calcs[1].After, `"open -\u003e calculated":3`) {
@@ -382,9 +384,15 @@ func TestConcurrentCalculation(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Only one of them calculated: one summary of three claims moved
+		// open -> calculated (implied, so no claim rows or events).
 		events, err := db.ClaimEvents(ctx, schemeID, "2027-03", "")
-		if err != nil || len(events) != 3 {
-			t.Fatalf("%d events, %v; want 3 (one open -> calculated per practice with figures)", len(events), err)
+		if err != nil || len(events) != 0 {
+			t.Fatalf("%d claim events, %v; want none", len(events), err)
+		}
+		summaries, err := db.Audit().List(ctx, "scheme:"+schemeID+"/2027-03", 0)
+		if err != nil || len(summaries) != 1 || !strings.Contains(summaries[0].After, `"open -\u003e calculated":3`) {
+			t.Fatalf("calculation audit = %+v, %v", summaries, err)
 		}
 		calcs, err := db.Calculations(ctx, schemeID)
 		if err != nil || len(calcs) != 1 || calcs[0].Version != 1 {
@@ -438,11 +446,11 @@ func TestIdenticalResubmission(t *testing.T) {
 		// claim moves (the stored result names the new submission, so
 		// its version moves on); the next recalculation finds nothing new.
 		ingest(t, db, "Y01004", "k4-again", onTime.Add(time.Minute), storetest.MedsipFigures{Reviewed: 10, LongTerm: 40, Stopped: 1, HighDoseBaseline: 10})
-		same, err := svc.Recalculate(ctx, sc, "2027-03", "steward", nil)
+		same, err := svc.Recalculate(ctx, sc, "2027-03", "steward")
 		if err != nil || same.Unchanged || same.Version != 2 || len(same.Events) != 0 || len(same.Changes) != 0 {
 			t.Fatalf("recalculation after an identical resubmission = %+v, %v", same, err)
 		}
-		if same, err = svc.Recalculate(ctx, sc, "2027-03", "steward", nil); err != nil || !same.Unchanged || same.Rec != nil {
+		if same, err = svc.Recalculate(ctx, sc, "2027-03", "steward"); err != nil || !same.Unchanged || same.Rec != nil {
 			t.Fatalf("recalculation with nothing new = %+v, %v", same, err)
 		}
 
@@ -455,4 +463,33 @@ func TestStewardActor(t *testing.T) {
 	if store.StewardActor != schemes.Steward.ID {
 		t.Fatalf("store.StewardActor %q, schemes.Steward.ID %q", store.StewardActor, schemes.Steward.ID)
 	}
+}
+
+// A practice whose figures arrive after the period was first calculated
+// becomes calculated at the next recalculation, without a claim row until
+// someone moves it.
+func TestLateFiguresBecomeCalculated(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB) {
+		svc, sc := seeded(t, db)
+		if _, err := svc.Calculate(ctx, sc, "2027-03", "ana"); err != nil {
+			t.Fatal(err)
+		}
+		ingest(t, db, "Y01002", "k2", onTime.Add(time.Hour), storetest.MedsipFigures{Reviewed: 5, LongTerm: 10, Stopped: 0, HighDoseBaseline: 2})
+		outs, err := svc.RecalculateAll(ctx)
+		if err != nil || len(outs) != 1 || len(outs[0].Events) != 1 || outs[0].Events[0].Practice != "Y01002" ||
+			outs[0].Events[0].From != schemes.Open || outs[0].Events[0].To != schemes.Calculated {
+			t.Fatalf("recalculation = %+v, %v", outs, err)
+		}
+		rec, _, err := svc.Calculated(ctx, sc, "2027-03")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := states(rec); got["Y01002"] != schemes.Calculated || got["Y01001"] != schemes.Calculated {
+			t.Fatalf("states = %v", got)
+		}
+		rows, err := db.Claims(ctx, schemeID, "2027-03")
+		if err != nil || len(rows) != 0 {
+			t.Fatalf("claim rows = %v, %v; want none until someone moves a claim", rows, err)
+		}
+	})
 }

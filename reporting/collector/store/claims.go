@@ -203,9 +203,10 @@ func periodWhere(pack, asOf, icb string) (string, []any) {
 // order. A submission superseded since is left without measures.
 func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, pack, asOf, icb string, ids []string) error {
 	index := make(map[int64]int, len(subs))
+	perSub := max(len(ids), 1)
 	for i := range subs {
 		index[subs[i].SubmissionID] = i
-		subs[i].Measures = subs[i].Measures[:0]
+		subs[i].Measures = make([]MeasureFigure, 0, perSub)
 	}
 	where, args := periodWhere(pack, asOf, icb)
 	if len(ids) > 0 {
@@ -220,16 +221,39 @@ func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, pack, asOf, 
 		return fmt.Errorf("read measures: %w", err)
 	}
 	defer rows.Close()
+	// A period has tens of thousands of rows naming a handful of measures:
+	// names are shared, and the numbers live in slabs, not one allocation
+	// each.
+	names := map[string]string{}
+	intern := func(b sql.RawBytes) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
+	var slab []float64
+	number := func(n sql.NullFloat64) *float64 {
+		if !n.Valid {
+			return nil
+		}
+		if len(slab) == cap(slab) {
+			slab = make([]float64, 0, 4096)
+		}
+		slab = append(slab, n.Float64)
+		return &slab[len(slab)-1]
+	}
 	for rows.Next() {
 		var id int64
-		var m MeasureFigure
+		var measure, kind sql.RawBytes
 		var num, den, val sql.NullFloat64
-		if err := rows.Scan(&id, &m.ID, &m.Kind, &num, &den, &val); err != nil {
+		if err := rows.Scan(&id, &measure, &kind, &num, &den, &val); err != nil {
 			return fmt.Errorf("read measures: %w", err)
 		}
-		m.Numerator, m.Denominator, m.Value = nullFloat(num), nullFloat(den), nullFloat(val)
 		if i, ok := index[id]; ok {
-			subs[i].Measures = append(subs[i].Measures, m)
+			subs[i].Measures = append(subs[i].Measures, MeasureFigure{ID: intern(measure), Kind: intern(kind),
+				Numerator: number(num), Denominator: number(den), Value: number(val)})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -414,34 +438,33 @@ const eventChunk = 500
 // applyEvents moves claims, records the events and audits them, a chunk of
 // claims per statement. A claim not in its event's From state makes the
 // whole transaction fail with ErrStale.
+//
+// A claim has a row only once it has moved beyond what its calculation
+// says: a practice with figures in a period's calculation and no row is
+// calculated, one without figures and no row is open (package claims
+// derives this). So the collector's own open -> calculated moves, one per
+// practice when a period is first calculated, write no row and no event:
+// they are summed up in the calculation's audit entry. Every other move
+// writes the claim's row and an event.
 func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
-	var opens, others []ClaimEvent
+	implicit := func(e ClaimEvent) bool { return e.From == "open" && e.To == "calculated" && e.Actor == StewardActor }
+	var recorded []ClaimEvent
 	for _, e := range events {
-		if e.From == "open" {
-			opens = append(opens, e)
+		if implicit(e) {
+			continue
+		}
+		recorded = append(recorded, e)
+		var res sql.Result
+		var err error
+		if e.From == "open" || e.From == "calculated" {
+			// No row yet, or a row left in the From state.
+			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+			paid_pence = excluded.paid_pence WHERE claims.state = ?`), e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At), e.PaidPence, e.From)
 		} else {
-			others = append(others, e)
+			res, err = tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
+				e.To, db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, e.From)
 		}
-	}
-	for chunk := range slices.Chunk(opens, eventChunk) {
-		// An open claim has no row yet, or one left open.
-		q := "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES " + placeholders(len(chunk), 5) +
-			" ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at WHERE claims.state = 'open'"
-		args := make([]any, 0, 5*len(chunk))
-		for _, e := range chunk {
-			args = append(args, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
-		}
-		res, err := tx.ExecContext(ctx, db.q(q), args...)
-		if err != nil {
-			return fmt.Errorf("move claims: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n != int64(len(chunk)) {
-			return fmt.Errorf("%d of %d claims are no longer open: %w", int64(len(chunk))-n, len(chunk), ErrStale)
-		}
-	}
-	for _, e := range others {
-		res, err := tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
-			e.To, db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, e.From)
 		if err != nil {
 			return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
 		}
@@ -453,7 +476,12 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 	// audit log, one entry each. The collector's own moves (a calculation
 	// moves every practice's claim) are summed up in one audit entry.
 	byCollector := map[string]int{}
-	for chunk := range slices.Chunk(events, eventChunk) {
+	for _, e := range events {
+		if implicit(e) {
+			byCollector[e.From+" -> "+e.To]++
+		}
+	}
+	for chunk := range slices.Chunk(recorded, eventChunk) {
 		args := make([]any, 0, 9*len(chunk))
 		var audit []any
 		for _, e := range chunk {

@@ -188,8 +188,14 @@ CREATE INDEX submissions_current_pack ON submissions (pack, as_of, practice) WHE
 `, map[Engine]string{
 		// Submissions stored before version 4 get their baseline from the
 		// stored body, which was validated on receipt.
-		SQLite:   `UPDATE submissions SET baseline = COALESCE(json_extract(CAST(body AS TEXT), '$.baseline'), '')`,
-		Postgres: `UPDATE submissions SET baseline = COALESCE(convert_from(body, 'UTF8')::jsonb->>'baseline', '')`,
+		SQLite: `UPDATE submissions SET baseline = COALESCE(json_extract(CAST(body AS TEXT), '$.baseline'), '')`,
+		Postgres: `UPDATE submissions SET baseline = COALESCE(convert_from(body, 'UTF8')::jsonb->>'baseline', '');
+DO $$ BEGIN
+	-- A period's stored result is megabytes of JSON: lz4 compresses it several
+	-- times faster than the default pglz. Servers built without lz4 keep pglz.
+	ALTER TABLE reconciliations ALTER COLUMN result SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
+END $$`,
 	}},
 }
 
