@@ -81,6 +81,16 @@ func TestMigrations(t *testing.T) {
 			if strings.Join(baselines, ",") != "2024-03-31," {
 				t.Fatalf("baselines after upgrade = %q, want [2024-03-31 \"\"]", baselines)
 			}
+			// On a PostgreSQL server built with lz4, stored results use it.
+			if db.engine == Postgres {
+				if _, err := db.w.ExecContext(ctx, "CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)"); err == nil {
+					var method string
+					if err := db.r.QueryRowContext(ctx, `SELECT attcompression FROM pg_attribute
+					WHERE attrelid = 'reconciliations'::regclass AND attname = 'result'`).Scan(&method); err != nil || method != "l" {
+						t.Fatalf("reconciliations.result compression = %q, %v; want lz4 (l)", method, err)
+					}
+				}
+			}
 			// Running again on an up-to-date database changes nothing.
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatalf("re-run: %v", err)
