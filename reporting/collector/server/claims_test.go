@@ -39,6 +39,37 @@ func movedTo(resp *http.Response, path string) bool {
 	return resp.StatusCode == http.StatusOK && resp.Request.Method == "GET" && resp.Request.URL.Path == path
 }
 
+// calculatedMarch adds the example scheme, stores Y01001's March 2027
+// figures (on time) and declaration, and calculates March. The figures are
+// stored directly: signed submission over HTTP is tested elsewhere.
+func (e *env) calculatedMarch(t *testing.T) (*claims.Service, *schemes.Scheme) {
+	t.Helper()
+	yaml, err := os.ReadFile("../../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.AddScheme(ctx, store.StoredScheme{ID: "example-icb-opioid-mos-2026-27", YAML: string(yaml), AddedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Ingest(ctx, storetest.MedsipSubmission(t, "Y01001", "k1", "2027-03-31", time.Date(2027, 4, 5, 9, 0, 0, 0, time.UTC),
+		storetest.MedsipFigures{Reviewed: 30, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RecordDeclaration(ctx, store.Declaration{Scheme: "example-icb-opioid-mos-2026-27", Practice: "Y01001",
+		Declaration: "opioid_lead_named", FromPeriod: "2026-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &claims.Service{DB: e.db}
+	sc, err := svc.Scheme(ctx, "example-icb-opioid-mos-2026-27")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Calculate(ctx, sc, "2027-03", "test"); err != nil {
+		t.Fatal(err)
+	}
+	return svc, sc
+}
+
 func (e *env) postAs(t *testing.T, tok, path string, form url.Values) (*http.Response, []byte) {
 	t.Helper()
 	req := mustRequest(t, "POST", e.url+path, []byte(form.Encode()))
@@ -52,13 +83,6 @@ func (e *env) postAs(t *testing.T, tok, path string, form url.Values) (*http.Res
 // each user the moves their sign-off roles allow, and the moves land.
 func TestOverviewAndClaimMoves(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
-		yaml, err := os.ReadFile("../../../schemes/medsip-local-example.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.db.AddScheme(ctx, store.StoredScheme{ID: "example-icb-opioid-mos-2026-27", YAML: string(yaml), AddedBy: "test"}); err != nil {
-			t.Fatal(err)
-		}
 		a := e.enrolled(t, "Y01001", "QXX")
 		e.addPractice(t, "Y01002", "QXX", time.Hour)
 		e.addPractice(t, "Y07777", "QZZ", time.Hour)
@@ -66,24 +90,7 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		if resp, body := a.post(t, e.url, wire.PathHeartbeats, "", hb, time.Now()); resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("heartbeat: %d %s", resp.StatusCode, body)
 		}
-		// March 2027 figures arrive on time for Y01001 (stored directly:
-		// signed submission over HTTP is tested elsewhere).
-		if _, err := e.db.Ingest(ctx, storetest.MedsipSubmission(t, "Y01001", "k1", "2027-03-31", time.Date(2027, 4, 5, 9, 0, 0, 0, time.UTC),
-			storetest.MedsipFigures{Reviewed: 30, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.db.RecordDeclaration(ctx, store.Declaration{Scheme: "example-icb-opioid-mos-2026-27", Practice: "Y01001",
-			Declaration: "opioid_lead_named", FromPeriod: "2026-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		svc := &claims.Service{DB: e.db}
-		sc, err := svc.Scheme(ctx, "example-icb-opioid-mos-2026-27")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Calculate(ctx, sc, "2027-03", "test"); err != nil {
-			t.Fatal(err)
-		}
+		svc, sc := e.calculatedMarch(t)
 
 		analyst := e.tokenFor(t, collector.User{Name: "ana", Role: collector.RoleICBAnalyst, ICB: "QXX"})
 		lead := e.tokenFor(t, collector.User{Name: "lead", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead"}})
@@ -182,31 +189,9 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 // show beside it, and the approver may not also pay.
 func TestPaidClaimOnThePage(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
-		yaml, err := os.ReadFile("../../../schemes/medsip-local-example.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.db.AddScheme(ctx, store.StoredScheme{ID: "example-icb-opioid-mos-2026-27", YAML: string(yaml), AddedBy: "test"}); err != nil {
-			t.Fatal(err)
-		}
 		e.enrolled(t, "Y01001", "QXX")
 		at := time.Date(2027, 4, 5, 9, 0, 0, 0, time.UTC)
-		if _, err := e.db.Ingest(ctx, storetest.MedsipSubmission(t, "Y01001", "k1", "2027-03-31", at,
-			storetest.MedsipFigures{Reviewed: 30, LongTerm: 40, Stopped: 5, HighDoseBaseline: 10})); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.db.RecordDeclaration(ctx, store.Declaration{Scheme: "example-icb-opioid-mos-2026-27", Practice: "Y01001",
-			Declaration: "opioid_lead_named", FromPeriod: "2026-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		svc := &claims.Service{DB: e.db}
-		sc, err := svc.Scheme(ctx, "example-icb-opioid-mos-2026-27")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Calculate(ctx, sc, "2027-03", "test"); err != nil {
-			t.Fatal(err)
-		}
+		svc, sc := e.calculatedMarch(t)
 		pm := e.tokenFor(t, collector.User{Name: "pm", Role: collector.RolePractice, ICB: "QXX", Practice: "Y01001", SignOff: []string{"practice_manager"}})
 		both := e.tokenFor(t, collector.User{Name: "both", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead", "icb_finance"}})
 		finance := e.tokenFor(t, collector.User{Name: "fin", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_finance"}})
