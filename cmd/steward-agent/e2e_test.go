@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"math/rand/v2"
@@ -374,4 +377,150 @@ func TestReconcileEqualsStewardRun(t *testing.T) {
 		t.Fatalf("lt_reviews A = %v, steward run's long_term_reviewed numerator %v", a, *reviewed.Numerator)
 	}
 	t.Logf("Y01234 2025-03: %d long-term users reviewed of %v, payable £%s", *got.Elements[0].A, *reviewed.Denominator, schemes.FormatPence(got.TotalPence))
+}
+
+// TestPracticeManagerCommands runs init, check, preview and worklist as a
+// practice manager would, against a synthetic practice and a real
+// collector: check reaches everything, preview prints what steward run
+// computes and sends nothing, and the worklist lists exactly the
+// long-term users without a review (as the measures count them), never a
+// patient without opioids, in a file only its owner can read, sent
+// nowhere.
+func TestPracticeManagerCommands(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 2500, "")
+
+	// init writes a config and will not overwrite it.
+	cfg := filepath.Join(t.TempDir(), "agent.yaml")
+	if out, err := exec.Command(agentBin, "init", "--config", cfg, "--practice", "y09999").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "next: fill in the values marked CHANGE ME") {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	if data, err := os.ReadFile(cfg); err != nil || !strings.Contains(string(data), "Y09999") {
+		t.Fatalf("init wrote %q, %v", data, err)
+	}
+	if out, err := exec.Command(agentBin, "init", "--config", cfg).CombinedOutput(); processExit(err) != cli.ExitConfig ||
+		!strings.Contains(string(out), "already exists") {
+		t.Fatalf("init over an existing config: %v\n%s", err, out)
+	}
+
+	// check passes against the practice database and the collector.
+	out, err := f.agent(nil, "check")
+	if err != nil || strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "ok    database") ||
+		!strings.Contains(string(out), "collector") {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+
+	// preview prints what steward run computes and sends nothing.
+	out, err = f.agent(nil, "preview", "--as-of", "2025-03-31")
+	if err != nil {
+		t.Fatalf("preview: %v\n%s", err, out)
+	}
+	var previewed results.Document
+	if err := json.Unmarshal(out, &previewed); err != nil {
+		t.Fatalf("preview output is not a results document: %v\n%s", err, out)
+	}
+	want := stewardRun(t, f.dbPath)
+	gm, _ := json.Marshal(previewed.Measures)
+	wm, _ := json.Marshal(want.Measures)
+	if !bytes.Equal(gm, wm) {
+		t.Fatalf("preview shows\n%s\nsteward run gives\n%s", gm, wm)
+	}
+
+	// The worklist, as CSV and HTML.
+	dir := t.TempDir()
+	csvPath, htmlPath := filepath.Join(dir, "due.csv"), filepath.Join(dir, "due.html")
+	for _, p := range []string{csvPath, htmlPath} {
+		if out, err := f.agent(nil, "worklist", "--out", p, "--as-of", "2025-03-31"); err != nil {
+			t.Fatalf("worklist %s: %v\n%s", p, err, out)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("worklist file %s: %v, %v; want mode 0600", p, st.Mode(), err)
+		}
+	}
+	rows, err := csv.NewReader(mustOpen(t, csvPath)).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("worklist csv: %d rows, %v", len(rows), err)
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	for _, c := range []string{"patient_id", "long_term", "high_dose", "gabapentinoid", "benzodiazepine", "last_review"} {
+		if _, ok := col[c]; !ok {
+			t.Fatalf("worklist columns %v lack %s", rows[0], c)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+f.dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	longTermUnreviewed := 0
+	html, _ := os.ReadFile(htmlPath)
+	for _, r := range rows[1:] {
+		id := r[col["patient_id"]]
+		var scenario string
+		if err := db.QueryRow("SELECT scenario FROM synth_scenarios WHERE patient_id = ?", id).Scan(&scenario); err != nil {
+			t.Fatalf("worklist patient %s: %v", id, err)
+		}
+		if scenario == "none" {
+			t.Errorf("worklist lists patient %s, who has no opioids", id)
+		}
+		lt, hd := r[col["long_term"]] == "yes", r[col["high_dose"]] == "yes"
+		co := r[col["gabapentinoid"]] == "yes" || r[col["benzodiazepine"]] == "yes"
+		if !lt && !hd && !co {
+			t.Errorf("worklist lists patient %s with no reason: %v", id, r)
+		}
+		if last := r[col["last_review"]]; last != "" && last > "2024-03-31" {
+			t.Errorf("worklist lists patient %s, reviewed on %s", id, last)
+		}
+		if lt {
+			longTermUnreviewed++
+		}
+		if !strings.Contains(string(html), ">"+id+"<") {
+			t.Errorf("the HTML worklist lacks patient %s", id)
+		}
+	}
+	ltr := want.Find("long_term_reviewed")
+	if float64(longTermUnreviewed) != *ltr.Denominator-*ltr.Numerator {
+		t.Fatalf("worklist has %d long-term users without a review; the measures say %v - %v", longTermUnreviewed, *ltr.Denominator, *ltr.Numerator)
+	}
+
+	// Nothing of preview or worklist reached the collector.
+	if subs, err := f.st.SubmissionHistory(ctx, store.SubmissionFilter{}); err != nil || len(subs) != 0 {
+		t.Fatalf("the collector holds %d submissions, %v; want none", len(subs), err)
+	}
+	t.Logf("worklist: %d patients, %d of them long-term users without a review", len(rows)-1, longTermUnreviewed)
+	coprescribed := 0
+	for _, r := range rows[1:] {
+		if r[col["gabapentinoid"]] == "yes" || r[col["benzodiazepine"]] == "yes" {
+			coprescribed++
+		}
+	}
+	if coprescribed == 0 {
+		t.Fatalf("no listed patient is co-prescribed a gabapentinoid or benzodiazepine: those columns went untested")
+	}
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// processExit is the exit code of a finished command.
+func processExit(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
