@@ -193,14 +193,14 @@ func (in *inputs) digest(sc *schemes.Scheme, period string) string {
 // figures reads the measures the scheme uses and builds each practice's
 // figures.
 func (s *Service) figures(ctx context.Context, sc *schemes.Scheme, period string, in *inputs) ([]schemes.PracticeFigures, error) {
-	if err := s.DB.MeasuresOf(ctx, in.subs, sc.Pack.ID, MonthEnd(period), scope(sc), sc.MeasureIDs()); err != nil {
+	if err := s.DB.MeasuresOf(ctx, in.subs, sc.MeasureIDs()); err != nil {
 		return nil, err
 	}
 	asOf := MonthEnd(period)
 	out := make([]schemes.PracticeFigures, 0, len(in.subs))
 	for _, r := range in.subs {
 		if len(r.Measures) == 0 {
-			continue // superseded between the two reads; the next calculation takes the new one
+			continue // none of the measures the scheme reads: as if missing
 		}
 		f := schemes.PracticeFigures{ODS: r.Practice, Name: in.names.byODS[r.Practice], SubmissionID: r.IdempotencyKey,
 			ReceivedAt: r.ReceivedAt, PackID: sc.Pack.ID, PackVersion: r.PackVersion, AsOf: asOf, Baseline: r.Baseline,

@@ -198,34 +198,50 @@ func periodWhere(pack, asOf, icb string) (string, []any) {
 }
 
 // MeasuresOf fills in the measures named by ids (all when ids is empty) of
-// subs, the current submissions of pack at asOf of icb's practices as
-// PeriodSubmissions returned them, in one query, each submission's in id
-// order. A submission superseded since is left without measures.
-func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, pack, asOf, icb string, ids []string) error {
+// subs, as PeriodSubmissions returned them, in one query, each
+// submission's in measure id order. It reads the submissions named, even
+// if superseded since: the figures stay those of the submission recorded
+// with them, and the next calculation sees the new one.
+func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, ids []string) error {
 	index := make(map[int64]int, len(subs))
 	perSub := max(len(ids), 1)
+	wanted := make([]int64, len(subs))
 	for i := range subs {
 		index[subs[i].SubmissionID] = i
+		wanted[i] = subs[i].SubmissionID
 		subs[i].Measures = make([]MeasureFigure, 0, perSub)
 	}
-	where, args := periodWhere(pack, asOf, icb)
+	if len(subs) == 0 {
+		return nil
+	}
+	// PostgreSQL walks the primary key once for the whole array, in
+	// order, with no join or sort (a third of the work of joining the
+	// period's submissions again); SQLite takes the list as JSON.
+	where := " WHERE m.submission_id = ANY(?)"
+	var args []any
+	if db.engine == Postgres {
+		args = append(args, wanted)
+	} else {
+		where = " WHERE m.submission_id IN (SELECT value FROM json_each(?))"
+		list, err := json.Marshal(wanted)
+		if err != nil {
+			return err
+		}
+		args = append(args, string(list))
+	}
 	if len(ids) > 0 {
 		where += " AND m.measure_id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
 		for _, id := range ids {
 			args = append(args, id)
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value"+
-		" FROM measure_rows m JOIN submissions s ON s.id = m.submission_id"+where+" ORDER BY m.submission_id, m.measure_id"), args...)
-	if err != nil {
-		return fmt.Errorf("read measures: %w", err)
-	}
-	defer rows.Close()
+	query := db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value" +
+		" FROM measure_rows m" + where + " ORDER BY m.submission_id, m.measure_id")
 	// A period has tens of thousands of rows naming a handful of measures:
 	// names are shared, and the numbers live in slabs, not one allocation
 	// each.
 	names := map[string]string{}
-	intern := func(b sql.RawBytes) string {
+	intern := func(b []byte) string {
 		if s, ok := names[string(b)]; ok {
 			return s
 		}
@@ -244,22 +260,41 @@ func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, pack, asOf, 
 		slab = append(slab, n.Float64)
 		return &slab[len(slab)-1]
 	}
-	for rows.Next() {
-		var id int64
-		var measure, kind sql.RawBytes
-		var num, den, val sql.NullFloat64
-		if err := rows.Scan(&id, &measure, &kind, &num, &den, &val); err != nil {
-			return fmt.Errorf("read measures: %w", err)
-		}
+	add := func(id int64, measure, kind []byte, num, den, val sql.NullFloat64) {
 		if i, ok := index[id]; ok {
 			subs[i].Measures = append(subs[i].Measures, MeasureFigure{ID: intern(measure), Kind: intern(kind),
 				Numerator: number(num), Denominator: number(den), Value: number(val)})
 		}
 	}
-	if err := rows.Err(); err != nil {
+	var err error
+	if db.engine == Postgres {
+		err = db.periodMeasuresPostgres(ctx, query, args, add)
+	} else {
+		err = db.periodMeasures(ctx, query, args, add)
+	}
+	if err != nil {
 		return fmt.Errorf("read measures: %w", err)
 	}
 	return nil
+}
+
+// periodMeasures runs a MeasuresOf query through database/sql.
+func (db *DB) periodMeasures(ctx context.Context, query string, args []any, add func(int64, []byte, []byte, sql.NullFloat64, sql.NullFloat64, sql.NullFloat64)) error {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var measure, kind sql.RawBytes
+		var num, den, val sql.NullFloat64
+		if err := rows.Scan(&id, &measure, &kind, &num, &den, &val); err != nil {
+			return err
+		}
+		add(id, measure, kind, num, den, val)
+	}
+	return rows.Err()
 }
 
 // Calculation is a stored reconciliation of a scheme's period: Result is

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"IngestDuplicateConflict", testIngestDuplicateConflict},
 		{"Supersede", testSupersede},
 		{"MeasureQueries", testMeasureQueries},
+		{"PeriodFigures", testPeriodFigures},
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"Heartbeats", testHeartbeats},
 		{"Audit", testAudit},
@@ -419,6 +421,76 @@ func testMeasureQueries(t *testing.T, db *store.DB) {
 	hist, err := db.SubmissionHistory(ctx, store.SubmissionFilter{Pack: "medsip", AsOf: "2025-03-31"})
 	if err != nil || len(hist) != 4 {
 		t.Fatalf("SubmissionHistory(medsip, 2025-03-31) = %d, %v; want 4", len(hist), err)
+	}
+}
+
+// testPeriodFigures reads a period's figures as reconciliation does: the
+// current submissions, then the measures asked for, nulls kept, each
+// submission's in measure id order, and those of the submissions named
+// even when superseded between the two reads.
+func testPeriodFigures(t *testing.T, db *store.DB) {
+	addPractice(t, db, "Y01111", "QWE")
+	addPractice(t, db, "Y02222", "QWE")
+	addPractice(t, db, "Z03333", "QXY")
+	ingest(t, db, Sub("Y01111", "c", "medsip", "2025-03-31", t0, 41, 30))
+	ingest(t, db, Sub("Y01111", "d", "medsip", "2025-03-31", t0.Add(time.Hour), 42, 31)) // supersedes c
+	ingest(t, db, Sub("Y02222", "a", "medsip", "2025-03-31", t0, 10, 5))
+	ingest(t, db, Sub("Y02222", "b", "medsip", "2025-02-28", t0, 9, 4))
+	ingest(t, db, Sub("Z03333", "a", "medsip", "2025-03-31", t0, 7, 7))
+	ingest(t, db, Sub("Y01111", "e", "other", "2025-03-31", t0, 1, 1))
+
+	subs, err := db.PeriodSubmissions(ctx, "medsip", "2025-03-31", "QWE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(subs []store.PeriodFigures) string {
+		var b strings.Builder
+		num := func(p *float64) string {
+			if p == nil {
+				return "null"
+			}
+			return strconv.FormatFloat(*p, 'g', -1, 64)
+		}
+		for _, s := range subs {
+			fmt.Fprintf(&b, "%s/%s:", s.Practice, s.IdempotencyKey)
+			for _, m := range s.Measures {
+				fmt.Fprintf(&b, " %s(%s) %s/%s=%s", m.ID, m.Kind, num(m.Numerator), num(m.Denominator), num(m.Value))
+			}
+			b.WriteString("; ")
+		}
+		return b.String()
+	}
+	if got, want := show(subs), "Y01111/d:; Y02222/a:; "; got != want {
+		t.Fatalf("PeriodSubmissions(QWE) = %s, want %s", got, want)
+	}
+	// Y02222 resubmits after the submissions were read: the figures stay
+	// those of the submission recorded with them.
+	ingest(t, db, Sub("Y02222", "a2", "medsip", "2025-03-31", t0.Add(time.Hour), 11, 6))
+	if err := db.MeasuresOf(ctx, subs, []string{"long_term_reviewed", "long_term"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Y01111/d: long_term(count) null/null=42 long_term_reviewed(ratio) 31/42=0.7380952380952381; " +
+		"Y02222/a: long_term(count) null/null=10 long_term_reviewed(ratio) 5/10=0.5; "
+	if got := show(subs); got != want {
+		t.Fatalf("MeasuresOf(two measures) =\n%s\nwant\n%s", got, want)
+	}
+	if err := db.MeasuresOf(ctx, subs, nil); err != nil {
+		t.Fatal(err)
+	}
+	want = "Y01111/d: long_term(count) null/null=42 long_term_reviewed(ratio) 31/42=0.7380952380952381 suppressed_one(count) null/null=null; " +
+		"Y02222/a: long_term(count) null/null=10 long_term_reviewed(ratio) 5/10=0.5 suppressed_one(count) null/null=null; "
+	if got := show(subs); got != want {
+		t.Fatalf("MeasuresOf(all) =\n%s\nwant\n%s", got, want)
+	}
+	all, err := db.PeriodSubmissions(ctx, "medsip", "2025-03-31", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := show(all), "Y01111/d:; Y02222/a2:; Z03333/a:; "; got != want {
+		t.Fatalf("PeriodSubmissions(all) = %s, want %s", got, want)
+	}
+	if err := db.MeasuresOf(ctx, nil, []string{"long_term"}); err != nil {
+		t.Fatalf("MeasuresOf(no submissions) = %v", err)
 	}
 }
 
