@@ -412,7 +412,8 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	if err != nil {
 		return nil, err
 	}
-	result, err := json.Marshal(stored(rec))
+	// About 900 bytes a practice: one allocation, no growing.
+	result, err := stored(rec).AppendJSON(make([]byte, 0, 1024*len(rec.Practices)+4096))
 	if err != nil {
 		return nil, err
 	}
