@@ -421,13 +421,13 @@ func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion in
 		var err error
 		if prevVersion == 0 {
 			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, inputs_sha256, result)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, string(c.Result))
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result))
 			if db.isUniqueViolation(err) {
 				return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
 			}
 		} else {
 			res, err = tx.ExecContext(ctx, db.q(`UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, inputs_sha256 = ?, result = ?
-			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, string(c.Result),
+			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result),
 				c.Scheme, c.Period, prevVersion)
 		}
 		if err != nil {
@@ -438,6 +438,16 @@ func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion in
 		}
 		return db.applyEvents(ctx, tx, events)
 	})
+}
+
+// text passes b as a TEXT value: pgx writes bytes as they are, where a
+// string would copy a stored result of megabytes once more; SQLite would
+// store bytes as a BLOB.
+func (db *DB) text(b []byte) any {
+	if db.engine == Postgres {
+		return b
+	}
+	return string(b)
 }
 
 // MoveClaim applies one event to a claim if the claim is still in e.From
