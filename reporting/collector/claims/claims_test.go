@@ -430,6 +430,16 @@ func TestDeclarationsAndListSizesInForce(t *testing.T) {
 				t.Errorf("list size in %s = %d, %v; want %d", month, sizes["Y01001"], err, want)
 			}
 		}
+		// Every other practice keeps the size in force before.
+		before, err1 := db.ListSizesAt(ctx, "2027-03")
+		after, err2 := db.ListSizesAt(ctx, "2027-05")
+		if err := errors.Join(err1, err2); err != nil || len(before) < 2 {
+			t.Fatalf("list sizes = %v, %v", before, err)
+		}
+		before["Y01001"] = 9000
+		if !reflect.DeepEqual(after, before) {
+			t.Errorf("list sizes in 2027-05 = %v, want %v", after, before)
+		}
 		if err := db.SetListSizes(ctx, []store.ListSize{{Practice: "Y09999", Month: "2027-04", Size: 1}}, "test", onTime); !errors.Is(err, collector.ErrNotFound) {
 			t.Fatalf("list size of an unknown practice = %v", err)
 		}
