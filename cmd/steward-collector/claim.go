@@ -228,8 +228,8 @@ Example:
 				return err
 			}
 			month := fs.Lookup("month").Value.String()
-			if !periodPattern.MatchString(month) {
-				return cli.Usagef("--month %q: want YYYY-MM", month)
+			if err := checkMonth("month", month); err != nil {
+				return err
 			}
 			if fs.NArg() != 1 {
 				return cli.Usagef("give one CSV file")
@@ -325,8 +325,8 @@ Example:
 				return err
 			}
 			from := fs.Lookup("from").Value.String()
-			if !periodPattern.MatchString(from) {
-				return cli.Usagef("--from %q: want YYYY-MM", from)
+			if err := checkMonth("from", from); err != nil {
+				return err
 			}
 			_, db, sc, err := openScheme(ctx, fs)
 			if err != nil {

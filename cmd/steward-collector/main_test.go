@@ -154,3 +154,30 @@ func TestHelpNamesEachCommandOnce(t *testing.T) {
 	}
 	walk(nil, commands())
 }
+
+// TestMonthFlags: every flag that takes a month refuses anything else the
+// same way, before the config or store is opened.
+func TestMonthFlags(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "absent.yaml")
+	for _, tc := range []struct {
+		flag string
+		args []string
+	}{
+		{"period", []string{"reconcile", "--scheme", "s", "--config", cfg, "--period"}},
+		{"period", []string{"export", "--scheme", "s", "--config", cfg, "--period"}},
+		{"month", []string{"practice", "list-size", "--config", cfg, "--month"}},
+		{"from", []string{"scheme", "declare", "--scheme", "s", "--ods", "Y01234", "--declaration", "d", "--config", cfg, "--from"}},
+	} {
+		for _, bad := range []string{"2026-13", "2026-1", "April"} {
+			args := append(slices.Clone(tc.args), bad)
+			if tc.flag == "month" {
+				args = append(args, "sizes.csv")
+			}
+			code, _, errs := run(t, "", args...)
+			want := "--" + tc.flag + ` "` + bad + `": want a month, YYYY-MM`
+			if code != cli.ExitUsage || !strings.Contains(errs, want) {
+				t.Errorf("%s: exit %d, stderr %q; want %d and %q", strings.Join(args, " "), code, errs, cli.ExitUsage, want)
+			}
+		}
+	}
+}

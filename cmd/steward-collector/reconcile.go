@@ -22,6 +22,14 @@ import (
 
 var periodPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
+// checkMonth refuses a --flag value that is not a month, YYYY-MM.
+func checkMonth(flag, value string) error {
+	if !periodPattern.MatchString(value) {
+		return cli.Usagef("--%s %q: want a month, YYYY-MM", flag, value)
+	}
+	return nil
+}
+
 func reconcileFlags(fs *flag.FlagSet) {
 	configFlag(fs)
 	actorFlag(fs)
@@ -100,8 +108,8 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	case format != "table" && format != "csv":
 		return cli.Usagef("--format %q: want table or csv", format)
 	}
-	if !periodPattern.MatchString(period) {
-		return cli.Usagef("--period %q: want a month, YYYY-MM", period)
+	if err := checkMonth("period", period); err != nil {
+		return err
 	}
 	cfg, db, s, err := openScheme(ctx, fs)
 	if err != nil {
