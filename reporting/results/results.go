@@ -66,8 +66,9 @@ type Measure struct {
 	At          string   `json:"at,omitempty"` // "as_of" or "baseline": the date the figure describes
 	Numerator   *float64 `json:"numerator,omitempty"`
 	Denominator *float64 `json:"denominator,omitempty"`
-	// Per scales a ratio: the denominator is expressed per this many
-	// (ome_per_1000: denominator = eligible adults / 1000).
+	// Per scales a ratio's value: value = numerator / denominator x per,
+	// with the numerator and denominator the raw figures (ome_per_1000:
+	// denominator = eligible adults, per = 1000).
 	Per   float64  `json:"per,omitempty"`
 	Value *float64 `json:"value"`
 	// Publishable marks a measure a scheme publishes: it is
