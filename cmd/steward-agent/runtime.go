@@ -25,6 +25,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/run"
@@ -290,10 +291,34 @@ func (e *env) client() (*upload.Client, error) {
 	if err != nil {
 		return nil, cli.WithCode(cli.ExitConfig, err)
 	}
+	pinned, err := upload.LoadCollectorKey(e.cfg.CollectorKeyPath())
+	if err != nil && !errors.Is(err, upload.ErrNoCollectorKey) {
+		return nil, cli.WithCode(cli.ExitConfig, err)
+	}
 	return upload.New(upload.Options{
 		URL: e.cfg.Collector.URL, CAFile: e.cfg.Collector.CAFile, Practice: e.cfg.Practice, Key: key,
-		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log,
+		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log, CollectorKey: pinned,
 	})
+}
+
+// pin makes sure the client has the collector's receipt key: an agent
+// enrolled before receipts were signed pins the key the collector names
+// in its (self-signed) receipt list, over the verified TLS connection, on
+// first use.
+func (e *env) pin(ctx context.Context, c *upload.Client) error {
+	if c.PinnedKey() != nil {
+		return nil
+	}
+	pub, err := c.CollectorKeyFromReceipts(ctx)
+	if err != nil {
+		return fmt.Errorf("pin the collector's receipt key: %w", err)
+	}
+	if err := upload.SaveCollectorKey(e.cfg.CollectorKeyPath(), pub); err != nil {
+		return err
+	}
+	c.Pin(pub)
+	e.log.Warn("pinned the collector's receipt key on first use (this agent was enrolled before receipts were signed)", "key_id", wire.KeyID(pub))
+	return nil
 }
 
 func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
@@ -310,7 +335,12 @@ func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
 		return nil, err
 	}
 	packID := e.cfg.Bundle.Pack
+	q := e.cfg.Quality
+	gate := agent.Gate{MinRegisteredAdults: q.MinRegisteredAdults, MaxAdultsChange: float64(q.MaxAdultsChangePercent) / 100,
+		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange,
+		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, FreshExtract: q.FreshExtract == "yes"}
 	return agent.New(agent.Options{
+		Gate: gate, ClockTolerance: q.ClockTolerance.Duration,
 		Checkpoint: crashPoint(),
 		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,

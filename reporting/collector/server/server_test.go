@@ -67,12 +67,18 @@ type serving struct {
 	err       error
 }
 
+// receiptKey is the collector's receipt key in these tests.
+var receiptKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+
 // serve runs Serve for opts (quiet unless opts.Logger is set) until stop
 // or the end of the test.
 func serve(t testing.TB, opts server.Options, shutdownTimeout time.Duration) *serving {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = quiet
+	}
+	if opts.ReceiptKey == nil {
+		opts.ReceiptKey = receiptKey // one collector key across restarts, as serve keeps it
 	}
 	ln, err := netListen()
 	if err != nil {
@@ -96,7 +102,7 @@ func (s *serving) stop() error {
 func newEnv(t testing.TB, storage string) *env {
 	t.Helper()
 	db := openStore(t, storage)
-	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, MaxRequestBytes: 1 << 20, Logger: quiet})
+	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, MaxRequestBytes: 1 << 20, Logger: quiet, ReceiptKey: receiptKey})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); db.Close() })
 	return &env{db: db, url: ts.URL}
@@ -251,8 +257,9 @@ func TestEnrolThenSubmit(t *testing.T) {
 		if err := json.Unmarshal(body, &er); err != nil {
 			t.Fatal(err)
 		}
-		if er != (wire.EnrolResponse{Practice: "Y01234", Name: "The Y01234 Surgery", ICB: "QWE", KeyID: wire.KeyID(a.pub)}) {
-			t.Fatalf("EnrolResponse = %+v", er)
+		if er != (wire.EnrolResponse{Practice: "Y01234", Name: "The Y01234 Surgery", ICB: "QWE", KeyID: wire.KeyID(a.pub),
+			CollectorKey: base64.StdEncoding.EncodeToString(receiptKey.Public().(ed25519.PublicKey))}) {
+			t.Fatalf("EnrolResponse = %+v, want the collector's receipt key in it", er)
 		}
 
 		doc := document("Y01234", "2025-03-31", 41)
@@ -507,7 +514,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			acks := map[string]wire.Ack{}
 			for i := range 20 {
 				key := fmt.Sprintf("restart-%04d", i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
 				if resp.StatusCode != http.StatusCreated {
 					t.Fatalf("submit %s: %d %s", key, resp.StatusCode, body)
 				}
@@ -520,7 +527,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			for key, want := range acks {
 				var i int
 				fmt.Sscanf(key, "restart-%04d", &i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("retry %s after restart: %d %s", key, resp.StatusCode, body)
 				}
