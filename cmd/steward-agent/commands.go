@@ -18,6 +18,7 @@ import (
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/installer/service"
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -237,10 +238,21 @@ code your ICB gave you. Codes expire and work once.`,
 			// disk) leaves nothing behind, and a retry starts clean. A good
 			// key already here is re-enrolled with (a new code for the same
 			// practice); an empty or damaged one is replaced.
+			// A new key goes to practice.key.new first (durably: a full disk
+			// fails here, before the code is used) and becomes practice.key
+			// only once the collector has accepted it.
+			pendingKey := e.cfg.KeyPath() + ".new"
 			key, err := upload.LoadKey(e.cfg.KeyPath())
-			if err != nil {
-				if _, key, err = ed25519.GenerateKey(nil); err != nil {
-					return err
+			fresh := err != nil
+			if fresh {
+				if key, err = upload.LoadKey(pendingKey); err != nil {
+					if _, key, err = ed25519.GenerateKey(nil); err != nil {
+						return err
+					}
+					if err := upload.SaveKey(pendingKey, key); err != nil {
+						os.Remove(pendingKey)
+						return fmt.Errorf("%w\n  nothing was sent and the code is still good: free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
+					}
 				}
 			}
 			c, err := upload.New(upload.Options{URL: e.cfg.Collector.URL, CAFile: e.cfg.Collector.CAFile,
@@ -260,11 +272,15 @@ code your ICB gave you. Codes expire and work once.`,
 				return fmt.Errorf("the collector accepted the enrolment but named no receipt key: it is older than this agent; ask your ICB to upgrade steward-collector")
 			}
 			if err := upload.SaveCollectorKey(e.cfg.CollectorKeyPath(), c.PinnedKey()); err != nil {
-				return fmt.Errorf("%w\n  the collector accepted the key but it could not be saved: free some space, then enrol again with a new code", err)
+				return fmt.Errorf("%w\n  the collector accepted the key but this folder could not record it: free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
 			}
-			if err := upload.SaveKey(e.cfg.KeyPath(), key); err != nil {
-				os.Remove(e.cfg.CollectorKeyPath())
-				return fmt.Errorf("%w\n  the collector accepted the key but it could not be saved: free some space, then enrol again with a new code", err)
+			if fresh {
+				if err := os.Rename(pendingKey, e.cfg.KeyPath()); err != nil {
+					return fmt.Errorf("%w\n  free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
+				}
+				if err := fsutil.SyncDir(e.cfg.DataDir); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(stdio.Out, "enrolled %s (%s, ICB %s); key %s; collector receipt key %s\nnext: steward-agent preview, then steward-agent start\n",
 				r.Practice, r.Name, r.ICB, r.KeyID, wire.KeyID(c.PinnedKey()))
@@ -323,6 +339,7 @@ is everything that leaves the practice: aggregates only.`,
 
 func onceCommand() *cli.Command {
 	var path, asOf string
+	var wait time.Duration
 	return &cli.Command{
 		Name:    "once",
 		Summary: "run one full cycle now: compute what is due, deliver, heartbeat",
@@ -333,6 +350,7 @@ run at any time: a month is never sent twice.`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs, &path)
 			fs.StringVar(&asOf, "as-of", "", "compute only this month end, YYYY-MM-DD")
+			fs.DurationVar(&wait, "wait", 10*time.Second, "how long to wait for another steward-agent working on the same data folder before leaving the work to it")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			e, err := loadEnv(path, stdio.Err)
@@ -349,7 +367,7 @@ run at any time: a month is never sent twice.`,
 			if err != nil {
 				return err
 			}
-			ag, err := e.agent(c)
+			ag, err := e.agentWith(c, wait)
 			if err != nil {
 				return err
 			}

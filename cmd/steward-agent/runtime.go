@@ -297,7 +297,7 @@ func (e *env) client() (*upload.Client, error) {
 	}
 	return upload.New(upload.Options{
 		URL: e.cfg.Collector.URL, CAFile: e.cfg.Collector.CAFile, Practice: e.cfg.Practice, Key: key,
-		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log, CollectorKey: pinned,
+		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log, CollectorKey: pinned, Now: clock(),
 	})
 }
 
@@ -321,7 +321,11 @@ func (e *env) pin(ctx context.Context, c *upload.Client) error {
 	return nil
 }
 
-func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
+func (e *env) agent(sender agent.Sender) (*agent.Agent, error) { return e.agentWith(sender, 0) }
+
+// agentWith is agent with how long a cycle waits for the data folder's
+// lock (0: the default).
+func (e *env) agentWith(sender agent.Sender, lockWait time.Duration) (*agent.Agent, error) {
 	var first time.Time
 	if e.cfg.Schedule.FirstAsOf != "" {
 		first, _ = time.Parse(time.DateOnly, e.cfg.Schedule.FirstAsOf)
@@ -340,7 +344,7 @@ func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
 		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange,
 		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, FreshExtract: q.FreshExtract == "yes"}
 	return agent.New(agent.Options{
-		Gate: gate, ClockTolerance: q.ClockTolerance.Duration,
+		Gate: gate, ClockTolerance: q.ClockTolerance.Duration, LockWait: lockWait, Now: clock(),
 		Checkpoint: crashPoint(),
 		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,
@@ -368,6 +372,17 @@ func dataPath(e *env, name string) string { return filepath.Join(e.cfg.DataDir, 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// clock is the agent's clock: the machine's, shifted by
+// STEWARD_AGENT_CLOCK_OFFSET (a Go duration) when that is set. Tests use it
+// to run the real binary with a clock that is wrong; it is inert otherwise.
+func clock() func() time.Time {
+	d, err := time.ParseDuration(os.Getenv("STEWARD_AGENT_CLOCK_OFFSET"))
+	if err != nil || d == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(d) }
 }
 
 // crashPoint returns the crash-injection hook: with STEWARD_AGENT_KILL_AT=N
