@@ -77,12 +77,6 @@ type Quality struct {
 	// at least this many patients against the previous month.
 	MaxOpioidChangePercent int
 	MinOpioidChange        int
-	// MaxUnreadablePercent holds a month in which more than this share of
-	// the medication issues have an unreadable date or quantity.
-	MaxUnreadablePercent int
-	// FreshExtract holds a month when the newest record in the extract is
-	// older than the month's end ("yes" or "no").
-	FreshExtract string
 	// ClockTolerance is how far the practice server's clock may be from
 	// the collector's before months are held.
 	ClockTolerance Duration
@@ -91,7 +85,7 @@ type Quality struct {
 // DefaultQuality is the gate a config without a quality section gets.
 func DefaultQuality() Quality {
 	return Quality{MinRegisteredAdults: 1, MaxAdultsChangePercent: 10, MaxOpioidChangePercent: 50, MinOpioidChange: 10,
-		MaxUnreadablePercent: 5, FreshExtract: "yes", ClockTolerance: Duration{time.Hour}}
+		ClockTolerance: Duration{time.Hour}}
 }
 
 // Schedule says when months are due.
@@ -254,8 +248,6 @@ func (c *Config) decode(root *yaml.Node, add func(*yaml.Node, string, string)) {
 			{Key: "max_adults_change_percent", Set: d.integer(&c.Quality.MaxAdultsChangePercent)},
 			{Key: "max_opioid_change_percent", Set: d.integer(&c.Quality.MaxOpioidChangePercent)},
 			{Key: "min_opioid_change", Set: d.integer(&c.Quality.MinOpioidChange)},
-			{Key: "max_unreadable_percent", Set: d.integer(&c.Quality.MaxUnreadablePercent)},
-			{Key: "fresh_extract", Set: d.str(&c.Quality.FreshExtract)},
 			{Key: "clock_tolerance", Set: d.duration(&c.Quality.ClockTolerance)},
 		})},
 	})(root)
@@ -416,14 +408,10 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 		key string
 		v   int
 	}{{"min_registered_adults", q.MinRegisteredAdults}, {"max_adults_change_percent", q.MaxAdultsChangePercent},
-		{"max_opioid_change_percent", q.MaxOpioidChangePercent}, {"min_opioid_change", q.MinOpioidChange},
-		{"max_unreadable_percent", q.MaxUnreadablePercent}} {
+		{"max_opioid_change_percent", q.MaxOpioidChangePercent}, {"min_opioid_change", q.MinOpioidChange}} {
 		if f.v < 0 || (strings.HasSuffix(f.key, "_percent") && f.v > 100) {
 			add(at("quality."+f.key), fmt.Sprintf("quality.%s %d is out of range", f.key, f.v), "use 0 (off) to 100 for a percentage, 0 or more for a count")
 		}
-	}
-	if q.FreshExtract != "yes" && q.FreshExtract != "no" {
-		add(at("quality.fresh_extract"), fmt.Sprintf("quality.fresh_extract %q is not yes or no", q.FreshExtract), "yes holds a month whose extract ends before the month does")
 	}
 	if q.ClockTolerance.Duration < time.Minute || q.ClockTolerance.Duration > 24*time.Hour {
 		add(at("quality.clock_tolerance"), "quality.clock_tolerance must be between 1m and 24h", "e.g. 1h")

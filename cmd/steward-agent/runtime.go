@@ -341,8 +341,7 @@ func (e *env) agentWith(sender agent.Sender, lockWait time.Duration) (*agent.Age
 	packID := e.cfg.Bundle.Pack
 	q := e.cfg.Quality
 	gate := agent.Gate{MinRegisteredAdults: q.MinRegisteredAdults, MaxAdultsChange: float64(q.MaxAdultsChangePercent) / 100,
-		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange,
-		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, FreshExtract: q.FreshExtract == "yes"}
+		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange}
 	return agent.New(agent.Options{
 		Gate: gate, ClockTolerance: q.ClockTolerance.Duration, LockWait: lockWait, Now: clock(),
 		Checkpoint: crashPoint(),
