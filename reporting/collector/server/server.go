@@ -47,6 +47,9 @@ type Options struct {
 	Claims web.Claims
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Schemes tells agents which schemes include their practice; nil:
+	// Claims, when it can (*claims.Service can), else none.
+	Schemes PracticeSchemes
 	// Bundles is the search-bundle repository to serve (*tufrepo.Repo);
 	// nil serves none. Its metadata and bundles are served to agents under
 	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
@@ -82,6 +85,9 @@ func New(opts Options) *Server {
 	if s.opts.MaxRequestBytes <= 0 {
 		s.opts.MaxRequestBytes = 1 << 20
 	}
+	if s.opts.Schemes == nil {
+		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
+	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
 		SecureCookies: opts.SecureCookies, Now: s.now,
@@ -91,6 +97,7 @@ func New(opts Options) *Server {
 		{"POST", "/v1/enrol", s.enrol},
 		{"POST", "/v1/submissions", s.submit},
 		{"POST", "/v1/heartbeats", s.heartbeat},
+		{"GET", wire.PathPracticeSchemes, s.practiceSchemes},
 	}
 	if opts.Bundles != nil {
 		files := opts.Bundles.Handler().ServeHTTP
