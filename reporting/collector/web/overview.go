@@ -58,20 +58,20 @@ func (r OverviewRow) Figure(id string) string {
 
 // OverviewView is the data of the overview page.
 type OverviewView struct {
-	Rows       []OverviewRow
-	Schemes    []*schemes.Scheme
-	Scheme     *schemes.Scheme // selected; nil when none
-	Periods    []string        // calculated periods of Scheme, newest first
+	Rows    []OverviewRow
+	Schemes []*schemes.Scheme
+	Scheme  *schemes.Scheme // selected; nil when none
+	Periods []string        // calculated periods of Scheme, newest first
 	// Period is the selected period: by default the latest whose month has
 	// ended by the collector's clock (LatestEnded), never one still
 	// running; "" when none has ended yet. Rec is nil when it is not
 	// calculated.
 	Period      string
 	LatestEnded string
-	Version    int64
-	Rec        *schemes.Reconciliation
-	SilentDays int
-	Counts     map[string]int // claim states and statuses, for the summary line
+	Version     int64
+	Rec         *schemes.Reconciliation
+	SilentDays  int
+	Counts      map[string]int // claim states and statuses, for the summary line
 	// Totals says whether the user may see the scheme's totals across
 	// the ICB (a practice user sees only their own practice's row).
 	Totals bool
