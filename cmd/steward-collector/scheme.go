@@ -289,6 +289,9 @@ func practicesDesc(s *schemes.Scheme) string {
 	if s.AllPractices {
 		return "all practices of ICB " + s.ICB
 	}
+	if len(s.Practices) == 1 {
+		return "1 practice"
+	}
 	return fmt.Sprintf("%d practices", len(s.Practices))
 }
 
