@@ -91,7 +91,7 @@ Example:
 				return err
 			}
 			var parts []string
-			for _, st := range []schemes.State{schemes.Open, schemes.Calculated, schemes.Declared, schemes.Approved, schemes.Paid} {
+			for _, st := range schemes.States {
 				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
 			}
 			fmt.Fprintf(stdio.Out, "\nClaims: %s\n", strings.Join(parts, ", "))
@@ -156,7 +156,11 @@ sign-off role the scheme allows for the move ('user add --sign-off'):
 
 The period is recalculated first: if the practice's figures changed since
 the last calculation its claim is already back at calculated and a move
-from declared or approved is refused. Every move is audited ('claim
+from declared or approved is refused. A claim with nothing payable is
+closed by the collector with the reason ('claim history') and needs no
+sign-off: no one moves it, and it reopens to calculated when figures make
+something payable. The user must belong to the scheme's ICB and be able to
+see the practice; a retired scheme's claims do not move. Every move is audited ('claim
 history'). The web dashboard offers the same moves.
 
 Examples:

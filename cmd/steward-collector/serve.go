@@ -150,14 +150,17 @@ func recalculateLoop(ctx context.Context, log *slog.Logger, svc *claims.Service,
 			log.Error("recalculate scheme periods", "err", err)
 		}
 		for _, o := range outs {
-			back := 0
+			back, closed := 0, 0
 			for _, e := range o.Events {
-				if e.From != schemes.Open {
+				switch {
+				case e.To == schemes.Closed:
+					closed++
+				case e.From != schemes.Open && e.From != schemes.Closed:
 					back++
 				}
 			}
 			log.Info("recalculated", "scheme", o.Scheme, "period", o.Period, "version", o.Version,
-				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back)
+				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back, "closed_nothing_payable", closed)
 			if o.PaidChanged != nil {
 				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Scheme, "period", o.Period, "err", o.PaidChanged)
 			}

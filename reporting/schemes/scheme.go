@@ -55,6 +55,21 @@ type Scheme struct {
 	PracticeCapPence int64
 	SignOff          SignOff
 	Pos              Pos
+	// Positions says where values are in the file, by path: top-level
+	// keys ("icb", "baseline"), keys under pack and periods
+	// ("pack.versions", "periods.to"), each listed practice
+	// ("practices/Y01001") and each sign-off role ("sign_off.approve/icb_lead").
+	// Validate uses them to point at the line to fix.
+	Positions map[string]Pos
+}
+
+// PosOf returns where path is in the scheme's file, or the scheme's own
+// position when it is not recorded.
+func (s *Scheme) PosOf(path string) Pos {
+	if p, ok := s.Positions[path]; ok {
+		return p
+	}
+	return s.Pos
 }
 
 // PackRange is the search pack a scheme accepts and its version range, a

@@ -23,7 +23,17 @@ const (
 	PathHeartbeats  = "/v1/heartbeats"
 	PathTUF         = "/v1/tuf/" // TUF repository: metadata and targets
 	PathBundles     = "/v1/bundles"
+	// PathPracticeSchemes is the route of the schemes a practice takes
+	// part in (GET, signed over an empty body); PracticeSchemesPath fills
+	// in the practice.
+	PathPracticeSchemes = "/v1/practices/{ods}/schemes"
+	// PathPracticeSchemesFmt is PathPracticeSchemes with %s for the ODS
+	// code.
+	PathPracticeSchemesFmt = "/v1/practices/%s/schemes"
 )
+
+// PracticeSchemesPath returns the path of practice ods's schemes.
+func PracticeSchemesPath(ods string) string { return fmt.Sprintf(PathPracticeSchemesFmt, ods) }
 
 // Request headers of a signed agent request.
 const (
@@ -296,6 +306,29 @@ type RunStatus struct {
 	DurationMS float64 `json:"duration_ms"`
 	Rows       int64   `json:"rows"`
 	At         string  `json:"at"`
+}
+
+// PracticeSchemes is the answer to GET PathPracticeSchemes: the incentive
+// schemes that include the practice, so that its agent can tell whether
+// its baseline and pack version are ones the schemes pay on.
+type PracticeSchemes struct {
+	Schemes []PracticeScheme `json:"schemes"`
+}
+
+// PracticeScheme is one scheme that includes a practice.
+type PracticeScheme struct {
+	ID string `json:"id"`
+	// Baseline is the scheme's baseline date, YYYY-MM-DD: results must be
+	// calculated with it to count.
+	Baseline string `json:"baseline"`
+	// Pack and Versions are the search pack and the range of its versions
+	// the scheme accepts, e.g. "medsip" and ">=2026.1.0 <2027.0.0".
+	Pack     string `json:"pack"`
+	Versions string `json:"versions"`
+	// Periods are the scheme's monthly periods, YYYY-MM, in order.
+	Periods []string `json:"periods"`
+	// Retired is true for a scheme the ICB has retired: it no longer pays.
+	Retired bool `json:"retired"`
 }
 
 // Problem is the JSON body of every error response (RFC 9457 fields).

@@ -49,6 +49,9 @@ type Options struct {
 	Claims web.Claims
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Schemes tells agents which schemes include their practice; nil:
+	// Claims, when it can (*claims.Service can), else none.
+	Schemes PracticeSchemes
 	// Bundles is the search-bundle repository to serve (*tufrepo.Repo);
 	// nil serves none. Its metadata and bundles are served to agents under
 	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
@@ -93,6 +96,9 @@ func New(opts Options) *Server {
 		_, s.opts.ReceiptKey, _ = ed25519.GenerateKey(nil)
 		s.log.Warn("no receipt key configured: receipts are signed with a key that lasts only as long as this process")
 	}
+	if s.opts.Schemes == nil {
+		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
+	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
 		SecureCookies: opts.SecureCookies, Now: s.now,
@@ -103,6 +109,7 @@ func New(opts Options) *Server {
 		{"POST", "/v1/submissions", s.submit},
 		{"POST", "/v1/heartbeats", s.heartbeat},
 		{"GET", wire.PathReceipts, s.receipts},
+		{"GET", wire.PathPracticeSchemes, s.practiceSchemes},
 	}
 	if opts.Bundles != nil {
 		files := opts.Bundles.Handler().ServeHTTP

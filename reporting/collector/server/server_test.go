@@ -612,7 +612,7 @@ func TestLateOlderDocumentNeverSupersedes(t *testing.T) {
 		}
 
 		// The receipts list: signed, one current document per month.
-		resp, body := a.get(t, e.url, wire.ReceiptsPath("Y01234"))
+		resp, body := a.get(t, e.url, wire.ReceiptsPath("Y01234"), time.Now())
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("receipts: %d %s", resp.StatusCode, body)
 		}
@@ -631,7 +631,7 @@ func TestLateOlderDocumentNeverSupersedes(t *testing.T) {
 			t.Fatal("a receipts list cut short still verifies")
 		}
 		other := e.enrolled(t, "Y05678", "QWE")
-		if resp, body := other.get(t, e.url, wire.ReceiptsPath("Y01234")); resp.StatusCode != http.StatusForbidden {
+		if resp, body := other.get(t, e.url, wire.ReceiptsPath("Y01234"), time.Now()); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("another practice reading Y01234's receipts: %d %s", resp.StatusCode, body)
 		}
 	})
@@ -659,10 +659,3 @@ func TestMonthNotEndedRefused(t *testing.T) {
 	})
 }
 
-// get sends a signed GET (empty body) as a.
-func (a *agent) get(t testing.TB, url, path string) (*http.Response, []byte) {
-	t.Helper()
-	req := mustRequest(t, "GET", url+path, nil)
-	wire.Sign(req, a.priv, a.ods, nil, time.Now())
-	return do(t, req)
-}
