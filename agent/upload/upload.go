@@ -351,6 +351,21 @@ func (c *Client) Receipts(ctx context.Context) (*wire.Receipts, error) {
 	return &r, nil
 }
 
+// Schemes asks the collector which incentive schemes include the practice,
+// with the baseline and pack versions each pays on (a signed GET).
+func (c *Client) Schemes(ctx context.Context) (*wire.PracticeSchemes, error) {
+	b, resp, err := c.do(ctx, http.MethodGet, wire.PracticeSchemesPath(c.opts.Practice), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var ps wire.PracticeSchemes
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, fmt.Errorf("the collector's list of schemes does not decode (%d, %s, %q): %w",
+			resp.StatusCode, resp.Header.Get("Content-Type"), firstBytes(b), err)
+	}
+	return &ps, nil
+}
+
 // CollectorKeyFromReceipts fetches the receipt list and returns the
 // collector key it names, for an agent enrolled before receipts were
 // signed to pin on first use (over the verified TLS connection).

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,7 +22,9 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/disclosure"
+	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/model"
 )
 
 func commands() []*cli.Command {
@@ -186,6 +190,9 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 				return cli.WithCode(cli.ExitNetwork, fmt.Errorf("%w\n  the collector's answer could not be verified with the key pinned at enrolment: if the ICB moved the collector, ask them whether its receipt key changed", err))
 			}
 			ok("collector %s reachable; practice key %s accepted; %d month(s) held there", e.cfg.Collector.URL, e.cfg.KeyPath(), len(rs.Receipts))
+			if err := checkSchemes(ctx, c, e, p, path, stdio.Out); err != nil {
+				return err
+			}
 			if ag, err := e.agent(nopSender{}); err == nil {
 				if probs := ag.Problems(); len(probs) > 0 {
 					for _, p := range probs {
@@ -197,6 +204,53 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 			return nil
 		},
 	}
+}
+
+// checkSchemes asks the collector which schemes include the practice and
+// fails, with the fix, when the agent's baseline or pack version is not one
+// a scheme pays on: figures computed with either would never count.
+func checkSchemes(ctx context.Context, c *upload.Client, e *env, p *model.Pack, path string, out io.Writer) error {
+	ps, err := c.Schemes(ctx)
+	var ue *upload.Error
+	switch {
+	case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
+		fmt.Fprintln(out, "skip  schemes: this collector does not list them (it is older than this agent)")
+		return nil
+	case err != nil:
+		return cli.WithCode(cli.ExitNetwork, fmt.Errorf("read the schemes that include this practice: %w", err))
+	}
+	var problems []string
+	live := 0
+	for _, sc := range ps.Schemes {
+		if sc.Retired {
+			continue
+		}
+		live++
+		if sc.Baseline != "" && sc.Baseline != e.cfg.Baseline {
+			problems = append(problems, fmt.Sprintf("scheme %s pays on figures with baseline %s, but this agent's baseline is %s\n  set `baseline: %s` in %s; months already sent with the wrong baseline are corrected with: steward-agent resend --as-of DATE --reason \"baseline corrected to %s\"",
+				sc.ID, sc.Baseline, e.cfg.Baseline, sc.Baseline, path, sc.Baseline))
+		}
+		if sc.Pack != "" && sc.Versions != "" {
+			r, err := schemes.ParsePackRange(sc.Pack, sc.Versions)
+			if err == nil && !r.Accepts(p.ID, p.Version) {
+				problems = append(problems, fmt.Sprintf("scheme %s pays on pack %s %s, but this agent runs %s %s\n  ask your ICB for the search bundle the scheme uses (bundle.trusted_root in %s), or approve the waiting version: steward-agent status",
+					sc.ID, sc.Pack, sc.Versions, p.ID, p.Version, path))
+			}
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(out, "ok    scheme %s: baseline %s, pack %s %s\n", sc.ID, sc.Baseline, sc.Pack, sc.Versions)
+		}
+	}
+	if live == 0 {
+		fmt.Fprintln(out, "warn  no scheme at the collector includes this practice yet: ask your ICB which scheme you are in")
+	}
+	for _, pr := range problems {
+		fmt.Fprintf(out, "fail  %s\n", pr)
+	}
+	if len(problems) > 0 {
+		return cli.WithCode(cli.ExitConfig, fmt.Errorf("%d scheme problem(s): figures computed now would not count", len(problems)))
+	}
+	return nil
 }
 
 // latestMonthEnd is the end of the month before now's.

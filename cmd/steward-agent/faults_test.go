@@ -23,9 +23,11 @@ import (
 	"github.com/nhs-steward/steward/agent/lock"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/searches/run"
 	"github.com/nhs-steward/steward/searches/synth"
 )
@@ -129,7 +131,7 @@ func (r *faultRig) openStore() {
 	}
 	r.mu.Lock()
 	r.st = st
-	r.handler = server.New(server.Options{Store: st, ReceiptKey: r.key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	r.handler = server.New(server.Options{Store: st, Claims: &claims.Service{DB: st}, ReceiptKey: r.key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
 	r.mu.Unlock()
 }
 
@@ -529,4 +531,37 @@ func TestFaultClockAhead(t *testing.T) {
 	}
 	r.mustAgent("once", "--as-of", "2025-03-31")
 	r.wantAtCollector(1, "2024-03-31", "2025-03-31")
+}
+
+// TestCheckNamesASchemeBaselineMismatch: check asks the collector which
+// schemes include the practice, and fails with the fix when the agent's
+// baseline is not the one a scheme pays on.
+func TestCheckNamesASchemeBaselineMismatch(t *testing.T) {
+	r := newFaultRig(t, "")
+	r.enrol()
+	example, err := os.ReadFile("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.NewReplacer("2026-27", "2024-25", "2026/27", "2024/25", "2026-", "2024-", "2027-", "2025-",
+		"icb: QXX", "icb: QWE", "  - Y01001\n  - Y01002\n  - Y01003\n  - Y01004\n", "  - Y01234\n").Replace(string(example))
+	sc, err := schemes.Parse("scheme", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.AddScheme(context.Background(), store.StoredScheme{ID: sc.ID, YAML: yaml, AddedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	out := r.mustAgent("check")
+	if !strings.Contains(out, "ok    scheme "+sc.ID) {
+		t.Errorf("check does not confirm the scheme:\n%s", out)
+	}
+	b, _ := os.ReadFile(r.config)
+	if err := os.WriteFile(r.config, []byte(strings.Replace(string(b), "baseline: "+sc.Baseline, "baseline: 2023-03-31", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = r.agent(nil, "check")
+	if processExit(err) != 3 || !strings.Contains(out, "baseline "+sc.Baseline) || !strings.Contains(out, "steward-agent resend") {
+		t.Errorf("check with the wrong baseline: exit %d\n%s", processExit(err), out)
+	}
 }
