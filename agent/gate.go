@@ -29,13 +29,14 @@ type Gate struct {
 	// MaxUnreadable is the largest share of medication issues with an
 	// unreadable date or quantity.
 	MaxUnreadable float64
-	// FreshExtract holds a month when the newest record in the extract is
-	// older than the month's end.
-	FreshExtract bool
+	// MaxExtractAge holds a month whose newest medication issue on or
+	// before its end is more than this many days before it: the extract was
+	// refreshed before the month ended, or stopped being refreshed.
+	MaxExtractAge int
 }
 
 // DefaultGate is the gate of a config that sets none.
-var DefaultGate = Gate{MinRegisteredAdults: 1, MaxAdultsChange: 0.10, MaxOpioidChange: 0.5, MinOpioidChange: 10, MaxUnreadable: 0.05, FreshExtract: true}
+var DefaultGate = Gate{MinRegisteredAdults: 1, MaxAdultsChange: 0.10, MaxOpioidChange: 0.5, MinOpioidChange: 10, MaxUnreadable: 0.05, MaxExtractAge: 7}
 
 // Quality is what the practice database says about its own state as of a
 // month end.
@@ -43,8 +44,8 @@ type Quality struct {
 	// Issues counts medication issues; UnreadableIssues those whose date
 	// or quantity could not be read.
 	Issues, UnreadableIssues int64
-	// Newest is the date of the newest record in the extract (zero when
-	// it has none).
+	// Newest is the date of the newest medication issue on or before the
+	// month end (zero when there is none).
 	Newest time.Time
 }
 
@@ -61,17 +62,18 @@ func (a *Agent) gate(ctx context.Context, doc *results.Document, asOf time.Time)
 	if g.MinRegisteredAdults > 0 && hasAdults && adults < float64(g.MinRegisteredAdults) {
 		return fmt.Sprintf("held: %.0f registered adults (fewer than %d): the registrations table looks empty or half refreshed", adults, g.MinRegisteredAdults)
 	}
-	if a.o.Quality != nil && (g.MaxUnreadable > 0 || g.FreshExtract) {
+	if a.o.Quality != nil && (g.MaxUnreadable > 0 || g.MaxExtractAge > 0) {
 		q, err := a.o.Quality(ctx, asOf)
 		switch {
 		case err != nil:
 			return "held: the data-quality check could not run: " + ErrorClass(err)
-		case g.FreshExtract && (q.Newest.IsZero() || q.Newest.Before(asOf)):
-			newest := "no records"
+		case g.MaxExtractAge > 0 && (q.Newest.IsZero() || q.Newest.Before(asOf.AddDate(0, 0, -g.MaxExtractAge))):
+			newest := "it has no medication issue up to then"
 			if !q.Newest.IsZero() {
-				newest = "its newest record is of " + q.Newest.Format(time.DateOnly)
+				newest = "its newest medication issue is of " + q.Newest.Format(time.DateOnly)
 			}
-			return fmt.Sprintf("held: the extract ends before the month does (%s, month end %s): wait for the next refresh of the reporting database", newest, asOf.Format(time.DateOnly))
+			return fmt.Sprintf("held: the extract ends before the month does (%s; month end %s, %d days allowed): wait for the next refresh of the reporting database",
+				newest, asOf.Format(time.DateOnly), g.MaxExtractAge)
 		case g.MaxUnreadable > 0 && q.Issues > 0 && float64(q.UnreadableIssues)/float64(q.Issues) > g.MaxUnreadable:
 			return fmt.Sprintf("held: %d of %d medication issues (%.1f%%) have an unreadable date or quantity, more than the %.0f%% allowed",
 				q.UnreadableIssues, q.Issues, 100*float64(q.UnreadableIssues)/float64(q.Issues), 100*g.MaxUnreadable)

@@ -77,6 +77,12 @@ type Quality struct {
 	// at least this many patients against the previous month.
 	MaxOpioidChangePercent int
 	MinOpioidChange        int
+	// MaxUnreadablePercent holds a month in which more than this share of
+	// the medication issues have an unreadable date or quantity.
+	MaxUnreadablePercent int
+	// MaxExtractAgeDays holds a month whose newest medication issue is more
+	// than this many days before the month's end.
+	MaxExtractAgeDays int
 	// ClockTolerance is how far the practice server's clock may be from
 	// the collector's before months are held.
 	ClockTolerance Duration
@@ -85,7 +91,7 @@ type Quality struct {
 // DefaultQuality is the gate a config without a quality section gets.
 func DefaultQuality() Quality {
 	return Quality{MinRegisteredAdults: 1, MaxAdultsChangePercent: 10, MaxOpioidChangePercent: 50, MinOpioidChange: 10,
-		ClockTolerance: Duration{time.Hour}}
+		MaxUnreadablePercent: 5, MaxExtractAgeDays: 7, ClockTolerance: Duration{time.Hour}}
 }
 
 // Schedule says when months are due.
@@ -248,6 +254,8 @@ func (c *Config) decode(root *yaml.Node, add func(*yaml.Node, string, string)) {
 			{Key: "max_adults_change_percent", Set: d.integer(&c.Quality.MaxAdultsChangePercent)},
 			{Key: "max_opioid_change_percent", Set: d.integer(&c.Quality.MaxOpioidChangePercent)},
 			{Key: "min_opioid_change", Set: d.integer(&c.Quality.MinOpioidChange)},
+			{Key: "max_unreadable_percent", Set: d.integer(&c.Quality.MaxUnreadablePercent)},
+			{Key: "max_extract_age_days", Set: d.integer(&c.Quality.MaxExtractAgeDays)},
 			{Key: "clock_tolerance", Set: d.duration(&c.Quality.ClockTolerance)},
 		})},
 	})(root)
@@ -408,7 +416,8 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 		key string
 		v   int
 	}{{"min_registered_adults", q.MinRegisteredAdults}, {"max_adults_change_percent", q.MaxAdultsChangePercent},
-		{"max_opioid_change_percent", q.MaxOpioidChangePercent}, {"min_opioid_change", q.MinOpioidChange}} {
+		{"max_opioid_change_percent", q.MaxOpioidChangePercent}, {"min_opioid_change", q.MinOpioidChange},
+		{"max_unreadable_percent", q.MaxUnreadablePercent}, {"max_extract_age_days", q.MaxExtractAgeDays}} {
 		if f.v < 0 || (strings.HasSuffix(f.key, "_percent") && f.v > 100) {
 			add(at("quality."+f.key), fmt.Sprintf("quality.%s %d is out of range", f.key, f.v), "use 0 (off) to 100 for a percentage, 0 or more for a count")
 		}

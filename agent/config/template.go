@@ -69,6 +69,8 @@ log_level: info
 #   max_adults_change_percent: 10     # registered adults, against last month
 #   max_opioid_change_percent: 50     # long-term opioid users, against last month,
 #   min_opioid_change: 10             #   when the change is at least this many
+#   max_unreadable_percent: 5         # issues with an unreadable date or quantity
+#   max_extract_age_days: 7           # newest issue this long before the month end
 #   clock_tolerance: 1h               # this server's clock against the collector's
 `
 

@@ -488,6 +488,11 @@ func TestFaultHalfRefreshedExtractThenCorrection(t *testing.T) {
 	if err := os.WriteFile(r.dbPath, whole, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// April, from an extract last refreshed in March: held too.
+	out = r.mustAgent("once", "--as-of", "2025-04-30")
+	if !strings.Contains(out, "held 2025-04-30") || !strings.Contains(out, "extract ends before the month does") {
+		t.Errorf("once on an extract that ends in March does not hold April:\n%s", out)
+	}
 	r.mustAgent("once", "--as-of", "2025-03-31")
 	if st := r.mustAgent("status"); strings.Contains(st, "held 2025-03-31") {
 		t.Errorf("status still shows the month held after it was sent:\n%s", st)

@@ -171,6 +171,24 @@ func (r runner) document(ctx context.Context, asOf, baseline time.Time) (*result
 	return doc, nil
 }
 
+// quality reads the data-quality figures of the practice database for the
+// agent's gate.
+func (r runner) quality(ctx context.Context, asOf time.Time) (*agent.Quality, error) {
+	rr, err := r.open()
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	ctx, cancel := context.WithTimeout(ctx, r.e.cfg.Database.Timeout.Duration)
+	defer cancel()
+	q, err := rr.Quality(ctx, asOf)
+	if err != nil {
+		url, _ := r.e.cfg.DatabaseURL()
+		return nil, agent.Classify("data-quality check failed", withoutValues(redactSecrets(err, url)))
+	}
+	return &agent.Quality{Issues: q.Issues, UnreadableIssues: q.Unreadable, Newest: q.Newest}, nil
+}
+
 // checkDatabaseURL refuses a database URL that does not parse, with a
 // message that does not quote it: the parser's own message would (and
 // with it the password).
@@ -341,9 +359,11 @@ func (e *env) agentWith(sender agent.Sender, lockWait time.Duration) (*agent.Age
 	packID := e.cfg.Bundle.Pack
 	q := e.cfg.Quality
 	gate := agent.Gate{MinRegisteredAdults: q.MinRegisteredAdults, MaxAdultsChange: float64(q.MaxAdultsChangePercent) / 100,
-		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange}
+		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange,
+		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, MaxExtractAge: q.MaxExtractAgeDays}
 	return agent.New(agent.Options{
 		Gate: gate, ClockTolerance: q.ClockTolerance.Duration, LockWait: lockWait, Now: clock(),
+		Quality:    runner{e}.quality,
 		Checkpoint: crashPoint(),
 		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,
