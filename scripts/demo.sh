@@ -74,7 +74,14 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
   "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
     --period 2025-03 --actor demo
 
-  say "7. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
+  say "7. A correction: the practice resends March with a reason; the claim's history shows it"
+  "$bin/steward-agent" resend --config agent.yaml --as-of 2025-03-31 \
+    --reason "registrations refreshed late on the 5th: March recomputed on the full extract" 2>/dev/null
+  "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
+    --period 2025-03 --actor demo >/dev/null
+  "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
+
+  say "8. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-analyst \
     --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead --password-stdin
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-finance \
@@ -88,7 +95,7 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
   done
   "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
 
-  say "8. Finance's CSV, with a manifest of its row count and totals beside it"
+  say "9. Finance's CSV, with a manifest of its row count and totals beside it"
   "$bin/steward-collector" export --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03 \
     --out payments-2025-03.csv --actor demo
   cat payments-2025-03.csv.manifest.json

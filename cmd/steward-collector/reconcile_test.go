@@ -309,3 +309,32 @@ func TestExportBeforeFinalPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimHistoryShowsCorrections: a correction the practice sent for
+// the period's month is in the claim's history with its reason.
+func TestClaimHistoryShowsCorrections(t *testing.T) {
+	cfg, dir := setupReconcile(t, true)
+	const scheme = "example-icb-opioid-mos-2026-27"
+	if code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--config", cfg); code != 0 {
+		t.Fatalf("reconcile: %d %s %s", code, out, errs)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := medsipSub(t, "Y01001", "k1-fix", "2027-03-31", time.Date(2027, 4, 9, 9, 0, 0, 0, time.UTC), 35, 40, 5, 10)
+	fix.Corrects, fix.CorrectionReason = "k1", "reviews recorded late were missing from the extract"
+	if _, err := db.Ingest(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--config", cfg); code != 0 {
+		t.Fatalf("reconcile after the correction: %d %s %s", code, out, errs)
+	}
+	code, out, errs := run(t, "", "claim", "history", "--scheme", scheme, "--period", "2027-03", "--ods", "Y01001", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "figures corrected") || !strings.Contains(out, "reviews recorded late were missing from the extract") ||
+		!strings.Contains(out, "k1-fix replaces k1") {
+		t.Fatalf("claim history: %d\n%s%s", code, out, errs)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/tufrepo"
+	"github.com/nhs-steward/steward/reporting/wire"
 )
 
 func serveCommand() *cli.Command {
@@ -81,6 +83,14 @@ Examples:
 				}
 				return nil
 			}
+			receiptKey, made, err := loadReceiptKey(cfg.ReceiptKey)
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			if made {
+				log.Warn("made a new receipt key: back it up with the store; agents enrolled before pin it at their next delivery", "receipt_key", cfg.ReceiptKey,
+					"key_id", wire.KeyID(receiptKey.Public().(ed25519.PublicKey)))
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return cli.WithCode(cli.ExitNetwork, fmt.Errorf("listen on %s: %w", cfg.Listen, err))
@@ -95,6 +105,7 @@ Examples:
 				SessionLifetime: cfg.SessionLifetime,
 				// Browsers accept Secure cookies from http://localhost too.
 				SecureCookies: true,
+				ReceiptKey:    receiptKey,
 			}
 			// The refresh loop stops with the server, before the store closes.
 			var background sync.WaitGroup

@@ -81,6 +81,16 @@ type PackRange struct {
 	cons     []versionConstraint
 }
 
+// ParsePackRange makes the range of versions of pack id that versions
+// (">=2026.1.0 <2027.0.0") names.
+func ParsePackRange(id, versions string) (PackRange, error) {
+	cons, err := parseVersionRange(versions)
+	if err != nil {
+		return PackRange{}, err
+	}
+	return PackRange{ID: id, Versions: versions, cons: cons}, nil
+}
+
 // Accepts reports whether the pack id and version satisfy the range.
 func (p PackRange) Accepts(id, version string) bool {
 	if id != p.ID {

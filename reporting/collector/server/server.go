@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ type Store interface {
 	Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID string, now time.Time) (collector.Practice, error)
 	Ingest(ctx context.Context, sub collector.Submission) (store.IngestResult, error)
 	RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error
+	CurrentSubmissions(ctx context.Context, f store.SubmissionFilter) ([]collector.Submission, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -55,6 +57,11 @@ type Options struct {
 	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
 	// upload releases to wire.PathBundles with an API token.
 	Bundles Bundles
+	// ReceiptKey signs the receipts the collector gives for stored
+	// submissions; agents pin its public half at enrolment. nil: a key
+	// made for this process alone (tests), with a warning, since agents
+	// enrolled against it cannot verify receipts after a restart.
+	ReceiptKey ed25519.PrivateKey
 }
 
 // Route is one method and path the server answers.
@@ -85,6 +92,10 @@ func New(opts Options) *Server {
 	if s.opts.MaxRequestBytes <= 0 {
 		s.opts.MaxRequestBytes = 1 << 20
 	}
+	if s.opts.ReceiptKey == nil {
+		_, s.opts.ReceiptKey, _ = ed25519.GenerateKey(nil)
+		s.log.Warn("no receipt key configured: receipts are signed with a key that lasts only as long as this process")
+	}
 	if s.opts.Schemes == nil {
 		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
 	}
@@ -97,6 +108,7 @@ func New(opts Options) *Server {
 		{"POST", "/v1/enrol", s.enrol},
 		{"POST", "/v1/submissions", s.submit},
 		{"POST", "/v1/heartbeats", s.heartbeat},
+		{"GET", wire.PathReceipts, s.receipts},
 		{"GET", wire.PathPracticeSchemes, s.practiceSchemes},
 	}
 	if opts.Bundles != nil {
@@ -135,6 +147,9 @@ func (s *Server) Handler() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		// The collector's clock, from which agents decide a month has
+		// ended (net/http would write the machine's own).
+		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 		s.mux.ServeHTTP(w, r)
 	})
 }

@@ -197,8 +197,16 @@ DO $$ BEGIN
 EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
 END $$`,
 	}},
-	// Version 5 is another change's; migrations apply in version order,
-	// whichever lands first.
+	{5, "submissions: generation time, corrections", `
+ALTER TABLE submissions ADD COLUMN generated_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN corrects TEXT NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN correction_reason TEXT NOT NULL DEFAULT ''
+`, map[Engine]string{
+		// Submissions stored before version 5 get their generation time
+		// from the stored body, which was validated on receipt.
+		SQLite:   `UPDATE submissions SET generated_at = COALESCE(json_extract(CAST(body AS TEXT), '$.generated_at'), '')`,
+		Postgres: `UPDATE submissions SET generated_at = COALESCE(convert_from(body, 'UTF8')::jsonb->>'generated_at', '')`,
+	}},
 	{6, "closed claims; retired schemes", `
 ALTER TABLE schemes ADD COLUMN retired_at {{time}};
 ALTER TABLE schemes ADD COLUMN retired_by TEXT NOT NULL DEFAULT '';

@@ -143,8 +143,16 @@ func testEnrol(t *testing.T, db *store.DB) {
 	if !p.Enrolled() || p.KeyID != "kid" || string(p.PublicKey) != string(key) || !p.EnrolledAt.Equal(now) {
 		t.Fatalf("enrolled practice = %+v", p)
 	}
-	if _, err := db.Enrol(ctx, "Y01111", "good", key, "kid", now); !errors.Is(err, collector.ErrEnrolRefused) {
-		t.Fatalf("Enrol(reused code) = %v, want ErrEnrolRefused", err)
+	// A used code enrols nobody else's key; the same key again (an agent
+	// retrying after its answer was lost or its files could not be
+	// written) gets the same answer and changes nothing.
+	other := make([]byte, 32)
+	other[0] = 8
+	if _, err := db.Enrol(ctx, "Y01111", "good", other, "kid2", now); !errors.Is(err, collector.ErrEnrolRefused) {
+		t.Fatalf("Enrol(reused code, another key) = %v, want ErrEnrolRefused", err)
+	}
+	if again, err := db.Enrol(ctx, "Y01111", "good", key, "kid", now.Add(time.Minute)); err != nil || !again.EnrolledAt.Equal(now) {
+		t.Fatalf("Enrol(reused code, same key) = %+v, %v; want the first enrolment unchanged", again, err)
 	}
 	p2, err := db.Practice(ctx, "Y01111")
 	if err != nil || string(p2.PublicKey) != string(key) {
