@@ -194,3 +194,25 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 		}
 	})
 }
+
+// A move posted from a page drawn before the scheme was retired is a
+// conflict with the reason, not a server error.
+func TestMoveOnRetiredScheme(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.enrolled(t, "Y01001", "QXX")
+		_, sc := e.calculatedMarch(t)
+		pm := e.tokenFor(t, collector.User{Name: "pm", Role: collector.RolePractice, ICB: "QXX", Practice: "Y01001", SignOff: []string{"practice_manager"}})
+		if err := e.db.RetireScheme(ctx, sc.ID, "test", "replaced", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := e.postAs(t, pm, "/claims/move", map[string][]string{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"},
+			"to": {"declared"}, "version": {"1"}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "retired") {
+			t.Fatalf("move on a retired scheme = %d %s", resp.StatusCode, body)
+		}
+		// Its claims are no longer on the practice page.
+		if _, body := e.getAs(t, pm, "/practices/Y01001"); strings.Contains(string(body), `id="claim-`+sc.ID) {
+			t.Fatal("the practice page shows a retired scheme's claims")
+		}
+	})
+}

@@ -323,7 +323,8 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status := http.StatusInternalServerError
 		switch {
-		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition):
+		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition), errors.Is(err, claims.ErrNothingPayable),
+			errors.Is(err, claims.ErrRetired):
 			status = http.StatusConflict
 		case errors.Is(err, schemes.ErrRole), errors.Is(err, claims.ErrSameActor):
 			status = http.StatusForbidden
