@@ -69,7 +69,7 @@ func Open(url string) (*sql.DB, compile.Dialect, error) {
 		db, err = sqlserver.Open(url)
 		d = registry[schema.SQLServer]
 	default:
-		return nil, nil, fmt.Errorf("database URL %q: want sqlite:PATH, postgres://... or sqlserver://...", redact(url))
+		return nil, nil, fmt.Errorf("database URL %q: want sqlite:PATH, a postgres:// URL or a sqlserver:// URL", redact(url))
 	}
 	if err != nil {
 		return nil, nil, scrub(err, url)

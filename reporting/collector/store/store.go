@@ -55,7 +55,7 @@ func Open(ctx context.Context, storage string) (*DB, error) {
 	case strings.HasPrefix(storage, "postgres://"), strings.HasPrefix(storage, "postgresql://"):
 		return OpenPostgres(ctx, storage)
 	}
-	return nil, fmt.Errorf("storage %q: want sqlite:PATH or postgres://...", Redact(storage))
+	return nil, fmt.Errorf("storage %q: want sqlite:PATH or a postgres:// URL", Redact(storage))
 }
 
 // Redact hides a password in a storage string, for messages and logs.
