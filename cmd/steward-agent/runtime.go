@@ -25,10 +25,10 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/wire"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 // env is everything a command builds from the config.

@@ -25,8 +25,8 @@ import (
 	"github.com/nhs-steward/steward/agent/logging"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/wire"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 // eventLog records what the agent writes to the Windows Event Log (a

@@ -14,7 +14,7 @@ import (
 
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/results"
-	"github.com/nhs-steward/steward/searches/run"
+	"github.com/nhs-steward/steward/reporting/run"
 )
 
 // paramFlag collects repeated --param name=value flags.
