@@ -21,6 +21,7 @@ import (
 	"github.com/nhs-steward/steward/agent/outbox"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -106,6 +107,14 @@ func New(o Options) (*Agent, error) {
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	// What an older agent or an administrator's umask left readable by
+	// others is narrowed: the data directory to 0750 (the service's group
+	// may list it), what is in it to 0700 and 0600; on Windows an access
+	// list for the service account, SYSTEM and Administrators.
+	if err := narrowDataDir(o.DataDir); err != nil {
+		o.Logger.Warn("could not narrow the permissions of the agent's data directory; run the agent as the account that owns it, or fix its owner",
+			"data_dir", o.DataDir, "error", err)
+	}
 	box, err := outbox.Open(o.DataDir)
 	if err != nil {
 		return nil, err
@@ -116,6 +125,28 @@ func New(o Options) (*Agent, error) {
 		o.Logger.Info("outbox: removed items already acknowledged before a restart", "count", n)
 	}
 	return &Agent{o: o, box: box, state: &StateFile{Path: filepath.Join(o.DataDir, "state.json")}}, nil
+}
+
+// narrowDataDir restricts the data directory and everything in it.
+func narrowDataDir(dir string) error {
+	if err := fsutil.RestrictDir(dir, 0o750); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			errs = append(errs, fsutil.RestrictTree(p))
+		case e.Type().IsRegular():
+			errs = append(errs, fsutil.RestrictFile(p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Outbox returns the agent's outbox.
@@ -328,7 +359,7 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 		Practice: a.o.Practice, AgentVersion: buildinfo.String(),
 		BundleVersion: ver, BundleStale: stale,
 		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: len(pending),
-		SentAt: a.o.Now().UTC().Format(time.RFC3339),
+		SentAt: a.o.Now().UTC().Format(time.RFC3339), Nonce: wire.NewNonce(),
 	}
 	for _, s := range st.Searches {
 		hb.Searches = append(hb.Searches, s.RunStatus)
@@ -437,5 +468,5 @@ func (f *StateFile) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return outbox.WriteFileAtomic(f.Path, b, 0o640)
+	return outbox.WriteFileAtomic(f.Path, b, fsutil.PrivateFile)
 }

@@ -6,6 +6,7 @@ package wire
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -135,6 +136,22 @@ type Heartbeat struct {
 	Pending       int         `json:"pending"`
 	Searches      []RunStatus `json:"searches,omitempty"`
 	SentAt        string      `json:"sent_at"`
+	// Nonce is random (NewNonce) and new for every heartbeat: the
+	// collector records it and refuses the same heartbeat twice within
+	// MaxClockSkew of SentAt.
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// MaxHeartbeatBytes is the largest heartbeat body the collector accepts.
+const MaxHeartbeatBytes = 64 << 10
+
+// NewNonce returns 16 random bytes in hex, for Heartbeat.Nonce.
+func NewNonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("wire: no randomness: %v", err))
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // RunStatus is the last outcome of one search at the practice.
