@@ -42,6 +42,11 @@ func Run(t *testing.T, open Opener) {
 		{"Heartbeats", testHeartbeats},
 		{"Audit", testAudit},
 		{"Schemes", testSchemes},
+		{"Lockouts", testLockouts},
+		{"TokenRotation", testTokenRotation},
+		{"HeartbeatReplay", testHeartbeatReplay},
+		{"HeartbeatStorageBounded", testHeartbeatStorageBounded},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
