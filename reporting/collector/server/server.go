@@ -45,6 +45,8 @@ type Options struct {
 	// Claims shows schemes' payments on the dashboard and moves claims;
 	// nil hides them.
 	Claims web.Claims
+	// SignIn bounds the browser sign-in's password checks and guessing.
+	SignIn web.SignInLimits
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Bundles is the search-bundle repository to serve (*tufrepo.Repo);
@@ -84,7 +86,7 @@ func New(opts Options) *Server {
 	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},
