@@ -124,7 +124,7 @@ Examples:
 			srv := server.New(opts)
 			log.Info("steward-collector serving", "version", buildinfo.String(), "listen", ln.Addr().String(),
 				"tls", tls != nil, "store", string(db.Engine()), "icb", cfg.ICB, "tuf_repository", cfg.TUFRepository,
-				"sign_in_checks_at_once", web.PoolSize(opts.SignIn.MemoryBudget))
+				"sign_in_checks_at_once", srv.Web().SignInChecksAtOnce())
 			err = srv.Serve(ctx, ln, tls, cfg.ShutdownTimeout)
 			stopBackground()
 			background.Wait()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/collector/web"
 )
 
 func openTestStore(t *testing.T, dir string) *store.DB {
@@ -145,7 +148,8 @@ func TestServePrunesAndBoundsSignIn(t *testing.T) {
 		exit <- program().Do(ctx, []string{"serve", "--config", cfg}, cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: pw})
 		pw.Close()
 	}()
-	log.waitFor(t, regexp.MustCompile(`msg="steward-collector serving".* sign_in_checks_at_once=4`))
+	want := web.PoolSize(256<<20, runtime.GOMAXPROCS(0)) // 4 with 8 processors, 1 with 2
+	log.waitFor(t, regexp.MustCompile(fmt.Sprintf(`msg="steward-collector serving".* sign_in_checks_at_once=%d`, want)))
 	log.waitFor(t, regexp.MustCompile(`msg="pruned the store" heartbeats=0 heartbeat_nonces=0 sessions=0 enrolment_codes=0 api_tokens=0 lockouts=0`))
 	cancel()
 	if code := <-exit; code != 0 {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +24,11 @@ import (
 type SignInLimits struct {
 	// MemoryBudget is the memory, in bytes, that password checks may use
 	// at once [128 MiB]: the pool of concurrent checks is MemoryBudget
-	// divided by the memory of one argon2id hash (64 MiB), at least one.
+	// divided by the memory of one argon2id hash (64 MiB), at most half
+	// the processors (PoolSize), at least one.
 	MemoryBudget int64
+	// Procs is the processors the service may use [runtime.GOMAXPROCS].
+	Procs int
 	// QueueWait is how long a sign-in waits for a place in the pool
 	// before it is answered 429 with Retry-After [2s].
 	QueueWait time.Duration
@@ -65,6 +69,9 @@ func (l SignInLimits) withDefaults() SignInLimits {
 	if l.MaxTracked <= 0 {
 		l.MaxTracked = 100_000
 	}
+	if l.Procs <= 0 {
+		l.Procs = runtime.GOMAXPROCS(0)
+	}
 	return l
 }
 
@@ -76,9 +83,13 @@ const (
 	maxDelay            = time.Minute
 )
 
-// PoolSize is how many password checks run at once under budget.
-func PoolSize(budget int64) int64 {
-	return max(1, budget/auth.HashMemoryBytes)
+// PoolSize is how many password checks run at once: as many as budget
+// bytes hold (64 MiB each), but no more than procs/2, since each check
+// keeps two processors busy (argon2id with two lanes) and more at once
+// would only make every one slower and starve the rest of the service;
+// at least one.
+func PoolSize(budget int64, procs int) int64 {
+	return max(1, min(budget/auth.HashMemoryBytes, int64(procs/2)))
 }
 
 // hashPool bounds the memory of password checks running at once.
@@ -87,10 +98,12 @@ type hashPool struct {
 	total int64 // MiB
 }
 
-func newHashPool(budget int64) *hashPool {
-	total := PoolSize(budget) * auth.HashMemoryBytes >> 20
+func newHashPool(budget int64, procs int) *hashPool {
+	total := PoolSize(budget, procs) * auth.HashMemoryBytes >> 20
 	return &hashPool{sem: semaphore.NewWeighted(total), total: total}
 }
+
+func (p *hashPool) size() int64 { return p.total / (auth.HashMemoryBytes >> 20) }
 
 // acquire waits at most wait for memory to check against a hash needing
 // mem bytes; it returns a release function, or false.

@@ -211,7 +211,7 @@ func TestUnknownNamesAreLockedToo(t *testing.T) {
 // waits QueueWait, then gets 429 with Retry-After; it is not counted as a
 // failure.
 func TestSignInPoolFull(t *testing.T) {
-	rig := newSignInRig(t, SignInLimits{MemoryBudget: 100 << 20, QueueWait: 50 * time.Millisecond})
+	rig := newSignInRig(t, SignInLimits{MemoryBudget: 100 << 20, Procs: 8, QueueWait: 50 * time.Millisecond})
 	rig.block = make(chan struct{})
 	var first *httptest.ResponseRecorder
 	done := make(chan struct{})
@@ -237,14 +237,18 @@ func TestSignInPoolFull(t *testing.T) {
 }
 
 func TestPoolSize(t *testing.T) {
-	for _, tc := range []struct{ budget, want int64 }{{0, 1}, {64 << 20, 1}, {128 << 20, 2}, {200 << 20, 3}, {1 << 30, 16}} {
-		if got := PoolSize(tc.budget); got != tc.want {
-			t.Errorf("PoolSize(%d MiB) = %d, want %d", tc.budget>>20, got, tc.want)
+	for _, tc := range []struct {
+		budget int64
+		procs  int
+		want   int64
+	}{{0, 8, 1}, {64 << 20, 8, 1}, {128 << 20, 8, 2}, {200 << 20, 8, 3}, {1 << 30, 64, 16}, {1 << 30, 8, 4}, {128 << 20, 2, 1}, {128 << 20, 1, 1}} {
+		if got := PoolSize(tc.budget, tc.procs); got != tc.want {
+			t.Errorf("PoolSize(%d MiB, %d processors) = %d, want %d", tc.budget>>20, tc.procs, got, tc.want)
 		}
 	}
 	// A stored hash needing more memory than the whole budget takes all
 	// of it, and still runs.
-	p := newHashPool(64 << 20)
+	p := newHashPool(64<<20, 8)
 	release, ok := p.acquire(context.Background(), 512<<20, time.Millisecond)
 	if !ok {
 		t.Fatal("a hash larger than the budget never runs")

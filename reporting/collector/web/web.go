@@ -99,7 +99,7 @@ func New(opts Options) *Web {
 	}
 	w.pages = parsePages()
 	w.limits = opts.SignIn.withDefaults()
-	w.pool = newHashPool(w.limits.MemoryBudget)
+	w.pool = newHashPool(w.limits.MemoryBudget, w.limits.Procs)
 	w.throttle = newThrottle(w.limits)
 	w.check = opts.CheckPassword
 	if w.check == nil {
@@ -358,7 +358,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	u, err := w.checkSignIn(r.Context(), name, password)
 	switch {
 	case errors.Is(err, errBusy):
-		w.log.Warn("sign-in refused: every password check is in use", "pool", PoolSize(w.limits.MemoryBudget))
+		w.log.Warn("sign-in refused: every password check is in use", "pool", w.pool.size())
 		w.tooMany(rw, r, 2*time.Second, "The collector is busy signing other people in: try again in a few seconds.")
 		return
 	case errors.Is(err, errWrongPassword):
@@ -399,6 +399,9 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 	http.SetCookie(rw, w.cookie(SessionCookie, "", time.Time{}))
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)
 }
+
+// SignInChecksAtOnce is the size of the sign-in's password-check pool.
+func (w *Web) SignInChecksAtOnce() int64 { return w.pool.size() }
 
 // roundUp says d in whole seconds, rounded up.
 func roundUp(d time.Duration) time.Duration {
