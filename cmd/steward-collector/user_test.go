@@ -148,7 +148,7 @@ func TestServePrunesAndBoundsSignIn(t *testing.T) {
 		exit <- program().Do(ctx, []string{"serve", "--config", cfg}, cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: pw})
 		pw.Close()
 	}()
-	want := web.PoolSize(256<<20, runtime.GOMAXPROCS(0)) // 4 with 8 processors, 1 with 2
+	want := web.PoolSize(256<<20, runtime.GOMAXPROCS(0)) // 3 with 8 processors, 1 with 2
 	log.waitFor(t, regexp.MustCompile(fmt.Sprintf(`msg="steward-collector serving".* sign_in_checks_at_once=%d`, want)))
 	log.waitFor(t, regexp.MustCompile(`msg="pruned the store" heartbeats=0 heartbeat_nonces=0 sessions=0 enrolment_codes=0 api_tokens=0 lockouts=0`))
 	cancel()

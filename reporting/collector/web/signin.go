@@ -24,8 +24,8 @@ import (
 type SignInLimits struct {
 	// MemoryBudget is the memory, in bytes, that password checks may use
 	// at once [128 MiB]: the pool of concurrent checks is MemoryBudget
-	// divided by the memory of one argon2id hash (64 MiB), at most half
-	// the processors (PoolSize), at least one.
+	// divided by the memory of one argon2id hash (64 MiB), leaving a
+	// processor for other requests (PoolSize), at least one.
 	MemoryBudget int64
 	// Procs is the processors the service may use [runtime.GOMAXPROCS].
 	Procs int
@@ -84,12 +84,12 @@ const (
 )
 
 // PoolSize is how many password checks run at once: as many as budget
-// bytes hold (64 MiB each), but no more than procs/2, since each check
-// keeps two processors busy (argon2id with two lanes) and more at once
-// would only make every one slower and starve the rest of the service;
-// at least one.
+// bytes hold (64 MiB each), but no more than (procs-1)/2, since each
+// check keeps two processors busy (argon2id with two lanes): more at once
+// would only make every one slower, and one processor is left for the
+// rest of the service; at least one.
 func PoolSize(budget int64, procs int) int64 {
-	return max(1, min(budget/auth.HashMemoryBytes, int64(procs/2)))
+	return max(1, min(budget/auth.HashMemoryBytes, int64((procs-1)/2)))
 }
 
 // hashPool bounds the memory of password checks running at once.

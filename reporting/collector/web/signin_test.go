@@ -241,7 +241,7 @@ func TestPoolSize(t *testing.T) {
 		budget int64
 		procs  int
 		want   int64
-	}{{0, 8, 1}, {64 << 20, 8, 1}, {128 << 20, 8, 2}, {200 << 20, 8, 3}, {1 << 30, 64, 16}, {1 << 30, 8, 4}, {128 << 20, 2, 1}, {128 << 20, 1, 1}} {
+	}{{0, 8, 1}, {64 << 20, 8, 1}, {128 << 20, 8, 2}, {200 << 20, 8, 3}, {1 << 30, 64, 16}, {1 << 30, 8, 3}, {128 << 20, 4, 1}, {128 << 20, 2, 1}, {128 << 20, 1, 1}} {
 		if got := PoolSize(tc.budget, tc.procs); got != tc.want {
 			t.Errorf("PoolSize(%d MiB, %d processors) = %d, want %d", tc.budget>>20, tc.procs, got, tc.want)
 		}
