@@ -24,6 +24,7 @@ import (
 	"github.com/nhs-steward/steward/agent/outbox"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -136,6 +137,14 @@ func New(o Options) (*Agent, error) {
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	// What an older agent or an administrator's umask left readable by
+	// others is narrowed: the data directory to 0750 (the service's group
+	// may list it), what is in it to 0700 and 0600; on Windows an access
+	// list for the service account, SYSTEM and Administrators.
+	if err := narrowDataDir(o.DataDir); err != nil {
+		o.Logger.Warn("could not narrow the permissions of the agent's data directory; run the agent as the account that owns it, or fix its owner",
+			"data_dir", o.DataDir, "error", err)
+	}
 	box, err := outbox.Open(o.DataDir)
 	if err != nil {
 		return nil, err
@@ -146,6 +155,28 @@ func New(o Options) (*Agent, error) {
 		o.Logger.Info("outbox: removed items already acknowledged before a restart", "count", n)
 	}
 	return &Agent{o: o, box: box, state: &StateFile{Path: filepath.Join(o.DataDir, "state.json")}}, nil
+}
+
+// narrowDataDir restricts the data directory and everything in it.
+func narrowDataDir(dir string) error {
+	if err := fsutil.RestrictDir(dir, 0o750); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			errs = append(errs, fsutil.RestrictTree(p))
+		case e.Type().IsRegular():
+			errs = append(errs, fsutil.RestrictFile(p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Outbox returns the agent's outbox.
@@ -654,7 +685,7 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 		BundleVersion: ver, BundleStale: stale,
 		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: a.box.PendingCount(),
 		SentAt: a.o.Now().UTC().Format(time.RFC3339),
-		Held:   st.Held, Problems: a.Problems(),
+		Held:   st.Held, Problems: a.Problems(), Nonce: wire.NewNonce(),
 	}
 	for _, d := range st.Unknown {
 		hb.Problems = append(hb.Problems, "the collector holds "+d+", which this agent never sent")
@@ -775,5 +806,5 @@ func (f *StateFile) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return outbox.WriteFileAtomic(f.Path, b, 0o600)
+	return outbox.WriteFileAtomic(f.Path, b, fsutil.PrivateFile)
 }

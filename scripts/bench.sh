@@ -4,6 +4,8 @@
 #  - the MedSIP pack on 10k, 50k and 100k-patient practices, SQLite and
 #    PostgreSQL, beside one full scan of medication_issues, with peak memory
 #  - collector ingest throughput and p99 on loopback, SQLite
+#  - a flood of sign-ins against the collector binary: peak memory and
+#    /healthz latency (scripts/bench-signin.sh)
 #  - scheme evaluation for 6,500 practices x 24 months, and reconciliation
 #    of the same from a PostgreSQL store
 # Needs STEWARD_TEST_PG (make bench starts a throwaway cluster).
@@ -53,6 +55,10 @@ done
 echo
 echo "== collector ingest (SQLite, signed submissions on loopback)"
 go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ | grep -E 'Benchmark|ok'
+
+echo
+echo "== sign-in flood: 500 attempts from 100 connections on loopback (targets: peak_MB < 400, /healthz p99 < 50 ms)"
+./scripts/bench-signin.sh
 
 echo
 echo "== scheme evaluation, 6,500 practices x 24 months (no database)"

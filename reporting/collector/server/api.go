@@ -311,7 +311,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r, s.opts.MaxRequestBytes)
+	body, ok := s.readBody(w, r, s.heartbeatLimit())
 	if !ok {
 		return
 	}
@@ -329,12 +329,21 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the heartbeat is for practice %s but was signed by %s", hb.Practice, p.ODS))
 		return
 	}
+	nonce, ok := s.replayKey(w, r, &hb)
+	if !ok {
+		return
+	}
 	sctx, cancel := storeContext(r)
 	defer cancel()
 	err := s.opts.Store.RecordHeartbeat(sctx, collector.Heartbeat{
 		Practice: p.ODS, ReceivedAt: s.now(), AgentVersion: hb.AgentVersion, BundleVersion: hb.BundleVersion,
-		Pending: hb.Pending, Body: body,
+		Pending: hb.Pending, Body: body, Nonce: nonce,
 	})
+	if errors.Is(err, collector.ErrReplay) {
+		s.log.Warn("replayed heartbeat refused", "practice", p.ODS)
+		writeProblem(w, http.StatusConflict, ProblemReplayed, "this heartbeat was already received (same nonce); nothing was stored: send each heartbeat with a new nonce")
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -47,6 +47,8 @@ type Options struct {
 	// Claims shows schemes' payments on the dashboard and moves claims;
 	// nil hides them.
 	Claims web.Claims
+	// SignIn bounds the browser sign-in's password checks and guessing.
+	SignIn web.SignInLimits
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Schemes tells agents which schemes include their practice; nil:
@@ -101,7 +103,7 @@ func New(opts Options) *Server {
 	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},
