@@ -319,6 +319,11 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
+	if fe := signInName(name, password); fe != nil {
+		w.log.Warn("failed sign-in: malformed form", "field", fe.field)
+		w.renderLogin(rw, r, http.StatusBadRequest, "The "+fe.field+" is not valid: "+fe.msg+".")
+		return
+	}
 	u, err := w.opts.Store.UserByName(r.Context(), name)
 	switch {
 	case errors.Is(err, collector.ErrNotFound):
