@@ -10,7 +10,7 @@ func TestCheckAccepts(t *testing.T) {
 	for _, body := range []string{
 		`{}`, `[]`, `0`, `"x"`, `null`, ` {"a": 1, "b": [1, {"a": 2}], "c": {"a": {"a": 3}}} ` + "\n",
 		`{"a": {"x": 1}, "b": {"x": 1}}`, // the same key in different objects
-		`{"é": 1, "e": 2}`,              // different letters
+		`{"é": 1, "e": 2}`,               // different letters
 		`[{"a":1},{"a":1}]`,
 	} {
 		if err := Check([]byte(body)); err != nil {

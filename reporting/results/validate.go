@@ -131,6 +131,7 @@ var (
 	packPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	packVerPattern = regexp.MustCompile(`^[0-9][0-9A-Za-z.+-]{0,31}$`)
 	versionPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._+:~-]{0,63}$`)
+	tokenPattern   = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._+:/~-]{0,63}$`)
 	sha256Pattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -161,6 +162,20 @@ func (c *checker) version(path, s string) {
 	if phi.ContainsNHSNumber(s) {
 		c.add(ErrPatientText, path, "looks like it holds %s: remove it", phi.NHSNumber)
 	}
+}
+
+// token checks a name such as a program's (steward-agent), a schema
+// profile's or a method's (steward-sdc/v1): empty, or a bounded token
+// without spaces, screened like free text.
+func (c *checker) token(path, s string) {
+	if s == "" {
+		return
+	}
+	if !tokenPattern.MatchString(s) {
+		c.add(ErrInvalid, path, "not a name: 1 to 64 of A-Z a-z 0-9 . _ + : / ~ -, starting with a letter or digit")
+		return
+	}
+	c.text(path, s, MaxName)
 }
 
 // id checks an identifier (measure, stratification, search, parameter).
@@ -431,12 +446,12 @@ func (d *Document) validateRest(c *checker) {
 			}
 		}
 	}
-	c.text("$.producer.name", d.Producer.Name, MaxName)
+	c.token("$.producer.name", d.Producer.Name)
 	if d.Producer.Version != "" {
 		c.version("$.producer.version", d.Producer.Version)
 	}
-	c.text("$.producer.profile", d.Producer.Profile, MaxName)
-	c.text("$.producer.dialect", d.Producer.Dialect, MaxName)
+	c.token("$.producer.profile", d.Producer.Profile)
+	c.token("$.producer.dialect", d.Producer.Dialect)
 	if len(d.Runs) > MaxRuns {
 		c.add(ErrInvalid, "$.runs", "%d runs, more than %d", len(d.Runs), MaxRuns)
 	} else {
@@ -453,7 +468,7 @@ func (d *Document) validateRest(c *checker) {
 		}
 	}
 	if x := d.Disclosure; x != nil {
-		c.text("$.disclosure.method", x.Method, MaxName)
+		c.token("$.disclosure.method", x.Method)
 		if x.SuppressFrom < 0 || x.SuppressTo < x.SuppressFrom || x.RoundTo < 0 {
 			c.add(ErrInvalid, "$.disclosure", "suppress_from, suppress_to and round_to must be numbers from 0, suppress_to at least suppress_from")
 		}
