@@ -107,7 +107,7 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 
 	start := time.Date(2025, 4, 4, 12, 0, 0, 0, time.UTC)
 	now := start
-	r := &fakeRunner{}
+	r := &fakeRunner{medsip: true}
 	a, err := New(Options{
 		Practice: "Y01234", Pack: "medsip", DataDir: filepath.Join(dir, "data"),
 		Schedule: Schedule{DayOfMonth: 5, Hour: 2, CatchUpMonths: 2},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/catalogue"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/wire"
@@ -52,6 +53,10 @@ type Options struct {
 	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
 	// upload releases to wire.PathBundles with an API token.
 	Bundles Bundles
+	// Packs holds each submission to the pack version it names; nil: a
+	// catalogue of the built-in packs and, when Bundles is a
+	// *tufrepo.Repo, of every bundle it holds.
+	Packs Packs
 }
 
 // Route is one method and path the server answers.
@@ -66,6 +71,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 	web    *web.Web
+	packs  Packs
 	routes []Route
 	mux    *http.ServeMux
 }
@@ -81,6 +87,11 @@ func New(opts Options) *Server {
 	}
 	if s.opts.MaxRequestBytes <= 0 {
 		s.opts.MaxRequestBytes = 1 << 20
+	}
+	s.packs = opts.Packs
+	if s.packs == nil {
+		src, _ := opts.Bundles.(catalogue.Source)
+		s.packs = catalogue.New(src, s.log)
 	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
