@@ -80,10 +80,24 @@ func nhsAt(s string, i int) (digits string, n int, ok bool) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// digits counts the ASCII digits of s.
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			n++
+		}
+	}
+	return n
+}
+
 // ContainsNHSNumber reports whether text holds an NHS number (IsNHSNumber)
 // that is not part of a longer run of digits.
 func ContainsNHSNumber(text string) bool {
 	s := normaliseDigits(text)
+	if digits(s) < 10 {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
 			continue
@@ -128,19 +142,29 @@ var (
 // and year) in a common written form.
 func ContainsDate(text string) bool {
 	s := normaliseDigits(text)
-	for _, m := range isoDate.FindAllStringSubmatch(s, -1) {
-		if validDate(m[1], m[2], m[3]) {
-			return true
+	if digits(s) < 3 { // the shortest date, 1 Mar 50, has three
+		return false
+	}
+	// Cheap tests first: a numeric date has two separators and four
+	// digits, a written one a month's name.
+	if digits(s) >= 4 && strings.Count(s, "-")+strings.Count(s, "/")+strings.Count(s, ".") >= 2 {
+		for _, m := range isoDate.FindAllStringSubmatch(s, -1) {
+			if validDate(m[1], m[2], m[3]) {
+				return true
+			}
+		}
+		for _, m := range numericDate.FindAllStringSubmatch(s, -1) {
+			year := m[4]
+			if len(year) == 2 && m[2] != "/" {
+				continue // 12-03-50 is too often a range; 12/03/50 is a date
+			}
+			if validDate(year, m[3], m[1]) || validDate(year, m[1], m[3]) {
+				return true
+			}
 		}
 	}
-	for _, m := range numericDate.FindAllStringSubmatch(s, -1) {
-		year := m[4]
-		if len(year) == 2 && m[2] != "/" {
-			continue // 12-03-50 is too often a range; 12/03/50 is a date
-		}
-		if validDate(year, m[3], m[1]) || validDate(year, m[1], m[3]) {
-			return true
-		}
+	if !hasMonthName(s) {
+		return false
 	}
 	for _, m := range dayMonth.FindAllStringSubmatch(s, -1) {
 		if validDate(m[3], monthNumber(m[2]), m[1]) {
@@ -155,9 +179,21 @@ func ContainsDate(text string) bool {
 	return false
 }
 
+var monthPrefixes = []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+
+func hasMonthName(s string) bool {
+	l := strings.ToLower(s)
+	for _, p := range monthPrefixes {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func monthNumber(name string) string {
 	name = strings.ToLower(name)
-	for i, p := range []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+	for i, p := range monthPrefixes {
 		if strings.HasPrefix(name, p) {
 			return strconv.Itoa(i + 1)
 		}

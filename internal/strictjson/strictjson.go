@@ -151,8 +151,12 @@ func (w *walker) value(path string, depth int) error {
 
 // Decode checks body, then decodes it into v refusing unknown fields. A
 // value of the wrong type is reported at its path.
-func Decode(body []byte, v any) error {
-	if err := Check(body); err != nil {
+func Decode(body []byte, v any) error { return DecodeWalk(body, v, nil) }
+
+// DecodeWalk is Decode calling visit (if not nil) for every object key of
+// body, as Walk does, in the same pass as the check.
+func DecodeWalk(body []byte, v any, visit KeyFunc) error {
+	if err := Walk(body, visit); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -238,6 +242,18 @@ func QuoteKey(k string) string {
 // Unicode simple case folding (so "Schema", "SCHEMA" and "ſchema" fold
 // alike, as encoding/json compares field names).
 func Fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// The smallest rune of an ASCII letter's orbit is its capital
+		// (the Kelvin sign and long s are above ASCII).
+		return strings.ToUpper(s)
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheckAccepts(t *testing.T) {
@@ -100,6 +101,11 @@ func TestFold(t *testing.T) {
 	for _, c := range [][2]string{{"schema", "SCHEMA"}, {"schema", "ſchema"}, {"kelvin", "\u212aelvin"}} {
 		if Fold(c[0]) != Fold(c[1]) {
 			t.Errorf("Fold(%q) != Fold(%q)", c[0], c[1])
+		}
+	}
+	for r := rune(0); r < utf8.RuneSelf; r++ {
+		if got, want := Fold(string(r)), string(foldRune(r)); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", r, got, want)
 		}
 	}
 	if Fold("a") == Fold("b") {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/nhs-steward/steward/internal/strictjson"
 )
@@ -192,22 +193,26 @@ func Decode(r io.Reader) (*Document, error) {
 	if len(body) > MaxBytes {
 		return nil, problemf(ErrInvalid, "$", "larger than %d bytes", MaxBytes)
 	}
+	// One walk finds every patient-level key, in every copy of a repeated
+	// member, and the first thing that makes the body unacceptable.
 	var c checker
-	err = strictjson.Walk(body, func(path, key string) error {
+	var d Document
+	err = strictjson.DecodeWalk(body, &d, func(path, key string) error {
 		if patientLevelFolded[strictjson.Fold(key)] {
 			c.add(ErrPatientLevel, path, "%s: a results document holds aggregates only; remove the field", strictjson.QuoteKey(key))
 		}
 		return nil
 	})
-	var se *strictjson.Error
-	if errors.As(err, &se) {
-		c.add(ErrInvalid, se.Path, "%s", se.Msg)
+	if len(c.problems) > 0 {
+		// An unknown-field error would only repeat the patient-level key.
+		var se *strictjson.Error
+		if errors.As(err, &se) && !strings.HasPrefix(se.Msg, "unknown field") {
+			c.add(ErrInvalid, se.Path, "%s", se.Msg)
+		}
+		return nil, c.err()
 	}
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	var d Document
-	if err := strictjson.Decode(body, &d); err != nil {
+	if err != nil {
+		var se *strictjson.Error
 		if errors.As(err, &se) {
 			return nil, problemf(ErrInvalid, se.Path, "%s", se.Msg)
 		}
