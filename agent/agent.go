@@ -535,6 +535,11 @@ func (a *Agent) Resend(ctx context.Context, asOf time.Time, reason string, force
 	if err := a.Flush(ctx, rep); err != nil {
 		rep.Errors = append(rep.Errors, err)
 	}
+	for _, id := range rep.Rejected {
+		if id == it.ID {
+			rep.Errors = append(rep.Errors, fmt.Errorf("the collector refused the correction for good; it is kept in rejected/ with the collector's answer (steward-agent status), and the month keeps the figures sent before"))
+		}
+	}
 	rep.Pending = a.box.PendingCount()
 	st.Pending = rep.Pending
 	if len(rep.Delivered) > 0 {

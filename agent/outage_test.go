@@ -112,7 +112,7 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 		t.Fatalf("%s still accepts connections after the collector closed", addr)
 	}
 
-	r := &fakeRunner{}
+	r := &fakeRunner{medsip: true}
 	a, err := New(Options{
 		Practice: "Y01234", Pack: "medsip", DataDir: filepath.Join(dir, "data"),
 		Schedule: Schedule{DayOfMonth: 5, Hour: 2, CatchUpMonths: 2},

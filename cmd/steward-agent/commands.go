@@ -508,7 +508,7 @@ Examples:
 			}
 			rep, err := ag.Resend(ctx, a, reason, force)
 			if err != nil {
-				if len(rep.Computed) > 0 {
+				if len(rep.Computed) > 0 && len(rep.Rejected) == 0 {
 					fmt.Fprintf(stdio.Out, "correction for %s queued; it is sent at the next cycle\n", asOf)
 					return cli.WithCode(cli.ExitNetwork, err)
 				}

@@ -354,6 +354,10 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Field is the JSON path (e.g. $.measures[2].title) or the header or
+	// form field the problem is about, when there is one: an extension
+	// member.
+	Field string `json:"field,omitempty"`
 }
 
 // KeyID returns the fingerprint of a public key.

@@ -16,8 +16,8 @@ import (
 func heartbeatBody(t testing.TB, ods, nonce string, sentAt time.Time, pad int) []byte {
 	t.Helper()
 	hb := wire.Heartbeat{Practice: ods, AgentVersion: "2.0", SentAt: sentAt.UTC().Format(time.RFC3339), Nonce: nonce}
-	if pad > 0 {
-		hb.BundleStale = strings.Repeat("x", pad) // stands for a large heartbeat
+	for n := 0; n < pad; n += 403 {
+		hb.Problems = append(hb.Problems, strings.Repeat("x", 400)) // stands for a large heartbeat
 	}
 	b, err := json.Marshal(hb)
 	if err != nil {
@@ -93,7 +93,7 @@ func TestHeartbeatRefused(t *testing.T) {
 		t.Fatalf("refused heartbeats were stored: %d", len(hist))
 	}
 	// Just under the limit is fine.
-	if resp, b := a.post(t, e.url, wire.PathHeartbeats, "", heartbeatBody(t, "Y01234", wire.NewNonce(), now, wire.MaxHeartbeatBytes-300), now); resp.StatusCode != http.StatusNoContent {
+	if resp, b := a.post(t, e.url, wire.PathHeartbeats, "", heartbeatBody(t, "Y01234", wire.NewNonce(), now, wire.MaxHeartbeatBytes-1200), now); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("heartbeat just under 64 KiB: %d %s", resp.StatusCode, b)
 	}
 }

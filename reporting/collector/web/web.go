@@ -340,6 +340,11 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
+	if fe := signInName(name, password); fe != nil {
+		w.log.Warn("failed sign-in: malformed form", "field", fe.field)
+		w.renderLogin(rw, r, http.StatusBadRequest, "The "+fe.field+" is not valid: "+fe.msg+".")
+		return
+	}
 	now := w.now()
 	acct, addr := AccountSubject(name), w.clientAddress(r)
 	// Growing delays after failures, then a lockout: refused before any
