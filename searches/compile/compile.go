@@ -31,7 +31,6 @@ package compile
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -165,70 +164,6 @@ func (c *compiler) date(a model.Anchor) (time.Time, error) {
 	return c.opts.Dates.Date(a), nil
 }
 
-// collect registers the aggregates, codelists and references of exprs, in
-// a stable order (by model.Key).
-func (c *compiler) collect(exprs []model.Expr) error {
-	var found []*model.Aggregate
-	seen := map[string]bool{}
-	for _, e := range exprs {
-		var err error
-		model.Walk(e, func(x model.Expr) {
-			switch x := x.(type) {
-			case *model.Aggregate:
-				k := model.Key(x)
-				if !seen[k] {
-					seen[k] = true
-					found = append(found, x)
-				}
-			case *model.VarRef:
-				err = fmt.Errorf("compile: unresolved variable reference %s (resolve the plan first)", x.Var.Name)
-			}
-		})
-		if err != nil {
-			return err
-		}
-	}
-	sort.Slice(found, func(i, j int) bool { return model.Key(found[i]) < model.Key(found[j]) })
-	for _, a := range found {
-		if a.Codelist == nil {
-			return fmt.Errorf("compile: %s: aggregate without a codelist", a.P)
-		}
-		if a.Source != model.Issues && a.Source != model.Events {
-			return fmt.Errorf("compile: %s: unknown source %q", a.P, a.Source)
-		}
-		ac := &aggCol{agg: a, name: "a" + strconv.Itoa(len(c.aggOrder))}
-		c.aggs[model.Key(a)] = ac
-		c.aggOrder = append(c.aggOrder, ac)
-		if _, ok := c.lists[a.Codelist.Name]; !ok {
-			c.lists[a.Codelist.Name] = len(c.listRows)
-			c.listRows = append(c.listRows, dedupe(a.Codelist.Codes))
-		}
-		if a.Value == model.ValueQuantityRef {
-			if a.Ref == nil {
-				return fmt.Errorf("compile: %s: quantity x reference without a reference", a.P)
-			}
-			if _, ok := c.refs[a.Ref.Name]; !ok {
-				c.refs[a.Ref.Name] = len(c.refRows)
-				c.refRows = append(c.refRows, a.Ref.Values)
-			}
-		}
-	}
-	return nil
-}
-
-func dedupe(codes []string) []string {
-	out := make([]string, 0, len(codes))
-	seen := make(map[string]bool, len(codes))
-	for _, s := range codes {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // ---- common table expressions ----
 
 type cte struct {
@@ -238,21 +173,10 @@ type cte struct {
 
 // ctes builds every CTE up to pat, and the lookups' setup statements.
 func (c *compiler) ctes() ([]cte, *Lookups, error) {
-	var out []cte
 	asOf := c.opts.Dates.AsOf
-	var lk *Lookups
-	if len(c.aggOrder) > 0 {
-		var err error
-		lk, err = c.d.Lookups(c.b, c.listRows, c.refRows)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, cte{name: "codes", body: lk.Codes, materialized: true})
-		if len(c.refRows) > 0 {
-			out = append(out, cte{name: "refs", body: lk.Refs, materialized: true})
-		}
-	} else {
-		lk = &Lookups{}
+	out, lk, err := c.lookups()
+	if err != nil {
+		return nil, nil, err
 	}
 
 	// Per-source passes.
@@ -279,43 +203,7 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 		if len(aggs) == 0 {
 			continue
 		}
-		// codes_<source>: one row per code, a flag per list, the reference values.
-		var listIDs, refIDs []int
-		seenList, seenRef := map[int]bool{}, map[int]bool{}
-		for _, ac := range aggs {
-			l := c.lists[ac.agg.Codelist.Name]
-			if !seenList[l] {
-				seenList[l] = true
-				listIDs = append(listIDs, l)
-			}
-			if ac.agg.Value == model.ValueQuantityRef {
-				r := c.refs[ac.agg.Ref.Name]
-				if !seenRef[r] {
-					seenRef[r] = true
-					refIDs = append(refIDs, r)
-				}
-			}
-		}
-		sort.Ints(listIDs)
-		sort.Ints(refIDs)
-		var cb strings.Builder
-		cb.WriteString("SELECT k.code")
-		for _, l := range listIDs {
-			fmt.Fprintf(&cb, ",\n           MAX(CASE WHEN k.list_id = %d THEN 1 ELSE 0 END) AS l%d", l, l)
-		}
-		for _, r := range refIDs {
-			fmt.Fprintf(&cb, ",\n           MAX(f%d.value) AS r%d", r, r)
-		}
-		cb.WriteString("\n    FROM codes AS k")
-		for _, r := range refIDs {
-			fmt.Fprintf(&cb, "\n    LEFT JOIN refs AS f%d ON f%d.ref_id = %d AND f%d.code = k.code", r, r, r, r)
-		}
-		ids := make([]string, len(listIDs))
-		for i, l := range listIDs {
-			ids[i] = strconv.Itoa(l)
-		}
-		fmt.Fprintf(&cb, "\n    WHERE k.list_id IN (%s)\n    GROUP BY k.code", strings.Join(ids, ", "))
-		out = append(out, cte{name: s.codesName, body: cb.String(), materialized: true})
+		out = append(out, c.sourceCodes(s.codesName, aggs))
 
 		// The pass.
 		frag, err := c.fragment(s.table)
