@@ -173,156 +173,18 @@ type cte struct {
 
 // ctes builds every CTE up to pat, and the lookups' setup statements.
 func (c *compiler) ctes() ([]cte, *Lookups, error) {
-	asOf := c.opts.Dates.AsOf
 	out, lk, err := c.lookups()
 	if err != nil {
 		return nil, nil, err
 	}
 
-	// Per-source passes.
-	type source struct {
-		src                   model.Source
-		table, alias, cteName string
-		codesName             string
-		dateCol, codeCol      string
-	}
-	sources := []source{
-		{model.Issues, profile.MedicationIssues, "i", "iss", "codes_issues", "issue_date", "dmd_code"},
-		{model.Events, profile.ClinicalEvents, "e", "evt", "codes_events", "event_date", "snomed_code"},
-	}
-	var joins []string
-	var patCols []string
-	var rowsCols []string
-	for _, s := range sources {
-		var aggs []*aggCol
-		for _, ac := range c.aggOrder {
-			if ac.agg.Source == s.src {
-				aggs = append(aggs, ac)
-			}
-		}
-		if len(aggs) == 0 {
-			continue
-		}
-		out = append(out, c.sourceCodes(s.codesName, aggs))
-
-		// The pass.
-		frag, err := c.fragment(s.table)
+	var pi patInputs
+	for _, src := range sources {
+		pass, err := c.sourcePass(src, &pi)
 		if err != nil {
 			return nil, nil, err
 		}
-		col := s.alias + "." + s.dateCol
-		var sb strings.Builder
-		pid := c.d.Unindexed(s.alias + ".patient_id")
-		// Select the plain column (the unary plus would make the later join
-		// on it unindexable in SQLite); group by the unindexed one.
-		fmt.Fprintf(&sb, "SELECT %s.patient_id,\n           COUNT(*) AS n_rows", s.alias)
-		minFrom, allFrom := time.Time{}, true
-		for _, ac := range aggs {
-			a := ac.agg
-			from, to, hasFrom, err := c.window(a.Window)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !hasFrom {
-				allFrom = false
-			} else if minFrom.IsZero() || from.Before(minFrom) {
-				minFrom = from
-			}
-			value, err := c.rowValue(a, s.alias)
-			if err != nil {
-				return nil, nil, err
-			}
-			listCond := fmt.Sprintf("c.l%d = 1", c.lists[a.Codelist.Name])
-			var filter []string
-			switch a.Filter {
-			case model.RowsValueKnown, model.RowsValueUnknown:
-				if value == "" {
-					return nil, nil, fmt.Errorf("compile: %s: a rows filter needs a value", a.P)
-				}
-				if a.Filter == model.RowsValueKnown {
-					filter = []string{value + " IS NOT NULL"}
-				} else {
-					filter = []string{value + " IS NULL"}
-				}
-			}
-			between := func(from, to time.Time, hasFrom bool) []string {
-				conds := []string{listCond}
-				if hasFrom {
-					conds = append(conds, col+" >= "+c.b.Date(from))
-				}
-				if !to.Equal(asOf) {
-					conds = append(conds, col+" <= "+c.b.Date(to))
-				}
-				return append(conds, filter...)
-			}
-			conds := between(from, to, hasFrom)
-			cond := strings.Join(conds, " AND ")
-			fmt.Fprintf(&sb, ",\n           -- %s: %s", ac.name, comment(model.Key(a)))
-			switch a.Op {
-			case model.OpExists:
-				fmt.Fprintf(&sb, "\n           MAX(CASE WHEN %s THEN 1 ELSE 0 END) AS %s", cond, ac.name)
-				patCols = append(patCols, fmt.Sprintf("COALESCE(%s.%s, 0) AS %s", s.alias, ac.name, ac.name))
-			case model.OpCount:
-				fmt.Fprintf(&sb, "\n           SUM(CASE WHEN %s THEN 1 ELSE 0 END) AS %s", cond, ac.name)
-				patCols = append(patCols, fmt.Sprintf("COALESCE(%s.%s, 0) AS %s", s.alias, ac.name, ac.name))
-			case model.OpSum:
-				if value == "" {
-					return nil, nil, fmt.Errorf("compile: %s: sum without a value", a.P)
-				}
-				sum := fmt.Sprintf("SUM(CASE WHEN %s THEN COALESCE(%s, 0) ELSE 0 END)", cond, value)
-				if a.PerDay {
-					days := a.Window.Days(c.opts.Dates)
-					if days <= 0 {
-						return nil, nil, fmt.Errorf("compile: %s: per_day needs a window with days", a.P)
-					}
-					sum = sum + " / " + c.b.Number(float64(days))
-				}
-				fmt.Fprintf(&sb, "\n           %s AS %s", c.d.Round(c.d.Float(sum), engine.RoundSum), ac.name)
-				patCols = append(patCols, fmt.Sprintf("COALESCE(%s.%s, 0) AS %s", s.alias, ac.name, ac.name))
-			case model.OpFirst, model.OpLast:
-				fn := "MIN"
-				if a.Op == model.OpLast {
-					fn = "MAX"
-				}
-				fmt.Fprintf(&sb, "\n           %s(CASE WHEN %s THEN %s END) AS %s", fn, cond, col, ac.name)
-				patCols = append(patCols, fmt.Sprintf("%s.%s AS %s", s.alias, ac.name, ac.name))
-			case model.OpEachMonth:
-				if a.Window.Kind != model.WindowMonths {
-					return nil, nil, fmt.Errorf("compile: %s: each_month needs a months window", a.P)
-				}
-				months := a.Window.Months(c.opts.Dates)
-				if len(months) <= maxEachMonthFlags {
-					var parts []string
-					for j, m := range months {
-						end := to
-						if j+1 < len(months) {
-							end = months[j+1].AddDate(0, 0, -1)
-						}
-						mc := between(m, end, true)
-						if j > 0 {
-							sb.WriteString(",")
-						}
-						fmt.Fprintf(&sb, "\n           MAX(CASE WHEN %s THEN 1 ELSE 0 END) AS %s_m%d", strings.Join(mc, " AND "), ac.name, j)
-						parts = append(parts, fmt.Sprintf("%s.%s_m%d = 1", s.alias, ac.name, j))
-					}
-					patCols = append(patCols, fmt.Sprintf("CASE WHEN %s THEN 1 ELSE 0 END AS %s", strings.Join(parts, " AND "), ac.name))
-				} else {
-					fmt.Fprintf(&sb, "\n           COUNT(DISTINCT CASE WHEN %s THEN %s END) AS %s_months", cond, c.d.MonthKey(col), ac.name)
-					patCols = append(patCols, fmt.Sprintf("CASE WHEN %s.%s_months = %s THEN 1 ELSE 0 END AS %s", s.alias, ac.name, c.b.Int(int64(len(months))), ac.name))
-				}
-			default:
-				return nil, nil, fmt.Errorf("compile: %s: unknown aggregate %q", a.P, a.Op)
-			}
-		}
-		fmt.Fprintf(&sb, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s\n    WHERE %s <= %s",
-			indent(frag, "          "), s.alias, s.codesName, s.alias, s.codeCol, c.d.Unindexed(col), c.b.Date(asOf))
-		if allFrom && !minFrom.IsZero() {
-			fmt.Fprintf(&sb, " AND %s >= %s", c.d.Unindexed(col), c.b.Date(minFrom))
-		}
-		fmt.Fprintf(&sb, "\n    GROUP BY %s", pid)
-		out = append(out, cte{name: s.cteName, body: sb.String()})
-		joins = append(joins, fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cteName, s.alias, s.alias))
-		rowsCols = append(rowsCols, fmt.Sprintf("COALESCE(%s.n_rows, 0)", s.alias))
+		out = append(out, pass...)
 	}
 
 	// reg: the universe.
@@ -371,69 +233,20 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 			c.b.Int(int64(d.Year())), c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"),
 			c.b.Int(int64(int(d.Month())*100+d.Day())), anchorName(a))
 	}
-	for _, col := range patCols {
+	for _, col := range pi.cols {
 		pb.WriteString(",\n           " + col)
 	}
-	if len(rowsCols) == 0 {
+	if len(pi.rows) == 0 {
 		pb.WriteString(",\n           0 AS n_rows")
 	} else {
-		pb.WriteString(",\n           " + strings.Join(rowsCols, " + ") + " AS n_rows")
+		pb.WriteString(",\n           " + strings.Join(pi.rows, " + ") + " AS n_rows")
 	}
 	fmt.Fprintf(&pb, "\n    FROM reg AS r\n    LEFT JOIN (%s) AS x ON x.patient_id = r.patient_id", indent(patFrag, "          "))
-	for _, j := range joins {
+	for _, j := range pi.joins {
 		pb.WriteString("\n    " + j)
 	}
 	out = append(out, cte{name: "pat", body: pb.String(), materialized: true})
 	return out, lk, nil
-}
-
-// rowValue is the SQL of an aggregate's row value, NULL when unknown, or ""
-// when the aggregate has none.
-func (c *compiler) rowValue(a *model.Aggregate, alias string) (string, error) {
-	switch a.Value {
-	case model.ValueNone:
-		return "", nil
-	case model.ValueQuantity:
-		if a.Source != model.Issues {
-			return "", fmt.Errorf("compile: %s: quantity is a value of issues", a.P)
-		}
-		return fmt.Sprintf("CASE WHEN %s.quantity > 0 THEN %s END", alias, c.d.Float(alias+".quantity")), nil
-	case model.ValueQuantityRef:
-		if a.Source != model.Issues {
-			return "", fmt.Errorf("compile: %s: quantity is a value of issues", a.P)
-		}
-		r := c.refs[a.Ref.Name]
-		return fmt.Sprintf("CASE WHEN %s.quantity > 0 AND c.r%d IS NOT NULL THEN %s * c.r%d END", alias, r, c.d.Float(alias+".quantity"), r), nil
-	case model.ValueNumericValue:
-		if a.Source != model.Events {
-			return "", fmt.Errorf("compile: %s: numeric_value is a value of events", a.P)
-		}
-		return c.d.Float(alias + ".numeric_value"), nil
-	}
-	return "", fmt.Errorf("compile: %s: unknown row value %d", a.P, a.Value)
-}
-
-// window returns the concrete inclusive range of a window.
-func (c *compiler) window(w model.Window) (from, to time.Time, hasFrom bool, err error) {
-	if _, err := c.date(w.End); err != nil {
-		return from, to, false, err
-	}
-	if w.Kind == model.WindowBetween {
-		if _, err := c.date(w.Start); err != nil {
-			return from, to, false, err
-		}
-	}
-	switch w.Kind {
-	case model.WindowMonths, model.WindowDays:
-		if w.N < 1 {
-			return from, to, false, fmt.Errorf("compile: window %s: N must be at least 1", w)
-		}
-	case model.WindowEver, model.WindowBetween:
-	default:
-		return from, to, false, fmt.Errorf("compile: unknown window %s", w)
-	}
-	from, to, hasFrom = w.Range(c.opts.Dates)
-	return from, to, hasFrom, nil
 }
 
 func (c *compiler) fragment(table string) (string, error) {
