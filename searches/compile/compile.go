@@ -187,27 +187,11 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 		out = append(out, pass...)
 	}
 
-	// reg: the universe.
-	regFrag, err := c.fragment(profile.Registrations)
+	reg, err := c.registrations()
 	if err != nil {
 		return nil, nil, err
 	}
-	anchors := []model.Anchor{model.AnchorAsOf, model.AnchorBaseline}
-	var rb strings.Builder
-	rb.WriteString("SELECT g.patient_id")
-	for _, a := range anchors {
-		if !c.reg[a] {
-			continue
-		}
-		d, err := c.date(a)
-		if err != nil {
-			return nil, nil, err
-		}
-		t := c.b.Date(d)
-		fmt.Fprintf(&rb, ",\n           MAX(CASE WHEN g.start_date <= %s AND (g.end_date IS NULL OR g.end_date >= %s) THEN 1 ELSE 0 END) AS reg_%s", t, t, anchorName(a))
-	}
-	fmt.Fprintf(&rb, "\n    FROM (%s) AS g\n    WHERE g.practice_ods = %s\n    GROUP BY g.patient_id", indent(regFrag, "          "), c.b.Text(c.opts.Practice))
-	out = append(out, cte{name: "reg", body: rb.String()})
+	out = append(out, reg)
 
 	// pat: one row per patient of the universe.
 	patFrag, err := c.fragment(profile.Patients)
