@@ -193,44 +193,11 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 	}
 	out = append(out, reg)
 
-	// pat: one row per patient of the universe.
-	patFrag, err := c.fragment(profile.Patients)
+	pat, err := c.pat(pi)
 	if err != nil {
 		return nil, nil, err
 	}
-	var pb strings.Builder
-	pb.WriteString("SELECT r.patient_id,\n           x.sex,\n           x.imd_decile")
-	for _, a := range anchors {
-		if !c.reg[a] {
-			continue
-		}
-		d, _ := c.date(a)
-		fmt.Fprintf(&pb, ",\n           CASE WHEN r.reg_%s = 1 AND (x.date_of_death IS NULL OR x.date_of_death > %s) THEN 1 ELSE 0 END AS registered_%s",
-			anchorName(a), c.b.Date(d), anchorName(a))
-	}
-	for _, a := range anchors {
-		if !c.age[a] {
-			continue
-		}
-		d, _ := c.date(a)
-		fmt.Fprintf(&pb, ",\n           %s - %s - CASE WHEN %s > %s THEN 1 ELSE 0 END AS age_%s",
-			c.b.Int(int64(d.Year())), c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"),
-			c.b.Int(int64(int(d.Month())*100+d.Day())), anchorName(a))
-	}
-	for _, col := range pi.cols {
-		pb.WriteString(",\n           " + col)
-	}
-	if len(pi.rows) == 0 {
-		pb.WriteString(",\n           0 AS n_rows")
-	} else {
-		pb.WriteString(",\n           " + strings.Join(pi.rows, " + ") + " AS n_rows")
-	}
-	fmt.Fprintf(&pb, "\n    FROM reg AS r\n    LEFT JOIN (%s) AS x ON x.patient_id = r.patient_id", indent(patFrag, "          "))
-	for _, j := range pi.joins {
-		pb.WriteString("\n    " + j)
-	}
-	out = append(out, cte{name: "pat", body: pb.String(), materialized: true})
-	return out, lk, nil
+	return append(out, pat), lk, nil
 }
 
 func (c *compiler) fragment(table string) (string, error) {
@@ -525,59 +492,4 @@ func (c *compiler) finish(text string, lk *Lookups, cols []string, outs []output
 		Setup: lk.Setup, Query: q, Teardown: lk.Teardown,
 		Columns: cols, outputs: outs, types: types,
 	}, nil
-}
-
-// ---- patients ----
-
-func (c *compiler) patients(where model.Expr, exprs []model.Expr) (*Statement, error) {
-	if where != nil {
-		where = model.ResolveExpr(where, model.AnchorAsOf)
-	}
-	resolved := make([]model.Expr, len(exprs))
-	for i, e := range exprs {
-		if e == nil {
-			return nil, fmt.Errorf("compile: expression %d is missing", i)
-		}
-		resolved[i] = model.ResolveExpr(e, model.AnchorAsOf)
-	}
-	all := append([]model.Expr{}, resolved...)
-	if where != nil {
-		all = append(all, where)
-	}
-	if err := c.collect(all); err != nil {
-		return nil, err
-	}
-	cols := []string{"patient_id"}
-	sel := []string{"p.patient_id"}
-	var types []model.Type
-	for i, e := range resolved {
-		s, err := c.expr(e)
-		if err != nil {
-			return nil, err
-		}
-		if e.Type() == model.Number {
-			s = c.d.Float(s)
-		}
-		name := "x" + strconv.Itoa(i)
-		cols = append(cols, name)
-		sel = append(sel, s+" AS "+name)
-		types = append(types, e.Type())
-	}
-	w := ""
-	if where != nil {
-		if where.Type() != model.Bool {
-			return nil, fmt.Errorf("compile: where is %s, not boolean", where.Type())
-		}
-		s, err := c.pred(where)
-		if err != nil {
-			return nil, err
-		}
-		w = "\nWHERE " + s
-	}
-	ctes, lk, err := c.ctes()
-	if err != nil {
-		return nil, err
-	}
-	text := c.with(ctes) + "SELECT " + strings.Join(sel, ",\n       ") + "\nFROM pat AS p" + w + "\nORDER BY p.patient_id"
-	return c.finish(text, lk, cols, nil, types)
 }
