@@ -66,14 +66,6 @@ type Statement struct {
 	types   []model.Type
 }
 
-// output says where one result column of an Evaluate query goes.
-type output struct {
-	measure int    // index in the plan, -1 for universe/rows
-	field   string // "universe", "rows", "value", "numerator", "denominator", "stratum"
-	dim     model.Dimension
-	label   string
-}
-
 // SQL compiles the measures of plan.
 func SQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options) (*Statement, error) {
 	c, err := newCompiler(plan, d, prof, opts)

@@ -2,7 +2,6 @@ package compile
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -33,8 +32,8 @@ func (c *compiler) measures() (*Statement, error) {
 		return nil, err
 	}
 	q := &measureQuery{c: c, byKey: map[string]string{}, strata: map[string]string{}}
-	q.add("COUNT(*)", output{measure: -1, field: "universe"})
-	q.add("SUM(v.n_rows)", output{measure: -1, field: "rows_read"})
+	q.add("COUNT(*)", output{measure: -1, field: fieldUniverse})
+	q.add("SUM(v.n_rows)", output{measure: -1, field: fieldRowsRead})
 	for i, m := range c.plan.Measures {
 		if err := q.measure(i, m); err != nil {
 			return nil, fmt.Errorf("measure %s: %w", m.ID, err)
@@ -77,9 +76,9 @@ func (q *measureQuery) add(sql string, o output) {
 // denominator, and a count's strata cells.
 func (q *measureQuery) measure(i int, m *model.PlannedMeasure) error {
 	parts := []struct {
-		field string
+		field field
 		agg   *model.Agg
-	}{{"value", m.Value}, {"numerator", m.Numerator}, {"denominator", m.Denominator}}
+	}{{fieldValue, m.Value}, {fieldNumerator, m.Numerator}, {fieldDenominator, m.Denominator}}
 	for _, p := range parts {
 		if p.agg == nil {
 			continue
@@ -89,7 +88,7 @@ func (q *measureQuery) measure(i int, m *model.PlannedMeasure) error {
 			return err
 		}
 		q.add(s, output{measure: i, field: p.field})
-		if p.field != "value" || p.agg.Kind != model.KindCount {
+		if p.field != fieldValue || p.agg.Kind != model.KindCount {
 			continue
 		}
 		if err := q.strataCells(i, m, p.agg, w); err != nil {
@@ -150,7 +149,7 @@ func (q *measureQuery) strataCells(i int, m *model.PlannedMeasure, a *model.Agg,
 			if where != "" {
 				cond = where + " AND " + cond
 			}
-			q.add("COALESCE(SUM(CASE WHEN "+cond+" THEN 1 ELSE 0 END), 0)", output{measure: i, field: "stratum", dim: dim, label: l})
+			q.add("COALESCE(SUM(CASE WHEN "+cond+" THEN 1 ELSE 0 END), 0)", output{measure: i, field: fieldStratum, dim: dim, label: l})
 		}
 	}
 	return nil
@@ -302,20 +301,4 @@ func (q *measureQuery) text(ctes []cte) (string, []string) {
 	}
 	b.WriteString("\nFROM val AS v")
 	return b.String(), cols
-}
-
-var nonIdent = regexp.MustCompile(`[^a-z0-9_]`)
-
-// outputName is a stable, safe column alias for an output.
-func outputName(plan *model.Plan, o output) string {
-	if o.measure < 0 {
-		return o.field
-	}
-	id := nonIdent.ReplaceAllString(strings.ToLower(plan.Measures[o.measure].ID), "_")
-	name := "m" + strconv.Itoa(o.measure) + "_" + id + "__" + o.field
-	if o.field == "stratum" {
-		name = "m" + strconv.Itoa(o.measure) + "_" + id + "__" + string(o.dim) + "_" + nonIdent.ReplaceAllString(strings.ToLower(o.label), "_")
-		name = nonIdent.ReplaceAllString(name, "_")
-	}
-	return name
 }
