@@ -13,6 +13,12 @@ import (
 // codes and refs CTEs the dialect provides, and per source the codes its
 // pass joins to.
 
+// aggCol is an aggregate the query computes, with its column.
+type aggCol struct {
+	agg  *model.Aggregate
+	name string // a<k>
+}
+
 // collect registers the aggregates, codelists and references of exprs, in
 // a stable order (by model.Key).
 func (c *compiler) collect(exprs []model.Expr) error {

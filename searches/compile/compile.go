@@ -26,6 +26,14 @@
 // conditional aggregation and returns one row. Every value (dates, the ODS
 // code, codes, reference values, parameter values, number literals) is a
 // bind parameter; identifiers come only from the profile.
+//
+// The compiler is split by concern: codes.go (the aggregates a query
+// computes, codes, refs and codes_<source>), sources.go (iss and evt, one
+// function per aggregate operation), registrations.go (reg), patients.go
+// (pat and the per-patient query), measures.go (val and the final SELECT),
+// outputs.go (the result columns and where Evaluate puts each) and expr.go
+// (expressions and predicates over pat). Whatever differs between engines
+// comes from the Dialect (dialect.go) and the schema profile.
 package compile
 
 import (
@@ -45,25 +53,6 @@ type Options struct {
 	Dates    model.Dates
 	// Params override parameter defaults by name.
 	Params map[string]float64
-}
-
-// maxEachMonthFlags is the longest each_month window computed with one flag
-// per month; longer ones count distinct months.
-const maxEachMonthFlags = 36
-
-// Statement is the SQL of one evaluation: setup statements, the query and
-// teardown statements, all run on one connection.
-type Statement struct {
-	Dialect  Dialect
-	Profile  string
-	Setup    []Exec
-	Query    Exec
-	Teardown []Exec
-	// Columns names the query's result columns.
-	Columns []string
-
-	outputs []output // how Evaluate fills a Result from the row
-	types   []model.Type
 }
 
 // SQL compiles the measures of plan.
@@ -87,11 +76,9 @@ func PatientsSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Option
 	return c.patients(where, exprs)
 }
 
-type aggCol struct {
-	agg  *model.Aggregate
-	name string // a<k>
-}
-
+// compiler compiles one query of a plan. Expressions are compiled first
+// (expr, pred), registering the aggregates, codelists and anchors they
+// read; ctes then builds the passes that compute them.
 type compiler struct {
 	plan *model.Plan
 	d    Dialect
@@ -154,8 +141,7 @@ func (c *compiler) date(a model.Anchor) (time.Time, error) {
 	return c.opts.Dates.Date(a), nil
 }
 
-// ---- common table expressions ----
-
+// cte is one common table expression of a query.
 type cte struct {
 	name, body   string
 	materialized bool
@@ -190,6 +176,8 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 	return append(out, pat), lk, nil
 }
 
+// fragment is the profile's SELECT of a table in the dialect, with its
+// parameters bound.
 func (c *compiler) fragment(table string) (string, error) {
 	s, err := c.prof.Fragment(table, c.d.Name())
 	if err != nil {
@@ -208,6 +196,7 @@ func comment(s string) string {
 	return unsafeComment.ReplaceAllString(s, "?")
 }
 
+// indent indents the lines of s after the first by prefix.
 func indent(s, prefix string) string {
 	s = strings.TrimSpace(s)
 	return strings.ReplaceAll(s, "\n", "\n"+prefix)
@@ -229,16 +218,4 @@ func (c *compiler) with(ctes []cte) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-func (c *compiler) finish(text string, lk *Lookups, cols []string, outs []output, types []model.Type) (*Statement, error) {
-	q, err := c.b.Finish(text)
-	if err != nil {
-		return nil, err
-	}
-	return &Statement{
-		Dialect: c.d, Profile: c.prof.Name,
-		Setup: lk.Setup, Query: q, Teardown: lk.Teardown,
-		Columns: cols, outputs: outs, types: types,
-	}, nil
 }

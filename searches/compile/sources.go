@@ -14,6 +14,10 @@ import (
 // aggregates read, computing every aggregate of that source with
 // conditional aggregation.
 
+// maxEachMonthFlags is the longest each_month window computed with one flag
+// per month; longer ones count distinct months.
+const maxEachMonthFlags = 36
+
 // source is a table of rows read by one pass.
 type source struct {
 	src              model.Source
