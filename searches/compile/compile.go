@@ -176,8 +176,6 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 	return append(out, pat), lk, nil
 }
 
-// fragment is the profile's SELECT of a table in the dialect, with its
-// parameters bound.
 func (c *compiler) fragment(table string) (string, error) {
 	s, err := c.prof.Fragment(table, c.d.Name())
 	if err != nil {
