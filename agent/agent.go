@@ -15,9 +15,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
+	"github.com/nhs-steward/steward/agent/lock"
 	"github.com/nhs-steward/steward/agent/outbox"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/internal/buildinfo"
@@ -67,6 +70,27 @@ type Options struct {
 	// crash must lose nothing (crash-injection tests kill the process
 	// there).
 	Checkpoint func(step string)
+	// Gate is the data-quality gate a month passes before it is queued.
+	Gate Gate
+	// ClockTolerance is how far the local clock may be from the
+	// collector's (default 1 hour).
+	ClockTolerance time.Duration
+	// LockWait is how long a cycle waits for another process working on
+	// the data directory before it gives way (default 10 s).
+	LockWait time.Duration
+	// Quality, when set, reads the data-quality figures of the practice
+	// database as of a month end, for the gate.
+	Quality func(ctx context.Context, asOf time.Time) (*Quality, error)
+}
+
+// ReceiptSource is a Sender that can list what the collector holds.
+type ReceiptSource interface {
+	Receipts(ctx context.Context) (*wire.Receipts, error)
+}
+
+// CollectorClock is a Sender that knows the collector's clock.
+type CollectorClock interface {
+	CollectorTime() (time.Time, bool)
 }
 
 // Schedule says which month ends are due.
@@ -102,6 +126,12 @@ func New(o Options) (*Agent, error) {
 	}
 	if o.BundleVersion == nil {
 		o.BundleVersion = func() (string, string) { return "", "" }
+	}
+	if o.ClockTolerance <= 0 {
+		o.ClockTolerance = time.Hour
+	}
+	if o.LockWait <= 0 {
+		o.LockWait = 10 * time.Second
 	}
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -148,29 +178,66 @@ type CycleReport struct {
 	Computed  []string // as-of dates computed and queued
 	Delivered []string // submission ids acknowledged
 	Rejected  []string // submission ids the collector refused for good
+	Restored  []string // as-of dates sent again to a collector that had lost them
+	Held      []wire.HeldMonth
 	Pending   int
 	Errors    []error
+	// Busy is set when another process was working on the data directory:
+	// this cycle did nothing and is not a failure.
+	Busy error
 }
 
 // Cycle computes every due month not yet queued or sent, then delivers the
 // queue. asOf, when not zero, computes just that month (if not already
-// queued or sent).
+// queued or sent). Only one process works on a data directory at a time:
+// when another holds it for longer than LockWait, Cycle does nothing and
+// says so in rep.Busy.
 func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error) {
 	rep := &CycleReport{}
-	st, _ := a.state.Load()
+	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
+	if errors.Is(err, lock.ErrBusy) {
+		rep.Busy = err
+		a.o.Logger.Info(err.Error() + "; this one leaves the work to it")
+		return rep, nil
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer l.Release()
+	st, serr := a.state.Load()
+	if serr != nil {
+		a.o.Logger.Warn("state file unreadable; starting a new one (what was sent is kept in the outbox)", "error", serr)
+	}
 	now := a.o.Now()
 	st.LastRun = now.UTC().Format(time.RFC3339)
+	// The collector is the record of what arrived: send again what it has
+	// lost, and learn its clock.
+	held := map[string]bool{}
+	collectorHas, err := a.restore(ctx, rep, st)
+	if err != nil {
+		a.o.Logger.Warn("could not compare with the collector's receipts; will try at the next cycle", "error", err)
+	}
 	due := []time.Time{asOf}
 	if asOf.IsZero() {
 		due = Due(a.o.Schedule, now)
 	}
+	st.Held = nil
 	for _, d := range due {
+		day := d.Format(time.DateOnly)
+		if collectorHas[day] && asOf.IsZero() {
+			continue // the collector holds it though this agent's outbox does not (a reinstall): not sent twice
+		}
+		if reason := a.notEnded(d); reason != "" {
+			a.hold(rep, st, day, reason)
+			held[day] = true
+			continue
+		}
 		if err := a.compute(ctx, d, rep, st); err != nil {
 			// A database that is down is retried at the next schedule;
 			// nothing for this month was queued.
 			rep.Errors = append(rep.Errors, err)
 			st.LastError = err.Error()
-			a.o.Logger.Error("run failed; it will be retried at the next schedule", "as_of", d.Format(time.DateOnly), "error", err)
+			a.o.Logger.Error("run failed; it will be retried at the next schedule", "as_of", day, "error", err)
 			break
 		}
 	}
@@ -178,12 +245,11 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 		rep.Errors = append(rep.Errors, err)
 		st.LastError = err.Error()
 	}
-	if len(rep.Delivered) > 0 {
+	if len(rep.Delivered) > 0 || len(rep.Restored) > 0 {
 		st.LastDelivery = a.o.Now().UTC().Format(time.RFC3339)
 	}
-	pending, _ := a.box.Pending()
-	rep.Pending = len(pending)
-	st.Pending = len(pending)
+	rep.Pending = a.box.PendingCount()
+	st.Pending = rep.Pending
 	if len(rep.Errors) == 0 {
 		st.LastError = ""
 		st.LastSuccess = st.LastRun
@@ -194,6 +260,141 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 	return rep, errors.Join(rep.Errors...)
 }
 
+// hold records that a month is held back, and why.
+func (a *Agent) hold(rep *CycleReport, st *State, day, reason string) {
+	h := wire.HeldMonth{AsOf: day, Reason: reason, Since: a.o.Now().UTC().Format(time.RFC3339)}
+	for _, p := range st.heldBefore {
+		if p.AsOf == day && p.Reason == reason && p.Since != "" {
+			h.Since = p.Since
+		}
+	}
+	st.Held = append(st.Held, h)
+	rep.Held = append(rep.Held, h)
+	a.o.Logger.Warn("month held: "+reason, "as_of", day)
+}
+
+// notEnded says why the month ending asOf may not be computed yet: it has
+// not ended by the local clock, or by the collector's clock as last seen,
+// or the two clocks disagree by more than the tolerance.
+func (a *Agent) notEnded(asOf time.Time) string {
+	local := a.o.Now()
+	end := time.Date(asOf.Year(), asOf.Month(), asOf.Day()+1, 0, 0, 0, 0, time.UTC)
+	if c, ok := a.o.Sender.(CollectorClock); ok {
+		if coll, ok := c.CollectorTime(); ok {
+			if d := local.Sub(coll); d > a.o.ClockTolerance || d < -a.o.ClockTolerance {
+				return fmt.Sprintf("the practice server's clock is %s the collector's (%s UTC there): correct the clock; nothing is computed until the two agree within %s",
+					describeSkew(d), coll.UTC().Format("2006-01-02 15:04"), a.o.ClockTolerance)
+			}
+			if coll.Before(end) {
+				return fmt.Sprintf("month not ended by the collector's clock (%s UTC); it is computed from %s", coll.UTC().Format("2006-01-02 15:04"), end.Format(time.DateOnly))
+			}
+		}
+	}
+	if local.Before(end) {
+		return fmt.Sprintf("month not ended by this server's clock (%s); it is computed from %s", local.Format("2006-01-02 15:04"), end.Format(time.DateOnly))
+	}
+	return ""
+}
+
+func describeSkew(d time.Duration) string {
+	dir := "ahead of"
+	if d < 0 {
+		dir, d = "behind", -d
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days %s", int(d.Hours()/24), dir)
+	case d >= time.Hour:
+		return fmt.Sprintf("%.1f hours %s", d.Hours(), dir)
+	}
+	return fmt.Sprintf("%s %s", d.Round(time.Second), dir)
+}
+
+// restore compares what this agent has sent with the receipts the
+// collector holds. A month whose latest document the collector lacks (a
+// collector restored from a backup) is sent again, with its own id and
+// body; a month the collector holds that this agent never sent is
+// reported. It returns the months the collector holds.
+func (a *Agent) restore(ctx context.Context, rep *CycleReport, st *State) (map[string]bool, error) {
+	src, ok := a.o.Sender.(ReceiptSource)
+	if !ok {
+		return nil, nil
+	}
+	rs, err := src.Receipts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]wire.Ack{}
+	has := map[string]bool{}
+	for _, r := range rs.Receipts {
+		if r.Pack == a.o.Pack {
+			held[r.AsOf] = r
+			has[r.AsOf] = true
+		}
+	}
+	sent, err := a.box.Sent()
+	if err != nil {
+		return has, err
+	}
+	latest := map[string]*outbox.Item{}
+	known := map[string]bool{}
+	for _, it := range sent {
+		if it.Pack != a.o.Pack {
+			continue
+		}
+		latest[it.AsOf] = it // Sent is in delivery order: the last is the newest
+		known[it.ID] = true
+	}
+	pending, _ := a.box.Pending()
+	for _, it := range pending {
+		known[it.ID] = true
+	}
+	st.Unknown = nil
+	for _, it := range sent {
+		if latest[it.AsOf] != it {
+			continue
+		}
+		r, ok := held[it.AsOf]
+		if ok && r.SubmissionID == it.ID {
+			continue
+		}
+		if ok && !known[r.SubmissionID] {
+			continue // reported below
+		}
+		// The collector lacks this month, or holds an older document of
+		// ours: send the newest again.
+		ack, err := a.o.Sender.Submit(ctx, it.ID, it.Body)
+		if err == nil {
+			err = checkAck(ack, a.o.Practice, it)
+		}
+		if err != nil {
+			return has, fmt.Errorf("send %s again to the collector: %w", it.AsOf, err)
+		}
+		if err := a.box.UpdateSent(it, ack, a.o.Now()); err != nil {
+			return has, err
+		}
+		has[it.AsOf] = true
+		rep.Restored = append(rep.Restored, it.AsOf)
+		a.o.Logger.Warn("the collector did not hold a month this agent had delivered (restored from a backup?); sent it again", "as_of", it.AsOf, "submission", it.ID)
+	}
+	for _, r := range rs.Receipts {
+		if r.Pack == a.o.Pack && !known[r.SubmissionID] {
+			st.Unknown = append(st.Unknown, r.AsOf)
+			a.o.Logger.Warn("the collector holds a month this agent never sent: another agent may be enrolled with this practice's key; ask your ICB", "as_of", r.AsOf, "submission", r.SubmissionID)
+		}
+	}
+	return has, nil
+}
+
+// checkAck checks that a receipt names the item sent.
+func checkAck(ack []byte, practice string, it *outbox.Item) error {
+	var a wire.Ack
+	if err := json.Unmarshal(ack, &a); err != nil {
+		return fmt.Errorf("%w: %v", wire.ErrReceipt, err)
+	}
+	return a.Matches(practice, it.ID, it.Body)
+}
+
 func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport, st *State) error {
 	day := asOf.Format(time.DateOnly)
 	if has, err := a.box.Has(a.o.Pack, day); err != nil || has {
@@ -201,23 +402,17 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport, s
 	}
 	start := time.Now()
 	a.o.Checkpoint("before-run")
-	doc, err := a.o.Runner.Run(ctx, asOf, a.o.Baseline)
+	doc, err := a.document(ctx, asOf, st)
 	if err != nil {
-		err = fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
-		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
 		return err
 	}
-	if err := a.o.Protect(doc); err != nil {
-		err = Classify("not disclosure controlled", fmt.Errorf("as of %s: refusing to queue a document that is not disclosure controlled: %w", day, err))
-		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
-		return err
+	if reason := a.gate(ctx, doc, asOf); reason != "" {
+		if st.Released[day] == "" {
+			a.hold(rep, st, day, reason+"; fix the data and it is checked again at the next cycle, or release it: steward-agent release --as-of "+day)
+			return nil
+		}
+		a.o.Logger.Warn("month released by the practice manager despite the quality gate", "as_of", day, "gate", reason, "released_by", st.Released[day])
 	}
-	if doc.Practice != a.o.Practice {
-		err := Classify("wrong practice", fmt.Errorf("as of %s: document is for practice %s, not %s", day, doc.Practice, a.o.Practice))
-		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
-		return err
-	}
-	st.Searches = a.searchStatuses(st.Searches, day, doc, nil)
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return err
@@ -227,10 +422,113 @@ func (a *Agent) compute(ctx context.Context, asOf time.Time, rep *CycleReport, s
 	if err := a.box.Add(it); err != nil {
 		return err
 	}
+	delete(st.Released, day)
 	a.o.Checkpoint("after-queue")
 	rep.Computed = append(rep.Computed, day)
 	a.o.Logger.Info("queued submission", "as_of", day, "submission", it.ID, "measures", len(doc.Measures), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// document runs the pack as of asOf and checks the result may leave the
+// practice.
+func (a *Agent) document(ctx context.Context, asOf time.Time, st *State) (*results.Document, error) {
+	day := asOf.Format(time.DateOnly)
+	doc, err := a.o.Runner.Run(ctx, asOf, a.o.Baseline)
+	if err != nil {
+		err = fmt.Errorf("run %s as of %s: %w", a.o.Pack, day, err)
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return nil, err
+	}
+	if err := a.o.Protect(doc); err != nil {
+		err = Classify("not disclosure controlled", fmt.Errorf("as of %s: refusing to queue a document that is not disclosure controlled: %w", day, err))
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return nil, err
+	}
+	if doc.Practice != a.o.Practice {
+		err := Classify("wrong practice", fmt.Errorf("as of %s: document is for practice %s, not %s", day, doc.Practice, a.o.Practice))
+		st.Searches = a.searchStatuses(st.Searches, day, doc, err)
+		return nil, err
+	}
+	st.Searches = a.searchStatuses(st.Searches, day, doc, nil)
+	if doc.GeneratedAt == "" {
+		doc.GeneratedAt = a.o.Now().UTC().Format(time.RFC3339Nano)
+	}
+	return doc, nil
+}
+
+// Resend recomputes a month already queued or sent with today's config
+// and data, and queues it as a correction of the latest document for that
+// month, with the practice manager's reason. It refuses a month that fails
+// the quality gate unless force is set.
+func (a *Agent) Resend(ctx context.Context, asOf time.Time, reason string, force bool) (*CycleReport, error) {
+	rep := &CycleReport{}
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > results.MaxCorrectionReason {
+		return rep, fmt.Errorf("give a reason of 1 to %d characters with --reason: it is kept at the collector and shown beside the claim", results.MaxCorrectionReason)
+	}
+	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
+	if err != nil {
+		return rep, err
+	}
+	defer l.Release()
+	st, _ := a.state.Load()
+	day := asOf.Format(time.DateOnly)
+	prev, _, err := a.box.Latest(a.o.Pack, day)
+	if err != nil {
+		return rep, err
+	}
+	if prev == nil {
+		return rep, fmt.Errorf("nothing was sent for %s yet: there is nothing to correct (steward-agent once --as-of %s computes and sends it)", day, day)
+	}
+	if why := a.notEnded(asOf); why != "" {
+		return rep, errors.New(why)
+	}
+	doc, err := a.document(ctx, asOf, st)
+	if err != nil {
+		return rep, err
+	}
+	if why := a.gate(ctx, doc, asOf); why != "" && !force {
+		return rep, fmt.Errorf("the recomputed month fails the quality gate: %s; fix the data first, or pass --force to send it anyway", why)
+	}
+	doc.Correction = &results.Correction{Supersedes: prev.ID, Reason: reason}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return rep, err
+	}
+	it := &outbox.Item{ID: outbox.NewID(), Practice: a.o.Practice, Pack: a.o.Pack, AsOf: day, Body: body, Created: a.o.Now().UTC()}
+	if err := a.box.AddCorrection(it); err != nil {
+		return rep, err
+	}
+	rep.Computed = append(rep.Computed, day)
+	a.o.Logger.Info("queued a correction", "as_of", day, "submission", it.ID, "corrects", prev.ID, "reason", reason)
+	if err := a.Flush(ctx, rep); err != nil {
+		rep.Errors = append(rep.Errors, err)
+	}
+	rep.Pending = a.box.PendingCount()
+	st.Pending = rep.Pending
+	if len(rep.Delivered) > 0 {
+		st.LastDelivery = a.o.Now().UTC().Format(time.RFC3339)
+	}
+	if err := a.state.Save(st); err != nil {
+		return rep, err
+	}
+	return rep, errors.Join(rep.Errors...)
+}
+
+// Release lets a month held by the quality gate be queued at the next
+// cycle, as it is. who names the person, for the log.
+func (a *Agent) Release(ctx context.Context, asOf time.Time, who string) error {
+	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	st, _ := a.state.Load()
+	if st.Released == nil {
+		st.Released = map[string]string{}
+	}
+	st.Released[asOf.Format(time.DateOnly)] = who
+	return a.state.Save(st)
 }
 
 // searchStatuses returns the status of each search after a run as of day:
@@ -286,7 +584,8 @@ func (a *Agent) searchStatuses(prev []SearchStatus, day string, doc *results.Doc
 // Flush delivers pending items oldest first. It stops at the first
 // temporary failure, so months always arrive in order; a document the
 // collector refuses as invalid is moved to rejected/ with the answer, and
-// delivery goes on.
+// delivery goes on. An item counts as delivered only on a receipt that
+// names its id and body.
 func (a *Agent) Flush(ctx context.Context, rep *CycleReport) error {
 	pending, err := a.box.Pending()
 	if err != nil {
@@ -295,6 +594,9 @@ func (a *Agent) Flush(ctx context.Context, rep *CycleReport) error {
 	for _, it := range pending {
 		a.o.Checkpoint("before-submit")
 		ack, err := a.o.Sender.Submit(ctx, it.ID, it.Body)
+		if err == nil {
+			err = checkAck(ack, a.o.Practice, it)
+		}
 		a.o.Checkpoint("after-submit")
 		var ue *upload.Error
 		switch {
@@ -319,16 +621,33 @@ func (a *Agent) Flush(ctx context.Context, rep *CycleReport) error {
 	return nil
 }
 
+// Problems lists faults in the agent's own files that need the practice
+// manager, each with its fix: unreadable outbox items and a corrupt state
+// file.
+func (a *Agent) Problems() []string {
+	var out []string
+	for _, u := range a.box.Check() {
+		out = append(out, u.Fix())
+	}
+	if _, err := a.state.Load(); err != nil {
+		out = append(out, fmt.Sprintf("%v: delete it; the next cycle writes a new one (what was sent is kept in the outbox)", err))
+	}
+	return out
+}
+
 // Heartbeat tells the collector the agent is alive.
 func (a *Agent) Heartbeat(ctx context.Context) error {
 	st, _ := a.state.Load()
-	pending, _ := a.box.Pending()
 	ver, stale := a.o.BundleVersion()
 	hb := wire.Heartbeat{
 		Practice: a.o.Practice, AgentVersion: buildinfo.String(),
 		BundleVersion: ver, BundleStale: stale,
-		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: len(pending),
+		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: a.box.PendingCount(),
 		SentAt: a.o.Now().UTC().Format(time.RFC3339),
+		Held:   st.Held, Problems: a.Problems(),
+	}
+	for _, d := range st.Unknown {
+		hb.Problems = append(hb.Problems, "the collector holds "+d+", which this agent never sent")
 	}
 	for _, s := range st.Searches {
 		hb.Searches = append(hb.Searches, s.RunStatus)
@@ -350,6 +669,14 @@ type State struct {
 	Pending       int    `json:"pending"`
 	// Searches is the outcome of each search of the latest run.
 	Searches []SearchStatus `json:"searches,omitempty"`
+	// Held are the months the latest cycle held back, and why.
+	Held []wire.HeldMonth `json:"held,omitempty"`
+	// Released are held months the practice manager let through, with who.
+	Released map[string]string `json:"released,omitempty"`
+	// Unknown are months the collector holds that this agent never sent.
+	Unknown []string `json:"unknown,omitempty"`
+
+	heldBefore []wire.HeldMonth
 }
 
 // Search statuses, as wire.RunStatus names them.
@@ -428,6 +755,7 @@ func (f *StateFile) Load() (*State, error) {
 	if err := json.Unmarshal(b, st); err != nil {
 		return &State{}, fmt.Errorf("state file %s is corrupt: %w", f.Path, err)
 	}
+	st.heldBefore = st.Held
 	return st, nil
 }
 
@@ -437,5 +765,5 @@ func (f *StateFile) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return outbox.WriteFileAtomic(f.Path, b, 0o640)
+	return outbox.WriteFileAtomic(f.Path, b, 0o600)
 }

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +113,8 @@ func (f *fakeSender) Submit(_ context.Context, id string, body []byte) ([]byte, 
 		f.ids[id] = true
 		f.got = append(f.got, doc.AsOf)
 	}
-	return []byte(`{"submission_id":"` + id + `"}`), nil
+	sum := sha256.Sum256(body)
+	return json.Marshal(wire.Ack{SubmissionID: id, Practice: doc.Practice, Pack: doc.Pack.ID, AsOf: doc.AsOf, BodySHA256: hex.EncodeToString(sum[:]), State: wire.StateCurrent})
 }
 
 func (f *fakeSender) Heartbeat(_ context.Context, hb wire.Heartbeat) error {

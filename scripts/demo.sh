@@ -62,6 +62,9 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
       -e 's/versions: ">=2024.1.0 <2025.0.0"/versions: ">=2026.1.0 <2027.0.0"/' \
       -e 's/  - Y01001/  - Y01234/; /  - Y0100[234]/d' \
       "$repo/schemes/medsip-local-example.yaml" >demo-scheme.yaml
+  # check says what add would refuse (another ICB, unknown practices, a pack
+  # range no agent runs...) without storing anything.
+  "$bin/steward-collector" scheme check --config collector.yaml demo-scheme.yaml
   "$bin/steward-collector" scheme add --config collector.yaml demo-scheme.yaml
   # List size and the practice's declaration are scheme inputs the ICB holds.
   printf 'ods,list_size\nY01234,5000\n' >list-sizes.csv
@@ -71,7 +74,14 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
   "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
     --period 2025-03 --actor demo
 
-  say "7. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
+  say "7. A correction: the practice resends March with a reason; the claim's history shows it"
+  "$bin/steward-agent" resend --config agent.yaml --as-of 2025-03-31 \
+    --reason "registrations refreshed late on the 5th: March recomputed on the full extract" 2>/dev/null
+  "$bin/steward-collector" reconcile --config collector.yaml --scheme example-icb-opioid-mos-2024-25 \
+    --period 2025-03 --actor demo >/dev/null
+  "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
+
+  say "8. Sign-off: the practice manager declares, the ICB's lead approves, finance pays"
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-analyst \
     --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead --password-stdin
   printf '%s\n' "$demo_password" | "$bin/steward-collector" user add --config collector.yaml --name demo-finance \
@@ -84,6 +94,11 @@ if "$bin/steward-collector" reconcile --help >/dev/null 2>&1; then
       --period 2025-03 --ods Y01234 --to "$1" --user "$2"
   done
   "$bin/steward-collector" claim history --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03
+
+  say "9. Finance's CSV, with a manifest of its row count and totals beside it"
+  "$bin/steward-collector" export --config collector.yaml --scheme example-icb-opioid-mos-2024-25 --period 2025-03 \
+    --out payments-2025-03.csv --actor demo
+  cat payments-2025-03.csv.manifest.json
 fi
 
 say "Dashboard: http://127.0.0.1:$port/ (sign in as demo-analyst, demo-finance or demo-practice, password $demo_password)"

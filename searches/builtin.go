@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/nhs-steward/steward/internal/fsutil"
 )
 
@@ -45,6 +47,26 @@ func IsBuiltin(name string) bool {
 	}
 	_, err := fs.Stat(builtin, path.Join("packs", name, "pack.yaml"))
 	return err == nil
+}
+
+// BuiltinPackVersion returns the version of the embedded pack name, as its
+// pack.yaml gives it: the version an agent runs when it has no search
+// bundle, and the one results documents from it carry.
+func BuiltinPackVersion(name string) (string, error) {
+	if !IsBuiltin(name) {
+		return "", fmt.Errorf("no built-in pack %q (built-in: %s)", name, strings.Join(BuiltinPacks(), ", "))
+	}
+	b, err := fs.ReadFile(builtin, path.Join("packs", name, "pack.yaml"))
+	if err != nil {
+		return "", err
+	}
+	var p struct {
+		Version string `yaml:"version"`
+	}
+	if err := yaml.Unmarshal(b, &p); err != nil || p.Version == "" {
+		return "", fmt.Errorf("built-in pack %s: pack.yaml has no version", name)
+	}
+	return p.Version, nil
 }
 
 // ExtractBuiltin writes the embedded tree under dir (once per content

@@ -39,6 +39,9 @@ type Config struct {
 	// Heartbeat is how often the agent tells the collector it is alive.
 	Heartbeat Duration
 	LogLevel  string
+	// Quality bounds the data-quality gate a month passes before it is
+	// queued.
+	Quality Quality
 
 	path string
 }
@@ -57,6 +60,38 @@ type Collector struct {
 	URL     string
 	CAFile  string
 	Timeout Duration
+}
+
+// Quality is the data-quality gate: a month that fails it is held, not
+// queued, until the data are fixed or the practice manager releases it.
+// Percentages are whole numbers; 0 turns a check off.
+type Quality struct {
+	// MinRegisteredAdults holds a month with fewer registered adults (an
+	// empty or half-refreshed registrations table).
+	MinRegisteredAdults int
+	// MaxAdultsChangePercent holds a month whose registered adults rose or
+	// fell by more than this against the previous month.
+	MaxAdultsChangePercent int
+	// MaxOpioidChangePercent and MinOpioidChange hold a month whose
+	// long-term opioid users changed by more than this percentage and by
+	// at least this many patients against the previous month.
+	MaxOpioidChangePercent int
+	MinOpioidChange        int
+	// MaxUnreadablePercent holds a month in which more than this share of
+	// the medication issues have an unreadable date or quantity.
+	MaxUnreadablePercent int
+	// MaxExtractAgeDays holds a month whose newest medication issue is more
+	// than this many days before the month's end.
+	MaxExtractAgeDays int
+	// ClockTolerance is how far the practice server's clock may be from
+	// the collector's before months are held.
+	ClockTolerance Duration
+}
+
+// DefaultQuality is the gate a config without a quality section gets.
+func DefaultQuality() Quality {
+	return Quality{MinRegisteredAdults: 1, MaxAdultsChangePercent: 10, MaxOpioidChangePercent: 50, MinOpioidChange: 10,
+		MaxUnreadablePercent: 5, MaxExtractAgeDays: 7, ClockTolerance: Duration{time.Hour}}
 }
 
 // Schedule says when months are due.
@@ -166,6 +201,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	} else {
 		c.Version = Version
 	}
+	c.Quality = DefaultQuality()
 	c.decode(root, add)
 	c.applyDefaults()
 	c.validate(root, add)
@@ -213,6 +249,15 @@ func (c *Config) decode(root *yaml.Node, add func(*yaml.Node, string, string)) {
 		{Key: "baseline", Set: d.str(&c.Baseline)},
 		{Key: "heartbeat", Set: d.duration(&c.Heartbeat)},
 		{Key: "log_level", Set: d.str(&c.LogLevel)},
+		{Key: "quality", Set: d.mapping("quality", []yamlstrict.Field{
+			{Key: "min_registered_adults", Set: d.integer(&c.Quality.MinRegisteredAdults)},
+			{Key: "max_adults_change_percent", Set: d.integer(&c.Quality.MaxAdultsChangePercent)},
+			{Key: "max_opioid_change_percent", Set: d.integer(&c.Quality.MaxOpioidChangePercent)},
+			{Key: "min_opioid_change", Set: d.integer(&c.Quality.MinOpioidChange)},
+			{Key: "max_unreadable_percent", Set: d.integer(&c.Quality.MaxUnreadablePercent)},
+			{Key: "max_extract_age_days", Set: d.integer(&c.Quality.MaxExtractAgeDays)},
+			{Key: "clock_tolerance", Set: d.duration(&c.Quality.ClockTolerance)},
+		})},
 	})(root)
 }
 
@@ -366,6 +411,20 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 			}
 		}
 	}
+	q := c.Quality
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"min_registered_adults", q.MinRegisteredAdults}, {"max_adults_change_percent", q.MaxAdultsChangePercent},
+		{"max_opioid_change_percent", q.MaxOpioidChangePercent}, {"min_opioid_change", q.MinOpioidChange},
+		{"max_unreadable_percent", q.MaxUnreadablePercent}, {"max_extract_age_days", q.MaxExtractAgeDays}} {
+		if f.v < 0 || (strings.HasSuffix(f.key, "_percent") && f.v > 100) {
+			add(at("quality."+f.key), fmt.Sprintf("quality.%s %d is out of range", f.key, f.v), "use 0 (off) to 100 for a percentage, 0 or more for a count")
+		}
+	}
+	if q.ClockTolerance.Duration < time.Minute || q.ClockTolerance.Duration > 24*time.Hour {
+		add(at("quality.clock_tolerance"), "quality.clock_tolerance must be between 1m and 24h", "e.g. 1h")
+	}
 	switch c.Database.Profile {
 	case "canonical", "tpp":
 	default:
@@ -441,3 +500,6 @@ func (c *Config) BaselineDate() time.Time {
 
 // KeyPath is where the practice's signing key lives.
 func (c *Config) KeyPath() string { return filepath.Join(c.DataDir, "practice.key") }
+
+// CollectorKeyPath is where the collector's receipt key is pinned.
+func (c *Config) CollectorKeyPath() string { return filepath.Join(c.DataDir, "collector.pub") }

@@ -60,6 +60,18 @@ bundle:
 # How often the agent tells the collector it is alive.
 heartbeat: 6h
 log_level: info
+
+# The data-quality gate: a month that fails it is held, not sent, until the
+# data are fixed (checked again every cycle) or you release it with
+# steward-agent release --as-of DATE. 0 turns a check off.
+# quality:
+#   min_registered_adults: 1          # fewer: the registrations table looks empty
+#   max_adults_change_percent: 10     # registered adults, against last month
+#   max_opioid_change_percent: 50     # long-term opioid users, against last month,
+#   min_opioid_change: 10             #   when the change is at least this many
+#   max_unreadable_percent: 5         # issues with an unreadable date or quantity
+#   max_extract_age_days: 7           # newest issue this long before the month end
+#   clock_tolerance: 1h               # this server's clock against the collector's
 `
 
 // Template returns a commented config for a practice.

@@ -116,6 +116,102 @@ func (o *Outbox) Add(it *Item) error {
 	return writeAtomic(o.pending(), name(it), it)
 }
 
+// AddCorrection writes a new pending item for a month that was already
+// queued or sent: a correction, which the collector stores as superseding
+// the earlier document. Items for the same month are delivered in the
+// order they were created.
+func (o *Outbox) AddCorrection(it *Item) error {
+	if it.ID == "" || it.Pack == "" || it.AsOf == "" || len(it.Body) == 0 {
+		return errors.New("outbox: item needs id, pack, as_of and body")
+	}
+	if it.Created.IsZero() {
+		it.Created = time.Now().UTC()
+	}
+	return writeAtomic(o.pending(), name(it), it)
+}
+
+// Latest returns the newest item for pack and asOf, pending or sent, and
+// whether it is still pending; nil when there is none.
+func (o *Outbox) Latest(pack, asOf string) (it *Item, pending bool, err error) {
+	prefix := asOf + "_" + safe(pack) + "_"
+	var best string
+	for _, d := range []string{o.pending(), o.sent()} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return nil, false, fmt.Errorf("read outbox: %w", err)
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if strings.HasPrefix(n, prefix) && strings.HasSuffix(n, suffix) && n > best {
+				best, pending = n, d == o.pending()
+			}
+		}
+	}
+	if best == "" {
+		return nil, false, nil
+	}
+	dir := o.sent()
+	if pending {
+		dir = o.pending()
+	}
+	it, err = readItem(dir, best)
+	return it, pending, err
+}
+
+// Unreadable is an outbox file that cannot be read as an item.
+type Unreadable struct {
+	Path string
+	Err  error
+}
+
+// Fix says what the practice manager does about it.
+func (u Unreadable) Fix() string {
+	return fmt.Sprintf("outbox item %s is unreadable (%v): it holds back every later month. Move it out of %s (keep it for your ICB), then run `steward-agent once`: its month is computed again",
+		filepath.Base(u.Path), u.Err, filepath.Dir(u.Path))
+}
+
+// Check lists the pending and sent files that cannot be read as items.
+func (o *Outbox) Check() []Unreadable {
+	var out []Unreadable
+	for _, d := range []string{o.pending(), o.sent()} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			out = append(out, Unreadable{Path: d, Err: err})
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), suffix) || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if _, err := readItem(d, e.Name()); err != nil {
+				out = append(out, Unreadable{Path: filepath.Join(d, e.Name()), Err: err})
+			}
+		}
+	}
+	return out
+}
+
+// PendingCount counts the pending files, readable or not.
+func (o *Outbox) PendingCount() int {
+	entries, _ := os.ReadDir(o.pending())
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), suffix) && !strings.HasPrefix(e.Name(), ".") {
+			n++
+		}
+	}
+	return n
+}
+
+// UpdateSent records a new receipt for an item already in sent/ (sent
+// again to a collector that had lost it).
+func (o *Outbox) UpdateSent(it *Item, ack []byte, at time.Time) error {
+	it.Ack = append(json.RawMessage(nil), ack...)
+	t := at.UTC()
+	it.SentAt = &t
+	return writeAtomic(o.sent(), name(it), it)
+}
+
 // ErrExists means a submission for the pack and as-of date already exists.
 var ErrExists = errors.New("already queued or sent")
 
@@ -156,17 +252,28 @@ func (o *Outbox) list(dir string) ([]*Item, error) {
 	sort.Strings(names)
 	out := make([]*Item, 0, len(names))
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
+		it, err := readItem(dir, n)
 		if err != nil {
-			return nil, fmt.Errorf("read outbox item %s: %w", n, err)
+			return nil, err
 		}
-		var it Item
-		if err := json.Unmarshal(b, &it); err != nil {
-			return nil, fmt.Errorf("outbox item %s is corrupt (move it aside and run the cycle again): %w", n, err)
-		}
-		out = append(out, &it)
+		out = append(out, it)
 	}
 	return out, nil
+}
+
+func readItem(dir, n string) (*Item, error) {
+	b, err := os.ReadFile(filepath.Join(dir, n))
+	if err != nil {
+		return nil, fmt.Errorf("read outbox item %s: %w", n, err)
+	}
+	var it Item
+	if err := json.Unmarshal(b, &it); err != nil {
+		return nil, fmt.Errorf("outbox item %s is corrupt (move it aside and run the cycle again): %w", n, err)
+	}
+	if it.ID == "" || it.AsOf == "" || len(it.Body) == 0 {
+		return nil, fmt.Errorf("outbox item %s is incomplete (move it aside and run the cycle again)", n)
+	}
+	return &it, nil
 }
 
 // MarkSent records the collector's acknowledgement and moves the item to

@@ -8,22 +8,27 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
 
@@ -52,6 +57,10 @@ type Options struct {
 	Now func() time.Time
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
+	// CollectorKey is the collector's receipt key, pinned at enrolment. A
+	// submission counts as delivered only on a receipt it signed; without
+	// it Submit refuses every answer (pin one with PinCollectorKey).
+	CollectorKey ed25519.PublicKey
 }
 
 // Client talks to one collector as one practice.
@@ -59,6 +68,10 @@ type Client struct {
 	base *url.URL
 	opts Options
 	http *http.Client
+
+	mu        sync.Mutex
+	clockSeen time.Time // our clock when the collector's Date was read
+	clockAt   time.Time // the collector's clock then
 }
 
 // New returns a client. The URL must be https, except on a loopback host.
@@ -234,9 +247,172 @@ func (e *Error) Permanent() bool {
 }
 
 // Submit sends a results document with its submission id and returns the
-// collector's acknowledgement body.
+// collector's receipt, only once it has checked that the receipt proves
+// storage: signed by the pinned collector key and naming this practice,
+// this id and this body's digest. Any other answer, whatever its status
+// (a proxy's 200 {"status":"ok"}, an empty 200, a 204, a page of HTML), is
+// a *ReceiptError: the item stays pending and is sent again.
 func (c *Client) Submit(ctx context.Context, id string, body []byte) ([]byte, error) {
-	return c.post(ctx, wire.PathSubmissions, id, body)
+	b, resp, err := c.postResp(ctx, wire.PathSubmissions, id, body)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := c.checkReceipt(resp, b)
+	if err == nil {
+		err = ack.Matches(c.opts.Practice, id, body)
+	}
+	if err != nil {
+		return nil, &ReceiptError{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), First: firstBytes(b), Err: err}
+	}
+	return b, nil
+}
+
+// ReceiptError is a 2xx answer to a submission that is not a receipt
+// proving storage. It is temporary: the submission is sent again.
+type ReceiptError struct {
+	Status      int
+	ContentType string
+	First       string // the answer's first bytes, printable
+	Err         error
+}
+
+func (e *ReceiptError) Error() string {
+	ct := e.ContentType
+	if ct == "" {
+		ct = "no content type"
+	}
+	first := e.First
+	if first == "" {
+		first = "an empty body"
+	} else {
+		first = fmt.Sprintf("%q", first)
+	}
+	return fmt.Sprintf("the collector's answer is not a receipt for this submission (%d, %s, %s): %v; the month stays pending. If a proxy sits between the practice and the ICB, it must pass answers through unchanged",
+		e.Status, ct, first, e.Err)
+}
+
+func (e *ReceiptError) Unwrap() error { return e.Err }
+
+func firstBytes(b []byte) string {
+	const n = 80
+	if len(b) > n {
+		b = b[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '.'
+		}
+		return r
+	}, string(b))
+}
+
+// checkReceipt decodes and verifies a receipt answer.
+func (c *Client) checkReceipt(resp *http.Response, b []byte) (wire.Ack, error) {
+	var a wire.Ack
+	if len(c.opts.CollectorKey) != ed25519.PublicKeySize {
+		return a, fmt.Errorf("%w: no collector key is pinned (enrol again, or let the agent pin it from the collector's receipt list)", wire.ErrReceipt)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+		return a, fmt.Errorf("%w: it is not JSON", wire.ErrReceipt)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return a, fmt.Errorf("%w: %v", wire.ErrReceipt, err)
+	}
+	if err := wire.VerifyReceipt(a, c.opts.CollectorKey); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// Receipts asks the collector which submissions it holds for the practice
+// (a signed GET) and verifies the signed list against the pinned key.
+func (c *Client) Receipts(ctx context.Context) (*wire.Receipts, error) {
+	b, resp, err := c.do(ctx, http.MethodGet, wire.ReceiptsPath(c.opts.Practice), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var r wire.Receipts
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, &ReceiptError{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), First: firstBytes(b),
+			Err: fmt.Errorf("%w: the receipt list does not decode: %v", wire.ErrReceipt, err)}
+	}
+	key := c.opts.CollectorKey
+	if len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: no collector key is pinned", wire.ErrReceipt)
+	}
+	if err := wire.VerifyReceipts(r, key); err != nil {
+		return nil, err
+	}
+	if r.Practice != c.opts.Practice {
+		return nil, fmt.Errorf("%w: the receipt list is for practice %q", wire.ErrReceipt, r.Practice)
+	}
+	return &r, nil
+}
+
+// Schemes asks the collector which incentive schemes include the practice,
+// with the baseline and pack versions each pays on (a signed GET).
+func (c *Client) Schemes(ctx context.Context) (*wire.PracticeSchemes, error) {
+	b, resp, err := c.do(ctx, http.MethodGet, wire.PracticeSchemesPath(c.opts.Practice), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var ps wire.PracticeSchemes
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, fmt.Errorf("the collector's list of schemes does not decode (%d, %s, %q): %w",
+			resp.StatusCode, resp.Header.Get("Content-Type"), firstBytes(b), err)
+	}
+	return &ps, nil
+}
+
+// CollectorKeyFromReceipts fetches the receipt list and returns the
+// collector key it names, for an agent enrolled before receipts were
+// signed to pin on first use (over the verified TLS connection).
+func (c *Client) CollectorKeyFromReceipts(ctx context.Context) (ed25519.PublicKey, error) {
+	b, _, err := c.do(ctx, http.MethodGet, wire.ReceiptsPath(c.opts.Practice), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var r wire.Receipts
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: the receipt list does not decode: %v", wire.ErrReceipt, err)
+	}
+	pub, err := base64.StdEncoding.DecodeString(r.CollectorKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: the receipt list names no collector key", wire.ErrReceipt)
+	}
+	if err := wire.VerifyReceipts(r, pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// PinnedKey returns the collector key the client checks receipts with.
+func (c *Client) PinnedKey() ed25519.PublicKey { return c.opts.CollectorKey }
+
+// Pin sets the collector key the client checks receipts with.
+func (c *Client) Pin(pub ed25519.PublicKey) { c.opts.CollectorKey = pub }
+
+// CollectorTime estimates the collector's clock now from the Date header
+// of its latest answer; ok is false before any answer.
+func (c *Client) CollectorTime() (t time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clockAt.IsZero() {
+		return time.Time{}, false
+	}
+	return c.clockAt.Add(c.opts.Now().Sub(c.clockSeen)), true
+}
+
+func (c *Client) noteClock(resp *http.Response) {
+	t, err := http.ParseTime(resp.Header.Get(wire.HeaderDate))
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.clockAt, c.clockSeen = t, c.opts.Now()
+	c.mu.Unlock()
 }
 
 // Heartbeat tells the collector the agent is alive.
@@ -268,6 +444,13 @@ func (c *Client) Enrol(ctx context.Context, code string) (*wire.EnrolResponse, e
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("enrol: collector answer: %w", err)
 	}
+	if r.CollectorKey != "" {
+		pub, err := base64.StdEncoding.DecodeString(r.CollectorKey)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("enrol: the collector's receipt key in its answer is not an ed25519 public key")
+		}
+		c.opts.CollectorKey = pub
+	}
 	return &r, nil
 }
 
@@ -286,11 +469,28 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) post(ctx context.Context, path, key string, body []byte) ([]byte, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.base.String()+path, body)
-	if err != nil {
-		return nil, err
+	b, _, err := c.postResp(ctx, path, key, body)
+	return b, err
+}
+
+func (c *Client) postResp(ctx context.Context, path, key string, body []byte) ([]byte, *http.Response, error) {
+	return c.do(ctx, http.MethodPost, path, key, body)
+}
+
+// do sends a signed request with retries and returns a 2xx answer's body
+// (up to 1 MiB) and response, or an *Error.
+func (c *Client) do(ctx context.Context, method, path, key string, body []byte) ([]byte, *http.Response, error) {
+	var rdr any
+	if body != nil {
+		rdr = body
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base.String()+path, rdr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", "steward-agent/"+buildinfo.String())
 	req.Header.Set(wire.HeaderAgentVersion, buildinfo.String())
 	if key != "" {
@@ -303,17 +503,18 @@ func (c *Client) post(ctx context.Context, path, key string, body []byte) ([]byt
 	_ = sign(req.Request)
 	resp, err := c.retrying(sign).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("post %s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", strings.ToLower(method), path, err)
 	}
 	defer resp.Body.Close()
+	c.noteClock(resp)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("post %s: read answer: %w", path, err)
+		return nil, resp, fmt.Errorf("%s %s: read answer: %w", strings.ToLower(method), path, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return b, nil
+		return b, resp, nil
 	}
 	e := &Error{Status: resp.StatusCode}
 	_ = json.Unmarshal(b, &e.Problem)
-	return nil, e
+	return nil, resp, e
 }

@@ -3,11 +3,14 @@ package upload
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,8 +47,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if step == nil {
+		sum := sha256.Sum256(body)
+		a := wire.Ack{SubmissionID: r.Header.Get(wire.HeaderIdempotencyKey), Practice: r.Header.Get(wire.HeaderPractice),
+			BodySHA256: hex.EncodeToString(sum[:]), State: wire.StateCurrent}
+		wire.SignReceipt(&a, collectorKey)
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(wire.Ack{SubmissionID: r.Header.Get(wire.HeaderIdempotencyKey)})
+		_ = json.NewEncoder(w).Encode(a)
 		return
 	}
 	step(w)
@@ -74,6 +82,9 @@ func slow(d time.Duration) func(http.ResponseWriter) {
 	return func(w http.ResponseWriter) { time.Sleep(d); w.WriteHeader(http.StatusCreated) }
 }
 
+// collectorKey signs the stand-in's receipts; clients pin its public half.
+var collectorKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+
 func newPair(t *testing.T, script ...func(http.ResponseWriter)) (*server, *Client) {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
@@ -81,7 +92,8 @@ func newPair(t *testing.T, script ...func(http.ResponseWriter)) (*server, *Clien
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	c, err := New(Options{URL: ts.URL, Practice: "Y01234", Key: priv, Attempts: 6,
-		WaitMin: 20 * time.Millisecond, WaitMax: 200 * time.Millisecond, Timeout: 300 * time.Millisecond})
+		WaitMin: 20 * time.Millisecond, WaitMax: 200 * time.Millisecond, Timeout: 300 * time.Millisecond,
+		CollectorKey: collectorKey.Public().(ed25519.PublicKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,5 +211,66 @@ func TestNewRefusesPlainHTTPOffLoopback(t *testing.T) {
 	}
 	if _, err := New(Options{URL: "https://u:p@collector.example", Key: priv}); err == nil {
 		t.Fatal("credentials in URL accepted")
+	}
+}
+
+// TestOnlyAReceiptCountsAsDelivered: answers that are 2xx but prove no
+// storage (a proxy's own 200, an empty 200, a 204, a page of HTML, a
+// receipt for another submission or body, one signed by another key) are
+// errors naming what came back, never an acknowledgement.
+func TestOnlyAReceiptCountsAsDelivered(t *testing.T) {
+	body := []byte(`{"x":1}`)
+	sum := sha256.Sum256(body)
+	signed := func(mod func(*wire.Ack), key ed25519.PrivateKey) func(http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			a := wire.Ack{SubmissionID: "sub-1", Practice: "Y01234", BodySHA256: hex.EncodeToString(sum[:]), State: wire.StateCurrent}
+			mod(&a)
+			wire.SignReceipt(&a, key)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(a)
+		}
+	}
+	answer := func(code int, ctype, text string) func(http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			if ctype != "" {
+				w.Header().Set("Content-Type", ctype)
+			}
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(text))
+		}
+	}
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	for _, tc := range []struct {
+		name   string
+		step   func(http.ResponseWriter)
+		inText string
+	}{
+		{"proxy 200 ok", answer(200, "application/json", `{"status":"ok"}`), `200, application/json, "{\"status\":\"ok\"}"`},
+		{"empty 200", answer(200, "", ""), "200, no content type, an empty body"},
+		{"204", answer(204, "", ""), "204"},
+		{"html", answer(200, "text/html", "<html><body>Welcome</body></html>"), "text/html"},
+		{"another submission", signed(func(a *wire.Ack) { a.SubmissionID = "sub-2" }, collectorKey), `names submission "sub-2"`},
+		{"another body", signed(func(a *wire.Ack) { a.BodySHA256 = strings.Repeat("0", 64) }, collectorKey), "body digest"},
+		{"another practice", signed(func(a *wire.Ack) { a.Practice = "Y09999" }, collectorKey), `practice "Y09999"`},
+		{"another key", signed(func(*wire.Ack) {}, otherKey), "not the pinned key"},
+		{"unsigned", answer(201, "application/json", `{"submission_id":"sub-1","practice":"Y01234"}`), "not signed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := newPair(t, tc.step)
+			ack, err := c.Submit(context.Background(), "sub-1", body)
+			var re *ReceiptError
+			if !errors.As(err, &re) || ack != nil {
+				t.Fatalf("Submit = %s, %v; want a ReceiptError and no acknowledgement", ack, err)
+			}
+			if !strings.Contains(err.Error(), tc.inText) || !strings.Contains(err.Error(), "stays pending") {
+				t.Errorf("message %q does not say what came back (%q) and that the month stays pending", err, tc.inText)
+			}
+		})
+	}
+	// And the real thing is accepted.
+	_, c := newPair(t, signed(func(*wire.Ack) {}, collectorKey))
+	if _, err := c.Submit(context.Background(), "sub-1", body); err != nil {
+		t.Fatalf("a good receipt: %v", err)
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,11 +16,15 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/agent/config"
+	"github.com/nhs-steward/steward/agent/lock"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/installer/service"
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/disclosure"
+	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/model"
 )
 
 func commands() []*cli.Command {
@@ -27,6 +34,8 @@ func commands() []*cli.Command {
 		enrolCommand(),
 		previewCommand(),
 		onceCommand(),
+		resendCommand(),
+		releaseCommand(),
 		runServiceCommand(),
 		statusCommand(),
 		worklistCommand(),
@@ -167,10 +176,81 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 			if err := c.Ping(ctx); err != nil {
 				return cli.WithCode(cli.ExitNetwork, fmt.Errorf("%w\n  check collector.url and that this machine may reach it (HTTPS out)", err))
 			}
-			ok("collector %s reachable; practice key %s", e.cfg.Collector.URL, e.cfg.KeyPath())
+			// A signed no-op: the collector checks the practice key, and
+			// its signed answer checks the pinned collector key.
+			if err := e.pin(ctx, c); err != nil {
+				return cli.WithCode(cli.ExitNetwork, err)
+			}
+			rs, err := c.Receipts(ctx)
+			var ue *upload.Error
+			switch {
+			case errors.As(err, &ue) && ue.Status == 401:
+				return cli.WithCode(cli.ExitConfig, fmt.Errorf("the collector does not accept this practice's key (%v)\n  enrol again with a new code from your ICB: steward-agent enrol --code CODE", err))
+			case err != nil:
+				return cli.WithCode(cli.ExitNetwork, fmt.Errorf("%w\n  the collector's answer could not be verified with the key pinned at enrolment: if the ICB moved the collector, ask them whether its receipt key changed", err))
+			}
+			ok("collector %s reachable; practice key %s accepted; %d month(s) held there", e.cfg.Collector.URL, e.cfg.KeyPath(), len(rs.Receipts))
+			if err := checkSchemes(ctx, c, e, p, path, stdio.Out); err != nil {
+				return err
+			}
+			if ag, err := e.agent(nopSender{}); err == nil {
+				if probs := ag.Problems(); len(probs) > 0 {
+					for _, p := range probs {
+						fmt.Fprintf(stdio.Out, "fail  %s\n", p)
+					}
+					return cli.WithCode(cli.ExitConfig, fmt.Errorf("%d problem(s) in the agent's data folder %s", len(probs), e.cfg.DataDir))
+				}
+			}
 			return nil
 		},
 	}
+}
+
+// checkSchemes asks the collector which schemes include the practice and
+// fails, with the fix, when the agent's baseline or pack version is not one
+// a scheme pays on: figures computed with either would never count.
+func checkSchemes(ctx context.Context, c *upload.Client, e *env, p *model.Pack, path string, out io.Writer) error {
+	ps, err := c.Schemes(ctx)
+	var ue *upload.Error
+	switch {
+	case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
+		fmt.Fprintln(out, "skip  schemes: this collector does not list them (it is older than this agent)")
+		return nil
+	case err != nil:
+		return cli.WithCode(cli.ExitNetwork, fmt.Errorf("read the schemes that include this practice: %w", err))
+	}
+	var problems []string
+	live := 0
+	for _, sc := range ps.Schemes {
+		if sc.Retired {
+			continue
+		}
+		live++
+		if sc.Baseline != "" && sc.Baseline != e.cfg.Baseline {
+			problems = append(problems, fmt.Sprintf("scheme %s pays on figures with baseline %s, but this agent's baseline is %s\n  set `baseline: %s` in %s; months already sent with the wrong baseline are corrected with: steward-agent resend --as-of DATE --reason \"baseline corrected to %s\"",
+				sc.ID, sc.Baseline, e.cfg.Baseline, sc.Baseline, path, sc.Baseline))
+		}
+		if sc.Pack != "" && sc.Versions != "" {
+			r, err := schemes.ParsePackRange(sc.Pack, sc.Versions)
+			if err == nil && !r.Accepts(p.ID, p.Version) {
+				problems = append(problems, fmt.Sprintf("scheme %s pays on pack %s %s, but this agent runs %s %s\n  ask your ICB for the search bundle the scheme uses (bundle.trusted_root in %s), or approve the waiting version: steward-agent status",
+					sc.ID, sc.Pack, sc.Versions, p.ID, p.Version, path))
+			}
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(out, "ok    scheme %s: baseline %s, pack %s %s\n", sc.ID, sc.Baseline, sc.Pack, sc.Versions)
+		}
+	}
+	if live == 0 {
+		fmt.Fprintln(out, "warn  no scheme at the collector includes this practice yet: ask your ICB which scheme you are in")
+	}
+	for _, pr := range problems {
+		fmt.Fprintf(out, "fail  %s\n", pr)
+	}
+	if len(problems) > 0 {
+		return cli.WithCode(cli.ExitConfig, fmt.Errorf("%d scheme problem(s): figures computed now would not count", len(problems)))
+	}
+	return nil
 }
 
 // latestMonthEnd is the end of the month before now's.
@@ -202,10 +282,31 @@ code your ICB gave you. Codes expire and work once.`,
 			if err := os.MkdirAll(e.cfg.DataDir, 0o750); err != nil {
 				return err
 			}
-			key, err := upload.LoadKey(e.cfg.KeyPath())
+			l, err := lock.Acquire(ctx, e.cfg.DataDir, 10*time.Second)
 			if err != nil {
-				if key, err = upload.GenerateKey(e.cfg.KeyPath()); err != nil {
-					return err
+				return err
+			}
+			defer l.Release()
+			// The key is made in memory and written only once the collector
+			// has accepted it: a failed enrolment (a refused code, a full
+			// disk) leaves nothing behind, and a retry starts clean. A good
+			// key already here is re-enrolled with (a new code for the same
+			// practice); an empty or damaged one is replaced.
+			// A new key goes to practice.key.new first (durably: a full disk
+			// fails here, before the code is used) and becomes practice.key
+			// only once the collector has accepted it.
+			pendingKey := e.cfg.KeyPath() + ".new"
+			key, err := upload.LoadKey(e.cfg.KeyPath())
+			fresh := err != nil
+			if fresh {
+				if key, err = upload.LoadKey(pendingKey); err != nil {
+					if _, key, err = ed25519.GenerateKey(nil); err != nil {
+						return err
+					}
+					if err := upload.SaveKey(pendingKey, key); err != nil {
+						os.Remove(pendingKey)
+						return fmt.Errorf("%w\n  nothing was sent and the code is still good: free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
+					}
 				}
 			}
 			c, err := upload.New(upload.Options{URL: e.cfg.Collector.URL, CAFile: e.cfg.Collector.CAFile,
@@ -221,7 +322,22 @@ code your ICB gave you. Codes expire and work once.`,
 				}
 				return cli.WithCode(cli.ExitNetwork, err)
 			}
-			fmt.Fprintf(stdio.Out, "enrolled %s (%s, ICB %s); key %s\nnext: steward-agent preview, then steward-agent start\n", r.Practice, r.Name, r.ICB, r.KeyID)
+			if c.PinnedKey() == nil {
+				return fmt.Errorf("the collector accepted the enrolment but named no receipt key: it is older than this agent; ask your ICB to upgrade steward-collector")
+			}
+			if err := upload.SaveCollectorKey(e.cfg.CollectorKeyPath(), c.PinnedKey()); err != nil {
+				return fmt.Errorf("%w\n  the collector accepted the key but this folder could not record it: free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
+			}
+			if fresh {
+				if err := os.Rename(pendingKey, e.cfg.KeyPath()); err != nil {
+					return fmt.Errorf("%w\n  free some space in %s, then run enrol again with the same code", err, e.cfg.DataDir)
+				}
+				if err := fsutil.SyncDir(e.cfg.DataDir); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(stdio.Out, "enrolled %s (%s, ICB %s); key %s; collector receipt key %s\nnext: steward-agent preview, then steward-agent start\n",
+				r.Practice, r.Name, r.ICB, r.KeyID, wire.KeyID(c.PinnedKey()))
 			return nil
 		},
 	}
@@ -277,6 +393,7 @@ is everything that leaves the practice: aggregates only.`,
 
 func onceCommand() *cli.Command {
 	var path, asOf string
+	var wait time.Duration
 	return &cli.Command{
 		Name:    "once",
 		Summary: "run one full cycle now: compute what is due, deliver, heartbeat",
@@ -287,6 +404,7 @@ run at any time: a month is never sent twice.`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs, &path)
 			fs.StringVar(&asOf, "as-of", "", "compute only this month end, YYYY-MM-DD")
+			fs.DurationVar(&wait, "wait", 10*time.Second, "how long to wait for another steward-agent working on the same data folder before leaving the work to it")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			e, err := loadEnv(path, stdio.Err)
@@ -303,7 +421,7 @@ run at any time: a month is never sent twice.`,
 			if err != nil {
 				return err
 			}
-			ag, err := e.agent(c)
+			ag, err := e.agentWith(c, wait)
 			if err != nil {
 				return err
 			}
@@ -312,16 +430,141 @@ run at any time: a month is never sent twice.`,
 					e.log.Warn("search bundle update failed; running the current one", "error", err)
 				}
 			}
+			if err := e.pin(ctx, c); err != nil {
+				e.log.Warn("could not pin the collector's receipt key; months stay pending until it can", "error", err)
+			}
 			rep, cerr := ag.Cycle(ctx, a)
+			if rep.Busy != nil {
+				// Not a failure: the other process does this cycle's work.
+				fmt.Fprintln(stdio.Out, rep.Busy.Error()+": nothing to do")
+				return nil
+			}
 			herr := ag.Heartbeat(ctx)
-			fmt.Fprintf(stdio.Out, "computed %d month(s) %v, delivered %d, rejected %d, pending %d\n",
-				len(rep.Computed), rep.Computed, len(rep.Delivered), len(rep.Rejected), rep.Pending)
+			fmt.Fprintf(stdio.Out, "computed %d month(s) %v, delivered %d, rejected %d, sent again %d, pending %d\n",
+				len(rep.Computed), rep.Computed, len(rep.Delivered), len(rep.Rejected), len(rep.Restored), rep.Pending)
+			for _, h := range rep.Held {
+				fmt.Fprintf(stdio.Out, "held %s: %s\n", h.AsOf, h.Reason)
+			}
 			if cerr != nil {
 				return cli.WithCode(cli.ExitFailure, cerr)
 			}
 			if herr != nil {
 				return cli.WithCode(cli.ExitNetwork, herr)
 			}
+			return nil
+		},
+	}
+}
+
+func resendCommand() *cli.Command {
+	var path, asOf, reason string
+	var force bool
+	return &cli.Command{
+		Name:    "resend",
+		Summary: "correct a month already sent: recompute it and send it with a reason",
+		Usage:   "resend --as-of DATE --reason TEXT [--config FILE] [--force]",
+		Help: `Recomputes a month that was already sent, with today's config and data (a
+corrected baseline, a refreshed extract), and sends it as a correction of the
+document sent before. The collector keeps both, counts the correction, and
+shows your reason on the practice page and in the claim's history; a claim
+whose figures change goes back to be declared again.
+
+A recomputed month that fails the data-quality gate is refused unless --force.
+
+Examples:
+  steward-agent resend --as-of 2025-03-31 --reason "registrations were half refreshed on the 5th"
+  steward-agent resend --as-of 2025-03-31 --reason "baseline corrected to 2024-03-31" --config agent.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs, &path)
+			fs.StringVar(&asOf, "as-of", "", "the month end to correct, YYYY-MM-DD")
+			fs.StringVar(&reason, "reason", "", "why the month is sent again (kept at the collector, shown to the ICB)")
+			fs.BoolVar(&force, "force", false, "send even if the recomputed month fails the data-quality gate")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if asOf == "" {
+				return cli.Usagef("--as-of is required: the month end to correct")
+			}
+			if strings.TrimSpace(reason) == "" {
+				return cli.Usagef("--reason is required: it is kept at the collector and shown beside the claim")
+			}
+			a, err := parseAsOf(asOf)
+			if err != nil {
+				return err
+			}
+			e, err := loadEnv(path, stdio.Err)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := e.pin(ctx, c); err != nil {
+				return cli.WithCode(cli.ExitNetwork, err)
+			}
+			ag, err := e.agent(c)
+			if err != nil {
+				return err
+			}
+			rep, err := ag.Resend(ctx, a, reason, force)
+			if err != nil {
+				if len(rep.Computed) > 0 {
+					fmt.Fprintf(stdio.Out, "correction for %s queued; it is sent at the next cycle\n", asOf)
+					return cli.WithCode(cli.ExitNetwork, err)
+				}
+				return cli.WithCode(cli.ExitFailure, err)
+			}
+			fmt.Fprintf(stdio.Out, "correction for %s delivered (%d submission)\n", asOf, len(rep.Delivered))
+			return nil
+		},
+	}
+}
+
+func releaseCommand() *cli.Command {
+	var path, asOf string
+	return &cli.Command{
+		Name:    "release",
+		Summary: "let a month held by the data-quality gate be sent as it is",
+		Usage:   "release --as-of DATE [--config FILE]",
+		Help: `A month whose figures look wrong (no registered adults, a sudden rise or fall,
+an extract that ends before the month does) is held, not sent: status shows
+"held" and why. Fix the data and the next cycle checks it again; or, when
+you know the figures are right (a list merger, a real change), release it and
+the next cycle sends it as it is. Releasing is logged.
+
+Example:
+  steward-agent release --as-of 2025-03-31`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs, &path)
+			fs.StringVar(&asOf, "as-of", "", "the held month end, YYYY-MM-DD")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if asOf == "" {
+				return cli.Usagef("--as-of is required: the held month end (steward-agent status lists them)")
+			}
+			a, err := parseAsOf(asOf)
+			if err != nil {
+				return err
+			}
+			e, err := loadEnv(path, stdio.Err)
+			if err != nil {
+				return err
+			}
+			ag, err := e.agent(nopSender{})
+			if err != nil {
+				return err
+			}
+			who := os.Getenv("USER")
+			if who == "" {
+				who = os.Getenv("USERNAME")
+			}
+			if who == "" {
+				who = "practice manager"
+			}
+			if err := ag.Release(ctx, a, who); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdio.Out, "released %s: it is sent as it is at the next cycle (or now: steward-agent once --as-of %s)\n", asOf, asOf)
 			return nil
 		},
 	}

@@ -102,6 +102,9 @@ func newFixture(t *testing.T, patients int, schedule string) *fixture {
 	if schedule != "" {
 		cfg = strings.Replace(cfg, "schedule:\n", "schedule:\n"+schedule, 1)
 	}
+	// The synthetic extract ends in March 2025 while months fall due up
+	// to today: the extract-age check is off for these tests.
+	cfg += "quality:\n  max_extract_age_days: 0\n"
 	f.config = filepath.Join(f.dir, "agent.yaml")
 	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

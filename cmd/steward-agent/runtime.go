@@ -25,6 +25,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/wire"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/run"
@@ -170,6 +171,24 @@ func (r runner) document(ctx context.Context, asOf, baseline time.Time) (*result
 	return doc, nil
 }
 
+// quality reads the data-quality figures of the practice database for the
+// agent's gate.
+func (r runner) quality(ctx context.Context, asOf time.Time) (*agent.Quality, error) {
+	rr, err := r.open()
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	ctx, cancel := context.WithTimeout(ctx, r.e.cfg.Database.Timeout.Duration)
+	defer cancel()
+	q, err := rr.Quality(ctx, asOf)
+	if err != nil {
+		url, _ := r.e.cfg.DatabaseURL()
+		return nil, agent.Classify("data-quality check failed", withoutValues(redactSecrets(err, url)))
+	}
+	return &agent.Quality{Issues: q.Issues, UnreadableIssues: q.Unreadable, Newest: q.Newest}, nil
+}
+
 // checkDatabaseURL refuses a database URL that does not parse, with a
 // message that does not quote it: the parser's own message would (and
 // with it the password).
@@ -290,13 +309,41 @@ func (e *env) client() (*upload.Client, error) {
 	if err != nil {
 		return nil, cli.WithCode(cli.ExitConfig, err)
 	}
+	pinned, err := upload.LoadCollectorKey(e.cfg.CollectorKeyPath())
+	if err != nil && !errors.Is(err, upload.ErrNoCollectorKey) {
+		return nil, cli.WithCode(cli.ExitConfig, err)
+	}
 	return upload.New(upload.Options{
 		URL: e.cfg.Collector.URL, CAFile: e.cfg.Collector.CAFile, Practice: e.cfg.Practice, Key: key,
-		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log,
+		Timeout: e.cfg.Collector.Timeout.Duration, Logger: e.log, CollectorKey: pinned, Now: clock(),
 	})
 }
 
-func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
+// pin makes sure the client has the collector's receipt key: an agent
+// enrolled before receipts were signed pins the key the collector names
+// in its (self-signed) receipt list, over the verified TLS connection, on
+// first use.
+func (e *env) pin(ctx context.Context, c *upload.Client) error {
+	if c.PinnedKey() != nil {
+		return nil
+	}
+	pub, err := c.CollectorKeyFromReceipts(ctx)
+	if err != nil {
+		return fmt.Errorf("pin the collector's receipt key: %w", err)
+	}
+	if err := upload.SaveCollectorKey(e.cfg.CollectorKeyPath(), pub); err != nil {
+		return err
+	}
+	c.Pin(pub)
+	e.log.Warn("pinned the collector's receipt key on first use (this agent was enrolled before receipts were signed)", "key_id", wire.KeyID(pub))
+	return nil
+}
+
+func (e *env) agent(sender agent.Sender) (*agent.Agent, error) { return e.agentWith(sender, 0) }
+
+// agentWith is agent with how long a cycle waits for the data folder's
+// lock (0: the default).
+func (e *env) agentWith(sender agent.Sender, lockWait time.Duration) (*agent.Agent, error) {
 	var first time.Time
 	if e.cfg.Schedule.FirstAsOf != "" {
 		first, _ = time.Parse(time.DateOnly, e.cfg.Schedule.FirstAsOf)
@@ -310,7 +357,13 @@ func (e *env) agent(sender agent.Sender) (*agent.Agent, error) {
 		return nil, err
 	}
 	packID := e.cfg.Bundle.Pack
+	q := e.cfg.Quality
+	gate := agent.Gate{MinRegisteredAdults: q.MinRegisteredAdults, MaxAdultsChange: float64(q.MaxAdultsChangePercent) / 100,
+		MaxOpioidChange: float64(q.MaxOpioidChangePercent) / 100, MinOpioidChange: q.MinOpioidChange,
+		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, MaxExtractAge: q.MaxExtractAgeDays}
 	return agent.New(agent.Options{
+		Gate: gate, ClockTolerance: q.ClockTolerance.Duration, LockWait: lockWait, Now: clock(),
+		Quality:    runner{e}.quality,
 		Checkpoint: crashPoint(),
 		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,
@@ -338,6 +391,17 @@ func dataPath(e *env, name string) string { return filepath.Join(e.cfg.DataDir, 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// clock is the agent's clock: the machine's, shifted by
+// STEWARD_AGENT_CLOCK_OFFSET (a Go duration) when that is set. Tests use it
+// to run the real binary with a clock that is wrong; it is inert otherwise.
+func clock() func() time.Time {
+	d, err := time.ParseDuration(os.Getenv("STEWARD_AGENT_CLOCK_OFFSET"))
+	if err != nil || d == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(d) }
 }
 
 // crashPoint returns the crash-injection hook: with STEWARD_AGENT_KILL_AT=N

@@ -13,6 +13,7 @@ import (
 	kservice "github.com/kardianos/service"
 
 	"github.com/nhs-steward/steward/agent"
+	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/installer/service"
 	"github.com/nhs-steward/steward/internal/cli"
 )
@@ -39,9 +40,13 @@ database or the collector.`,
 				svcState = serviceState(runtime.GOOS, systemdRunning(), svc.Status)
 			}
 			pending := 0
+			var problems []string
 			if ag, err := e.agent(nopSender{}); err == nil {
-				p, _ := ag.Outbox().Pending()
-				pending = len(p)
+				pending = ag.Outbox().PendingCount()
+				problems = ag.Problems()
+			}
+			if _, err := upload.LoadKey(e.cfg.KeyPath()); err != nil {
+				problems = append(problems, err.Error())
 			}
 			_, source, perr := e.pack()
 			if perr != nil {
@@ -71,7 +76,16 @@ database or the collector.`,
 			w("last delivery", st.LastDelivery)
 			w("last heartbeat", st.LastHeartbeat)
 			w("pending", fmt.Sprint(pending))
+			for _, h := range st.Held {
+				w("held "+h.AsOf, h.Reason)
+			}
+			for _, d := range st.Unknown {
+				w("unknown "+d, "the collector holds this month but this agent never sent it: ask your ICB")
+			}
 			w("last error", st.LastError)
+			for _, p := range problems {
+				w("problem", p)
+			}
 			for _, s := range st.Searches {
 				w("search "+s.Search, searchLine(s))
 			}

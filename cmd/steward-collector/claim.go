@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -91,7 +92,7 @@ Example:
 				return err
 			}
 			var parts []string
-			for _, st := range []schemes.State{schemes.Open, schemes.Calculated, schemes.Declared, schemes.Approved, schemes.Paid} {
+			for _, st := range schemes.States {
 				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
 			}
 			fmt.Fprintf(stdio.Out, "\nClaims: %s\n", strings.Join(parts, ", "))
@@ -131,14 +132,43 @@ Example:
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
+			rows, err := withCorrections(ctx, db, events, fs.Lookup("period").Value.String(), fs.Lookup("ods").Value.String())
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "AT\tODS\tWHO\tROLE\tFROM\tTO\tREASON")
-			for _, e := range events {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Practice, e.Actor, e.Role, e.From, e.To, dash(e.Reason))
+			for _, e := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Practice, e.Actor, dash(e.Role), dash(e.From), e.To, dash(e.Reason))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// withCorrections adds to a period's claim events the corrections the
+// practices sent for its month (steward-agent resend), with their reasons,
+// in time order: a correction changes the figures a claim is paid on.
+func withCorrections(ctx context.Context, db *store.DB, events []store.ClaimEvent, period, ods string) ([]store.ClaimEvent, error) {
+	p, err := time.Parse("2006-01", period)
+	if err != nil {
+		return events, nil
+	}
+	asOf := p.AddDate(0, 1, -1).Format(time.DateOnly)
+	subs, err := db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: ods, AsOf: asOf})
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(events)
+	for _, sub := range subs {
+		if sub.Corrects == "" {
+			continue
+		}
+		out = append(out, store.ClaimEvent{At: sub.ReceivedAt, Practice: sub.Practice, Actor: "practice:" + sub.Practice,
+			To: "figures corrected", Reason: sub.CorrectionReason + " (submission " + sub.IdempotencyKey + " replaces " + sub.Corrects + ")"})
+	}
+	slices.SortStableFunc(out, func(a, b store.ClaimEvent) int { return a.At.Compare(b.At) })
+	return out, nil
 }
 
 func claimMoveCommand() *cli.Command {
@@ -156,7 +186,11 @@ sign-off role the scheme allows for the move ('user add --sign-off'):
 
 The period is recalculated first: if the practice's figures changed since
 the last calculation its claim is already back at calculated and a move
-from declared or approved is refused. Every move is audited ('claim
+from declared or approved is refused. A claim with nothing payable is
+closed by the collector with the reason ('claim history') and needs no
+sign-off: no one moves it, and it reopens to calculated when figures make
+something payable. The user must belong to the scheme's ICB and be able to
+see the practice; a retired scheme's claims do not move. Every move is audited ('claim
 history'). The web dashboard offers the same moves.
 
 Examples:

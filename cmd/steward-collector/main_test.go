@@ -67,6 +67,13 @@ func TestCommands(t *testing.T) {
 	if code, out, _ = run(t, "", "user", "list", "--config", cfg); code != 0 || !regexp.MustCompile(`(?m)^ana +icb_analyst +QWE +- +- +true `).MatchString(out) {
 		t.Fatalf("user list: %d\n%s", code, out)
 	}
+	// Sign-off roles are those a scheme in force names: one of this ICB
+	// (QWE) whose ICB roles are icb_lead and icb_finance.
+	qwe := schemeFile(t, dir, "qwe.yaml", "icb: QXX", "icb: QWE", "  - Y01001\n  - Y01002\n  - Y01003\n  - Y01004\n", "  - Y01234\n",
+		"approve: [icb_medicines_optimisation_lead]", "approve: [icb_lead]")
+	if code, _, errs := run(t, "", "scheme", "add", "--config", cfg, qwe); code != 0 {
+		t.Fatalf("scheme add: %d %s", code, errs)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int

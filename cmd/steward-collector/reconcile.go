@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/config"
@@ -38,6 +40,8 @@ func reconcileFlags(fs *flag.FlagSet) {
 	fs.String("format", "table", "output `format`: table or csv (finance's export)")
 	fs.Int("silent-days", 0, "list agents silent for more than `N` days (default: the configured heartbeat_silence_days)")
 	fs.Bool("dry-run", false, "show the reconciliation without storing it or moving any claim")
+	fs.String("out", "", "csv: write the CSV to this `file` (and its manifest beside it) instead of standard output")
+	fs.String("manifest", "", "csv: write the manifest (row count, payable and indicative totals, SHA-256) to this `file` (default with --out: FILE.manifest.json)")
 }
 
 func reconcileCommand() *cli.Command {
@@ -58,8 +62,10 @@ practices missing, late or on the wrong pack, and enrolled agents silent
 for more than N days. Amounts in parentheses are indicative (paid only in
 the final period).
 
---format csv writes finance's CSV instead (the same as 'export').
---dry-run shows the result without storing anything.
+--format csv writes finance's CSV instead (the same as 'export'), with its
+manifest (--out, --manifest).
+--dry-run shows the result without storing anything; it is the only way to
+calculate a retired scheme's period.
 Every run is recorded in the audit log with its totals; 'claim' moves
 claims on (declare, approve, pay).
 
@@ -79,11 +85,20 @@ func exportCommand() *cli.Command {
 		Usage:   "export --scheme ID --period YYYY-MM --format csv --config FILE",
 		Help: `The same as 'reconcile --format csv': recalculates the period (so the
 export never shows figures older than the store's), then writes one row
-per practice per element (docs/schemes.md, "Finance CSV") on standard
-output, with each claim's state. Recorded in the audit log.
+per practice per element (docs/schemes.md, "Finance CSV") with each
+claim's state. amount_pence and amount_gbp hold only what is payable this
+period, so their sum is exactly what to pay; indicative_pence and
+indicative_gbp hold what is not payable yet.
 
-Example:
-  steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --format csv --config collector.yaml > payments.csv`,
+With --out FILE the CSV goes to FILE and its manifest, a small JSON file
+with the row count, the payable and indicative totals and the CSV's
+SHA-256, to FILE.manifest.json (or --manifest). Without --out the CSV goes
+to standard output, the manifest to --manifest if given, and the totals to
+standard error. Recorded in the audit log.
+
+Examples:
+  steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --out payments-2027-03.csv --config collector.yaml
+  steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml > payments.csv`,
 		Flags: func(fs *flag.FlagSet) {
 			reconcileFlags(fs)
 			fs.Lookup("format").DefValue = "csv"
@@ -119,6 +134,12 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	if err := claims.CheckPeriod(s, period); err != nil {
 		return cli.Usagef("--period: %v", err)
 	}
+	if st, err := db.Scheme(ctx, s.ID); err != nil {
+		return cli.WithCode(cli.ExitDatabase, err)
+	} else if st.Retired() && !dryRun {
+		return fmt.Errorf("scheme %s was retired on %s (%s): its calculations stay as they were ('claim list' shows them); --dry-run calculates without storing",
+			s.ID, st.RetiredAt.UTC().Format(time.DateOnly), st.RetiredReason)
+	}
 	svc := &claims.Service{DB: db}
 	actor := actorName(fs)
 	var out *claims.Outcome
@@ -141,7 +162,7 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 		return cli.WithCode(cli.ExitDatabase, err)
 	}
 	if format == "csv" {
-		if err := schemes.WriteCSV(stdio.Out, rec); err != nil {
+		if err := writeExport(fs, stdio, rec); err != nil {
 			return err
 		}
 		return out.PaidChanged
@@ -160,6 +181,48 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	return nil
 }
 
+// writeExport writes finance's CSV of rec and its manifest where --out and
+// --manifest say. A file is written whole or not at all.
+func writeExport(fs *flag.FlagSet, stdio cli.IO, rec *schemes.Reconciliation) error {
+	outPath := fs.Lookup("out").Value.String()
+	manifestPath := fs.Lookup("manifest").Value.String()
+	if manifestPath == "" && outPath != "" {
+		manifestPath = outPath + ".manifest.json"
+	}
+	var csvBuf bytes.Buffer
+	m, err := schemes.WriteCSV(&csvBuf, rec)
+	if err != nil {
+		return err
+	}
+	var mBuf bytes.Buffer
+	if err := schemes.WriteManifest(&mBuf, m); err != nil {
+		return err
+	}
+	if outPath == "" {
+		if _, err := stdio.Out.Write(csvBuf.Bytes()); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	} else if err := fsutil.WriteFileAtomic(outPath, csvBuf.Bytes(), 0o640); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	if manifestPath != "" {
+		if err := fsutil.WriteFileAtomic(manifestPath, mBuf.Bytes(), 0o640); err != nil {
+			return fmt.Errorf("write manifest: %w", err)
+		}
+	}
+	where := "standard output"
+	if outPath != "" {
+		where = outPath
+	}
+	fmt.Fprintf(stdio.Err, "Finance CSV of %s %s: %d rows, payable £%s, indicative £%s (not payable), sha256 %s, to %s",
+		m.Scheme, m.Period, m.Rows, m.PayableGBP, m.IndicativeGBP, m.SHA256, where)
+	if manifestPath != "" {
+		fmt.Fprintf(stdio.Err, "; manifest %s", manifestPath)
+	}
+	fmt.Fprintln(stdio.Err, ".")
+	return nil
+}
+
 // writeOutcome says what the calculation stored and which claims moved.
 func writeOutcome(w io.Writer, out *claims.Outcome, dryRun bool) {
 	switch {
@@ -174,10 +237,13 @@ func writeOutcome(w io.Writer, out *claims.Outcome, dryRun bool) {
 		fmt.Fprintf(w, "\nRecalculated (version %d): %d figure change(s).\n", out.Version, len(out.Changes))
 	}
 	moved := map[string]int{}
-	var back []string
+	var back, closed []string
 	for _, e := range out.Events {
 		moved[string(e.From)+" -> "+string(e.To)]++
-		if e.From != schemes.Open {
+		switch {
+		case e.To == schemes.Closed || e.From == schemes.Closed:
+			closed = append(closed, fmt.Sprintf("  %s %s -> %s: %s", e.Practice, e.From, e.To, e.Reason))
+		case e.From != schemes.Open:
 			back = append(back, fmt.Sprintf("  %s %s -> %s: %s", e.Practice, e.From, e.To, e.Reason))
 		}
 	}
@@ -191,6 +257,9 @@ func writeOutcome(w io.Writer, out *claims.Outcome, dryRun bool) {
 	}
 	if len(back) > 0 {
 		fmt.Fprintf(w, "Sent back to calculated because figures changed:\n%s\n", strings.Join(back, "\n"))
+	}
+	if len(closed) > 0 {
+		fmt.Fprintf(w, "Closed with nothing payable (no sign-off needed), or reopened:\n%s\n", strings.Join(closed, "\n"))
 	}
 }
 

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +32,9 @@ func medsipSub(t *testing.T, ods, key, asOf string, received time.Time, reviewed
 // practices and submissions for 2027-03 from three of them.
 func setupReconcile(t *testing.T, withInputs bool) (cfg, dir string) {
 	t.Helper()
-	dir = t.TempDir()
-	cfg = filepath.Join(dir, "collector.yaml")
-	if code, _, errs := run(t, "", "init-config", "--out", cfg); code != 0 {
-		t.Fatalf("init-config: %d %s", code, errs)
-	}
+	// The example scheme is ICB QXX's: 'scheme add' takes it only at a
+	// collector of that ICB.
+	cfg, dir = newCollector(t, "QXX")
 	for _, ods := range []string{"Y01001", "Y01002", "Y01003", "Y01004", "Y09999"} {
 		if code, _, errs := run(t, "", "practice", "add", "--ods", ods, "--name", "Surgery "+ods, "--icb", "QXX", "--config", cfg); code != 0 {
 			t.Fatalf("practice add %s: %d %s", ods, code, errs)
@@ -123,8 +125,8 @@ func TestReconcile(t *testing.T) {
 	for ods, want := range map[string]string{
 		"Y01001": "Y01001 Surgery Y01001 calculated pass 450.00 2952.23 250.00 3652.23",
 		"Y01002": "Y01002 Surgery Y01002 open missing 0.00 0.00 0.00 0.00",
-		"Y01003": "Y01003 Surgery Y01003 calculated fail: opioid_lead_named 0.00 0.00 0.00 0.00",
-		"Y01004": "Y01004 Surgery Y01004 calculated fail: deadline 0.00 0.00 0.00 0.00",
+		"Y01003": "Y01003 Surgery Y01003 closed fail: opioid_lead_named 0.00 0.00 0.00 0.00",
+		"Y01004": "Y01004 Surgery Y01004 closed fail: deadline 0.00 0.00 0.00 0.00",
 		"TOTAL":  "TOTAL 450.00 2952.23 250.00 3652.23",
 	} {
 		if lines[ods] != want {
@@ -138,7 +140,11 @@ func TestReconcile(t *testing.T) {
 		"Silent agents (1):\n  Y01001 Surgery Y01001, last heartbeat -",
 		"Y01003 gateway opioid_lead_named:",
 		"Calculated (version 1).",
-		"Claims moved open -> calculated: 3",
+		// Nothing is payable to Y01003 and Y01004: their claims are
+		// closed, with the reason, and need no sign-off.
+		"Claims moved open -> calculated: 1",
+		"Claims moved open -> closed: 2",
+		"  Y01003 open -> closed: nothing payable: gateway not met (opioid_lead_named: practice has not declared opioid_lead_named)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("reconcile output lacks %q:\n%s", want, out)
@@ -220,5 +226,115 @@ func TestReconcileWithoutInputs(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "export", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--format", "table", "--config", cfg); code != cli.ExitUsage {
 		t.Errorf("export --format table: exit %d", code)
+	}
+}
+
+// export --out writes the CSV and its manifest beside it; the manifest's
+// totals are what the amount columns add up to, and finance can check the
+// file against its digest.
+func TestExportManifest(t *testing.T) {
+	cfg, dir := setupReconcile(t, true)
+	out := filepath.Join(dir, "payments.csv")
+	code, stdout, errs := run(t, "", "export", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--out", out, "--config", cfg)
+	if code != 0 || stdout != "" {
+		t.Fatalf("export --out: %d %q %s", code, stdout, errs)
+	}
+	if !strings.Contains(errs, "Finance CSV of example-icb-opioid-mos-2026-27 2027-03: 12 rows, payable £3652.23, indicative £0.00 (not payable)") ||
+		!strings.Contains(errs, "manifest "+out+".manifest.json") {
+		t.Fatalf("export says: %s", errs)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out + ".manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m schemes.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if m.Rows != 12 || m.PayablePence != 365223 || m.PayableGBP != "3652.23" || m.SHA256 != hex.EncodeToString(sum[:]) || m.Bytes != int64(len(data)) {
+		t.Fatalf("manifest = %+v", m)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pence int64
+	for _, r := range rows[1:] {
+		n, err := strconv.ParseInt(r[10], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pence += n
+	}
+	if pence != m.PayablePence {
+		t.Fatalf("amount_pence adds up to %d, the manifest says %d", pence, m.PayablePence)
+	}
+	// To standard output, the manifest goes where --manifest says.
+	manifest := filepath.Join(dir, "m.json")
+	code, stdout, _ = run(t, "", "export", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-03", "--manifest", manifest, "--config", cfg)
+	if again, err := os.ReadFile(manifest); code != 0 || stdout != string(data) || err != nil || string(again) != string(raw) {
+		t.Fatalf("export --manifest: %d, same csv %t, manifest %s, %v", code, stdout == string(data), again, err)
+	}
+}
+
+// In a month before the final one, nothing is payable under the example
+// scheme: the amount columns sum to nothing, the indicative columns hold
+// what practices would earn, and every claim with figures is closed.
+func TestExportBeforeFinalPeriod(t *testing.T) {
+	cfg, dir := setupReconcile(t, true)
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Ingest(context.Background(), medsipSub(t, "Y01001", "feb", "2027-02-28", time.Date(2027, 3, 2, 9, 0, 0, 0, time.UTC), 30, 40, 5, 10)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, stdout, errs := run(t, "", "export", "--scheme", "example-icb-opioid-mos-2026-27", "--period", "2027-02", "--config", cfg)
+	if code != 0 || !strings.Contains(errs, "payable £0.00, indicative £3652.23 (not payable)") {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		if r[2] == "Y01001" && (r[10] != "0" || r[11] != "0.00" || r[12] != "closed" || r[20] == "0") {
+			t.Errorf("Y01001 row = %q", r)
+		}
+	}
+}
+
+// TestClaimHistoryShowsCorrections: a correction the practice sent for
+// the period's month is in the claim's history with its reason.
+func TestClaimHistoryShowsCorrections(t *testing.T) {
+	cfg, dir := setupReconcile(t, true)
+	const scheme = "example-icb-opioid-mos-2026-27"
+	if code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--config", cfg); code != 0 {
+		t.Fatalf("reconcile: %d %s %s", code, out, errs)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "steward-collector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := medsipSub(t, "Y01001", "k1-fix", "2027-03-31", time.Date(2027, 4, 9, 9, 0, 0, 0, time.UTC), 35, 40, 5, 10)
+	fix.Corrects, fix.CorrectionReason = "k1", "reviews recorded late were missing from the extract"
+	if _, err := db.Ingest(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, out, errs := run(t, "", "reconcile", "--scheme", scheme, "--period", "2027-03", "--config", cfg); code != 0 {
+		t.Fatalf("reconcile after the correction: %d %s %s", code, out, errs)
+	}
+	code, out, errs := run(t, "", "claim", "history", "--scheme", scheme, "--period", "2027-03", "--ods", "Y01001", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "figures corrected") || !strings.Contains(out, "reviews recorded late were missing from the extract") ||
+		!strings.Contains(out, "k1-fix replaces k1") {
+		t.Fatalf("claim history: %d\n%s%s", code, out, errs)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/tufrepo"
+	"github.com/nhs-steward/steward/reporting/wire"
 )
 
 func serveCommand() *cli.Command {
@@ -81,6 +83,14 @@ Examples:
 				}
 				return nil
 			}
+			receiptKey, made, err := loadReceiptKey(cfg.ReceiptKey)
+			if err != nil {
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			if made {
+				log.Warn("made a new receipt key: back it up with the store; agents enrolled before pin it at their next delivery", "receipt_key", cfg.ReceiptKey,
+					"key_id", wire.KeyID(receiptKey.Public().(ed25519.PublicKey)))
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return cli.WithCode(cli.ExitNetwork, fmt.Errorf("listen on %s: %w", cfg.Listen, err))
@@ -95,6 +105,7 @@ Examples:
 				SessionLifetime: cfg.SessionLifetime,
 				// Browsers accept Secure cookies from http://localhost too.
 				SecureCookies: true,
+				ReceiptKey:    receiptKey,
 			}
 			// The refresh loop stops with the server, before the store closes.
 			var background sync.WaitGroup
@@ -139,14 +150,17 @@ func recalculateLoop(ctx context.Context, log *slog.Logger, svc *claims.Service,
 			log.Error("recalculate scheme periods", "err", err)
 		}
 		for _, o := range outs {
-			back := 0
+			back, closed := 0, 0
 			for _, e := range o.Events {
-				if e.From != schemes.Open {
+				switch {
+				case e.To == schemes.Closed:
+					closed++
+				case e.From != schemes.Open && e.From != schemes.Closed:
 					back++
 				}
 			}
 			log.Info("recalculated", "scheme", o.Scheme, "period", o.Period, "version", o.Version,
-				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back)
+				"figure_changes", len(o.Changes), "claims_moved", len(o.Events), "sent_back", back, "closed_nothing_payable", closed)
 			if o.PaidChanged != nil {
 				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Scheme, "period", o.Period, "err", o.PaidChanged)
 			}

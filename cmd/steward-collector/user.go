@@ -15,6 +15,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
@@ -39,9 +40,12 @@ func userAddCommand() *cli.Command {
 
 --sign-off gives the scheme sign-off roles the person holds, comma
 separated: the names a scheme's sign_off lists for declare (practice staff,
-e.g. practice_manager; needs --practice), approve (e.g.
-icb_medicines_optimisation_lead) and pay (e.g. icb_finance). Without one a
-user, even an admin, can look at claims but not move them.
+e.g. practice_manager; needs --role practice and --practice), approve (e.g.
+icb_medicines_optimisation_lead) and pay (e.g. icb_finance). Each must be
+named by a scheme in force ('scheme add' it first): a practice role only
+for a practice user of that scheme's ICB, an ICB role only for a user of
+that scheme's ICB (--icb) who is not a practice user. Without one a user,
+even an admin, can look at claims but not move them.
 
 With --password-stdin the first line of standard input is the password
 (at least 12 characters), stored as an argon2id hash. Without it, an API
@@ -104,6 +108,9 @@ Examples:
 				}
 				u.ICB = p.ICB
 			}
+			if err := checkSignOff(ctx, db, u, u.SignOff); err != nil {
+				return err
+			}
 			if password != "" {
 				if u.PasswordHash, err = auth.HashPassword(password); err != nil {
 					return err
@@ -159,6 +166,22 @@ func userListCommand() *cli.Command {
 	}
 }
 
+// checkSignOff refuses sign-off roles u may not hold under the schemes in
+// force (claims.CheckSignOff), as a usage error naming the fix.
+func checkSignOff(ctx context.Context, db *store.DB, u collector.User, roles []string) error {
+	if len(roles) == 0 {
+		return nil
+	}
+	inForce, err := (&claims.Service{DB: db}).Schemes(ctx)
+	if err != nil {
+		return cli.WithCode(cli.ExitDatabase, err)
+	}
+	if err := claims.CheckSignOff(u, roles, inForce); err != nil {
+		return cli.Usagef("--sign-off: %v", err)
+	}
+	return nil
+}
+
 // parseSignOff parses --sign-off: role names separated by commas.
 func parseSignOff(v string) ([]string, error) {
 	var out []string
@@ -180,7 +203,7 @@ func userSetCommand() *cli.Command {
 		Summary: "change a user's sign-off roles, or disable or enable them",
 		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--password-stdin] [--actor NAME] --config FILE",
 		Help: `--sign-off replaces the user's scheme sign-off roles (comma separated; an
-empty value removes them all). --disable stops the user at once: their
+empty value removes them all), checked as 'user add' checks them. --disable stops the user at once: their
 browser sessions and API tokens no longer work, and nothing they did is
 removed. --enable lets them back in. --password-stdin sets a new password
 from the first line of standard input (at least 12 characters) and ends
@@ -239,7 +262,20 @@ Examples:
 				return err
 			}
 			defer db.Close()
-			u, err := db.ChangeUser(ctx, fs.Lookup("name").Value.String(), change, actorName(fs), time.Now())
+			name := fs.Lookup("name").Value.String()
+			if change.SignOff != nil {
+				old, err := db.UserByName(ctx, name)
+				if errors.Is(err, collector.ErrNotFound) {
+					return fmt.Errorf("%w ('user list' shows the users)", err)
+				}
+				if err != nil {
+					return cli.WithCode(cli.ExitDatabase, err)
+				}
+				if err := checkSignOff(ctx, db, old, *change.SignOff); err != nil {
+					return err
+				}
+			}
+			u, err := db.ChangeUser(ctx, name, change, actorName(fs), time.Now())
 			if err != nil {
 				if errors.Is(err, collector.ErrNotFound) {
 					return fmt.Errorf("%w ('user list' shows the users)", err)

@@ -110,7 +110,16 @@ type Submission struct {
 	// SupersededBy is the idempotency key of the submission that replaced
 	// this one, or "" while it is current.
 	SupersededBy string
-	Measures     []MeasureRow
+	// GeneratedAt is the document's own generation time (RFC 3339), which
+	// orders two documents for the same month: an older one arriving late
+	// never supersedes a newer one.
+	GeneratedAt string
+	// Corrects is the idempotency key of the submission this correction
+	// replaces, and CorrectionReason the practice's reason; both "" for an
+	// ordinary submission.
+	Corrects         string
+	CorrectionReason string
+	Measures         []MeasureRow
 }
 
 // Current reports whether s is the latest submission for its practice, pack

@@ -151,14 +151,16 @@ func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (res
 		if r.Denominator.Valid {
 			den = r.Denominator.Value
 		}
+		// The numerator and denominator are the raw figures (patients,
+		// mg); per is the scale of the value (MEASURES.md).
+		per := 1.0
 		if pm.Per > 0 {
-			den /= pm.Per
-			m.Per = pm.Per
+			per, m.Per = pm.Per, pm.Per
 		}
 		m.Numerator = results.F(results.Round4(num))
 		m.Denominator = results.F(results.Round4(den))
 		if den != 0 {
-			m.Value = results.F(results.Round4(num / den))
+			m.Value = results.F(results.Round4(num / (den / per)))
 		}
 	default:
 		return m, fmt.Errorf("measure %s: unknown kind %q", pm.ID, pm.Kind)

@@ -57,8 +57,10 @@ func TestDocument(t *testing.T) {
 		t.Errorf("ratio with zero denominator has value %v, want null", *d.Find("empty_ratio").Value)
 	}
 	p := d.Find("per_1000")
-	if *p.Denominator != 2.5 || *p.Value != 49382.6 || p.Per != 1000 {
-		t.Errorf("per_1000 = %v/%v = %v per %v, want 123456.5/2.5 = 49382.6 per 1000", *p.Numerator, *p.Denominator, *p.Value, p.Per)
+	// MEASURES.md: the denominator is the raw count and per the scale
+	// of the value (it used to be reported divided by per).
+	if *p.Denominator != 2500 || *p.Value != 49382.6 || p.Per != 1000 {
+		t.Errorf("per_1000 = %v/%v = %v per %v, want 123456.5/2500 x 1000 = 49382.6", *p.Numerator, *p.Denominator, *p.Value, p.Per)
 	}
 	if got := *d.Find("total").Value; got != 10.1235 {
 		t.Errorf("sum value = %v, want 10.1235", got)

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Schema is the value of Document.Schema for this version.
@@ -47,9 +48,26 @@ type Document struct {
 	Runs []SearchRun `json:"runs,omitempty"`
 	// Disclosure says which disclosure control was applied to strata.
 	Disclosure *Disclosure `json:"disclosure,omitempty"`
-	// GeneratedAt is when the document was computed (RFC 3339, UTC).
+	// GeneratedAt is when the document was computed (RFC 3339, UTC). The
+	// collector orders two documents for the same month by it.
 	GeneratedAt string `json:"generated_at,omitempty"`
+	// Correction, on a document resent to correct a month already
+	// delivered, names the submission it replaces and why.
+	Correction *Correction `json:"correction,omitempty"`
 }
+
+// Correction says which submission a corrected document replaces, and why.
+type Correction struct {
+	// Supersedes is the submission id (idempotency key) of the document
+	// being corrected.
+	Supersedes string `json:"supersedes"`
+	// Reason is the practice's reason, kept at the collector and shown in
+	// the claim's history.
+	Reason string `json:"reason"`
+}
+
+// MaxCorrectionReason bounds a correction's reason, in characters.
+const MaxCorrectionReason = 500
 
 // PackRef names a search pack and its version.
 type PackRef struct {
@@ -66,8 +84,9 @@ type Measure struct {
 	At          string   `json:"at,omitempty"` // "as_of" or "baseline": the date the figure describes
 	Numerator   *float64 `json:"numerator,omitempty"`
 	Denominator *float64 `json:"denominator,omitempty"`
-	// Per scales a ratio: the denominator is expressed per this many
-	// (ome_per_1000: denominator = eligible adults / 1000).
+	// Per scales a ratio's value: value = numerator / denominator x per,
+	// with the numerator and denominator the raw figures (ome_per_1000:
+	// denominator = eligible adults, per = 1000).
 	Per   float64  `json:"per,omitempty"`
 	Value *float64 `json:"value"`
 	// Publishable marks a measure a scheme publishes: it is
@@ -248,6 +267,19 @@ func (d *Document) Validate() error {
 	}
 	if d.Baseline != "" && !isMonthEnd(d.Baseline) {
 		add("baseline %q is not the last day of a month (YYYY-MM-DD)", d.Baseline)
+	}
+	if d.GeneratedAt != "" {
+		if _, err := time.Parse(time.RFC3339Nano, d.GeneratedAt); err != nil {
+			add("generated_at %q is not an RFC 3339 time", d.GeneratedAt)
+		}
+	}
+	if c := d.Correction; c != nil {
+		if c.Supersedes == "" {
+			add("correction.supersedes is required: the submission id the correction replaces")
+		}
+		if r := strings.TrimSpace(c.Reason); r == "" || utf8.RuneCountInString(r) > MaxCorrectionReason {
+			add("correction.reason must be 1 to %d characters", MaxCorrectionReason)
+		}
 	}
 	if len(d.Measures) == 0 {
 		add("measures is empty")

@@ -137,9 +137,28 @@ type parser struct {
 	packID   string
 	cat      Catalogue
 	problems []Problem
+	// positions are where values are, by path (Scheme.Positions).
+	positions map[string]Pos
 }
 
 func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+
+// mark records where the value at path is, for Validate's messages.
+func (p *parser) mark(path string, n *yaml.Node) {
+	if p.positions == nil {
+		p.positions = map[string]Pos{}
+	}
+	p.positions[path] = p.pos(n)
+}
+
+// markKeys records where each of keys' values is in m.
+func (p *parser) markKeys(m *mapping, keys []string) {
+	for _, k := range keys {
+		if n, ok := m.get(k); ok {
+			p.mark(join(m.path, k), n)
+		}
+	}
+}
 
 func (p *parser) add(n *yaml.Node, path, msg, fix string) {
 	p.problems = append(p.problems, Problem{Pos: p.pos(n), Path: path, Msg: msg, Fix: fix})
@@ -193,6 +212,8 @@ func (p *parser) parse(data []byte) *Scheme {
 	m.require(topRequired...)
 
 	s := &Scheme{Pos: p.pos(root)}
+	p.markKeys(m, topKeys)
+	defer func() { s.Positions = p.positions }()
 	s.ID = p.str(m, "id", schemeIDPattern, "use lower-case letters, digits, - and _, starting with a letter")
 	s.Title = p.str(m, "title", nil, "")
 	s.ICB = p.str(m, "icb", odsPattern, "use the ICB's ODS code, e.g. QXX")
@@ -482,6 +503,7 @@ func (p *parser) pack(n *yaml.Node) PackRange {
 	if m == nil {
 		return PackRange{}
 	}
+	p.markKeys(m, []string{"id", "versions"})
 	pr := PackRange{ID: p.str(m, "id", idPattern, "use the pack id, e.g. "+p.packID)}
 	if pr.ID != "" && pr.ID != p.packID {
 		in, _ := m.get("id")
@@ -506,6 +528,7 @@ func (p *parser) periods(n *yaml.Node, baseline string) Periods {
 	if m == nil {
 		return Periods{}
 	}
+	p.markKeys(m, keys)
 	var ps Periods
 	ps.From = p.month(m, "from")
 	ps.To = p.month(m, "to")
@@ -574,6 +597,7 @@ func (p *parser) practices(n *yaml.Node) ([]string, bool) {
 			continue
 		}
 		seen[v] = true
+		p.mark("practices/"+v, c)
 		out = append(out, v)
 	}
 	sort.Strings(out)
@@ -912,6 +936,7 @@ func (p *parser) signOff(n *yaml.Node) SignOff {
 			case contains(out, v):
 				p.add(c, rp, fmt.Sprintf("role %q is listed twice", v), "list each role once")
 			default:
+				p.mark(path+"/"+v, c)
 				out = append(out, v)
 			}
 		}

@@ -55,6 +55,21 @@ type Scheme struct {
 	PracticeCapPence int64
 	SignOff          SignOff
 	Pos              Pos
+	// Positions says where values are in the file, by path: top-level
+	// keys ("icb", "baseline"), keys under pack and periods
+	// ("pack.versions", "periods.to"), each listed practice
+	// ("practices/Y01001") and each sign-off role ("sign_off.approve/icb_lead").
+	// Validate uses them to point at the line to fix.
+	Positions map[string]Pos
+}
+
+// PosOf returns where path is in the scheme's file, or the scheme's own
+// position when it is not recorded.
+func (s *Scheme) PosOf(path string) Pos {
+	if p, ok := s.Positions[path]; ok {
+		return p
+	}
+	return s.Pos
 }
 
 // PackRange is the search pack a scheme accepts and its version range, a
@@ -64,6 +79,16 @@ type PackRange struct {
 	ID       string
 	Versions string
 	cons     []versionConstraint
+}
+
+// ParsePackRange makes the range of versions of pack id that versions
+// (">=2026.1.0 <2027.0.0") names.
+func ParsePackRange(id, versions string) (PackRange, error) {
+	cons, err := parseVersionRange(versions)
+	if err != nil {
+		return PackRange{}, err
+	}
+	return PackRange{ID: id, Versions: versions, cons: cons}, nil
 }
 
 // Accepts reports whether the pack id and version satisfy the range.

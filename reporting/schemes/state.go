@@ -18,7 +18,16 @@ const (
 	Declared   State = "declared"   // the practice has declared the calculation
 	Approved   State = "approved"   // the ICB has approved the declaration
 	Paid       State = "paid"       // finance has paid; final
+	// Closed: nothing is payable on the calculated figures, so there is
+	// nothing to sign off. Steward closes the claim with the reason and
+	// reopens it (to calculated) if a recalculation makes something
+	// payable; no person moves it.
+	Closed State = "closed"
 )
+
+// States lists every claim state, in the order the machine runs through
+// them, closed last.
+var States = []State{Open, Calculated, Declared, Approved, Paid, Closed}
 
 // Errors of the state machine.
 var (
@@ -95,10 +104,26 @@ var moves = []move{
 	{Approved, Paid, []who{byPayer}, false},
 }
 
+// closingMoves are the moves Steward makes when a recalculation finds
+// nothing payable, or something payable again: they follow the figures, so
+// only Steward makes them, and none needs a person's sign-off. They are
+// kept apart from moves so that a refused person's move lists only what
+// people may do next.
+var closingMoves = []move{
+	{Open, Closed, []who{bySteward}, false},
+	{Calculated, Closed, []who{bySteward}, false},
+	{Closed, Closed, []who{bySteward}, false},
+	{Closed, Calculated, []who{bySteward}, false},
+	{Declared, Closed, []who{bySteward}, true},
+	{Approved, Closed, []who{bySteward}, true},
+}
+
 func findMove(from, to State) *move {
-	for i := range moves {
-		if moves[i].from == from && moves[i].to == to {
-			return &moves[i]
+	for _, table := range [][]move{moves, closingMoves} {
+		for i := range table {
+			if table[i].from == from && table[i].to == to {
+				return &table[i]
+			}
 		}
 	}
 	return nil
@@ -173,16 +198,37 @@ func nextStates(from State) []string {
 	return out
 }
 
-// RequiredTransition says where a claim in state must go when Steward
-// recalculates it; changed says whether its figures changed. It returns the
-// target and true when a move (and audit event) is needed. A paid claim
-// whose figures changed returns ErrChangedAfterPayment.
+// RequiredTransition says where a claim in state with something payable
+// must go when Steward recalculates it; changed says whether its figures
+// changed. It is RequiredMove with payable true.
 func RequiredTransition(state State, changed bool) (State, bool, error) {
+	return RequiredMove(state, changed, true)
+}
+
+// RequiredMove says where a claim in state must go when Steward
+// recalculates it: changed says whether its figures changed, payable
+// whether anything is payable on the new figures. It returns the target and
+// true when a move (and audit event) is needed. A claim with nothing
+// payable is closed, whatever its state short of paid: there is nothing to
+// sign off. A closed claim reopens to calculated once something is payable.
+// A paid claim whose figures changed returns ErrChangedAfterPayment.
+func RequiredMove(state State, changed, payable bool) (State, bool, error) {
 	switch state {
 	case "", Open:
+		if !payable {
+			return Closed, true, nil
+		}
 		return Calculated, true, nil
 	case Calculated, Declared, Approved:
+		if !payable {
+			return Closed, true, nil
+		}
 		return Calculated, changed, nil
+	case Closed:
+		if payable {
+			return Calculated, true, nil
+		}
+		return Closed, changed, nil
 	case Paid:
 		if changed {
 			return Paid, false, ErrChangedAfterPayment
@@ -190,6 +236,43 @@ func RequiredTransition(state State, changed bool) (State, bool, error) {
 		return Paid, false, nil
 	}
 	return state, false, fmt.Errorf("%w: unknown state %q", ErrTransition, state)
+}
+
+// NothingPayable says why a practice's result pays nothing this period, as
+// the reason a claim is closed with: "nothing payable: ...". It returns ""
+// when something is payable.
+func NothingPayable(rec *Reconciliation, pr *PracticeResult) string {
+	if pr.TotalPence > 0 {
+		return ""
+	}
+	if !pr.Gateway.Pass {
+		var failed []string
+		for _, c := range pr.Gateway.Checks {
+			if !c.Pass {
+				failed = append(failed, c.ID+": "+c.Reason)
+			}
+		}
+		return "nothing payable: gateway not met (" + strings.Join(failed, "; ") + ")"
+	}
+	anyPayable := false
+	var notes []string
+	for _, er := range pr.Elements {
+		if er.Payable {
+			anyPayable = true
+			if er.Note != "" {
+				notes = append(notes, er.ID+": "+er.Note)
+			}
+		}
+	}
+	if !anyPayable {
+		return fmt.Sprintf("nothing payable: no element is payable in %s, elements are paid in the final period (indicative £%s)",
+			rec.Period, FormatPence(pr.IndicativePence))
+	}
+	why := "nothing payable: every payable element is £0.00 on these figures"
+	if len(notes) > 0 {
+		why += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return why
 }
 
 // FigureChange is one difference between two reconciliations of a practice.
@@ -301,10 +384,12 @@ func comparePractice(o, n *PracticeResult) []FigureChange {
 
 // Recalculated compares a new reconciliation with the previous one (nil on
 // the first calculation) and returns the audit events the collector must
-// apply, given each practice's stored state (absent means open): open claims
-// become calculated; calculated, declared and approved claims whose figures
-// changed go (back) to calculated, with the changes as the reason. The
-// changes are returned too. Paid claims whose figures changed are not moved;
+// apply, given each practice's stored state (absent means open), as
+// RequiredMove says: open claims become calculated; calculated, declared
+// and approved claims whose figures changed go (back) to calculated, with
+// the changes as the reason; a claim with nothing payable is closed, with
+// NothingPayable's reason, and a closed claim with something payable again
+// reopens to calculated. The changes are returned too. Paid claims whose figures changed are not moved;
 // the error then wraps ErrChangedAfterPayment and names them, and the events
 // for every other claim are still returned.
 func Recalculated(prev, next *Reconciliation, states map[string]State, at time.Time) ([]Event, []FigureChange, error) {
@@ -315,7 +400,8 @@ func Recalculated(prev, next *Reconciliation, states map[string]State, at time.T
 	}
 	var events []Event
 	var paid []string
-	for _, pr := range next.Practices {
+	for i := range next.Practices {
+		pr := &next.Practices[i]
 		if pr.Missing {
 			continue // nothing to calculate until figures arrive
 		}
@@ -324,7 +410,8 @@ func Recalculated(prev, next *Reconciliation, states map[string]State, at time.T
 			state = Open
 		}
 		pc := byPractice[pr.ODS]
-		to, needed, err := RequiredTransition(state, len(pc) > 0)
+		nothing := NothingPayable(next, pr)
+		to, needed, err := RequiredMove(state, len(pc) > 0, nothing == "")
 		if err != nil {
 			if errors.Is(err, ErrChangedAfterPayment) {
 				paid = append(paid, pr.ODS)
@@ -335,16 +422,24 @@ func Recalculated(prev, next *Reconciliation, states map[string]State, at time.T
 		if !needed {
 			continue
 		}
-		reason := "calculated"
-		if state != Open {
-			parts := make([]string, len(pc))
+		var parts []string
+		if state != Open && len(pc) > 0 {
+			changed := make([]string, len(pc))
 			for i, c := range pc {
-				parts[i] = fmt.Sprintf("%s %s -> %s", c.What, c.Old, c.New)
+				changed[i] = fmt.Sprintf("%s %s -> %s", c.What, c.Old, c.New)
 			}
-			reason = "figures changed: " + strings.Join(parts, "; ")
+			parts = append(parts, "figures changed: "+strings.Join(changed, "; "))
+		}
+		switch {
+		case to == Closed:
+			parts = append(parts, nothing)
+		case state == Closed:
+			parts = append(parts, fmt.Sprintf("reopened: £%s payable", FormatPence(pr.TotalPence)))
+		case state == Open:
+			parts = append(parts, "calculated")
 		}
 		events = append(events, Event{Scheme: next.Scheme, Period: next.Period, Practice: pr.ODS,
-			Actor: Steward.ID, Role: Steward.Role, At: at.UTC(), From: state, To: to, Reason: reason})
+			Actor: Steward.ID, Role: Steward.Role, At: at.UTC(), From: state, To: to, Reason: strings.Join(parts, "; ")})
 	}
 	if len(paid) > 0 {
 		return events, changes, fmt.Errorf("%w: %s %s: %s", ErrChangedAfterPayment, next.Scheme, next.Period, strings.Join(paid, ", "))

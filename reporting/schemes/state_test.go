@@ -3,6 +3,7 @@ package schemes
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,154 @@ func TestFigureChangeAfterCalculation(t *testing.T) {
 	// The event is a move the machine allows.
 	if _, err := s.Move(Claim{Scheme: s.ID, Period: "2027-03", Practice: "Y01002", State: Declared}, Calculated, Steward, at, events[0].Reason); err != nil {
 		t.Errorf("Move: %v", err)
+	}
+}
+
+func TestRequiredMove(t *testing.T) {
+	tests := []struct {
+		state            State
+		changed, payable bool
+		to               State
+		needed           bool
+		err              error
+	}{
+		{Open, false, true, Calculated, true, nil},
+		{Open, false, false, Closed, true, nil},
+		{Calculated, false, true, Calculated, false, nil},
+		{Calculated, true, true, Calculated, true, nil},
+		{Calculated, true, false, Closed, true, nil},
+		// A claim calculated before closing existed is closed at the
+		// next calculation, figures changed or not.
+		{Calculated, false, false, Closed, true, nil},
+		{Declared, false, false, Closed, true, nil},
+		{Declared, true, false, Closed, true, nil},
+		{Approved, true, false, Closed, true, nil},
+		{Declared, false, true, Declared, false, nil},
+		{Closed, false, false, Closed, false, nil},
+		{Closed, true, false, Closed, true, nil},
+		{Closed, true, true, Calculated, true, nil},
+		{Paid, false, false, Paid, false, nil},
+		{Paid, true, false, Paid, false, ErrChangedAfterPayment},
+	}
+	for _, tt := range tests {
+		to, needed, err := RequiredMove(tt.state, tt.changed, tt.payable)
+		if needed != tt.needed || !errors.Is(err, tt.err) || (tt.needed && to != tt.to) {
+			t.Errorf("RequiredMove(%s, changed %v, payable %v) = %s, %v, %v; want %s, %v, %v",
+				tt.state, tt.changed, tt.payable, to, needed, err, tt.to, tt.needed, tt.err)
+		}
+		if !needed {
+			continue
+		}
+		// Every required move is one the machine lets Steward make.
+		reason := ""
+		if findMove(tt.state, to) != nil && findMove(tt.state, to).backward {
+			reason = "figures changed"
+		}
+		if _, err := testScheme(t, gatewayScheme).Move(Claim{Scheme: "test-scheme", Period: "2027-03", Practice: "Y01001", State: tt.state},
+			to, Steward, at, reason); err != nil {
+			t.Errorf("%s -> %s by Steward: %v", tt.state, to, err)
+		}
+	}
+}
+
+// A claim with nothing payable is closed with the reason; it needs no
+// sign-off, no person may move it, and it reopens to calculated when new
+// figures make something payable.
+func TestClosedClaims(t *testing.T) {
+	s := testScheme(t, gatewayScheme)
+	pays := practiceFigures("Y01001", 1000, cnt("eligible_adults", 800), rat("long_term_reviewed", 10, 20))
+	undeclared := practiceFigures("Y01002", 1000, cnt("eligible_adults", 800), rat("long_term_reviewed", 10, 20))
+	undeclared.Declarations = nil
+	none := practiceFigures("Y01003", 1000, cnt("eligible_adults", 800), rat("long_term_reviewed", 0, 20))
+	first, err := Evaluate(s, "2027-03", []PracticeFigures{pays, undeclared, none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := Recalculated(nil, first, nil, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Event{}
+	for _, e := range events {
+		got[e.Practice] = e
+	}
+	if e := got["Y01001"]; e.From != Open || e.To != Calculated || e.Reason != "calculated" {
+		t.Errorf("Y01001 = %+v", e)
+	}
+	if e, want := got["Y01002"], "nothing payable: gateway not met (opioid_lead_named: practice has not declared opioid_lead_named)"; e.To != Closed || e.Reason != want {
+		t.Errorf("Y01002 = %+v, want closed with %q", e, want)
+	}
+	if e, want := got["Y01003"], "nothing payable: every payable element is £0.00 on these figures"; e.To != Closed || e.Reason != want {
+		t.Errorf("Y01003 = %+v, want closed with %q", e, want)
+	}
+	if len(events) != 3 {
+		t.Errorf("%d events, want 3 (Y01004 and Y01005 sent nothing and stay open)", len(events))
+	}
+
+	// No person may move a closed claim: there is nothing to sign off.
+	c := Claim{Scheme: s.ID, Period: "2027-03", Practice: "Y01002", State: Closed}
+	for _, to := range []State{Declared, Approved, Paid, Calculated} {
+		for _, by := range []Actor{{ID: "u1", Role: "practice_manager", Practice: "Y01002"}, {ID: "u3", Role: "icb_lead"}, {ID: "u4", Role: "icb_finance"}} {
+			if _, err := s.Move(c, to, by, at, "a reason"); err == nil {
+				t.Errorf("%s moved a closed claim to %s", by.Role, to)
+			}
+		}
+		if roles := s.AllowedRoles(Closed, to); slices.ContainsFunc(roles, func(r string) bool { return r != RoleSteward }) {
+			t.Errorf("AllowedRoles(closed, %s) = %v: a person may move a closed claim", to, roles)
+		}
+	}
+
+	// Y01002 declares; Y01001's figures fall to nothing payable after it
+	// was declared; Y01003 reviews patients at last.
+	undeclared.Declarations = []string{"opioid_lead_named"}
+	pays.Measures = []Measure{cnt("eligible_adults", 800), rat("long_term_reviewed", 0, 20)}
+	none.Measures = []Measure{cnt("eligible_adults", 800), rat("long_term_reviewed", 4, 20)}
+	second, err := Evaluate(s, "2027-03", []PracticeFigures{pays, undeclared, none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]State{"Y01001": Declared, "Y01002": Closed, "Y01003": Closed}
+	events, _, err = Recalculated(first, second, states, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]Event{}
+	for _, e := range events {
+		got[e.Practice] = e
+	}
+	if e := got["Y01001"]; e.From != Declared || e.To != Closed ||
+		e.Reason != "figures changed: reviews.a 10 -> 0; reviews.amount_pence 1000 -> 0; nothing payable: every payable element is £0.00 on these figures" {
+		t.Errorf("Y01001 = %+v", e)
+	}
+	if e := got["Y01002"]; e.From != Closed || e.To != Calculated || !strings.HasSuffix(e.Reason, "; reopened: £10.00 payable") {
+		t.Errorf("Y01002 = %+v", e)
+	}
+	if e := got["Y01003"]; e.From != Closed || e.To != Calculated || e.Reason != "figures changed: reviews.a 0 -> 4; reviews.amount_pence 0 -> 400; reopened: £4.00 payable" {
+		t.Errorf("Y01003 = %+v", e)
+	}
+	for _, e := range events {
+		if _, err := s.Move(Claim{Scheme: s.ID, Period: e.Period, Practice: e.Practice, State: e.From}, e.To, Steward, at, e.Reason); err != nil {
+			t.Errorf("%s: %s -> %s is not a move Steward may make: %v", e.Practice, e.From, e.To, err)
+		}
+	}
+}
+
+// Before the final period an element paid at the year end is indicative:
+// a claim whose every element is paid then is closed for the month, with
+// what it would earn in the reason.
+func TestClosedBeforeTheFinalPeriod(t *testing.T) {
+	s, err := Load("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := exampleFigures()[1] // Y01001
+	f.AsOf, f.ReceivedAt = "2026-12-31", time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
+	rec, err := Evaluate(s, "2026-12", []PracticeFigures{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &rec.Practices[0]
+	if got, want := NothingPayable(rec, pr), "nothing payable: no element is payable in 2026-12, elements are paid in the final period (indicative £4327.00)"; got != want {
+		t.Errorf("NothingPayable = %q, want %q", got, want)
 	}
 }

@@ -52,35 +52,101 @@ var (
 	ErrStale = store.ErrStale
 )
 
-// Scheme loads a stored scheme.
+// Scheme loads a stored scheme, retired or not.
 func (s *Service) Scheme(ctx context.Context, id string) (*schemes.Scheme, error) {
-	st, err := s.DB.Scheme(ctx, id)
+	l, err := s.Listed(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := schemes.Parse("scheme "+id, []byte(st.YAML))
-	if err != nil {
-		return nil, fmt.Errorf("stored scheme %s no longer loads: %w", id, err)
-	}
-	return sc, nil
+	return l.Scheme, nil
 }
 
-// Schemes loads every stored scheme, by id.
-func (s *Service) Schemes(ctx context.Context) ([]*schemes.Scheme, error) {
+// Listed is a stored scheme, loaded, with whether it is retired.
+type Listed struct {
+	*schemes.Scheme
+	// Retired is when the scheme was retired (zero while it is in force),
+	// by RetiredBy, for RetiredReason.
+	Retired       time.Time
+	RetiredBy     string
+	RetiredReason string
+}
+
+// IsRetired reports whether the scheme has been retired.
+func (l Listed) IsRetired() bool { return !l.Retired.IsZero() }
+
+func load(st store.StoredScheme) (Listed, error) {
+	sc, err := schemes.Parse("scheme "+st.ID, []byte(st.YAML))
+	if err != nil {
+		return Listed{}, fmt.Errorf("stored scheme %s no longer loads: %w", st.ID, err)
+	}
+	return Listed{Scheme: sc, Retired: st.RetiredAt, RetiredBy: st.RetiredBy, RetiredReason: st.RetiredReason}, nil
+}
+
+// Listed loads a stored scheme with its retirement.
+func (s *Service) Listed(ctx context.Context, id string) (Listed, error) {
+	st, err := s.DB.Scheme(ctx, id)
+	if err != nil {
+		return Listed{}, err
+	}
+	return load(st)
+}
+
+// AllSchemes loads every stored scheme, retired ones included, by id.
+func (s *Service) AllSchemes(ctx context.Context) ([]Listed, error) {
 	list, err := s.DB.Schemes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*schemes.Scheme, 0, len(list))
+	out := make([]Listed, 0, len(list))
 	for _, st := range list {
-		sc, err := schemes.Parse("scheme "+st.ID, []byte(st.YAML))
+		l, err := load(st)
 		if err != nil {
-			return nil, fmt.Errorf("stored scheme %s no longer loads: %w", st.ID, err)
+			return nil, err
 		}
-		out = append(out, sc)
+		out = append(out, l)
 	}
 	return out, nil
 }
+
+// Schemes loads the schemes in force (not retired), by id: what the
+// dashboard shows by default.
+func (s *Service) Schemes(ctx context.Context) ([]*schemes.Scheme, error) {
+	all, err := s.AllSchemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*schemes.Scheme
+	for _, l := range all {
+		if !l.IsRetired() {
+			out = append(out, l.Scheme)
+		}
+	}
+	return out, nil
+}
+
+// SchemesOf lists the schemes practice p takes part in, retired ones
+// included (marked), by id: what its agent asks, to learn which baseline
+// and pack versions the schemes use.
+func (s *Service) SchemesOf(ctx context.Context, p collector.Practice) ([]Listed, error) {
+	all, err := s.AllSchemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Listed
+	for _, l := range all {
+		if Covers(l.Scheme, p) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// ErrRetired: the scheme was retired; it is kept for audit and nothing
+// moves under it.
+var ErrRetired = store.ErrRetired
+
+// ErrNothingPayable: a claim with nothing payable has nothing to sign off.
+var ErrNothingPayable = errors.New("nothing payable")
 
 // CheckPeriod checks that period (YYYY-MM) is one of the scheme's.
 func CheckPeriod(sc *schemes.Scheme, period string) error {
@@ -162,7 +228,7 @@ func (s *Service) load(ctx context.Context, sc *schemes.Scheme, period string, n
 
 // calcFormat changes whenever what a calculation depends on changes in a
 // way the inputs below do not show.
-const calcFormat = "steward reconciliation 1"
+const calcFormat = "steward reconciliation 2" // 2: claims with nothing payable are closed
 
 // digest identifies the inputs of a scheme's period: the scheme (stored
 // schemes are never replaced), the collector's version (its rules), each
@@ -541,11 +607,19 @@ type MoveRequest struct {
 // schemes.ErrTransition when the claim is not in a state the move starts
 // from.
 func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (schemes.Event, error) {
-	sc, err := s.Scheme(ctx, req.Scheme)
+	l, err := s.Listed(ctx, req.Scheme)
 	if err != nil {
 		return schemes.Event{}, err
 	}
+	sc := l.Scheme
+	if l.IsRetired() {
+		return schemes.Event{}, fmt.Errorf("scheme %s was retired on %s (%s): %w; its claims are kept for audit and no longer move",
+			sc.ID, l.Retired.UTC().Format(time.DateOnly), l.RetiredReason, ErrRetired)
+	}
 	if err := CheckPeriod(sc, req.Period); err != nil {
+		return schemes.Event{}, err
+	}
+	if err := inICB(sc, u); err != nil {
 		return schemes.Event{}, err
 	}
 	if _, err := s.DB.CalculationMeta(ctx, sc.ID, req.Period); errors.Is(err, collector.ErrNotFound) {
@@ -574,6 +648,14 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 		}
 	}
 	if role == "" {
+		if !slices.ContainsFunc(allowed, func(r string) bool { return r != schemes.RoleSteward }) && allowed != nil {
+			why := ""
+			if pr.State == schemes.Closed {
+				why = "; a closed claim has nothing to sign off (" + schemes.NothingPayable(out.Rec, &pr) + ") and reopens when figures make something payable"
+			}
+			return schemes.Event{}, fmt.Errorf("%w: only the collector moves a claim from %s to %s, when it recalculates%s",
+				schemes.ErrTransition, pr.State, req.To, why)
+		}
 		if allowed == nil {
 			_, err := sc.Move(claim, req.To, schemes.Actor{ID: u.Name}, s.now(), req.Reason)
 			return schemes.Event{}, err
@@ -584,6 +666,13 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 		}
 		return schemes.Event{}, fmt.Errorf("%w: %s holds sign-off roles %s; moving %s to %s needs one of %s",
 			schemes.ErrRole, u.Name, have, pr.State, req.To, strings.Join(allowed, ", "))
+	}
+	if err := s.forPractice(ctx, pr.ODS, u); err != nil {
+		return schemes.Event{}, err
+	}
+	if pr.TotalPence == 0 && (req.To == schemes.Declared || req.To == schemes.Approved || req.To == schemes.Paid) {
+		// A recalculation closes such a claim; this guards the store.
+		return schemes.Event{}, fmt.Errorf("%w: %s", ErrNothingPayable, schemes.NothingPayable(out.Rec, &pr))
 	}
 	if err := s.separateDuties(ctx, claim, req.To, u); err != nil {
 		return schemes.Event{}, err
@@ -609,6 +698,40 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 	return ev, nil
 }
 
+// inICB checks that u acts within scheme sc's ICB: a claim is moved only
+// by people of the scheme's ICB (an admin too). A user of another ICB is
+// refused even for a practice of their own ICB that the scheme lists.
+func inICB(sc *schemes.Scheme, u collector.User) error {
+	if u.Disabled {
+		return fmt.Errorf("%w: %s is disabled", schemes.ErrRole, u.Name)
+	}
+	if u.ICB != sc.ICB {
+		icb := "no ICB"
+		if u.ICB != "" {
+			icb = "ICB " + u.ICB
+		}
+		return fmt.Errorf("%w: %s belongs to %s, and scheme %s is ICB %s's: only that ICB's users move its claims",
+			schemes.ErrRole, u.Name, icb, sc.ID, sc.ICB)
+	}
+	return nil
+}
+
+// forPractice checks that u may act for practice ods: see it, as the
+// dashboard's rules say (a practice user only their own practice).
+func (s *Service) forPractice(ctx context.Context, ods string, u collector.User) error {
+	p, err := s.DB.Practice(ctx, ods)
+	if errors.Is(err, collector.ErrNotFound) {
+		return fmt.Errorf("practice %s: %w", ods, collector.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if !collector.CanSeePractice(&u, &p) {
+		return fmt.Errorf("%w: %s may not act for practice %s (ICB %s)", schemes.ErrRole, u.Name, p.ODS, p.ICB)
+	}
+	return nil
+}
+
 // ErrSameActor: one person may not both make and check a claim: whoever
 // declared it may not approve it, and whoever declared or approved it may
 // not pay it.
@@ -632,7 +755,8 @@ func (s *Service) separateDuties(ctx context.Context, c schemes.Claim, to scheme
 	return nil
 }
 
-// RecalculateAll recalculates every calculated period of every scheme, as
+// RecalculateAll recalculates every calculated period of every scheme in
+// force (a retired scheme stays as it was when retired), as
 // the collector does in the background so that new figures send claims
 // back to calculated without waiting for someone to look. It returns the
 // outcomes that changed something; a paid claim with changed figures is
@@ -652,11 +776,20 @@ func (s *Service) RecalculateAll(ctx context.Context) ([]*Outcome, error) {
 	for _, c := range calcs {
 		sc, ok := loaded[c.Scheme]
 		if !ok {
-			if sc, err = s.Scheme(ctx, c.Scheme); err != nil {
+			l, err := s.Listed(ctx, c.Scheme)
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			if l.IsRetired() {
+				sc = nil // kept as it was when retired
+			} else {
+				sc = l.Scheme
+			}
 			loaded[c.Scheme] = sc
+		}
+		if sc == nil {
+			continue
 		}
 		o, err := s.recalculate(ctx, sc, c.Period, schemes.RoleSteward, names)
 		if err != nil {
@@ -725,7 +858,7 @@ func CanSeeScheme(u *collector.User, sc *schemes.Scheme) bool {
 // MovesFor lists the states u may move claim c to under sc, in the
 // machine's order (forward moves first).
 func MovesFor(sc *schemes.Scheme, u *collector.User, c schemes.Claim) []schemes.State {
-	if u == nil || u.Disabled {
+	if u == nil || u.Disabled || u.ICB != sc.ICB {
 		return nil
 	}
 	var out []schemes.State

@@ -484,6 +484,12 @@ func TestLateFiguresBecomeCalculated(t *testing.T) {
 		if _, err := svc.Calculate(ctx, sc, "2027-03", "ana"); err != nil {
 			t.Fatal(err)
 		}
+		// With the declaration its gateway asks for, so that something is
+		// payable (a claim with nothing payable is closed instead).
+		if err := db.RecordDeclaration(ctx, store.Declaration{Scheme: schemeID, Practice: "Y01002", Declaration: "opioid_lead_named",
+			FromPeriod: "2026-04", Made: true, RecordedAt: onTime, RecordedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
 		ingest(t, db, "Y01002", "k2", onTime.Add(time.Hour), storetest.MedsipFigures{Reviewed: 5, LongTerm: 10, Stopped: 0, HighDoseBaseline: 2})
 		outs, err := svc.RecalculateAll(ctx)
 		if err != nil || len(outs) != 1 || len(outs[0].Events) != 1 || outs[0].Events[0].Practice != "Y01002" ||

@@ -52,6 +52,11 @@ type Config struct {
 	// releases into; "" serves none. A relative path is relative to the
 	// configuration file.
 	TUFRepository string
+	// ReceiptKey is the file holding the ed25519 key the collector signs
+	// submission receipts with (made on first start). Agents pin its public
+	// half at enrolment: back it up with the store. A relative path is
+	// relative to the configuration file.
+	ReceiptKey string
 }
 
 // Defaults are the values of keys a file leaves out.
@@ -65,6 +70,7 @@ func Defaults() Config {
 		MaxRequestBytes:       1 << 20,
 		SessionLifetime:       12 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
+		ReceiptKey:            "steward-collector-receipt.key",
 	}
 }
 
@@ -237,6 +243,7 @@ func (p *parser) v1(root *yaml.Node, cfg *Config) {
 		{Key: "session_lifetime", Set: p.duration(&cfg.SessionLifetime, "session_lifetime")},
 		{Key: "shutdown_timeout", Set: p.duration(&cfg.ShutdownTimeout, "shutdown_timeout")},
 		{Key: "tuf_repository", Set: p.str(&cfg.TUFRepository, "tuf_repository")},
+		{Key: "receipt_key", Set: p.str(&cfg.ReceiptKey, "receipt_key")},
 	})
 }
 
@@ -289,6 +296,9 @@ func (p *parser) validate(root *yaml.Node, cfg *Config) {
 	if n := yamlstrict.Lookup(root, "tuf_repository"); n != nil && strings.TrimSpace(cfg.TUFRepository) == "" {
 		p.add(n, "tuf_repository must name the repository folder made with `steward-collector tuf init` (or leave the key out to serve no search bundles)")
 	}
+	if strings.TrimSpace(cfg.ReceiptKey) == "" {
+		p.add(at("receipt_key"), "receipt_key must name a file (it is made on first start); leave the key out for steward-collector-receipt.key beside this file")
+	}
 }
 
 func isLoopback(host string) bool {
@@ -310,6 +320,7 @@ func (c *Config) resolve(dir string) {
 	}
 	c.TLSCert, c.TLSKey = abs(c.TLSCert), abs(c.TLSKey)
 	c.TUFRepository = abs(c.TUFRepository)
+	c.ReceiptKey = abs(c.ReceiptKey)
 	if path, ok := strings.CutPrefix(c.Storage, "sqlite:"); ok {
 		c.Storage = "sqlite:" + abs(path)
 	}

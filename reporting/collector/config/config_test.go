@@ -72,7 +72,7 @@ func TestInvalid(t *testing.T) {
 		{"no version", "icb: QWE\n", "c.yaml:1:1: version is required: start the file with `version: 1`"},
 		{"future version", "version: 2\nicb: QWE\n", `c.yaml:1:10: unsupported version "2": this collector reads version 1`},
 		{"unknown key", "version: 1\nicb: QWE\nlisten_addr: x\n",
-			`c.yaml:3:1: unknown key "listen_addr" (known keys: enrolment_code_lifetime, heartbeat_silence_days, icb, listen, max_request_bytes, session_lifetime, shutdown_timeout, storage, tls, tuf_repository, version)`},
+			`c.yaml:3:1: unknown key "listen_addr" (known keys: enrolment_code_lifetime, heartbeat_silence_days, icb, listen, max_request_bytes, receipt_key, session_lifetime, shutdown_timeout, storage, tls, tuf_repository, version)`},
 		{"unknown nested key", "version: 1\nicb: QWE\ntls:\n  cert: a\n  key: b\n  chain: c\n", `c.yaml:6:3: unknown key "chain" in tls (known keys: cert, key)`},
 		{"second document", "version: 1\nicb: QWE\n---\nicb: QXY\n", "c.yaml:3:1: a second YAML document: the file must hold one (remove the `---` and what follows)"},
 		{"several problems", "version: 1\nicb: QWE\nheartbeat_silence_days: many\nbogus: 1\n",

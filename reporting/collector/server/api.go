@@ -12,10 +12,12 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -33,6 +35,7 @@ const (
 	ProblemConflict      = "urn:steward:problem:idempotency-conflict"
 	ProblemInternal      = "urn:steward:problem:internal"
 	ProblemNotEnrolled   = "urn:steward:problem:not-enrolled"
+	ProblemMonthNotEnded = "urn:steward:problem:month-not-ended"
 	maxEnrolRequestBytes = 16 << 10
 )
 
@@ -158,7 +161,8 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("practice enrolled", "practice", p.ODS, "key_id", keyID, "agent_version", req.AgentVersion)
-	writeJSON(w, http.StatusOK, wire.EnrolResponse{Practice: p.ODS, Name: p.Name, ICB: p.ICB, KeyID: keyID})
+	writeJSON(w, http.StatusOK, wire.EnrolResponse{Practice: p.ODS, Name: p.Name, ICB: p.ICB, KeyID: keyID,
+		CollectorKey: base64.StdEncoding.EncodeToString(s.opts.ReceiptKey.Public().(ed25519.PublicKey))})
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
@@ -191,12 +195,20 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the document is for practice %s but was signed by %s: a practice submits only its own results", doc.Practice, p.ODS))
 		return
 	}
+	if problem := s.checkTime(doc); problem != "" {
+		s.log.Warn("submission refused", "practice", p.ODS, "idempotency_key", key, "as_of", doc.AsOf, "problem", ProblemMonthNotEnded)
+		writeProblem(w, http.StatusUnprocessableEntity, ProblemMonthNotEnded, problem)
+		return
+	}
 	sum := sha256.Sum256(body)
 	sub := collector.Submission{
 		Practice: p.ODS, IdempotencyKey: key, BodySHA256: hex.EncodeToString(sum[:]), Body: body,
 		Signature: r.Header.Get(wire.HeaderSignature), KeyID: p.KeyID, SignedAt: r.Header.Get(wire.HeaderTimestamp),
 		ReceivedAt: s.now(), Pack: doc.Pack.ID, PackVersion: doc.Pack.Version, AsOf: doc.AsOf, Baseline: doc.Baseline,
-		AgentVersion: r.Header.Get(wire.HeaderAgentVersion),
+		AgentVersion: r.Header.Get(wire.HeaderAgentVersion), GeneratedAt: doc.GeneratedAt,
+	}
+	if c := doc.Correction; c != nil {
+		sub.Corrects, sub.CorrectionReason = c.Supersedes, strings.TrimSpace(c.Reason)
 	}
 	for _, m := range doc.Measures {
 		sub.Measures = append(sub.Measures, collector.MeasureRow{
@@ -222,22 +234,80 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	ack := AckFor(res.Submission)
+	ack := s.receipt(res.Submission)
 	status := http.StatusCreated
 	if res.Duplicate {
 		ack.Duplicate, status = true, http.StatusOK
 	}
 	s.log.Info("submission", "practice", p.ODS, "idempotency_key", key, "pack", doc.Pack.ID, "as_of", doc.AsOf,
-		"duplicate", res.Duplicate, "supersedes", ack.Supersedes)
+		"duplicate", res.Duplicate, "state", ack.State, "supersedes", ack.Supersedes, "corrects", sub.Corrects)
 	writeJSON(w, status, ack)
 }
 
-// AckFor is the acknowledgement of a stored submission.
+// checkTime returns why a document's dates cannot be accepted yet, or "":
+// its month must have ended by the collector's clock (a figure for a month
+// in progress is computed from partial data), and it cannot have been
+// generated in the collector's future.
+func (s *Server) checkTime(doc *results.Document) string {
+	now := s.now().UTC()
+	asOf, err := time.Parse(time.DateOnly, doc.AsOf)
+	if err == nil && !now.After(asOf.AddDate(0, 0, 1)) {
+		return fmt.Sprintf("as_of %s: the month has not ended by the collector's clock (%s UTC); figures for a month are accepted from %s. If the practice server's clock is ahead, correct it",
+			doc.AsOf, now.Format("2006-01-02 15:04"), asOf.AddDate(0, 0, 1).Format(time.DateOnly))
+	}
+	if doc.GeneratedAt != "" {
+		if g, err := time.Parse(time.RFC3339Nano, doc.GeneratedAt); err == nil && g.Sub(now) > wire.MaxClockSkew {
+			return fmt.Sprintf("generated_at %s is in the future by the collector's clock (%s UTC): correct the practice server's clock, then resend",
+				doc.GeneratedAt, now.Format(time.RFC3339))
+		}
+	}
+	return ""
+}
+
+// AckFor is the unsigned acknowledgement of a stored submission.
 func AckFor(s collector.Submission) wire.Ack {
+	state := wire.StateCurrent
+	if s.SupersededBy != "" {
+		state = wire.StateSuperseded
+	}
 	return wire.Ack{
 		SubmissionID: s.IdempotencyKey, Practice: s.Practice, Pack: s.Pack, AsOf: s.AsOf,
 		ReceivedAt: s.ReceivedAt.UTC().Format(time.RFC3339Nano), Supersedes: s.Supersedes,
+		BodySHA256: s.BodySHA256, State: state,
 	}
+}
+
+// receipt is the signed receipt of a stored submission.
+func (s *Server) receipt(sub collector.Submission) wire.Ack {
+	a := AckFor(sub)
+	wire.SignReceipt(&a, s.opts.ReceiptKey)
+	return a
+}
+
+// receipts lists, signed, the receipt of every current submission of the
+// practice: the agent compares it with what it sent and resends what a
+// collector restored from a backup has lost. The request is signed like
+// any agent request, over an empty body.
+func (s *Server) receipts(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.verified(w, r, nil)
+	if !ok {
+		return
+	}
+	if ods := r.PathValue("ods"); ods != p.ODS {
+		writeProblem(w, http.StatusForbidden, ProblemForbidden, fmt.Sprintf("practice %s may read only its own receipts, not %s's", p.ODS, ods))
+		return
+	}
+	subs, err := s.opts.Store.CurrentSubmissions(r.Context(), store.SubmissionFilter{Practice: p.ODS})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := wire.Receipts{Practice: p.ODS, GeneratedAt: s.now().UTC().Format(time.RFC3339Nano), Receipts: []wire.Ack{}}
+	for _, sub := range subs {
+		out.Receipts = append(out.Receipts, AckFor(sub))
+	}
+	wire.SignReceipts(&out, s.opts.ReceiptKey)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {

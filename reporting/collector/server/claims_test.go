@@ -97,7 +97,9 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		pm := e.tokenFor(t, collector.User{Name: "pm", Role: collector.RolePractice, ICB: "QXX", Practice: "Y01001", SignOff: []string{"practice_manager"}})
 		outsider := e.tokenFor(t, collector.User{Name: "zed", Role: collector.RoleICBAnalyst, ICB: "QZZ", SignOff: []string{"icb_medicines_optimisation_lead"}})
 
-		resp, body := e.getAs(t, analyst, "/")
+		// March 2027 is asked for: by default the overview opens on the
+		// latest month that has ended by the clock (TestOverviewOpensOnLatestEndedPeriod).
+		resp, body := e.getAs(t, analyst, "/?period=2027-03")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("overview: %d %s", resp.StatusCode, body)
 		}
@@ -178,7 +180,7 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		if resp, body := move(lead, "approved", "2"); !movedTo(resp, "/practices/Y01001") {
 			t.Fatalf("approve = %d %s", resp.StatusCode, body)
 		}
-		resp, body = e.getAs(t, analyst, "/")
+		resp, body = e.getAs(t, analyst, "/?period=2027-03")
 		if got := cell(t, string(body), "Y01001", "claim"); resp.StatusCode != http.StatusOK || got != "approved" {
 			t.Fatalf("overview claim after approval = %q", got)
 		}

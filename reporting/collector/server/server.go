@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ type Store interface {
 	Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID string, now time.Time) (collector.Practice, error)
 	Ingest(ctx context.Context, sub collector.Submission) (store.IngestResult, error)
 	RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error
+	CurrentSubmissions(ctx context.Context, f store.SubmissionFilter) ([]collector.Submission, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -47,11 +49,19 @@ type Options struct {
 	Claims web.Claims
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Schemes tells agents which schemes include their practice; nil:
+	// Claims, when it can (*claims.Service can), else none.
+	Schemes PracticeSchemes
 	// Bundles is the search-bundle repository to serve (*tufrepo.Repo);
 	// nil serves none. Its metadata and bundles are served to agents under
 	// wire.PathTUF, and users who may publish (collector.CanPublishBundles)
 	// upload releases to wire.PathBundles with an API token.
 	Bundles Bundles
+	// ReceiptKey signs the receipts the collector gives for stored
+	// submissions; agents pin its public half at enrolment. nil: a key
+	// made for this process alone (tests), with a warning, since agents
+	// enrolled against it cannot verify receipts after a restart.
+	ReceiptKey ed25519.PrivateKey
 }
 
 // Route is one method and path the server answers.
@@ -82,6 +92,13 @@ func New(opts Options) *Server {
 	if s.opts.MaxRequestBytes <= 0 {
 		s.opts.MaxRequestBytes = 1 << 20
 	}
+	if s.opts.ReceiptKey == nil {
+		_, s.opts.ReceiptKey, _ = ed25519.GenerateKey(nil)
+		s.log.Warn("no receipt key configured: receipts are signed with a key that lasts only as long as this process")
+	}
+	if s.opts.Schemes == nil {
+		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
+	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
 		SecureCookies: opts.SecureCookies, Now: s.now,
@@ -91,6 +108,8 @@ func New(opts Options) *Server {
 		{"POST", "/v1/enrol", s.enrol},
 		{"POST", "/v1/submissions", s.submit},
 		{"POST", "/v1/heartbeats", s.heartbeat},
+		{"GET", wire.PathReceipts, s.receipts},
+		{"GET", wire.PathPracticeSchemes, s.practiceSchemes},
 	}
 	if opts.Bundles != nil {
 		files := opts.Bundles.Handler().ServeHTTP
@@ -128,6 +147,9 @@ func (s *Server) Handler() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		// The collector's clock, from which agents decide a month has
+		// ended (net/http would write the machine's own).
+		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 		s.mux.ServeHTTP(w, r)
 	})
 }

@@ -67,12 +67,18 @@ type serving struct {
 	err       error
 }
 
+// receiptKey is the collector's receipt key in these tests.
+var receiptKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+
 // serve runs Serve for opts (quiet unless opts.Logger is set) until stop
 // or the end of the test.
 func serve(t testing.TB, opts server.Options, shutdownTimeout time.Duration) *serving {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = quiet
+	}
+	if opts.ReceiptKey == nil {
+		opts.ReceiptKey = receiptKey // one collector key across restarts, as serve keeps it
 	}
 	ln, err := netListen()
 	if err != nil {
@@ -96,7 +102,7 @@ func (s *serving) stop() error {
 func newEnv(t testing.TB, storage string) *env {
 	t.Helper()
 	db := openStore(t, storage)
-	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, MaxRequestBytes: 1 << 20, Logger: quiet})
+	srv := server.New(server.Options{Store: db, Claims: &claims.Service{DB: db}, MaxRequestBytes: 1 << 20, Logger: quiet, ReceiptKey: receiptKey})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); db.Close() })
 	return &env{db: db, url: ts.URL}
@@ -251,8 +257,9 @@ func TestEnrolThenSubmit(t *testing.T) {
 		if err := json.Unmarshal(body, &er); err != nil {
 			t.Fatal(err)
 		}
-		if er != (wire.EnrolResponse{Practice: "Y01234", Name: "The Y01234 Surgery", ICB: "QWE", KeyID: wire.KeyID(a.pub)}) {
-			t.Fatalf("EnrolResponse = %+v", er)
+		if er != (wire.EnrolResponse{Practice: "Y01234", Name: "The Y01234 Surgery", ICB: "QWE", KeyID: wire.KeyID(a.pub),
+			CollectorKey: base64.StdEncoding.EncodeToString(receiptKey.Public().(ed25519.PublicKey))}) {
+			t.Fatalf("EnrolResponse = %+v, want the collector's receipt key in it", er)
 		}
 
 		doc := document("Y01234", "2025-03-31", 41)
@@ -507,7 +514,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			acks := map[string]wire.Ack{}
 			for i := range 20 {
 				key := fmt.Sprintf("restart-%04d", i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
 				if resp.StatusCode != http.StatusCreated {
 					t.Fatalf("submit %s: %d %s", key, resp.StatusCode, body)
 				}
@@ -520,7 +527,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			for key, want := range acks {
 				var i int
 				fmt.Sscanf(key, "restart-%04d", &i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", 10+i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("retry %s after restart: %d %s", key, resp.StatusCode, body)
 				}
@@ -532,3 +539,123 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 		})
 	}
 }
+
+// withGenerated sets a document's generation time (and, optionally, marks
+// it a correction of another submission).
+func withGenerated(t testing.TB, body []byte, at time.Time, corrects string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["generated_at"] = at.UTC().Format(time.RFC3339Nano)
+	if corrects != "" {
+		m["correction"] = map[string]string{"supersedes": corrects, "reason": "registrations were half refreshed"}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLateOlderDocumentNeverSupersedes: a document generated before the
+// one the collector holds, arriving after it, is kept but never current
+// (its receipt says superseded); a correction is current whatever its
+// generation time; every receipt verifies with the key given at
+// enrolment; the receipts list names the current document of each month.
+func TestLateOlderDocumentNeverSupersedes(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := e.enrolled(t, "Y01234", "QWE")
+		pub := receiptKey.Public().(ed25519.PublicKey)
+		send := func(key string, body []byte, wantStatus int) wire.Ack {
+			t.Helper()
+			resp, b := a.submit(t, e.url, key, body)
+			if resp.StatusCode != wantStatus {
+				t.Fatalf("submit %s: %d %s", key, resp.StatusCode, b)
+			}
+			r := ack(t, b)
+			if err := wire.VerifyReceipt(r, pub); err != nil {
+				t.Fatalf("receipt for %s: %v", key, err)
+			}
+			if err := r.Matches("Y01234", key, body); err != nil {
+				t.Fatalf("receipt for %s: %v", key, err)
+			}
+			return r
+		}
+		t0 := time.Date(2025, 4, 5, 2, 0, 0, 0, time.UTC)
+		newer := send("newer-0001", withGenerated(t, document("Y01234", "2025-03-31", 41), t0.Add(time.Hour), ""), http.StatusCreated)
+		if newer.State != wire.StateCurrent {
+			t.Fatalf("first document state %q", newer.State)
+		}
+		late := send("older-0001", withGenerated(t, document("Y01234", "2025-03-31", 40), t0, ""), http.StatusCreated)
+		if late.State != wire.StateSuperseded || late.Supersedes != "" {
+			t.Fatalf("late older document: state %q supersedes %q; want superseded from the start", late.State, late.Supersedes)
+		}
+		cur, err := e.db.CurrentSubmission(ctx, "Y01234", "medsip", "2025-03-31")
+		if err != nil || cur.IdempotencyKey != "newer-0001" {
+			t.Fatalf("current = %q, %v; want the newer document", cur.IdempotencyKey, err)
+		}
+		// A retry of the late one gets the same receipt.
+		if again := send("older-0001", withGenerated(t, document("Y01234", "2025-03-31", 40), t0, ""), http.StatusOK); again.State != wire.StateSuperseded {
+			t.Fatalf("retry of the late document: state %q", again.State)
+		}
+		// A correction generated by a clock that is behind still wins: it
+		// names what it corrects.
+		corr := send("fix-00001", withGenerated(t, document("Y01234", "2025-03-31", 39), t0.Add(-time.Hour), "newer-0001"), http.StatusCreated)
+		if corr.State != wire.StateCurrent || corr.Supersedes != "newer-0001" {
+			t.Fatalf("correction: state %q supersedes %q", corr.State, corr.Supersedes)
+		}
+		cur, err = e.db.CurrentSubmission(ctx, "Y01234", "medsip", "2025-03-31")
+		if err != nil || cur.IdempotencyKey != "fix-00001" || cur.CorrectionReason != "registrations were half refreshed" || cur.Corrects != "newer-0001" {
+			t.Fatalf("current after the correction = %+v, %v", cur, err)
+		}
+
+		// The receipts list: signed, one current document per month.
+		resp, body := a.get(t, e.url, wire.ReceiptsPath("Y01234"), time.Now())
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("receipts: %d %s", resp.StatusCode, body)
+		}
+		var rs wire.Receipts
+		if err := json.Unmarshal(body, &rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := wire.VerifyReceipts(rs, pub); err != nil {
+			t.Fatalf("receipts list: %v", err)
+		}
+		if len(rs.Receipts) != 1 || rs.Receipts[0].SubmissionID != "fix-00001" {
+			t.Fatalf("receipts = %+v, want the correction alone", rs.Receipts)
+		}
+		rs.Receipts = nil // cut short: no longer verifies
+		if err := wire.VerifyReceipts(rs, pub); err == nil {
+			t.Fatal("a receipts list cut short still verifies")
+		}
+		other := e.enrolled(t, "Y05678", "QWE")
+		if resp, body := other.get(t, e.url, wire.ReceiptsPath("Y01234"), time.Now()); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("another practice reading Y01234's receipts: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestMonthNotEndedRefused: figures for a month that has not ended by the
+// collector's clock are refused with a problem naming the rule, as is a
+// document generated in the collector's future.
+func TestMonthNotEndedRefused(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		a := e.enrolled(t, "Y01234", "QWE")
+		now := time.Now().UTC()
+		thisMonth := time.Date(now.Year(), now.Month()+1, 0, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		resp, body := a.submit(t, e.url, "early-0001", document("Y01234", thisMonth, 41))
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "month-not-ended") {
+			t.Fatalf("a month not yet ended: %d %s", resp.StatusCode, body)
+		}
+		resp, body = a.submit(t, e.url, "future-001", withGenerated(t, document("Y01234", "2025-03-31", 41), now.Add(24*time.Hour), ""))
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "future") {
+			t.Fatalf("generated in the future: %d %s", resp.StatusCode, body)
+		}
+		if subs, _ := e.db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: "Y01234"}); len(subs) != 0 {
+			t.Fatalf("%d refused submissions stored", len(subs))
+		}
+	})
+}
+

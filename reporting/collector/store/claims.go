@@ -497,15 +497,19 @@ const eventChunk = 500
 // derives this). So the collector's own open -> calculated moves, one per
 // practice when a period is first calculated, write no row and no event:
 // they are summed up in the calculation's audit entry. Every other move
-// writes the claim's row and an event.
+// writes the claim's row and an event; a closed claim always has a row.
 func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
 	implicit := func(e ClaimEvent) bool { return e.From == "open" && e.To == "calculated" && e.Actor == StewardActor }
-	var recorded []ClaimEvent
+	var recorded, closing []ClaimEvent
 	for _, e := range events {
 		if implicit(e) {
 			continue
 		}
 		recorded = append(recorded, e)
+		if closingMove(e) {
+			closing = append(closing, e)
+			continue
+		}
 		var res sql.Result
 		var err error
 		if e.From == "open" || e.From == "calculated" {
@@ -523,6 +527,9 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("claim %s %s %s is no longer %s: %w", e.Scheme, e.Period, e.Practice, e.From, ErrStale)
 		}
+	}
+	if err := db.closeClaims(ctx, tx, closing); err != nil {
+		return err
 	}
 	// Every move goes to the claim's history; a person's move also to the
 	// audit log, one entry each. The collector's own moves (a calculation
@@ -562,6 +569,44 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 		after, _ := json.Marshal(map[string]any{"claims_moved": byCollector})
 		return db.appendAudit(ctx, tx, collector.AuditEntry{At: e.At, Actor: StewardActor, Action: "claim.calculate",
 			Subject: "scheme:" + e.Scheme + "/" + e.Period, After: string(after)})
+	}
+	return nil
+}
+
+// followsCalculation are the states the collector alone moves a claim
+// between, as calculations find something payable or nothing.
+var followsCalculation = []string{"open", "calculated", "closed"}
+
+// closingMove reports whether e is the collector closing a claim that is
+// not being signed off, or reopening a closed one: a first calculation
+// can close thousands at once (every practice, in a month where nothing
+// is payable yet), so these are written a chunk at a time.
+func closingMove(e ClaimEvent) bool {
+	return e.Actor == StewardActor && (e.From == "closed" || e.To == "closed") &&
+		slices.Contains(followsCalculation, e.From) && slices.Contains(followsCalculation, e.To)
+}
+
+// closeClaims writes the claims of closing moves, a chunk per statement.
+// Only the collector moves a claim among open, calculated and closed, and
+// its calculations are serialised by the calculation's version; a claim
+// found in any other state (a person declared it meanwhile) makes the
+// transaction fail with ErrStale.
+func (db *DB) closeClaims(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
+	for chunk := range slices.Chunk(events, eventChunk) {
+		args := make([]any, 0, 5*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
+		}
+		res, err := tx.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES "+placeholders(len(chunk), 5)+
+			` ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, paid_pence = NULL
+			WHERE claims.state IN ('open', 'calculated', 'closed')`), args...)
+		if err != nil {
+			return fmt.Errorf("close claims of %s %s: %w", chunk[0].Scheme, chunk[0].Period, err)
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(chunk)) {
+			return fmt.Errorf("%d of %d claims of %s %s are no longer open, calculated or closed: %w",
+				int64(len(chunk))-n, len(chunk), chunk[0].Scheme, chunk[0].Period, ErrStale)
+		}
 	}
 	return nil
 }

@@ -197,6 +197,39 @@ DO $$ BEGIN
 EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
 END $$`,
 	}},
+	{5, "submissions: generation time, corrections", `
+ALTER TABLE submissions ADD COLUMN generated_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN corrects TEXT NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN correction_reason TEXT NOT NULL DEFAULT ''
+`, map[Engine]string{
+		// Submissions stored before version 5 get their generation time
+		// from the stored body, which was validated on receipt.
+		SQLite:   `UPDATE submissions SET generated_at = COALESCE(json_extract(CAST(body AS TEXT), '$.generated_at'), '')`,
+		Postgres: `UPDATE submissions SET generated_at = COALESCE(convert_from(body, 'UTF8')::jsonb->>'generated_at', '')`,
+	}},
+	{6, "closed claims; retired schemes", `
+ALTER TABLE schemes ADD COLUMN retired_at {{time}};
+ALTER TABLE schemes ADD COLUMN retired_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE schemes ADD COLUMN retired_reason TEXT NOT NULL DEFAULT ''
+`, map[Engine]string{
+		// A claim with nothing payable is closed. SQLite cannot change a
+		// CHECK constraint, so the table is rebuilt; nothing refers to it.
+		SQLite: `CREATE TABLE claims_v6 (
+	scheme TEXT NOT NULL REFERENCES schemes (id),
+	period TEXT NOT NULL,
+	practice TEXT NOT NULL REFERENCES practices (ods),
+	state TEXT NOT NULL CHECK (state IN ('open', 'calculated', 'declared', 'approved', 'paid', 'closed')),
+	updated_at TEXT NOT NULL,
+	paid_pence INTEGER,
+	PRIMARY KEY (scheme, period, practice)
+);
+INSERT INTO claims_v6 (scheme, period, practice, state, updated_at, paid_pence)
+	SELECT scheme, period, practice, state, updated_at, paid_pence FROM claims;
+DROP TABLE claims;
+ALTER TABLE claims_v6 RENAME TO claims`,
+		Postgres: `ALTER TABLE claims DROP CONSTRAINT claims_state_check;
+ALTER TABLE claims ADD CONSTRAINT claims_state_check CHECK (state IN ('open', 'calculated', 'declared', 'approved', 'paid', 'closed'))`,
+	}},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

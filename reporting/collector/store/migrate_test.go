@@ -114,3 +114,66 @@ func TestMigrations(t *testing.T) {
 func auditEntryForTest() collector.AuditEntry {
 	return collector.AuditEntry{Actor: "test", Action: "migrate.check"}
 }
+
+// Version 6 lets a claim be closed and a scheme be retired, keeping every
+// claim stored before it.
+func TestMigrationClosedClaims(t *testing.T) {
+	engines := map[string]func(t *testing.T) string{
+		"SQLite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "c.db") },
+		"Postgres": func(t *testing.T) string { return pgtest.NewDB(t) },
+	}
+	for name, dsn := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(ctx, dsn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.migrateTo(ctx, 4); err != nil {
+				t.Fatal(err)
+			}
+			now := db.ts(time.Now())
+			for _, stmt := range []struct {
+				sql  string
+				args []any
+			}{
+				{"INSERT INTO practices (ods, name, icb, created_at) VALUES (?, ?, ?, ?)", []any{"Y01111", "Old", "QWE", now}},
+				{"INSERT INTO schemes (id, yaml, added_at, added_by) VALUES (?, ?, ?, ?)", []any{"s", "version: 1", now, "test"}},
+				{"INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)", []any{"s", "2027-03", "Y01111", "paid", now, 1234}},
+			} {
+				if _, err := db.w.ExecContext(ctx, db.q(stmt.sql), stmt.args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+				"s", "2027-02", "Y01111", "closed", now); err == nil {
+				t.Fatal("version 4 accepted a closed claim")
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			var state string
+			var paid int64
+			if err := db.r.QueryRowContext(ctx, "SELECT state, paid_pence FROM claims WHERE period = '2027-03'").Scan(&state, &paid); err != nil || state != "paid" || paid != 1234 {
+				t.Fatalf("claim after upgrade = %s %d, %v", state, paid, err)
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+				"s", "2027-02", "Y01111", "closed", now); err != nil {
+				t.Fatalf("closed claim after upgrade: %v", err)
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+				"s", "2027-01", "Y01111", "lost", now); err == nil {
+				t.Fatal("a claim in an unknown state was stored")
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+				"nope", "2027-01", "Y01111", "open", now); err == nil {
+				t.Fatal("a claim of an unknown scheme was stored: the rebuilt table lost its foreign keys")
+			}
+			s, err := db.Scheme(ctx, "s")
+			if err != nil || !s.RetiredAt.IsZero() {
+				t.Fatalf("scheme after upgrade = %+v, %v", s, err)
+			}
+		})
+	}
+}

@@ -109,6 +109,16 @@ func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID
 		case forPractice != ods:
 			return fmt.Errorf("%w: code was issued for another practice", collector.ErrEnrolRefused)
 		case !used.IsZero():
+			// The same key enrolled again with its own code is an agent
+			// retrying after the answer was lost (or its files could not be
+			// written): answer as before, change nothing. Anyone else gets
+			// the refusal (only the holder of the private key can use it).
+			var current string
+			if err := tx.QueryRowContext(ctx, db.q("SELECT key_id FROM practices WHERE ods = ?"), ods).Scan(&current); err == nil &&
+				current == keyID && now.Before(expires) {
+				p, err = db.practiceTx(ctx, tx, ods)
+				return err
+			}
 			return fmt.Errorf("%w: code was already used at %s", collector.ErrEnrolRefused, used.Format(time.RFC3339))
 		case !now.Before(expires):
 			return fmt.Errorf("%w: code expired at %s", collector.ErrEnrolRefused, expires.Format(time.RFC3339))

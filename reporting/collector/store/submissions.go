@@ -88,37 +88,67 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 	}
 
 	var prevID int64
-	var prevKey string
-	err = tx.QueryRowContext(ctx, db.q("SELECT id, idempotency_key FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'"),
-		sub.Practice, sub.Pack, sub.AsOf).Scan(&prevID, &prevKey)
+	var prevKey, prevGenerated string
+	err = tx.QueryRowContext(ctx, db.q("SELECT id, idempotency_key, generated_at FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'"),
+		sub.Practice, sub.Pack, sub.AsOf).Scan(&prevID, &prevKey, &prevGenerated)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return IngestResult{}, fmt.Errorf("look up current submission: %w", err)
-	default:
+	}
+	// A document older than the current one (by its own generation time)
+	// that arrives late is kept, but superseded from the start: the newer
+	// figures stay current. A correction names what it replaces and always
+	// becomes current, whatever the clocks said.
+	state := "current"
+	if prevID != 0 && sub.Corrects == "" && Older(sub.GeneratedAt, prevGenerated) {
+		state = "superseded"
+	}
+	if prevID != 0 && state == "current" {
 		if _, err := tx.ExecContext(ctx, db.q("UPDATE submissions SET state = 'superseded' WHERE id = ?"), prevID); err != nil {
 			return IngestResult{}, fmt.Errorf("supersede submission: %w", err)
 		}
 	}
 	var supersedes any
-	if prevID != 0 {
+	if prevID != 0 && state == "current" {
 		supersedes = prevID
 	}
+	var supersededBy any
+	if state == "superseded" {
+		supersededBy = prevID
+	}
 	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
-	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current', ?) RETURNING id`),
+	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id, superseded_by_id, generated_at, corrects, correction_reason)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Body, sub.Signature, sub.KeyID, sub.SignedAt,
-		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, supersedes).Scan(&id)
+		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, state, supersedes, supersededBy,
+		sub.GeneratedAt, sub.Corrects, sub.CorrectionReason).Scan(&id)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("insert submission: %w", err)
 	}
-	if prevID != 0 {
+	subject := sub.Practice + "/" + sub.Pack + "/" + sub.AsOf
+	switch {
+	case state == "superseded":
+		after, _ := json.Marshal(map[string]string{"current": prevKey, "late": sub.IdempotencyKey,
+			"late_generated_at": sub.GeneratedAt, "current_generated_at": prevGenerated})
+		if err := db.appendAudit(ctx, tx, collector.AuditEntry{At: sub.ReceivedAt, Actor: "practice:" + sub.Practice, Action: "submission.late",
+			Subject: subject, After: string(after)}); err != nil {
+			return IngestResult{}, err
+		}
+	case prevID != 0:
 		if _, err := tx.ExecContext(ctx, db.q("UPDATE submissions SET superseded_by_id = ? WHERE id = ?"), id, prevID); err != nil {
 			return IngestResult{}, fmt.Errorf("link superseded submission: %w", err)
 		}
 		before, _ := json.Marshal(map[string]string{"current": prevKey})
-		after, _ := json.Marshal(map[string]string{"current": sub.IdempotencyKey})
-		if err := db.appendAudit(ctx, tx, collector.AuditEntry{At: sub.ReceivedAt, Actor: "practice:" + sub.Practice, Action: "submission.supersede",
-			Subject: sub.Practice + "/" + sub.Pack + "/" + sub.AsOf, Before: string(before), After: string(after)}); err != nil {
+		a := map[string]string{"current": sub.IdempotencyKey}
+		action := "submission.supersede"
+		if sub.Corrects != "" {
+			a["corrects"], a["reason"] = sub.Corrects, sub.CorrectionReason
+			action = "submission.correct"
+		}
+		after, _ := json.Marshal(a)
+		if err := db.appendAudit(ctx, tx, collector.AuditEntry{At: sub.ReceivedAt, Actor: "practice:" + sub.Practice, Action: action,
+			Subject: subject, Before: string(before), After: string(after)}); err != nil {
 			return IngestResult{}, err
 		}
 	}
@@ -139,13 +169,18 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 	}
 	stored := *sub
 	stored.ID = id
-	stored.Supersedes = prevKey
+	if state == "current" {
+		stored.Supersedes = prevKey
+	} else {
+		stored.SupersededBy = prevKey
+	}
 	stored.Body, stored.Measures = nil, nil
 	return IngestResult{Submission: stored}, nil
 }
 
 const submissionCols = `s.id, s.practice, s.idempotency_key, s.body_sha256, s.signature, s.key_id, s.signed_at, s.received_at,
-	s.pack, s.pack_version, s.as_of, s.baseline, s.agent_version, COALESCE(p.idempotency_key, ''), COALESCE(n.idempotency_key, '')`
+	s.pack, s.pack_version, s.as_of, s.baseline, s.agent_version, COALESCE(p.idempotency_key, ''), COALESCE(n.idempotency_key, ''),
+	s.generated_at, s.corrects, s.correction_reason`
 
 const submissionFrom = ` FROM submissions s
 	LEFT JOIN submissions p ON p.id = s.supersedes_id
@@ -153,7 +188,8 @@ const submissionFrom = ` FROM submissions s
 
 func scanSubmission(s interface{ Scan(...any) error }, sub *collector.Submission) error {
 	return s.Scan(&sub.ID, &sub.Practice, &sub.IdempotencyKey, &sub.BodySHA256, &sub.Signature, &sub.KeyID, &sub.SignedAt,
-		timeScan{&sub.ReceivedAt}, &sub.Pack, &sub.PackVersion, dateScan{&sub.AsOf}, &sub.Baseline, &sub.AgentVersion, &sub.Supersedes, &sub.SupersededBy)
+		timeScan{&sub.ReceivedAt}, &sub.Pack, &sub.PackVersion, dateScan{&sub.AsOf}, &sub.Baseline, &sub.AgentVersion, &sub.Supersedes, &sub.SupersededBy,
+		&sub.GeneratedAt, &sub.Corrects, &sub.CorrectionReason)
 }
 
 func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool) (collector.Submission, error) {
@@ -343,4 +379,13 @@ func (db *DB) LatestMeasures(ctx context.Context, pack, icb string, measureIDs [
 	return db.measureRows(ctx, db.r, "JOIN ("+inner+") l ON l.practice = s.practice AND l.as_of = s.as_of"+
 		" WHERE s.pack = ? AND s.state = 'current' AND m.measure_id IN (?"+strings.Repeat(", ?", len(measureIDs)-1)+")"+
 		" ORDER BY s.practice, m.measure_id", args...)
+}
+
+// Older reports whether generation time a is before b. Times that do not
+// parse (documents from agents before generation times were recorded)
+// order by arrival instead: Older is then false.
+func Older(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339Nano, a)
+	tb, err2 := time.Parse(time.RFC3339Nano, b)
+	return err1 == nil && err2 == nil && ta.Before(tb)
 }

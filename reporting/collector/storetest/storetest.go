@@ -42,6 +42,8 @@ func Run(t *testing.T, open Opener) {
 		{"Heartbeats", testHeartbeats},
 		{"Audit", testAudit},
 		{"Schemes", testSchemes},
+		{"RetireScheme", testRetireScheme},
+		{"ClosedClaims", testClosedClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,8 +143,16 @@ func testEnrol(t *testing.T, db *store.DB) {
 	if !p.Enrolled() || p.KeyID != "kid" || string(p.PublicKey) != string(key) || !p.EnrolledAt.Equal(now) {
 		t.Fatalf("enrolled practice = %+v", p)
 	}
-	if _, err := db.Enrol(ctx, "Y01111", "good", key, "kid", now); !errors.Is(err, collector.ErrEnrolRefused) {
-		t.Fatalf("Enrol(reused code) = %v, want ErrEnrolRefused", err)
+	// A used code enrols nobody else's key; the same key again (an agent
+	// retrying after its answer was lost or its files could not be
+	// written) gets the same answer and changes nothing.
+	other := make([]byte, 32)
+	other[0] = 8
+	if _, err := db.Enrol(ctx, "Y01111", "good", other, "kid2", now); !errors.Is(err, collector.ErrEnrolRefused) {
+		t.Fatalf("Enrol(reused code, another key) = %v, want ErrEnrolRefused", err)
+	}
+	if again, err := db.Enrol(ctx, "Y01111", "good", key, "kid", now.Add(time.Minute)); err != nil || !again.EnrolledAt.Equal(now) {
+		t.Fatalf("Enrol(reused code, same key) = %+v, %v; want the first enrolment unchanged", again, err)
 	}
 	p2, err := db.Practice(ctx, "Y01111")
 	if err != nil || string(p2.PublicKey) != string(key) {
@@ -651,6 +661,128 @@ func testSchemes(t *testing.T, db *store.DB) {
 	entries, err := db.Audit().List(ctx, "scheme:s1", 10)
 	if err != nil || len(entries) != 1 || entries[0].Action != "scheme.add" {
 		t.Fatalf("audit of scheme add = %+v, %v", entries, err)
+	}
+}
+
+func testRetireScheme(t *testing.T, db *store.DB) {
+	addPractice(t, db, "Y01111", "QWE")
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "s1", YAML: "version: 1", AddedAt: t0, AddedBy: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RetireScheme(ctx, "nope", "cli", "why", t0); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("RetireScheme(nope) = %v, want ErrNotFound", err)
+	}
+	// A claim being signed off holds the scheme in force.
+	move := func(from, to string) error {
+		return db.SaveCalculation(ctx, store.Calculation{Scheme: "s1", Period: "2025-03", Version: 1, CalculatedAt: t0, CalculatedBy: "t",
+			Inputs: "i", Result: []byte("{}")}, 0, []store.ClaimEvent{{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0,
+			Actor: "pm", Role: "practice_manager", From: from, To: to}})
+	}
+	if err := move("calculated", "declared"); err != nil {
+		t.Fatal(err)
+	}
+	err := db.RetireScheme(ctx, "s1", "cli", "replaced by s2", t0.Add(time.Hour))
+	if !errors.Is(err, store.ErrClaimsInProgress) || !strings.Contains(err.Error(), "2025-03 Y01111 declared") {
+		t.Fatalf("RetireScheme with a declared claim = %v", err)
+	}
+	if s, err := db.Scheme(ctx, "s1"); err != nil || s.Retired() {
+		t.Fatalf("scheme after a refused retirement = %+v, %v", s, err)
+	}
+	if err := db.MoveClaim(ctx, store.ClaimEvent{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0, Actor: "lead",
+		Role: "icb_lead", From: "declared", To: "calculated", Reason: "r"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(2 * time.Hour)
+	if err := db.RetireScheme(ctx, "s1", "user:ana", "replaced by s2", at); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.Scheme(ctx, "s1")
+	if err != nil || !s.Retired() || !s.RetiredAt.Equal(at.Truncate(time.Microsecond)) || s.RetiredBy != "user:ana" || s.RetiredReason != "replaced by s2" || s.YAML != "version: 1" {
+		t.Fatalf("retired scheme = %+v, %v", s, err)
+	}
+	if err := db.RetireScheme(ctx, "s1", "cli", "again", at); !errors.Is(err, store.ErrRetired) {
+		t.Fatalf("retiring twice = %v, want ErrRetired", err)
+	}
+	// Kept for audit: listed, with its claims and its history.
+	all, err := db.Schemes(ctx)
+	if err != nil || len(all) != 1 || !all[0].Retired() {
+		t.Fatalf("Schemes = %+v, %v", all, err)
+	}
+	if events, err := db.ClaimEvents(ctx, "s1", "2025-03", ""); err != nil || len(events) != 2 {
+		t.Fatalf("history of a retired scheme = %+v, %v", events, err)
+	}
+	entries, err := db.Audit().List(ctx, "scheme:s1", 10)
+	if err != nil || len(entries) != 2 || entries[0].Action != "scheme.retire" || entries[0].Actor != "user:ana" || !strings.Contains(entries[0].After, "replaced by s2") {
+		t.Fatalf("audit of retirement = %+v, %v", entries, err)
+	}
+}
+
+// The collector closes claims with nothing payable in chunks (a first
+// calculation can close every practice's claim), records each closing in
+// the claim's history, reopens them, and never overwrites a claim someone
+// has moved meanwhile.
+func testClosedClaims(t *testing.T, db *store.DB) {
+	const n = 1203 // more than two chunks
+	var practices []string
+	for i := range n {
+		ods := fmt.Sprintf("Y%05d", i)
+		addPractice(t, db, ods, "QWE")
+		practices = append(practices, ods)
+	}
+	if err := db.AddScheme(ctx, store.StoredScheme{ID: "s", YAML: "version: 1", AddedBy: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	calc := func(version int64) store.Calculation {
+		return store.Calculation{Scheme: "s", Period: "2025-03", Version: version, CalculatedAt: t0, CalculatedBy: "steward",
+			Inputs: fmt.Sprint(version), Result: []byte("{}")}
+	}
+	steward := func(ods, from, to string) store.ClaimEvent {
+		return store.ClaimEvent{Scheme: "s", Period: "2025-03", Practice: ods, At: t0, Actor: store.StewardActor, Role: "steward",
+			From: from, To: to, Reason: "nothing payable: gateway not met (x)"}
+	}
+	var events []store.ClaimEvent
+	for i, ods := range practices {
+		if i%2 == 0 {
+			events = append(events, steward(ods, "open", "closed"))
+		} else {
+			events = append(events, steward(ods, "open", "calculated")) // implied: no row
+		}
+	}
+	if err := db.SaveCalculation(ctx, calc(1), 0, events); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := db.Claims(ctx, "s", "2025-03")
+	if err != nil || len(claims) != (n+1)/2 || claims["Y00000"].State != "closed" || claims["Y01202"].State != "closed" {
+		t.Fatalf("%d claim rows, %v; want %d closed", len(claims), err, (n+1)/2)
+	}
+	history, err := db.ClaimEvents(ctx, "s", "2025-03", "Y00002")
+	if err != nil || len(history) != 1 || history[0].To != "closed" || history[0].Reason != "nothing payable: gateway not met (x)" {
+		t.Fatalf("history of a closed claim = %+v, %v", history, err)
+	}
+	audit, err := db.Audit().List(ctx, "scheme:s/2025-03", 0)
+	if err != nil || len(audit) != 1 || !strings.Contains(audit[0].After, fmt.Sprintf(`"open -\u003e closed":%d`, (n+1)/2)) {
+		t.Fatalf("calculation audit = %+v, %v", audit, err)
+	}
+
+	// Y00000 reopens; Y00001 (calculated, no row) closes; Y00003 is
+	// declared by its practice before the next calculation lands.
+	if err := db.MoveClaim(ctx, store.ClaimEvent{Scheme: "s", Period: "2025-03", Practice: "Y00003", At: t0, Actor: "pm",
+		Role: "practice_manager", From: "calculated", To: "declared"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	stale := []store.ClaimEvent{steward("Y00000", "closed", "calculated"), steward("Y00001", "calculated", "closed"), steward("Y00003", "calculated", "closed")}
+	if err := db.SaveCalculation(ctx, calc(2), 1, stale); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("closing a claim declared meanwhile = %v, want ErrStale", err)
+	}
+	if claims, _ := db.Claims(ctx, "s", "2025-03"); claims["Y00000"].State != "closed" || claims["Y00003"].State != "declared" {
+		t.Fatalf("a refused calculation wrote claims: %+v %+v", claims["Y00000"], claims["Y00003"])
+	}
+	if err := db.SaveCalculation(ctx, calc(2), 1, append(stale[:2], steward("Y00003", "declared", "closed"))); err != nil {
+		t.Fatal(err)
+	}
+	claims, err = db.Claims(ctx, "s", "2025-03")
+	if err != nil || claims["Y00000"].State != "calculated" || claims["Y00001"].State != "closed" || claims["Y00003"].State != "closed" {
+		t.Fatalf("after reopening and closing: %+v %+v %+v, %v", claims["Y00000"], claims["Y00001"], claims["Y00003"], err)
 	}
 }
 

@@ -58,15 +58,20 @@ func (r OverviewRow) Figure(id string) string {
 
 // OverviewView is the data of the overview page.
 type OverviewView struct {
-	Rows       []OverviewRow
-	Schemes    []*schemes.Scheme
-	Scheme     *schemes.Scheme // selected; nil when none
-	Periods    []string        // calculated periods of Scheme, newest first
-	Period     string          // selected period, "" if none calculated
-	Version    int64
-	Rec        *schemes.Reconciliation
-	SilentDays int
-	Counts     map[string]int // claim states and statuses, for the summary line
+	Rows    []OverviewRow
+	Schemes []*schemes.Scheme
+	Scheme  *schemes.Scheme // selected; nil when none
+	Periods []string        // calculated periods of Scheme, newest first
+	// Period is the selected period: by default the latest whose month has
+	// ended by the collector's clock (LatestEnded), never one still
+	// running; "" when none has ended yet. Rec is nil when it is not
+	// calculated.
+	Period      string
+	LatestEnded string
+	Version     int64
+	Rec         *schemes.Reconciliation
+	SilentDays  int
+	Counts      map[string]int // claim states and statuses, for the summary line
 	// Totals says whether the user may see the scheme's totals across
 	// the ICB (a practice user sees only their own practice's row).
 	Totals bool
@@ -144,9 +149,25 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	w.Render(rw, r, http.StatusOK, "index", Page{Title: "Practices", Data: v})
 }
 
+// LatestEndedPeriod returns the latest of sc's periods whose month has
+// ended at now (UTC), or "" when none has: the period the overview opens
+// on, since a month still running has no final figures to pay on.
+func LatestEndedPeriod(sc *schemes.Scheme, now time.Time) string {
+	now = now.UTC()
+	// The month before now's is the latest that has ended.
+	ended := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
+	if ended > sc.Periods.To {
+		ended = sc.Periods.To
+	}
+	if ended < sc.Periods.From {
+		return ""
+	}
+	return ended
+}
+
 // selectScheme fills the scheme part of the overview from ?scheme= and
-// ?period= (defaults: the first scheme the user may see, its latest
-// calculated period).
+// ?period= (defaults: the first scheme in force the user may see, and its
+// latest period whose month has ended).
 func (w *Web) selectScheme(ctx context.Context, r *http.Request, u *collector.User, v *OverviewView) error {
 	if w.opts.Claims == nil {
 		return nil
@@ -171,16 +192,20 @@ func (w *Web) selectScheme(ctx context.Context, r *http.Request, u *collector.Us
 		}
 		v.Scheme = v.Schemes[i]
 	}
-	if v.Periods, err = w.opts.Claims.Periods(ctx, v.Scheme.ID); err != nil || len(v.Periods) == 0 {
+	if v.Periods, err = w.opts.Claims.Periods(ctx, v.Scheme.ID); err != nil {
 		return err
 	}
-	v.Period = v.Periods[0]
+	v.LatestEnded = LatestEndedPeriod(v.Scheme, w.now())
+	v.Period = v.LatestEnded
 	if p := r.URL.Query().Get("period"); p != "" {
-		if !slices.Contains(v.Periods, p) {
-			v.Period = ""
+		if claims.CheckPeriod(v.Scheme, p) != nil {
+			v.Period = "" // not one of the scheme's: show none rather than guess
 			return nil
 		}
 		v.Period = p
+	}
+	if !slices.Contains(v.Periods, v.Period) {
+		return nil // not calculated yet: the page says so
 	}
 	v.Rec, v.Version, err = w.opts.Claims.Calculated(ctx, v.Scheme, v.Period)
 	v.Totals = collector.CanSeeICB(u, v.Scheme.ICB)
@@ -199,6 +224,9 @@ type PaymentView struct {
 	// changed since, so the calculation now gives another amount.
 	Paid        *int64
 	PaidDiffers bool
+	// ClosedWhy is why a closed claim pays nothing: the reason the
+	// collector closed it with.
+	ClosedWhy string
 }
 
 // ElementTitle returns the title of element id of the view's scheme.
@@ -255,6 +283,9 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 			if pv.History, err = w.opts.Claims.History(ctx, sc.ID, period, p.ODS); err != nil {
 				return nil, err
 			}
+			if pv.Result.State == schemes.Closed && len(pv.History) > 0 {
+				pv.ClosedWhy = pv.History[len(pv.History)-1].Reason
+			}
 			out = append(out, pv)
 		}
 	}
@@ -292,7 +323,8 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status := http.StatusInternalServerError
 		switch {
-		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition):
+		case errors.Is(err, claims.ErrStale), errors.Is(err, schemes.ErrTransition), errors.Is(err, claims.ErrNothingPayable),
+			errors.Is(err, claims.ErrRetired):
 			status = http.StatusConflict
 		case errors.Is(err, schemes.ErrRole), errors.Is(err, claims.ErrSameActor):
 			status = http.StatusForbidden

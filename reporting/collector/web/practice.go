@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nhs-steward/steward/reporting/collector/store"
 	"html/template"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -59,6 +61,9 @@ type PracticeView struct {
 	Figures   []collector.MeasureRow
 	Charts    []ChartView
 	Payments  []PaymentView
+	// Corrections are the documents the practice resent to correct a
+	// month, newest first, with its reasons.
+	Corrections []collector.Submission
 }
 
 // formatValue formats a measure value for the page: "suppressed" or "—"
@@ -148,6 +153,17 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 		}
 		v.Figures = sub.Measures
 	}
+	hist, err := w.opts.Store.SubmissionHistory(ctx, store.SubmissionFilter{Practice: p.ODS, Pack: pack})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	for _, sub := range hist {
+		if sub.Corrects != "" {
+			v.Corrections = append(v.Corrections, sub)
+		}
+	}
+	slices.SortFunc(v.Corrections, func(a, b collector.Submission) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
 	if v.Payments, err = w.payments(ctx, UserFrom(ctx), p); err != nil {
 		w.fail(rw, r, err)
 		return

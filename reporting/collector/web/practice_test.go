@@ -178,3 +178,26 @@ func TestMeasureReport(t *testing.T) {
 		t.Fatalf("signed out = %d", rec.Code)
 	}
 }
+
+// TestPracticePageShowsHeldMonthsAndCorrections: what the agent holds back
+// (from its heartbeat) and the corrections the practice sent, with their
+// reasons, are on the practice page and the overview.
+func TestPracticePageShowsHeldMonthsAndCorrections(t *testing.T) {
+	f, _, h := newFake(t)
+	body, _ := json.Marshal(map[string]any{"practice": "Y01111", "held": []map[string]string{
+		{"as_of": "2025-04-30", "reason": "held: 0 registered adults (fewer than 1): the registrations table looks empty or half refreshed"}},
+		"problems": []string{"outbox item x.json is unreadable"}})
+	f.beats = map[string]collector.Heartbeat{"Y01111": {Practice: "Y01111", ReceivedAt: time.Now(), AgentVersion: "1.2.3", Body: body}}
+	addSeries(t, f, "Y01111", 3)
+	f.subs[1].Corrects, f.subs[1].CorrectionReason, f.subs[1].IdempotencyKey = "orig-1", "baseline corrected to 2024-03-31", "fix-1"
+	page := get(t, h, f, 1, "/practices/Y01111").Body.String()
+	for _, want := range []string{"held 2025-04-30: held: 0 registered adults", "outbox item x.json is unreadable",
+		`<td data-field="reason">baseline corrected to 2024-03-31</td>`, "orig-1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("practice page lacks %q", want)
+		}
+	}
+	if overview := get(t, h, f, 1, "/").Body.String(); !strings.Contains(overview, "held 2025-04-30") {
+		t.Error("the overview does not show the held month")
+	}
+}

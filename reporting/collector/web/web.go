@@ -9,8 +9,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/wire"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -37,6 +40,7 @@ type Store interface {
 	MeasureSeries(ctx context.Context, practice, pack, measureID string) ([]collector.MeasureRow, error)
 	CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error)
 	LatestMeasures(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
+	SubmissionHistory(ctx context.Context, f store.SubmissionFilter) ([]collector.Submission, error)
 }
 
 // Cookie and form names.
@@ -96,7 +100,7 @@ func parsePages() map[string]*template.Template {
 	if err != nil {
 		panic(err)
 	}
-	funcs := template.FuncMap{"date": func(t time.Time) string {
+	funcs := template.FuncMap{"agentNotes": AgentNotes, "date": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
 		}
@@ -376,4 +380,24 @@ func (w *Web) PracticesFor(ctx context.Context, u *collector.User) ([]collector.
 		return nil, fmt.Errorf("list practices: %w", err)
 	}
 	return collector.VisiblePractices(u, ps), nil
+}
+
+// AgentNotes lists what a practice's latest heartbeat says needs a person:
+// months the agent holds back and why, and faults in its own files.
+func AgentNotes(hb *collector.Heartbeat) []string {
+	if hb == nil || len(hb.Body) == 0 {
+		return nil
+	}
+	var b struct {
+		Held     []wire.HeldMonth `json:"held"`
+		Problems []string         `json:"problems"`
+	}
+	if json.Unmarshal(hb.Body, &b) != nil {
+		return nil
+	}
+	var out []string
+	for _, h := range b.Held {
+		out = append(out, "held "+h.AsOf+": "+h.Reason)
+	}
+	return append(out, b.Problems...)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/nhs-steward/steward/reporting/collector/store"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -77,6 +78,16 @@ func (f *fakeStore) CurrentSubmission(_ context.Context, practice, pack, asOf st
 		}
 	}
 	return collector.Submission{}, collector.ErrNotFound
+}
+
+func (f *fakeStore) SubmissionHistory(_ context.Context, flt store.SubmissionFilter) ([]collector.Submission, error) {
+	var out []collector.Submission
+	for _, s := range f.subs {
+		if (flt.Practice == "" || s.Practice == flt.Practice) && (flt.Pack == "" || s.Pack == flt.Pack) && (flt.AsOf == "" || s.AsOf == flt.AsOf) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) UserByName(_ context.Context, name string) (collector.User, error) {
