@@ -257,8 +257,7 @@ wine "$portable" uninstall --config "$cfg" | indent
 
 # --- 6. the same figures as on Linux -------------------------------------------
 # Byte for byte, except what differs between any two runs: JSON's
-# generated_at and duration_ms, search test's timings, and the path
-# separator search test prints.
+# generated_at and duration_ms, and search test's timings.
 stable() { sed -E -e 's/"generated_at": "[^"]*"/"generated_at": "…"/' -e 's/"duration_ms": [0-9.]+/"duration_ms": …/'; }
 same() { # same WHAT LINUX WINE
   if ! cmp -s "$2" "$3"; then
