@@ -635,8 +635,18 @@ func (a *Agent) Problems() []string {
 	return out
 }
 
-// Heartbeat tells the collector the agent is alive.
+// Heartbeat tells the collector the agent is alive. It takes the data
+// folder's lock, as it records the heartbeat in the state file; when
+// another process holds the lock it sends nothing (that process will).
 func (a *Agent) Heartbeat(ctx context.Context) error {
+	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
+	if errors.Is(err, lock.ErrBusy) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	st, _ := a.state.Load()
 	ver, stale := a.o.BundleVersion()
 	hb := wire.Heartbeat{

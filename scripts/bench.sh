@@ -74,4 +74,4 @@ echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and Pos
 
 echo
 echo "== the pack against the generator's intent, 50,000 patients"
-STEWARD_INTENT_PATIENTS=50000 go test -count=1 -v -run Intent ./searches/run/ | grep -E 'compared|PASS|FAIL|ok'
+STEWARD_INTENT_PATIENTS=50000 go test -count=1 -v -run Intent ./reporting/run/ | grep -E 'compared|PASS|FAIL|ok'

@@ -28,7 +28,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
-	"github.com/nhs-steward/steward/searches/run"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/synth"
 )
 

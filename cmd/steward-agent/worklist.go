@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/engine"
 	"github.com/nhs-steward/steward/searches/model"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 func worklistCommand() *cli.Command {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"flag"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"log/slog"
 	"net"
 	"sort"
@@ -73,7 +74,7 @@ Examples:
 					return cli.WithCode(cli.ExitDatabase, err)
 				}
 				fmt.Fprintf(stdio.Out, "configuration ok; %s store %s at schema version %d (this collector migrates to %d on start)\n",
-					db.Engine(), store.Redact(cfg.Storage), v, store.SchemaVersion())
+					db.Engine(), redact.URL(cfg.Storage), v, store.SchemaVersion())
 				if repo != nil {
 					st, err := repo.Status()
 					if err != nil {
