@@ -85,6 +85,7 @@ type Option func(*buildOptions)
 type buildOptions struct {
 	created time.Time
 	builder string
+	release *Release
 }
 
 // WithCreated sets the manifest's created time (default: now). Two builds of
@@ -93,6 +94,11 @@ func WithCreated(t time.Time) Option { return func(o *buildOptions) { o.created 
 
 // WithBuilder sets the manifest's builder (default: "steward " + the build version).
 func WithBuilder(s string) Option { return func(o *buildOptions) { o.builder = s } }
+
+// WithRelease puts r (the author's notes and the summary of changes, from
+// NewRelease) into the bundle as release.json. It must name the pack and
+// version being built.
+func WithRelease(r *Release) Option { return func(o *buildOptions) { o.release = r } }
 
 // fixedModTime is the modification time of every archive entry.
 var fixedModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -247,6 +253,23 @@ func Build(packDir string, opts ...Option) (*Bundle, []byte, error) {
 		sum := sha256.Sum256(b)
 		contents[rel] = b
 		m.Files = append(m.Files, File{Path: rel, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	if o.release != nil {
+		if o.release.Pack != id || o.release.Version != version {
+			return nil, nil, fmt.Errorf("build bundle: the release notes are for %s %s, the pack is %s %s", o.release.Pack, o.release.Version, id, version)
+		}
+		if _, ok := contents[ReleaseName]; ok {
+			return nil, nil, fmt.Errorf("build bundle: %s at the bundle's root is a name bundles keep for the release notes: rename that file", ReleaseName)
+		}
+		rb, err := json.MarshalIndent(o.release, "", "  ")
+		if err != nil {
+			return nil, nil, fmt.Errorf("build bundle: %w", err)
+		}
+		rb = append(rb, '\n')
+		sum := sha256.Sum256(rb)
+		contents[ReleaseName] = rb
+		total += int64(len(rb))
+		m.Files = append(m.Files, File{Path: ReleaseName, Size: int64(len(rb)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	if total > MaxTotalSize || len(m.Files) > MaxFiles {
 		return nil, nil, fmt.Errorf("build bundle: %d files, %d bytes: over the limit of %d files, %d bytes", len(m.Files), total, MaxFiles, MaxTotalSize)
