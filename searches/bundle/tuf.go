@@ -216,6 +216,33 @@ func setCustom(tf *metadata.TargetFiles, c TargetCustom) error {
 	return nil
 }
 
+// VerifyTargets checks targets metadata against the trusted root (the
+// targets keys and threshold) and returns its targets. Authors' tools use
+// it before they trust what a collector serves.
+func VerifyTargets(targetsJSON, trustedRoot []byte) (map[string]*metadata.TargetFiles, error) {
+	root, err := metadata.Root().FromBytes(trustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root: %w", err)
+	}
+	t, err := metadata.Targets().FromBytes(targetsJSON)
+	if err != nil {
+		return nil, fmt.Errorf("targets: %w", err)
+	}
+	if err := root.VerifyDelegate(metadata.TARGETS, t); err != nil {
+		return nil, fmt.Errorf("the repository's targets do not verify against the trusted root: %w", err)
+	}
+	for n, tf := range t.Signed.Targets {
+		tf.Path = n
+	}
+	return t.Signed.Targets, nil
+}
+
+// Baseline returns the version a new release of pack is compared with:
+// the newest version listed that is not withdrawn ("" for none).
+func Baseline(targets map[string]*metadata.TargetFiles, pack string) (version, name string, err error) {
+	return newest(targets, pack, func(c TargetCustom) bool { return c.Withdrawn == nil })
+}
+
 // SignRequest is what an author signs: the repository's current targets
 // metadata plus one new bundle.
 type SignRequest struct {

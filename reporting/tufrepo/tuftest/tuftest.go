@@ -72,6 +72,30 @@ measures:
     count: registered and ome_3m > 0
 `
 
+// Test is the fixture pack's fixture file (search.test.yaml): one case
+// that the search passes.
+const Test = `steward: search-test/v1
+search: search.yaml
+cases:
+  - name: one registered patient with an issue in 3 months
+    practice: Y01234
+    as_of: 2025-03-31
+    patients:
+      - id: 1
+        sex: F
+        date_of_birth: 1960-01-01
+        registrations: [{start: 2000-01-01}]
+        issues:
+          - {date: 2025-03-01, code: "123", quantity: 10}
+      - id: 2
+        sex: M
+        date_of_birth: 1960-01-01
+        registrations: [{start: 2000-01-01}]
+    expect:
+      measures:
+        users: 1
+`
+
 // Fixture is a running repository.
 type Fixture struct {
 	t        testing.TB
@@ -123,6 +147,7 @@ func NewAt(t testing.TB, start time.Time) *Fixture {
 	// A small search that passes lint (the collector lints every bundle it
 	// accepts), reading a codelist and a reference table beside the pack.
 	writeFile(t, filepath.Join(f.Searches, "packs", Pack, "search.yaml"), Search)
+	writeFile(t, filepath.Join(f.Searches, "packs", Pack, "search.test.yaml"), Test)
 	writeFile(t, filepath.Join(f.Searches, "codelists", "c.csv"), "code\n123\n")
 	writeFile(t, filepath.Join(f.Searches, "reference", "ome.csv"), "code,ome\n123,1.5\n")
 	return f
