@@ -68,8 +68,8 @@ type Options struct {
 	// Bundle reports the search bundle's state for the heartbeat (nil:
 	// none is sent).
 	Bundle func() *wire.BundleReport
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Checkpoint, when set, is called at each step of a cycle where a
 	// crash must lose nothing (crash-injection tests kill the process
 	// there).
