@@ -99,9 +99,10 @@ func New(opts Options) *Server {
 	if s.opts.Schemes == nil {
 		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
 	}
+	releases, _ := opts.Bundles.(web.Releases) // *tufrepo.Repo: the authors' pilots and withdrawals
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now,
+		SecureCookies: opts.SecureCookies, Now: s.now, Releases: releases,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},
