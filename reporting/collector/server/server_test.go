@@ -658,4 +658,3 @@ func TestMonthNotEndedRefused(t *testing.T) {
 		}
 	})
 }
-
