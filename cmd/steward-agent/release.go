@@ -75,6 +75,18 @@ func heldPack(ctx context.Context, e *env, u *bundle.Updater, version string, wa
 	return p, rel, nil
 }
 
+// heldRelease reads the release notes of a bundle held here, under the
+// data folder's lock (waiting briefly: status must answer while a cycle
+// runs).
+func heldRelease(e *env, u *bundle.Updater, version string) (*sbundle.Release, error) {
+	l, err := lock.Acquire(context.Background(), e.cfg.DataDir, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	return u.Release(version)
+}
+
 // versionArg is the one VERSION argument, or the version waiting for
 // approval when none is given.
 func versionArg(fs *flag.FlagSet, st bundle.Status, path string) (string, error) {
@@ -358,7 +370,7 @@ func bundleLines(e *env, u *bundle.Updater, path string) [][2]string {
 	var out [][2]string
 	if v := st.WaitingApproval; v != "" {
 		line := v + " waits for your approval"
-		if _, rel, err := heldPack(context.Background(), e, u, v, 5*time.Second); err == nil && rel != nil {
+		if rel, err := heldRelease(e, u, v); err == nil && rel != nil {
 			first, _, _ := strings.Cut(strings.TrimSpace(rel.Notes), "\n")
 			line += ": " + first
 		}

@@ -66,7 +66,7 @@ func (e *env) updater() (*bundle.Updater, error) {
 	client := &http.Client{Timeout: e.cfg.Collector.Timeout.Duration}
 	return bundle.New(e.cfg.DataDir, e.cfg.Bundle.TrustedRoot, e.cfg.Collector.URL, client, mode,
 		bundle.WithPack(e.cfg.Bundle.Pack), bundle.WithLogger(e.log), bundle.WithCheck(sbundle.Lint),
-		bundle.WithPractice(e.cfg.Practice), bundle.WithClock(clock()), bundle.WithLockWait(e.lockWait))
+		bundle.WithPractice(e.cfg.Practice), bundle.WithLockWait(e.lockWait))
 }
 
 // bundleReport is the search-bundle part of the heartbeat: what runs, what
