@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -65,8 +66,11 @@ type Options struct {
 	Protect func(*results.Document) error
 	// BundleVersion names the running bundle, for heartbeats and status.
 	BundleVersion func() (version, staleSince string)
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Bundle reports the search bundle's state for the heartbeat (nil:
+	// none is sent).
+	Bundle func() *wire.BundleReport
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Checkpoint, when set, is called at each step of a cycle where a
 	// crash must lose nothing (crash-injection tests kill the process
 	// there).
@@ -551,6 +555,43 @@ func (a *Agent) Resend(ctx context.Context, asOf time.Time, reason string, force
 	return rep, errors.Join(rep.Errors...)
 }
 
+// MonthsComputedWith lists, oldest first, the months whose latest document
+// (sent or waiting to be sent) was computed with version of the agent's
+// pack: after its authors withdraw a version, these are the months to
+// resend under the version that runs now.
+func (a *Agent) MonthsComputedWith(version string) ([]time.Time, error) {
+	sent, err := a.box.Sent()
+	if err != nil {
+		return nil, err
+	}
+	pending, err := a.box.Pending()
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]*outbox.Item{}
+	for _, it := range append(sent, pending...) {
+		if it.Pack == a.o.Pack {
+			latest[it.AsOf] = it // delivery order, then queue order: the last is the newest
+		}
+	}
+	var out []time.Time
+	for day, it := range latest {
+		var doc struct {
+			Pack results.PackRef `json:"pack"`
+		}
+		if json.Unmarshal(it.Body, &doc) != nil || doc.Pack.Version != version {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, day)
+		if err != nil {
+			continue
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(x, y time.Time) int { return x.Compare(y) })
+	return out, nil
+}
+
 // Release lets a month held by the quality gate be queued at the next
 // cycle, as it is. who names the person, for the log.
 func (a *Agent) Release(ctx context.Context, asOf time.Time, who string) error {
@@ -691,6 +732,9 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: a.box.PendingCount(),
 		SentAt: a.o.Now().UTC().Format(time.RFC3339),
 		Held:   st.Held, Problems: a.Problems(), Nonce: wire.NewNonce(),
+	}
+	if a.o.Bundle != nil {
+		hb.Bundle = a.o.Bundle()
 	}
 	for _, d := range st.Unknown {
 		hb.Problems = append(hb.Problems, "the collector holds "+d+", which this agent never sent")

@@ -12,6 +12,15 @@
 // current bundle running. With ApprovalManual a verified version waits in
 // place until Approve.
 //
+// The authors' release decisions travel in the signed targets metadata
+// (searches/bundle.TargetCustom): a version in a pilot is taken only by
+// the practices it names; a withdrawn version is never taken or approved,
+// and when it runs or waits here the updater drops it, falls back to the
+// previous good bundle it holds (or to none: the agent's built-in pack)
+// and records the fallback for the heartbeat. Every change to the bundle
+// state happens under the data folder's lock (agent/lock), which the
+// agent's cycles hold too.
+//
 // Layout under the data directory:
 //
 //	tuf/metadata/       go-tuf's trusted metadata cache (root.json, timestamp.json, ...)
@@ -40,6 +49,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/nhs-steward/steward/agent/lock"
 	"github.com/nhs-steward/steward/agent/outbox"
 	"github.com/nhs-steward/steward/reporting/wire"
 	sbundle "github.com/nhs-steward/steward/searches/bundle"
@@ -50,8 +60,8 @@ type ApprovalMode string
 
 // Approval modes.
 const (
-	ApprovalAuto   ApprovalMode = "auto"   // switch as soon as it is verified and checked
-	ApprovalManual ApprovalMode = "manual" // wait for Approve (the practice's approval)
+	ApprovalAuto   ApprovalMode = "automatic" // switch as soon as it is verified and checked
+	ApprovalManual ApprovalMode = "manual"    // wait for Approve (the practice's approval)
 )
 
 // DefaultPack is the pack an updater follows unless told otherwise.
@@ -75,6 +85,8 @@ var (
 	ErrCheck = errors.New("search bundle failed its check")
 	// ErrNotWaiting: Approve named a version that is not waiting for approval.
 	ErrNotWaiting = errors.New("that version is not waiting for approval")
+	// ErrWithdrawn: the authors withdrew the version; it never runs again.
+	ErrWithdrawn = errors.New("that version was withdrawn by its authors")
 )
 
 // Status is what the updater knows, persisted in bundles/state.json and
@@ -98,6 +110,46 @@ type Status struct {
 	// running, and the ICB sees the practice as stale.
 	StaleSince time.Time `json:"stale_since"`
 	LastError  string    `json:"last_error,omitempty"`
+	// Failed is the newest version that was refused or failed its check,
+	// and why; cleared once a version at least as new is installed.
+	Failed *Failure `json:"failed,omitempty"`
+	// Withdrawn are the versions of the pack the authors withdrew, as the
+	// signed metadata said when this agent last saw them: never forgotten.
+	Withdrawn map[string]Withdrawal `json:"withdrawn,omitempty"`
+	// FellBack is the latest fallback from a withdrawn version.
+	FellBack *FallBack `json:"fell_back,omitempty"`
+}
+
+// Failure is a version that did not become current or waiting, and why.
+type Failure struct {
+	Version string    `json:"version"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+}
+
+// Withdrawal is a version the authors withdrew.
+type Withdrawal struct {
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"` // when the authors signed it
+	// Seen is when this agent first learned of it.
+	Seen time.Time `json:"seen"`
+	// Held is set when the version ran or waited for approval here.
+	Held bool `json:"held,omitempty"`
+}
+
+// FallBack records that the running version was withdrawn and what runs
+// instead ("" for To: the agent's built-in pack).
+type FallBack struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// IsWithdrawn reports whether the authors withdrew version.
+func (s Status) IsWithdrawn(version string) bool {
+	_, ok := s.Withdrawn[version]
+	return ok && version != ""
 }
 
 // Stale reports whether the bundle metadata has gone stale.
@@ -126,6 +178,21 @@ func WithClock(now func() time.Time) Option { return func(u *Updater) { u.now = 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(u *Updater) { u.log = l } }
 
+// WithPractice names the practice (its ODS code) the agent runs for: a
+// version in a pilot that does not list it is not taken.
+func WithPractice(ods string) Option { return func(u *Updater) { u.practice = ods } }
+
+// WithLockWait sets how long Update and Approve wait for the data folder's
+// lock while another process (or the agent's cycle) holds it (default 1
+// minute).
+func WithLockWait(d time.Duration) Option {
+	return func(u *Updater) {
+		if d > 0 {
+			u.lockWait = d
+		}
+	}
+}
+
 // Updater keeps the agent's bundle up to date. Its methods are safe for
 // concurrent use; one process per data directory.
 type Updater struct {
@@ -135,9 +202,11 @@ type Updater struct {
 	client   *http.Client
 	mode     ApprovalMode
 	pack     string
+	practice string
 	check    CheckFunc
 	now      func() time.Time
 	log      *slog.Logger
+	lockWait time.Duration
 
 	mu sync.Mutex
 }
@@ -160,6 +229,7 @@ func New(dataDir, trustedRootPath, collectorURL string, client *http.Client, mod
 	u := &Updater{
 		dataDir: dataDir, rootPath: trustedRootPath, baseURL: strings.TrimRight(collectorURL, "/"),
 		client: client, mode: mode, pack: DefaultPack, now: time.Now, log: slog.New(slog.DiscardHandler),
+		lockWait: time.Minute,
 	}
 	for _, o := range opts {
 		o(u)
@@ -198,24 +268,87 @@ func (u *Updater) tufDir(sub string) string         { return filepath.Join(u.dat
 func (u *Updater) versionDir(version string) string { return filepath.Join(u.bundlesDir(), version) }
 
 // Current returns the current pack folder (holding pack.yaml) and its
-// version, after checking every file against the bundle's manifest.
+// version, after checking every file against the bundle's manifest. A
+// version the authors withdrew is never returned: until Update has fallen
+// back (it may not have run since the withdrawal was seen), the previous
+// good bundle is, or ErrNoBundle (run the built-in pack).
 func (u *Updater) Current() (dir, version string, err error) {
-	version, err = u.readCurrent()
+	p, err := u.load()
 	if err != nil {
 		return "", "", err
+	}
+	version = p.Current
+	if p.IsWithdrawn(version) {
+		version = u.fallback(p)
+		if version == "" {
+			return "", "", fmt.Errorf("%w: %s %s was withdrawn and no earlier bundle is held", ErrNoBundle, u.pack, p.Current)
+		}
 	}
 	if version == "" {
 		return "", "", ErrNoBundle
 	}
+	return u.open(version)
+}
+
+// Open returns the pack folder of a bundle held here (current, previous
+// or waiting for approval), checked against its manifest: for a practice
+// manager to review or preview a waiting version. A withdrawn version is
+// refused.
+func (u *Updater) Open(version string) (dir string, err error) {
+	p, err := u.load()
+	if err != nil {
+		return "", err
+	}
+	if p.IsWithdrawn(version) {
+		return "", fmt.Errorf("%w: %s %s (%s)", ErrWithdrawn, u.pack, version, p.Withdrawn[version].Reason)
+	}
+	if version == "" || (version != p.Current && version != p.Previous && version != p.WaitingApproval) {
+		return "", fmt.Errorf("%w: %s %s is not held here (current %s, waiting %s)", ErrNoBundle, u.pack, version, orDash(p.Current), orDash(p.WaitingApproval))
+	}
+	dir, _, err = u.open(version)
+	return dir, err
+}
+
+// Release reads the release notes and summary of changes a bundle held
+// here carries (nil for a bundle built before bundles carried them).
+func (u *Updater) Release(version string) (*sbundle.Release, error) {
+	if _, err := u.Open(version); err != nil {
+		return nil, err
+	}
+	return sbundle.ReadRelease(u.versionDir(version))
+}
+
+func (u *Updater) open(version string) (dir, v string, err error) {
 	root := u.versionDir(version)
 	m, err := sbundle.Verify(root)
 	if err != nil {
-		return "", "", fmt.Errorf("current search bundle %s: %w", version, err)
+		return "", "", fmt.Errorf("search bundle %s: %w", version, err)
 	}
 	if m.Version != version || m.Pack != u.pack {
-		return "", "", fmt.Errorf("current search bundle %s: its manifest says %s %s", version, m.Pack, m.Version)
+		return "", "", fmt.Errorf("search bundle %s: its manifest says %s %s", version, m.Pack, m.Version)
 	}
 	return m.PackDirIn(root), version, nil
+}
+
+// fallback is the version to run when the current one was withdrawn: the
+// previous bundle, if it was not withdrawn too and still verifies; "" for
+// none (the built-in pack).
+func (u *Updater) fallback(p persisted) string {
+	if p.Previous == "" || p.IsWithdrawn(p.Previous) || p.Previous == p.Current {
+		return ""
+	}
+	if _, _, err := u.open(p.Previous); err != nil {
+		u.log.Warn("the previous search bundle does not verify: it cannot be fallen back to", "version", p.Previous, "err", err)
+		return ""
+	}
+	return p.Previous
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // readCurrent reads the current pointer: "" when there is none.
@@ -228,6 +361,9 @@ func (u *Updater) readCurrent() (string, error) {
 		return "", fmt.Errorf("read current bundle pointer: %w", err)
 	}
 	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", nil // emptied by a fallback to the built-in pack
+	}
 	if _, err := sbundle.ParseVersion(v); err != nil {
 		return "", fmt.Errorf("current bundle pointer: %w", err)
 	}
@@ -295,6 +431,12 @@ func maxVersion(a, b string) string {
 func (u *Updater) Update(ctx context.Context) (Status, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	l, err := lock.Acquire(ctx, u.dataDir, u.lockWait)
+	if err != nil {
+		p, _ := u.load()
+		return p.Status, fmt.Errorf("search bundle update: %w", err)
+	}
+	defer l.Release()
 	p, err := u.load()
 	if err != nil {
 		return p.Status, err
@@ -340,12 +482,21 @@ func (u *Updater) update(ctx context.Context, p *persisted, now time.Time) error
 	p.LastSuccess = now
 
 	targets := tu.GetTopLevelTargets()
-	latest, name, err := sbundle.Latest(targets, u.pack)
+	if err := u.learnWithdrawals(p, targets, now); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if err := u.applyWithdrawals(p, now); err != nil {
+		return err
+	}
+	latest, name, err := sbundle.Available(targets, u.pack, u.practice)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	p.Available = latest
 	if latest == "" {
+		if any, _, _ := sbundle.Latest(targets, u.pack); any != "" {
+			return nil // every version is withdrawn, or in a pilot without this practice
+		}
 		return fmt.Errorf("%w: the repository lists no %s bundle", ErrNoBundle, u.pack)
 	}
 	if p.Ratchet != "" {
@@ -353,11 +504,19 @@ func (u *Updater) update(ctx context.Context, p *persisted, now time.Time) error
 		if err != nil {
 			return err
 		}
-		if c < 0 {
+		switch {
+		case c > 0:
+		case !p.IsWithdrawn(p.Ratchet) && c < 0:
 			return fmt.Errorf("%w: the repository's newest %s is %s but %s has run here", ErrRollback, u.pack, latest, p.Ratchet)
-		}
-		if c == 0 {
+		case !p.IsWithdrawn(p.Ratchet):
 			return nil // up to date
+		case p.Current != "":
+			// The newest version that ran here was withdrawn (signed by the
+			// authors, so no rollback): a good version below it is taken
+			// only if it is newer than what runs now.
+			if c, _ := sbundle.CompareVersions(latest, p.Current); c <= 0 {
+				return nil
+			}
 		}
 	}
 	if p.WaitingApproval == latest {
@@ -371,10 +530,20 @@ func (u *Updater) update(ctx context.Context, p *persisted, now time.Time) error
 	defer os.Remove(dl)
 	_, data, err := tu.DownloadTarget(tf, dl, "")
 	if err != nil {
-		return fmt.Errorf("%w: download %s: %w", ErrRefused, name, err)
+		err = fmt.Errorf("%w: download %s: %w", ErrRefused, name, err)
+		u.failed(p, latest, err, now)
+		return err
 	}
 	if err := u.install(data, latest); err != nil {
+		if errors.Is(err, ErrRefused) || errors.Is(err, ErrCheck) {
+			u.failed(p, latest, err, now)
+		}
 		return err
+	}
+	if p.Failed != nil {
+		if c, err := sbundle.CompareVersions(latest, p.Failed.Version); err != nil || c >= 0 {
+			p.Failed = nil
+		}
 	}
 	if u.mode == ApprovalManual {
 		old := p.WaitingApproval
@@ -386,6 +555,82 @@ func (u *Updater) update(ctx context.Context, p *persisted, now time.Time) error
 		return nil
 	}
 	return u.switchTo(p, latest)
+}
+
+// failed records that version was refused or failed its check.
+func (u *Updater) failed(p *persisted, version string, err error, now time.Time) {
+	p.Failed = &Failure{Version: version, Reason: err.Error(), At: now}
+}
+
+// learnWithdrawals records every withdrawn version of the pack the
+// verified targets list. A withdrawal is never forgotten, even if a later
+// listing drops the version.
+func (u *Updater) learnWithdrawals(p *persisted, targets map[string]*metadata.TargetFiles, now time.Time) error {
+	rs, err := sbundle.Releases(targets, u.pack)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Withdrawn == nil {
+			continue
+		}
+		if _, known := p.Withdrawn[r.Version]; known {
+			continue
+		}
+		if p.Withdrawn == nil {
+			p.Withdrawn = map[string]Withdrawal{}
+		}
+		p.Withdrawn[r.Version] = Withdrawal{Reason: r.Withdrawn.Reason, At: r.Withdrawn.At, Seen: now}
+	}
+	return nil
+}
+
+// applyWithdrawals drops withdrawn versions held here: one waiting for
+// approval is forgotten, a previous one is no longer fallen back to, and a
+// current one is replaced by the fallback (the previous good bundle, or
+// none: the built-in pack), switched to atomically like any version.
+func (u *Updater) applyWithdrawals(p *persisted, now time.Time) error {
+	held := func(v string) {
+		w := p.Withdrawn[v]
+		w.Held = true
+		p.Withdrawn[v] = w
+	}
+	changed := false
+	if v := p.WaitingApproval; p.IsWithdrawn(v) {
+		held(v)
+		p.WaitingApproval = ""
+		changed = true
+		u.log.Warn("a search bundle waiting for approval was withdrawn by its authors: it will not run",
+			"pack", u.pack, "version", v, "reason", p.Withdrawn[v].Reason)
+	}
+	if v := p.Current; p.IsWithdrawn(v) {
+		held(v)
+		to := u.fallback(*p)
+		if err := outbox.WriteFileAtomic(filepath.Join(u.bundlesDir(), currentFile), []byte(to+"\n"), 0o600); err != nil {
+			return fmt.Errorf("fall back from withdrawn search bundle %s: %w", v, err)
+		}
+		p.FellBack = &FallBack{From: v, To: to, Reason: p.Withdrawn[v].Reason, At: now}
+		p.Current, p.Previous = to, ""
+		changed = true
+		runs := "the built-in pack"
+		if to != "" {
+			runs = "bundle " + to
+		}
+		u.log.Warn("the running search bundle was withdrawn by its authors: fell back to "+runs,
+			"pack", u.pack, "withdrawn", v, "reason", p.Withdrawn[v].Reason, "now_running", orDash(to))
+	}
+	if v := p.Previous; p.IsWithdrawn(v) {
+		held(v)
+		p.Previous = ""
+		changed = true
+	}
+	if changed {
+		if err := u.save(*p); err != nil {
+			return err
+		}
+		u.removeUnused(*p)
+	}
+	return nil
 }
 
 // install extracts a downloaded bundle into a staging folder, checks it
@@ -476,25 +721,35 @@ func (u *Updater) removeUnused(p persisted) {
 	}
 }
 
-// Approve switches to version, which must be waiting for approval: it is
-// verified against its manifest and checked again first.
-func (u *Updater) Approve(version string) error {
+// Approve switches to version, which must be waiting for approval and not
+// withdrawn: it is verified against its manifest and checked again first.
+// It holds the data folder's lock while it does.
+func (u *Updater) Approve(ctx context.Context, version string) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	l, err := lock.Acquire(ctx, u.dataDir, u.lockWait)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	p, err := u.load()
 	if err != nil {
 		return err
 	}
+	if p.IsWithdrawn(version) {
+		return fmt.Errorf("%w: %s %s (%s)", ErrWithdrawn, u.pack, version, p.Withdrawn[version].Reason)
+	}
 	if version == "" || p.WaitingApproval != version {
 		return fmt.Errorf("%w: %s (waiting: %q)", ErrNotWaiting, version, p.WaitingApproval)
 	}
-	if p.Ratchet != "" {
+	if p.Ratchet != "" && !p.IsWithdrawn(p.Ratchet) {
 		if c, err := sbundle.CompareVersions(version, p.Ratchet); err != nil || c <= 0 {
 			return fmt.Errorf("%w: %s is not above %s", ErrRollback, version, p.Ratchet)
 		}
 	}
 	if err := u.checkTree(u.versionDir(version), version); err != nil {
 		p.LastError = err.Error()
+		u.failed(&p, version, err, u.now().UTC())
 		u.save(p)
 		return err
 	}

@@ -334,13 +334,18 @@ func TestCheckFailureNotSwitched(t *testing.T) {
 	if st.Current != "1.0.0" || st.Available != bad {
 		t.Fatalf("status = %+v", st)
 	}
+	if st.Failed == nil || st.Failed.Version != bad || !strings.Contains(st.Failed.Reason, "does not compile") {
+		t.Fatalf("failed = %+v, want %s and why", st.Failed, bad)
+	}
 	a.wantCurrent("1.0.0")
 	if _, err := os.Stat(filepath.Join(a.dataDir, "bundles", bad)); !os.IsNotExist(err) {
 		t.Errorf("the failed bundle was left installed")
 	}
 	// A fixed release goes through.
 	f.MustPublish("1.2.0")
-	a.mustUpdate()
+	if st := a.mustUpdate(); st.Failed != nil {
+		t.Fatalf("failure kept after a newer version installed: %+v", st.Failed)
+	}
 	a.wantCurrent("1.2.0")
 }
 
@@ -355,10 +360,10 @@ func TestManualApproval(t *testing.T) {
 	if _, _, err := a.Current(); !errors.Is(err, bundle.ErrNoBundle) {
 		t.Fatalf("Current before approval = %v", err)
 	}
-	if err := a.Approve("9.9.9"); !errors.Is(err, bundle.ErrNotWaiting) {
+	if err := a.Approve(context.Background(), "9.9.9"); !errors.Is(err, bundle.ErrNotWaiting) {
 		t.Fatalf("Approve(9.9.9) = %v, want ErrNotWaiting", err)
 	}
-	if err := a.Approve("1.0.0"); err != nil {
+	if err := a.Approve(context.Background(), "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
 	a.wantCurrent("1.0.0")
@@ -380,11 +385,11 @@ func TestManualApproval(t *testing.T) {
 	p := filepath.Join(a.dataDir, "bundles", "1.1.0", "codelists", "c.csv")
 	orig, _ := os.ReadFile(p)
 	os.WriteFile(p, []byte("code\n999\n"), 0o644)
-	if err := a.Approve("1.1.0"); !errors.Is(err, bundle.ErrRefused) {
+	if err := a.Approve(context.Background(), "1.1.0"); !errors.Is(err, bundle.ErrRefused) {
 		t.Fatalf("Approve of a changed bundle = %v, want ErrRefused", err)
 	}
 	os.WriteFile(p, orig, 0o644)
-	if err := a.Approve("1.1.0"); err != nil {
+	if err := a.Approve(context.Background(), "1.1.0"); err != nil {
 		t.Fatal(err)
 	}
 	a.wantCurrent("1.1.0")

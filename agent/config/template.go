@@ -54,7 +54,8 @@ bundle:
   # The ICB's pinned root of trust for search bundles.
   # trusted_root: /etc/steward/root.json
   # automatic: a new verified bundle runs at once; manual: it waits for
-  # steward-agent approve VERSION.
+  # you: steward-agent review VERSION, preview --bundle VERSION, then
+  # approve VERSION (docs/install-practice.md, "Approving search updates").
   approval: automatic
 
 # How often the agent tells the collector it is alive.

@@ -39,6 +39,7 @@ func commands() []*cli.Command {
 		runServiceCommand(),
 		statusCommand(),
 		worklistCommand(),
+		reviewCommand(),
 		approveCommand(),
 		controlCommand("install", "install the agent as a system service (Windows service or systemd unit)"),
 		controlCommand("uninstall", "remove the system service (configuration and data are kept)"),
@@ -138,7 +139,7 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 				base = time.Time{}
 			}
 			start := time.Now()
-			doc, err := runner{e}.document(ctx, asOf, base)
+			doc, err := runner{e: e}.document(ctx, asOf, base)
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, fmt.Errorf("database: %w\n  check database.url and database.profile, and that the login can read the practice tables", err))
 			}
@@ -359,15 +360,30 @@ func parseAsOf(s string) (time.Time, error) {
 }
 
 func previewCommand() *cli.Command {
-	var path, asOf string
+	var path, asOf, version string
+	var wait time.Duration
 	return &cli.Command{
 		Name:    "preview",
-		Summary: "print exactly what would be sent for a month; send nothing",
-		Usage:   "preview [--config FILE] [--as-of DATE]",
+		Summary: "print exactly what would be sent for a month, or compare a waiting bundle with the running one; send nothing",
+		Usage:   "preview [--config FILE] [--as-of DATE] [--bundle VERSION]",
 		Help: `Computes the results document for a month end exactly as a cycle would —
 disclosure control included — and prints it. Nothing is queued or sent. This
-is everything that leaves the practice: aggregates only.`,
-		Flags: func(fs *flag.FlagSet) { configFlag(fs, &path); asOfFlag(fs, &asOf) },
+is everything that leaves the practice: aggregates only.
+
+With --bundle VERSION (a search bundle waiting for your approval; steward-agent
+status names it), runs both that version and the one running now on this
+practice's data, and prints each measure side by side with the difference:
+what approving it would change. Nothing is queued or sent.
+
+Examples:
+  steward-agent preview --config agent.yaml
+  steward-agent preview --bundle 2026.2.0 --as-of 2025-03-31 --config agent.yaml`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs, &path)
+			asOfFlag(fs, &asOf)
+			fs.StringVar(&version, "bundle", "", "a search bundle version held here (waiting for approval) to compare with the running one")
+			fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for a cycle working on the data folder")
+		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			e, err := loadEnv(path, stdio.Err)
 			if err != nil {
@@ -377,7 +393,10 @@ is everything that leaves the practice: aggregates only.`,
 			if err != nil {
 				return err
 			}
-			doc, err := runner{e}.document(ctx, a, e.cfg.BaselineDate())
+			if version != "" {
+				return previewBundle(ctx, e, path, version, a, wait, stdio)
+			}
+			doc, err := runner{e: e}.document(ctx, a, e.cfg.BaselineDate())
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
@@ -457,39 +476,51 @@ run at any time: a month is never sent twice.`,
 }
 
 func resendCommand() *cli.Command {
-	var path, asOf, reason string
+	var path, asOf, reason, computedWith string
 	var force bool
 	return &cli.Command{
 		Name:    "resend",
 		Summary: "correct a month already sent: recompute it and send it with a reason",
-		Usage:   "resend --as-of DATE --reason TEXT [--config FILE] [--force]",
+		Usage:   "resend (--as-of DATE | --computed-with VERSION) --reason TEXT [--config FILE] [--force]",
 		Help: `Recomputes a month that was already sent, with today's config and data (a
-corrected baseline, a refreshed extract), and sends it as a correction of the
+corrected baseline, a refreshed extract) and the search pack version that runs
+now (steward-agent status shows it), and sends it as a correction of the
 document sent before. The collector keeps both, counts the correction, and
 shows your reason on the practice page and in the claim's history; a claim
 whose figures change goes back to be declared again.
+
+--computed-with VERSION resends every month whose latest document was computed
+with that pack version: after a version is withdrawn (status says so, and the
+ICB's overview flags the figures), this sends those months again under the
+version that runs now.
 
 A recomputed month that fails the data-quality gate is refused unless --force.
 
 Examples:
   steward-agent resend --as-of 2025-03-31 --reason "registrations were half refreshed on the 5th"
-  steward-agent resend --as-of 2025-03-31 --reason "baseline corrected to 2024-03-31" --config agent.yaml`,
+  steward-agent resend --as-of 2025-03-31 --reason "baseline corrected to 2024-03-31" --config agent.yaml
+  steward-agent resend --computed-with 2026.2.0 --reason "2026.2.0 was withdrawn" --config agent.yaml`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs, &path)
 			fs.StringVar(&asOf, "as-of", "", "the month end to correct, YYYY-MM-DD")
+			fs.StringVar(&computedWith, "computed-with", "", "resend every month last computed with this search pack version")
 			fs.StringVar(&reason, "reason", "", "why the month is sent again (kept at the collector, shown to the ICB)")
 			fs.BoolVar(&force, "force", false, "send even if the recomputed month fails the data-quality gate")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if asOf == "" {
-				return cli.Usagef("--as-of is required: the month end to correct")
+			if (asOf == "") == (computedWith == "") {
+				return cli.Usagef("give --as-of (the month end to correct) or --computed-with (a pack version), not both")
 			}
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usagef("--reason is required: it is kept at the collector and shown beside the claim")
 			}
-			a, err := parseAsOf(asOf)
-			if err != nil {
-				return err
+			var months []time.Time
+			if asOf != "" {
+				a, err := parseAsOf(asOf)
+				if err != nil {
+					return err
+				}
+				months = []time.Time{a}
 			}
 			e, err := loadEnv(path, stdio.Err)
 			if err != nil {
@@ -506,15 +537,34 @@ Examples:
 			if err != nil {
 				return err
 			}
-			rep, err := ag.Resend(ctx, a, reason, force)
+			p, source, err := e.pack()
 			if err != nil {
-				if len(rep.Computed) > 0 && len(rep.Rejected) == 0 {
-					fmt.Fprintf(stdio.Out, "correction for %s queued; it is sent at the next cycle\n", asOf)
-					return cli.WithCode(cli.ExitNetwork, err)
-				}
-				return cli.WithCode(cli.ExitFailure, err)
+				return cli.WithCode(cli.ExitConfig, err)
 			}
-			fmt.Fprintf(stdio.Out, "correction for %s delivered (%d submission)\n", asOf, len(rep.Delivered))
+			if computedWith != "" {
+				if computedWith == p.Version {
+					return cli.WithCode(cli.ExitConfig, fmt.Errorf("%s is the version that runs now (%s): resending would compute the same figures", computedWith, source))
+				}
+				if months, err = ag.MonthsComputedWith(computedWith); err != nil {
+					return err
+				}
+				if len(months) == 0 {
+					fmt.Fprintf(stdio.Out, "no month sent from here was last computed with %s %s: nothing to resend\n", p.ID, computedWith)
+					return nil
+				}
+			}
+			for _, m := range months {
+				day := m.Format(time.DateOnly)
+				rep, err := ag.Resend(ctx, m, reason, force)
+				if err != nil {
+					if len(rep.Computed) > 0 && len(rep.Rejected) == 0 {
+						fmt.Fprintf(stdio.Out, "correction for %s (%s) queued; it is sent at the next cycle\n", day, source)
+						return cli.WithCode(cli.ExitNetwork, err)
+					}
+					return cli.WithCode(cli.ExitFailure, fmt.Errorf("%s: %w", day, err))
+				}
+				fmt.Fprintf(stdio.Out, "correction for %s delivered (%d submission), computed with %s\n", day, len(rep.Delivered), source)
+			}
 			return nil
 		},
 	}
@@ -565,37 +615,6 @@ Example:
 				return err
 			}
 			fmt.Fprintf(stdio.Out, "released %s: it is sent as it is at the next cycle (or now: steward-agent once --as-of %s)\n", asOf, asOf)
-			return nil
-		},
-	}
-}
-
-func approveCommand() *cli.Command {
-	var path string
-	return &cli.Command{
-		Name:    "approve",
-		Summary: "let a verified new search bundle version run (approval mode manual)",
-		Usage:   "approve BUNDLE_VERSION [--config FILE]",
-		Flags:   func(fs *flag.FlagSet) { configFlag(fs, &path) },
-		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if fs.NArg() != 1 {
-				return cli.Usagef("give the bundle version to approve (steward-agent status shows it)")
-			}
-			e, err := loadEnv(path, stdio.Err)
-			if err != nil {
-				return err
-			}
-			u, err := e.updater()
-			if err != nil {
-				return cli.WithCode(cli.ExitConfig, err)
-			}
-			if u == nil {
-				return cli.WithCode(cli.ExitConfig, errors.New("no bundle.trusted_root in the config: this agent runs its built-in pack"))
-			}
-			if err := u.Approve(fs.Arg(0)); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdio.Out, "approved search bundle %s: it runs from the next cycle\n", fs.Arg(0))
 			return nil
 		},
 	}

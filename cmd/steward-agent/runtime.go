@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,13 +19,13 @@ import (
 	"github.com/nhs-steward/steward/agent/bundle"
 	"github.com/nhs-steward/steward/agent/config"
 	"github.com/nhs-steward/steward/agent/upload"
-	"github.com/nhs-steward/steward/internal/buildinfo"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/internal/redact"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/wire"
+	sbundle "github.com/nhs-steward/steward/searches/bundle"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 )
@@ -33,6 +34,9 @@ import (
 type env struct {
 	cfg *config.Config
 	log *slog.Logger
+	// lockWait is how long the bundle updater waits for the data folder's
+	// lock (0: its default).
+	lockWait time.Duration
 }
 
 func loadEnv(path string, stderr io.Writer) (*env, error) {
@@ -59,22 +63,42 @@ func (e *env) updater() (*bundle.Updater, error) {
 	}
 	client := &http.Client{Timeout: e.cfg.Collector.Timeout.Duration}
 	return bundle.New(e.cfg.DataDir, e.cfg.Bundle.TrustedRoot, e.cfg.Collector.URL, client, mode,
-		bundle.WithPack(e.cfg.Bundle.Pack), bundle.WithLogger(e.log), bundle.WithCheck(checkPack))
+		bundle.WithPack(e.cfg.Bundle.Pack), bundle.WithLogger(e.log), bundle.WithCheck(sbundle.Lint),
+		bundle.WithPractice(e.cfg.Practice), bundle.WithLockWait(e.lockWait))
 }
 
-// checkPack is what a new bundle must pass before it runs: every search
-// loads and plans.
-func checkPack(dir string) error {
-	p, err := lang.LoadPack(dir)
-	if err != nil {
-		return err
+// bundleReport is the search-bundle part of the heartbeat: what runs, what
+// waits for approval, what failed, and withdrawn versions held here.
+func (e *env) bundleReport(u *bundle.Updater) *wire.BundleReport {
+	r := &wire.BundleReport{Pack: e.cfg.Bundle.Pack}
+	if p, source, err := e.pack(); err == nil {
+		r.Running, r.BuiltIn = p.Version, strings.HasPrefix(source, "built-in")
 	}
-	for _, s := range p.Searches {
-		if _, err := model.Resolve(s); err != nil {
-			return fmt.Errorf("search %s: %w", s.ID, err)
+	if u == nil {
+		return r
+	}
+	st, err := u.Status()
+	if err != nil {
+		return r
+	}
+	r.Waiting = st.WaitingApproval
+	if st.Failed != nil {
+		r.Failed, r.FailedReason = st.Failed.Version, wire.Clip(st.Failed.Reason)
+	}
+	if fb := st.FellBack; fb != nil && (fb.To == r.Running && !r.BuiltIn || fb.To == "" && r.BuiltIn) {
+		r.FellBackFrom = fb.From
+	}
+	var held []string
+	for v, w := range st.Withdrawn {
+		if w.Held {
+			held = append(held, v)
 		}
 	}
-	return nil
+	slices.SortFunc(held, func(a, b string) int { c, _ := sbundle.CompareVersions(b, a); return c })
+	for _, v := range held[:min(len(held), wire.MaxWithdrawnReported)] {
+		r.Withdrawn = append(r.Withdrawn, wire.WithdrawnVersion{Version: v, Reason: wire.Clip(st.Withdrawn[v].Reason)})
+	}
+	return r
 }
 
 // pack returns the pack to run: the current verified bundle when there is
@@ -104,10 +128,23 @@ func (e *env) pack() (*model.Pack, string, error) {
 	return p, "built-in " + p.ID + " " + p.Version, nil
 }
 
-// runner computes documents from the practice database.
-type runner struct{ e *env }
+// runner computes documents from the practice database, with the pack
+// that runs, or with pack when it is set (a version waiting for approval,
+// for preview --bundle).
+type runner struct {
+	e    *env
+	pack *model.Pack
+}
 
 var _ agent.SearchLister = runner{}
+
+func (r runner) loadPack() (*model.Pack, error) {
+	if r.pack != nil {
+		return r.pack, nil
+	}
+	p, _, err := r.e.pack()
+	return p, err
+}
 
 func (r runner) Run(ctx context.Context, asOf, baseline time.Time) (*results.Document, error) {
 	return r.document(ctx, asOf, baseline)
@@ -116,7 +153,7 @@ func (r runner) Run(ctx context.Context, asOf, baseline time.Time) (*results.Doc
 // Searches names the searches of the pack that runs, so a run that fails
 // before any search finished still reports each of them.
 func (r runner) Searches() ([]string, error) {
-	p, _, err := r.e.pack()
+	p, err := r.loadPack()
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +167,7 @@ func (r runner) Searches() ([]string, error) {
 // open connects to the practice database. Its errors are classified for
 // the heartbeat (agent.Classify) and never hold the database password.
 func (r runner) open() (*run.Runner, error) {
-	p, _, err := r.e.pack()
+	p, err := r.loadPack()
 	if err != nil {
 		return nil, agent.Classify("searches could not be loaded", err)
 	}
@@ -259,26 +296,34 @@ func (e *env) agentWith(sender agent.Sender, lockWait time.Duration) (*agent.Age
 		MaxUnreadable: float64(q.MaxUnreadablePercent) / 100, MaxExtractAge: q.MaxExtractAgeDays}
 	return agent.New(agent.Options{
 		Gate: gate, ClockTolerance: q.ClockTolerance.Duration, LockWait: lockWait, Now: clock(),
-		Quality:    runner{e}.quality,
+		Quality:    runner{e: e}.quality,
 		Checkpoint: crashPoint(),
 		Practice:   e.cfg.Practice, Pack: packID, DataDir: e.cfg.DataDir, Baseline: e.cfg.BaselineDate(),
 		Schedule: agent.Schedule{DayOfMonth: e.cfg.Schedule.DayOfMonth, Hour: hour, Minute: minute,
 			CatchUpMonths: e.cfg.Schedule.CatchUpMonths, FirstAsOf: first},
-		Runner: runner{e}, Sender: sender, Protect: disclosure.Protected, Logger: e.log,
+		Runner: runner{e: e}, Sender: sender, Protect: disclosure.Protected, Logger: e.log,
 		BundleVersion: func() (string, string) {
+			running := ""
+			if p, source, err := e.pack(); err == nil {
+				running = p.Version
+				if strings.HasPrefix(source, "built-in") {
+					running = "built-in " + packID + " " + p.Version
+				}
+			}
 			if u == nil {
-				return "built-in " + packID + " " + buildinfo.String(), ""
+				return running, ""
 			}
 			st, err := u.Status()
 			if err != nil {
-				return "", ""
+				return running, ""
 			}
 			stale := ""
 			if st.Stale() {
 				stale = st.StaleSince.UTC().Format(time.RFC3339)
 			}
-			return st.Current, stale
+			return running, stale
 		},
+		Bundle: func() *wire.BundleReport { return e.bundleReport(u) },
 	})
 }
 

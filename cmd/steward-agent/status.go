@@ -62,13 +62,8 @@ database or the collector.`,
 			w("service", svcState)
 			w("searches", source)
 			if u, err := e.updater(); err == nil && u != nil {
-				if bs, err := u.Status(); err == nil {
-					if bs.WaitingApproval != "" {
-						w("awaiting", bs.WaitingApproval+" (approve with: steward-agent approve "+bs.WaitingApproval+")")
-					}
-					if bs.Stale() {
-						w("stale since", bs.StaleSince.Format(time.RFC3339))
-					}
+				for _, l := range bundleLines(e, u, path) {
+					w(l[0], l[1])
 				}
 			}
 			w("last run", st.LastRun)

@@ -59,7 +59,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			rr, err := runner{e}.open()
+			rr, err := runner{e: e}.open()
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}

@@ -55,7 +55,7 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("user add --password-stdin: %d %s", code, errs)
 	}
 	code, out, _ = run(t, "", "user", "add", "--name", "bot", "--role", "admin", "--config", cfg)
-	if code != 0 || !regexp.MustCompile(`(?m)^  stw_[A-Za-z0-9_-]{43}$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
 		t.Fatalf("user add (token): %d\n%s", code, out)
 	}
 	if code, _, _ := run(t, "", "user", "add", "--name", "x", "--role", "boss", "--config", cfg); code != cli.ExitUsage {

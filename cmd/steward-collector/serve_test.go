@@ -82,7 +82,7 @@ func writeConfig(t *testing.T, dir, extra string) string {
 	return cfg
 }
 
-var tokenRE = regexp.MustCompile(`(?m)^  (stw_[A-Za-z0-9_-]{43})$`)
+var tokenRE = regexp.MustCompile(`^(stw_[A-Za-z0-9_-]{43})\n$`)
 
 // addUser adds a user with an API token through the command and returns
 // the token.

@@ -58,6 +58,10 @@ name, not one of the most used passwords. Without it, an API token is
 printed once; only its hash is stored. It works for --token-lifetime
 (default: api_token_lifetime in the configuration, 90 days); make a new
 one before then with 'user token rotate'.
+The token goes alone on standard output (what was done goes to standard
+error), so that it can go straight into a file. A search author keeps theirs
+for 'steward search publish':
+  steward-collector user add --name alice --role search_author --config collector.yaml > publish.token
 
 Examples:
   printf '%s\n' "$PASSWORD" | steward-collector user add --name ana --role icb_analyst --icb QWE --password-stdin --config collector.yaml
@@ -132,7 +136,13 @@ Examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			fmt.Fprintf(stdio.Out, "Added user %s (%s%s%s%s).\n", u.Name, u.Role, map[bool]string{true: ", ICB " + u.ICB}[u.ICB != ""],
+			// What was done goes to standard error when a token follows on
+			// standard output, alone, so that it can be redirected to a file.
+			report := stdio.Out
+			if password == "" {
+				report = stdio.Err
+			}
+			fmt.Fprintf(report, "Added user %s (%s%s%s%s).\n", u.Name, u.Role, map[bool]string{true: ", ICB " + u.ICB}[u.ICB != ""],
 				map[bool]string{true: ", practice " + u.Practice}[u.Practice != ""],
 				map[bool]string{true: ", sign-off " + strings.Join(u.SignOff, ",")}[len(u.SignOff) > 0])
 			if password != "" {
@@ -147,8 +157,8 @@ Examples:
 			if err := db.AddAPIToken(ctx, u.ID, auth.HashSecret(tok), now, expires); err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			fmt.Fprintf(stdio.Out, "API token (shown once; send it as 'Authorization: Bearer TOKEN'; it works until %s):\n\n  %s\n\n",
-				when(expires), tok)
+			fmt.Fprintf(stdio.Err, "API token on standard output, shown once: keep it in a file readable only by its user; send it as 'Authorization: Bearer TOKEN'; it works until %s.\n", when(expires))
+			fmt.Fprintln(stdio.Out, tok)
 			return nil
 		},
 	}

@@ -60,8 +60,8 @@ func TestUserTokenRotate(t *testing.T) {
 	if code != 0 || first == nil {
 		t.Fatalf("user add: %d %s %s", code, out, errs)
 	}
-	if want := "works until " + time.Now().Add(60*24*time.Hour).UTC().Format("2006-01-02"); !strings.Contains(out, want) {
-		t.Fatalf("user add does not say when the token ends (%q):\n%s", want, out)
+	if want := "works until " + time.Now().Add(60*24*time.Hour).UTC().Format("2006-01-02"); !strings.Contains(errs, want) {
+		t.Fatalf("user add does not say when the token ends (%q):\n%s", want, errs)
 	}
 	code, out, errs = run(t, "", "user", "token", "rotate", "--name", "bot", "--lifetime", "720h", "--config", cfg)
 	if code != 0 || !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) || !strings.Contains(errs, "earlier tokens no longer work") {

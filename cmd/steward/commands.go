@@ -10,7 +10,9 @@ func commands() []*cli.Command {
 			Summary: "lint, test, print and publish searches",
 			Help: `Search authors write searches in YAML (docs/search-language.md), check them
 with lint, test them on fixtures, read the SQL each engine runs, and sign and
-publish versioned bundles to the ICB's collector.`,
+publish versioned bundles to the ICB's collector: bundle, sign and publish refuse
+a pack that fails lint or a fixture case; withdraw and promote change a
+published release (docs/bundles.md walks through a release).`,
 			Sub: []*cli.Command{
 				searchLintCommand(),
 				searchTestCommand(),
@@ -19,6 +21,8 @@ publish versioned bundles to the ICB's collector.`,
 				searchKeygenCommand(),
 				searchSignCommand(),
 				searchPublishCommand(),
+				searchWithdrawCommand(),
+				searchPromoteCommand(),
 			},
 		},
 		runCommand(),

@@ -182,3 +182,17 @@ func printList(w io.Writer, path, summary, help string, cmds []*Command) {
 	}
 	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for a command's flags and examples.\n", path)
 }
+
+// Args returns a command's positional arguments, parsing flags that come
+// after them too ("approve 2026.2.0 --config FILE"): the flag package
+// stops at the first argument that is not a flag.
+func Args(fs *flag.FlagSet) ([]string, error) {
+	var args []string
+	for fs.NArg() > 0 {
+		args = append(args, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return nil, Usagef("%v", err)
+		}
+	}
+	return args, nil
+}

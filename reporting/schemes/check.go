@@ -236,7 +236,7 @@ func (c *checker) pack(env *Environment) {
 		list = strings.Join(known, ", ")
 	}
 	msg := fmt.Sprintf("no version of pack %s that agents can run is in the range %q; known: %s", s.Pack.ID, s.Pack.Versions, list)
-	fix := "widen the range to include a known version, or publish a bundle in the range ('steward bundle publish')"
+	fix := "widen the range to include a known version, or publish a bundle in the range ('steward search sign', then 'steward search publish')"
 	if !env.TUF {
 		msg += "; this collector has no search-bundle repository (tuf_repository), so the built-in pack is the only version agents have"
 		fix = "widen the range to include the built-in version, or configure tuf_repository and publish a bundle in the range"

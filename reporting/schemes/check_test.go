@@ -77,7 +77,7 @@ func TestValidateProblems(t *testing.T) {
 				e.PackVersions = append(e.PackVersions, PackVersion{Version: "2026.2.0", Source: "published"})
 			},
 			want: []string{
-				`x.yaml:12:13: pack.versions: no version of pack medsip that agents can run is in the range ">=2027.1.0"; known: 2026.1.0 (built in), 2026.2.0 (published) (widen the range to include a known version, or publish a bundle in the range ('steward bundle publish'))`,
+				`x.yaml:12:13: pack.versions: no version of pack medsip that agents can run is in the range ">=2027.1.0"; known: 2026.1.0 (built in), 2026.2.0 (published) (widen the range to include a known version, or publish a bundle in the range ('steward search sign', then 'steward search publish'))`,
 			},
 		},
 		{

@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhs-steward/steward/internal/yamlstrict"
+
+	"github.com/nhs-steward/steward/searches/semver"
 )
 
 // ErrInvalid is wrapped by every Problems error.
@@ -511,11 +513,11 @@ func (p *parser) pack(n *yaml.Node) PackRange {
 	}
 	if vn, ok := m.get("versions"); ok {
 		if v, ok := p.scalarString(vn, "pack.versions"); ok {
-			cons, err := parseVersionRange(v)
+			cons, err := semver.ParseRange(v)
 			if err != nil {
 				p.add(vn, "pack.versions", err.Error(), `write comparisons separated by spaces, e.g. ">=2026.1.0 <2027.0.0"`)
 			} else {
-				pr.Versions, pr.cons = v, cons
+				pr.Versions, pr.cons = v, &cons
 			}
 		}
 	}

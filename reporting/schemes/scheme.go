@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nhs-steward/steward/searches/semver"
 )
 
 // FormatVersion is the scheme file format version this package reads.
@@ -78,17 +80,17 @@ func (s *Scheme) PosOf(path string) Pos {
 type PackRange struct {
 	ID       string
 	Versions string
-	cons     []versionConstraint
+	cons     *semver.Range
 }
 
 // ParsePackRange makes the range of versions of pack id that versions
 // (">=2026.1.0 <2027.0.0") names.
 func ParsePackRange(id, versions string) (PackRange, error) {
-	cons, err := parseVersionRange(versions)
+	r, err := semver.ParseRange(versions)
 	if err != nil {
 		return PackRange{}, err
 	}
-	return PackRange{ID: id, Versions: versions, cons: cons}, nil
+	return PackRange{ID: id, Versions: versions, cons: &r}, nil
 }
 
 // Accepts reports whether the pack id and version satisfy the range.
@@ -96,16 +98,7 @@ func (p PackRange) Accepts(id, version string) bool {
 	if id != p.ID {
 		return false
 	}
-	v, ok := parseVersion(version)
-	if !ok {
-		return false
-	}
-	for _, c := range p.cons {
-		if !c.holds(v) {
-			return false
-		}
-	}
-	return true
+	return p.cons != nil && p.cons.ContainsString(version)
 }
 
 // LatePolicy says what happens to figures received after the deadline.
@@ -431,92 +424,6 @@ func (d Decimal) Cmp(e Decimal) int {
 }
 
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
-
-// version is a dotted numeric version such as 2026.1.0.
-type version []int
-
-func parseVersion(s string) (version, bool) {
-	if s == "" {
-		return nil, false
-	}
-	parts := strings.Split(s, ".")
-	v := make(version, len(parts))
-	for i, p := range parts {
-		if p == "" || !allDigits(p) || len(p) > 9 {
-			return nil, false
-		}
-		v[i], _ = strconv.Atoi(p)
-	}
-	return v, true
-}
-
-func (v version) cmp(w version) int {
-	for i := 0; i < max(len(v), len(w)); i++ {
-		var a, b int
-		if i < len(v) {
-			a = v[i]
-		}
-		if i < len(w) {
-			b = w[i]
-		}
-		if a != b {
-			if a < b {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
-
-type versionConstraint struct {
-	op string
-	v  version
-}
-
-func (c versionConstraint) holds(v version) bool {
-	r := v.cmp(c.v)
-	switch c.op {
-	case ">=":
-		return r >= 0
-	case ">":
-		return r > 0
-	case "<=":
-		return r <= 0
-	case "<":
-		return r < 0
-	case "=":
-		return r == 0
-	}
-	return false
-}
-
-// parseVersionRange parses ">=2026.1.0 <2027.0.0".
-func parseVersionRange(s string) ([]versionConstraint, error) {
-	fields := strings.Fields(s)
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("empty version range")
-	}
-	var out []versionConstraint
-	for _, f := range fields {
-		var op string
-		for _, o := range []string{">=", "<=", ">", "<", "="} {
-			if strings.HasPrefix(f, o) {
-				op = o
-				break
-			}
-		}
-		if op == "" {
-			return nil, fmt.Errorf("%q has no comparison (>=, >, <=, < or =)", f)
-		}
-		v, ok := parseVersion(f[len(op):])
-		if !ok {
-			return nil, fmt.Errorf("%q is not a dotted numeric version", f[len(op):])
-		}
-		out = append(out, versionConstraint{op: op, v: v})
-	}
-	return out, nil
-}
 
 // Declarations lists the declarations the scheme's gateway asks for, in
 // gateway order.

@@ -165,3 +165,44 @@ func Upload(ctx context.Context, client *http.Client, collectorURL, token string
 	}
 	return &out, nil
 }
+
+// FetchTarget reads the bundle target name from source (a collector URL or
+// a repository directory) and checks it against tf, its entry in targets
+// metadata the caller has verified: the length and SHA-256 must match.
+func FetchTarget(ctx context.Context, client *http.Client, source, name string, tf *metadata.TargetFiles) ([]byte, error) {
+	pack, file, ok := strings.Cut(name, "/")
+	if !ok || tf == nil || len(tf.Hashes["sha256"]) == 0 {
+		return nil, fmt.Errorf("fetch %s: not a bundle target", name)
+	}
+	stored := fmt.Sprintf("%x.%s", []byte(tf.Hashes["sha256"]), file)
+	var b []byte
+	var err error
+	if strings.HasPrefix(source, "https://") || strings.HasPrefix(source, "http://") {
+		if client == nil {
+			client = http.DefaultClient
+		}
+		u := strings.TrimRight(source, "/") + wire.PathTUF + targetsDir + "/" + pack + "/" + stored
+		req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if rerr != nil {
+			return nil, rerr
+		}
+		resp, derr := client.Do(req)
+		if derr != nil {
+			return nil, fmt.Errorf("fetch %s: %w", name, derr)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("fetch %s: GET %s: %s", name, u, resp.Status)
+		}
+		b, err = io.ReadAll(io.LimitReader(resp.Body, tf.Length+1))
+	} else {
+		b, err = os.ReadFile(filepath.Join(source, targetsDir, pack, stored))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", name, err)
+	}
+	if err := tf.VerifyLengthHashes(b); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", name, err)
+	}
+	return b, nil
+}

@@ -19,7 +19,7 @@ import (
 // Names an agent may fetch below wire.PathTUF.
 var (
 	metaNameRE   = regexp.MustCompile(`^(timestamp|[1-9][0-9]*\.(root|snapshot|targets))\.json$`)
-	targetNameRE = regexp.MustCompile(`^targets/([a-z0-9][a-z0-9_-]{0,63})/([0-9a-f]{64}\.[0-9][0-9.]*\.tar\.gz)$`)
+	targetNameRE = regexp.MustCompile(`^targets/([a-z0-9][a-z0-9_-]{0,63})/([0-9a-f]{64}\.[0-9][0-9A-Za-z.-]{0,63}\.tar\.gz)$`)
 )
 
 // Handler serves the repository read-only: GET and HEAD of the metadata

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,12 +28,18 @@ var (
 
 // Published is the outcome of a publish.
 type Published struct {
-	Target           string `json:"target,omitempty"` // the new bundle, "" for a re-sign
-	Pack             string `json:"pack,omitempty"`
-	Version          string `json:"version,omitempty"`
-	TargetsVersion   int64  `json:"targets_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
+	Target  string `json:"target,omitempty"` // the new bundle, "" for a re-sign
+	Pack    string `json:"pack,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Pilot lists the practices the new bundle is limited to, if any.
+	Pilot []string `json:"pilot,omitempty"`
+	// Withdrawn and Promoted name the targets this publish withdrew or
+	// promoted from a pilot to every practice.
+	Withdrawn        []string `json:"withdrawn,omitempty"`
+	Promoted         []string `json:"promoted,omitempty"`
+	TargetsVersion   int64    `json:"targets_version"`
+	SnapshotVersion  int64    `json:"snapshot_version"`
+	TimestampVersion int64    `json:"timestamp_version"`
 }
 
 // Publish accepts an author-signed targets.json and, when it lists a new
@@ -94,6 +101,7 @@ func (r *Repo) Publish(targetsJSON, tgz []byte) (*Published, error) {
 	var newName string
 	var newTF *metadata.TargetFiles
 	var newC bundle.TargetCustom
+	var withdrawn, promoted []string
 	for name, tf := range nt.Signed.Targets {
 		c, err := bundle.TargetOf(name, tf)
 		if err != nil {
@@ -103,12 +111,37 @@ func (r *Repo) Publish(targetsJSON, tgz []byte) (*Published, error) {
 			if old.Length != tf.Length || !old.Hashes.Equal(tf.Hashes) {
 				return nil, fmt.Errorf("%w: %s is already published with other content: published bundles never change", ErrVersion, name)
 			}
+			oc, err := bundle.TargetOf(name, old)
+			if err != nil {
+				return nil, fmt.Errorf("publish: current targets: %w", err)
+			}
+			w, p, err := releaseChange(name, oc, c)
+			if err != nil {
+				return nil, err
+			}
+			if w {
+				withdrawn = append(withdrawn, name)
+			}
+			if p {
+				promoted = append(promoted, name)
+			}
 			continue
+		}
+		if c.Withdrawn != nil {
+			return nil, fmt.Errorf("%w: %s is new and withdrawn at once: publish it, then withdraw it, or do not publish it", ErrInvalid, name)
 		}
 		if newName != "" {
 			return nil, fmt.Errorf("%w: %s and %s are both new: publish one bundle at a time", ErrInvalid, newName, name)
 		}
 		newName, newTF, newC = name, tf, c
+	}
+	for name, old := range cur {
+		if _, ok := nt.Signed.Targets[name]; ok {
+			continue
+		}
+		if oc, err := bundle.TargetOf(name, old); err == nil && oc.Withdrawn != nil {
+			return nil, fmt.Errorf("%w: %s is withdrawn and must stay listed, so that agents which have not updated yet learn of it: sign again keeping it", ErrInvalid, name)
+		}
 	}
 	if newName == "" && len(tgz) > 0 {
 		return nil, fmt.Errorf("%w: a bundle was uploaded but the targets metadata lists no new target", ErrInvalid)
@@ -153,12 +186,40 @@ func (r *Repo) Publish(targetsJSON, tgz []byte) (*Published, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	out := &Published{TargetsVersion: nt.Signed.Version, SnapshotVersion: sv, TimestampVersion: tv}
+	out := &Published{TargetsVersion: nt.Signed.Version, SnapshotVersion: sv, TimestampVersion: tv, Withdrawn: withdrawn, Promoted: promoted}
 	if newName != "" {
-		out.Target, out.Pack, out.Version = newName, newC.Pack, newC.Version
+		out.Target, out.Pack, out.Version, out.Pilot = newName, newC.Pack, newC.Version, newC.Pilot
 	}
-	r.log.Info("published search bundle", "target", out.Target, "targets_version", out.TargetsVersion)
+	slices.Sort(out.Withdrawn)
+	slices.Sort(out.Promoted)
+	r.log.Info("published search bundle", "target", out.Target, "pilot", out.Pilot, "withdrawn", out.Withdrawn,
+		"promoted", out.Promoted, "targets_version", out.TargetsVersion)
 	return out, nil
+}
+
+// releaseChange checks how the authors' decisions on an already published
+// target changed: a withdrawal is final, and a pilot can only widen or
+// end. It reports whether the target was withdrawn or promoted now.
+func releaseChange(name string, old, cur bundle.TargetCustom) (withdrawn, promoted bool, err error) {
+	switch {
+	case old.Withdrawn != nil && (cur.Withdrawn == nil || cur.Withdrawn.Reason != old.Withdrawn.Reason || !cur.Withdrawn.At.Equal(old.Withdrawn.At)):
+		return false, false, fmt.Errorf("%w: %s was withdrawn (%s): a withdrawal is final and keeps its reason; publish a new version instead", ErrInvalid, name, old.Withdrawn.Reason)
+	case old.Withdrawn == nil && cur.Withdrawn != nil:
+		withdrawn = true
+	}
+	switch {
+	case len(old.Pilot) == 0 && len(cur.Pilot) > 0:
+		return false, false, fmt.Errorf("%w: %s already went to every practice: it cannot be limited to a pilot again (withdraw it, or publish a new version with a pilot)", ErrInvalid, name)
+	case len(old.Pilot) > 0 && len(cur.Pilot) == 0:
+		promoted = true
+	case len(old.Pilot) > 0:
+		for _, ods := range old.Pilot {
+			if !slices.Contains(cur.Pilot, ods) {
+				return false, false, fmt.Errorf("%w: %s: practice %s would leave the pilot; a pilot can only widen, or end with 'steward search promote'", ErrInvalid, name, ods)
+			}
+		}
+	}
+	return withdrawn, promoted, nil
 }
 
 // targetPath is where a target is stored: the consistent-snapshot name.
@@ -188,6 +249,16 @@ func (r *Repo) checkBundle(tgz []byte, c bundle.TargetCustom) error {
 	}
 	if m.Pack != c.Pack || m.Version != c.Version {
 		return fmt.Errorf("%w: the bundle's manifest is %s %s but it is signed as %s %s", ErrInvalid, m.Pack, m.Version, c.Pack, c.Version)
+	}
+	packDir := m.PackDirIn(dir)
+	if err := bundle.CheckPack(packDir, m); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if _, err := bundle.ReadRelease(dir); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := r.check(packDir); err != nil {
+		return fmt.Errorf("%w: the bundle's searches do not pass lint (run 'steward search lint' on the pack, fix it and release a new version):\n%w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -208,6 +208,9 @@ type Options struct {
 	MaxUpload int64
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Check is what a new bundle's pack folder must pass before it is
+	// published (default bundle.Lint: every search loads and plans).
+	Check func(packDir string) error
 }
 
 // Repo is an opened repository. Its methods are safe for concurrent use;
@@ -220,6 +223,7 @@ type Repo struct {
 	log       *slog.Logger
 	snapshot  signature.Signer
 	timestamp signature.Signer
+	check     func(packDir string) error
 
 	mu sync.Mutex // serialises writes
 }
@@ -234,7 +238,10 @@ func Open(dir string, opts Options) (*Repo, error) {
 	if err := json.Unmarshal(cb, &rc); err != nil || rc.Format != configFormat {
 		return nil, fmt.Errorf("open tuf repository: %s is not a %s file", configFile, configFormat)
 	}
-	r := &Repo{dir: dir, expiry: rc.Expiry.withDefaults(), maxUpload: opts.MaxUpload, now: opts.Now, log: opts.Logger}
+	r := &Repo{dir: dir, expiry: rc.Expiry.withDefaults(), maxUpload: opts.MaxUpload, now: opts.Now, log: opts.Logger, check: opts.Check}
+	if r.check == nil {
+		r.check = bundle.Lint
+	}
 	if opts.Expiry.Timestamp > 0 {
 		r.expiry.Timestamp = opts.Expiry.Timestamp
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // PublishedVersions lists the versions of pack that the repository in dir
-// currently offers agents, oldest first (none before the first publish).
+// currently offers agents, oldest first (none before the first publish):
+// withdrawn versions are left out, versions in a pilot kept.
 // It reads the metadata only and needs none of the repository's keys, so
 // the collector's commands can ask without opening the repository.
 func PublishedVersions(dir, pack string) ([]string, error) {
@@ -26,7 +27,7 @@ func PublishedVersions(dir, pack string) ([]string, error) {
 	var out []string
 	for name, tf := range st.targets.Signed.Targets {
 		c, err := bundle.TargetOf(name, tf)
-		if err != nil || c.Pack != pack {
+		if err != nil || c.Pack != pack || c.Withdrawn != nil {
 			continue
 		}
 		out = append(out, c.Version)
@@ -36,4 +37,18 @@ func PublishedVersions(dir, pack string) ([]string, error) {
 		return c
 	})
 	return out, nil
+}
+
+// Releases returns the authors' decisions on every version of pack the
+// repository lists (pilot, withdrawal), oldest first; none before the
+// first publish.
+func (r *Repo) Releases(pack string) ([]bundle.TargetCustom, error) {
+	st, err := r.readState()
+	if err != nil {
+		return nil, fmt.Errorf("read tuf repository: %w", err)
+	}
+	if st.targets == nil {
+		return nil, nil
+	}
+	return bundle.Releases(st.targets.Signed.Targets, pack)
 }

@@ -22,6 +22,15 @@ func TestPublishedVersions(t *testing.T) {
 	if err != nil || strings.Join(got, " ") != "2026.1.0 2026.2.0 2026.10.0" {
 		t.Fatalf("PublishedVersions = %v, %v", got, err)
 	}
+	// A withdrawn version is not offered; a pre-release sorts before its release.
+	if _, err := f.Withdraw("2026.2.0", "wrong threshold"); err != nil {
+		t.Fatal(err)
+	}
+	f.MustPublish("2026.11.0-rc.1")
+	got, err = tufrepo.PublishedVersions(f.Dir, tuftest.Pack)
+	if err != nil || strings.Join(got, " ") != "2026.1.0 2026.10.0 2026.11.0-rc.1" {
+		t.Fatalf("PublishedVersions after a withdrawal = %v, %v", got, err)
+	}
 	if got, err := tufrepo.PublishedVersions(f.Dir, "other"); err != nil || len(got) != 0 {
 		t.Fatalf("another pack: %v, %v", got, err)
 	}

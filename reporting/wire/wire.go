@@ -295,6 +295,52 @@ type Heartbeat struct {
 	// manager (an unreadable outbox item, a corrupt state file), each with
 	// its fix, in fixed words.
 	Problems []string `json:"problems,omitempty"`
+	// Bundle says which search pack version runs, which waits for the
+	// practice's approval, which failed its check and which withdrawn
+	// versions the practice ran or held.
+	Bundle *BundleReport `json:"bundle,omitempty"`
+}
+
+// Limits that keep a heartbeat's bundle report small.
+const (
+	MaxBundleReason      = 200 // characters of a reason
+	MaxWithdrawnReported = 5   // withdrawn versions, newest first
+)
+
+// BundleReport is the agent's search-bundle state, for the ICB overview.
+type BundleReport struct {
+	Pack string `json:"pack"`
+	// Running is the pack version the searches run; BuiltIn says it is the
+	// agent's built-in pack (no bundle installed, or fallen back to it).
+	Running string `json:"running"`
+	BuiltIn bool   `json:"built_in,omitempty"`
+	// Waiting is a verified version waiting for the practice's approval.
+	Waiting string `json:"waiting,omitempty"`
+	// Failed is the newest version that was refused or failed its check,
+	// with why.
+	Failed       string `json:"failed,omitempty"`
+	FailedReason string `json:"failed_reason,omitempty"`
+	// FellBackFrom is the withdrawn version the practice ran before it fell
+	// back to Running.
+	FellBackFrom string `json:"fell_back_from,omitempty"`
+	// Withdrawn are withdrawn versions the practice ran or held, newest
+	// first, at most MaxWithdrawnReported.
+	Withdrawn []WithdrawnVersion `json:"withdrawn,omitempty"`
+}
+
+// WithdrawnVersion is a version its authors withdrew, and why.
+type WithdrawnVersion struct {
+	Version string `json:"version"`
+	Reason  string `json:"reason"`
+}
+
+// Clip cuts a reason to MaxBundleReason characters.
+func Clip(s string) string {
+	r := []rune(s)
+	if len(r) <= MaxBundleReason {
+		return s
+	}
+	return string(r[:MaxBundleReason-1]) + "…"
 }
 
 // HeldMonth is a month the agent holds back, and why.

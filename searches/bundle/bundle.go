@@ -26,13 +26,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/searches/semver"
 )
 
 // Format is the manifest format this package writes and reads.
@@ -85,6 +85,7 @@ type Option func(*buildOptions)
 type buildOptions struct {
 	created time.Time
 	builder string
+	release *Release
 }
 
 // WithCreated sets the manifest's created time (default: now). Two builds of
@@ -94,65 +95,30 @@ func WithCreated(t time.Time) Option { return func(o *buildOptions) { o.created 
 // WithBuilder sets the manifest's builder (default: "steward " + the build version).
 func WithBuilder(s string) Option { return func(o *buildOptions) { o.builder = s } }
 
+// WithRelease puts r (the author's notes and the summary of changes, from
+// NewRelease) into the bundle as release.json. It must name the pack and
+// version being built.
+func WithRelease(r *Release) Option { return func(o *buildOptions) { o.release = r } }
+
 // fixedModTime is the modification time of every archive entry.
 var fixedModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var (
-	packIDRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	pathSegRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
-	versionRE    = regexp.MustCompile(`^(0|[1-9][0-9]{0,8})(\.(0|[1-9][0-9]{0,8})){0,3}$`)
-	sha256HexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	errNoVersion = errors.New("version must be 1 to 4 dot-separated numbers without leading zeros, e.g. 2026.1.0")
+	packIDRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	pathSegRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+	sha256HexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // ValidPackID reports whether id can name a pack in a bundle.
 func ValidPackID(id string) bool { return packIDRE.MatchString(id) }
 
-// ParseVersion splits a pack version ("2026.1.0") into its numbers.
-func ParseVersion(v string) ([]int, error) {
-	if !versionRE.MatchString(v) {
-		return nil, fmt.Errorf("version %q: %w", v, errNoVersion)
-	}
-	parts := strings.Split(v, ".")
-	out := make([]int, len(parts))
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil, fmt.Errorf("version %q: %w", v, errNoVersion)
-		}
-		out[i] = n
-	}
-	return out, nil
-}
+// ParseVersion parses a pack version by the one rule every part of
+// Steward uses (package semver).
+func ParseVersion(v string) (semver.Version, error) { return semver.Parse(v) }
 
-// CompareVersions compares two pack versions numerically, missing parts
-// counting as zero (2026.1 == 2026.1.0). It returns -1, 0 or 1.
-func CompareVersions(a, b string) (int, error) {
-	x, err := ParseVersion(a)
-	if err != nil {
-		return 0, err
-	}
-	y, err := ParseVersion(b)
-	if err != nil {
-		return 0, err
-	}
-	for i := 0; i < max(len(x), len(y)); i++ {
-		var p, q int
-		if i < len(x) {
-			p = x[i]
-		}
-		if i < len(y) {
-			q = y[i]
-		}
-		switch {
-		case p < q:
-			return -1, nil
-		case p > q:
-			return 1, nil
-		}
-	}
-	return 0, nil
-}
+// CompareVersions compares two pack versions by semantic-version
+// precedence. It returns -1, 0 or 1.
+func CompareVersions(a, b string) (int, error) { return semver.Compare(a, b) }
 
 // packFile is the part of pack.yaml Build needs; searches/lang validates the rest.
 type packFile struct {
@@ -287,6 +253,23 @@ func Build(packDir string, opts ...Option) (*Bundle, []byte, error) {
 		sum := sha256.Sum256(b)
 		contents[rel] = b
 		m.Files = append(m.Files, File{Path: rel, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	if o.release != nil {
+		if o.release.Pack != id || o.release.Version != version {
+			return nil, nil, fmt.Errorf("build bundle: the release notes are for %s %s, the pack is %s %s", o.release.Pack, o.release.Version, id, version)
+		}
+		if _, ok := contents[ReleaseName]; ok {
+			return nil, nil, fmt.Errorf("build bundle: %s at the bundle's root is a name bundles keep for the release notes: rename that file", ReleaseName)
+		}
+		rb, err := json.MarshalIndent(o.release, "", "  ")
+		if err != nil {
+			return nil, nil, fmt.Errorf("build bundle: %w", err)
+		}
+		rb = append(rb, '\n')
+		sum := sha256.Sum256(rb)
+		contents[ReleaseName] = rb
+		total += int64(len(rb))
+		m.Files = append(m.Files, File{Path: ReleaseName, Size: int64(len(rb)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	if total > MaxTotalSize || len(m.Files) > MaxFiles {
 		return nil, nil, fmt.Errorf("build bundle: %d files, %d bytes: over the limit of %d files, %d bytes", len(m.Files), total, MaxFiles, MaxTotalSize)

@@ -111,15 +111,17 @@ func TestVersions(t *testing.T) {
 		a, b string
 		want int
 	}{
-		{"2026.1.0", "2026.1.0", 0}, {"2026.1", "2026.1.0", 0}, {"2026.2.0", "2026.10.0", -1},
-		{"2027.0.0", "2026.9.9", 1}, {"1.0.1", "1.0.0", 1},
+		{"2026.1.0", "2026.1.0", 0}, {"2026.2.0", "2026.10.0", -1},
+		{"2027.0.0", "2026.9.9", 1}, {"1.0.1", "1.0.0", 1}, {"2026.4.0-rc1", "2026.4.0", -1},
 	} {
 		got, err := CompareVersions(c.a, c.b)
 		if err != nil || got != c.want {
 			t.Errorf("CompareVersions(%s, %s) = %d, %v, want %d", c.a, c.b, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"", "v1", "1.02", "1..2", "1.2.3.4.5", "../1", "1.0-rc1"} {
+	// One rule everywhere (package semver): three numbers, an optional
+	// pre-release label; "2026.1" and "1.2.3.4" are no longer versions.
+	for _, bad := range []string{"", "v1", "1.02", "1..2", "1.2.3.4.5", "../1", "1.0-rc1", "2026.1", "1.2.3.4", "1.0.0+b"} {
 		if _, err := ParseVersion(bad); err == nil {
 			t.Errorf("ParseVersion(%q) succeeded", bad)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/semver"
 )
 
 // File versions: the value of the steward: key that starts every file.
@@ -176,8 +177,6 @@ func LoadPack(path string) (*model.Pack, error) {
 	return p, nil
 }
 
-var packVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
-
 func (d *doc) pack(top *yaml.Node) *model.Pack {
 	m, _ := d.fields(top, "a pack manifest", "steward", "id", "version", "title", "searches")
 	p := &model.Pack{Pos: d.pos(top)}
@@ -186,10 +185,11 @@ func (d *doc) pack(top *yaml.Node) *model.Pack {
 	}
 	if f, ok := d.required(m, top, "a pack manifest", "version", "add version: e.g. version: 2026.1.0"); ok {
 		if v, ok := d.text(f.val, "pack version"); ok {
-			if packVersionRE.MatchString(v) {
-				p.Version = v
+			var ve *semver.Error
+			if _, err := semver.Parse(v); errors.As(err, &ve) {
+				d.add(d.pos(f.val), "write "+semver.Rule, "pack version %q %s", v, ve.Why)
 			} else {
-				d.add(d.pos(f.val), "write three numbers separated by dots, e.g. 2026.1.0", "pack version %q is not of the form YEAR.MINOR.PATCH", v)
+				p.Version = v
 			}
 		}
 	}

@@ -200,6 +200,11 @@ var overviewFieldChecks = map[string]func(t *testing.T, f *fixture, ods, text st
 			t.Errorf("overview row %s: as_of %q, want %s", ods, text, want)
 		}
 	},
+	"figures-from": func(t *testing.T, f *fixture, ods, text string) {
+		if want := f.latest(t, ods).PackVersion; text != want {
+			t.Errorf("overview row %s: figures from pack version %q, want %s", ods, text, want)
+		}
+	},
 }
 
 // checkOverview opens the overview and checks that it lists exactly the

@@ -180,7 +180,7 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 	}
 	for _, m := range stored.Measures {
 		cells, ok := shown[m.MeasureID]
-		if !ok || len(cells) != 5 {
+		if !ok || len(cells) != 6 {
 			t.Errorf("%s: no figure row for %s (%v)", ods, m.MeasureID, cells)
 			continue
 		}
@@ -195,6 +195,9 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 		}
 		if cells[0] != m.MeasureID || cells[1] != m.Kind {
 			t.Errorf("%s: row %v, want measure %s of kind %s", ods, cells, m.MeasureID, m.Kind)
+		}
+		if cells[5] != m.PackVersion {
+			t.Errorf("%s: %s shows pack version %q, stored %q", ods, m.MeasureID, cells[5], m.PackVersion)
 		}
 	}
 }

@@ -112,9 +112,10 @@ func New(opts Options) *Server {
 		src, _ := opts.Bundles.(catalogue.Source)
 		s.packs = catalogue.New(src, s.log)
 	}
+	releases, _ := opts.Bundles.(web.Releases) // *tufrepo.Repo: the authors' pilots and withdrawals
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn, Releases: releases,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},

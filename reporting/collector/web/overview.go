@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
+	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/bundle"
 )
 
 // Claims is what the web side needs to show and move claims;
@@ -45,6 +48,16 @@ type OverviewRow struct {
 	// Claim is the practice's result in the selected scheme's period, nil
 	// when the practice is not in it or it is not calculated.
 	Claim *schemes.PracticeResult
+	// Bundle is what the latest heartbeat says of the search bundle: the
+	// version running, waiting for approval, failed, withdrawn.
+	Bundle *wire.BundleReport
+	// RunningWithdrawn is set when the agent still runs a version its
+	// authors withdrew (it falls back at its next update).
+	RunningWithdrawn *bundle.Withdrawal
+	// PackVersion is the pack version that produced the latest figures;
+	// Withdrawn is set when its authors withdrew it.
+	PackVersion string
+	Withdrawn   *bundle.Withdrawal
 }
 
 // Figure returns the practice's latest value of measure id for the page.
@@ -75,6 +88,10 @@ type OverviewView struct {
 	Rec         *schemes.Reconciliation
 	SilentDays  int
 	Counts      map[string]int // claim states and statuses, for the summary line
+	// Releases are the pack's versions with how many practices run each,
+	// newest first; Pack names the pack.
+	Releases []ReleaseRow
+	Pack     string
 	// Totals says whether the user may see the scheme's totals across
 	// the ICB (a practice user sees only their own practice's row).
 	Totals bool
@@ -96,7 +113,8 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	v := OverviewView{SilentDays: SilenceDays, Counts: map[string]int{}}
+	v := OverviewView{SilentDays: SilenceDays, Counts: map[string]int{}, Pack: DefaultPack}
+	published := w.releases(ctx, DefaultPack)
 	icb := ""
 	if u.Role != collector.RoleAdmin {
 		icb = u.ICB
@@ -134,8 +152,34 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 		if hb, ok := hbs[p.ODS]; ok {
 			row.Heartbeat = &hb
 		}
-		for _, m := range row.Figures {
-			row.AsOf = m.AsOf
+		var versions []string
+		for _, id := range OverviewFigures {
+			if m, ok := row.Figures[id]; ok {
+				row.AsOf = m.AsOf
+				if !slices.Contains(versions, m.PackVersion) {
+					versions = append(versions, m.PackVersion)
+				}
+			}
+		}
+		row.PackVersion = strings.Join(versions, ", ")
+		if r, ok := published[row.PackVersion]; ok && r.Withdrawn != nil {
+			row.Withdrawn = r.Withdrawn
+			v.Counts["figures withdrawn"]++
+		}
+		if row.Bundle = BundleReport(row.Heartbeat); row.Bundle != nil {
+			if r, ok := published[row.Bundle.Running]; ok && r.Withdrawn != nil && !row.Bundle.BuiltIn {
+				row.RunningWithdrawn = r.Withdrawn
+				v.Counts["running withdrawn"]++
+			}
+			if row.Bundle.Waiting != "" {
+				v.Counts["waiting"]++
+			}
+			if row.Bundle.Failed != "" {
+				v.Counts["failed"]++
+			}
+			if row.Bundle.FellBackFrom != "" {
+				v.Counts["fell back"]++
+			}
 		}
 		switch {
 		case !p.Enrolled():
@@ -153,6 +197,7 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 		}
 		v.Rows = append(v.Rows, row)
 	}
+	v.Releases = releaseRows(DefaultPack, published, v.Rows)
 	w.Render(rw, r, http.StatusOK, "index", Page{Title: "Practices", Data: v})
 }
 

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
@@ -19,6 +20,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/spc"
 	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/bundle"
 )
 
 // DefaultPack is the pack the practice page and the MeasureReport endpoint
@@ -50,6 +52,21 @@ type ChartView struct {
 	Note      string
 	Points    int
 	Skipped   int // suppressed or empty values left out
+	// Versions are the pack versions that produced the points, in order.
+	Versions []VersionSpan
+}
+
+// VersionSpan is a run of months whose figures one pack version produced.
+type VersionSpan struct {
+	Version   string
+	From, To  string // as-of dates
+	Withdrawn bool
+}
+
+// WithdrawnMonth is a month whose current figures a withdrawn pack version
+// produced: the ICB decides whether the practice resends it.
+type WithdrawnMonth struct {
+	AsOf, Version, Reason string
 }
 
 // PracticeView is the data of the practice page.
@@ -64,6 +81,17 @@ type PracticeView struct {
 	// Corrections are the documents the practice resent to correct a
 	// month, newest first, with its reasons.
 	Corrections []collector.Submission
+	// Bundle is what the latest heartbeat says of the search bundle;
+	// RunningWithdrawn is set when it still runs a withdrawn version.
+	Bundle           *wire.BundleReport
+	RunningWithdrawn *bundle.Withdrawal
+	// FiguresVersion is the pack version of the latest figures, and
+	// FiguresWithdrawn its withdrawal, if its authors withdrew it.
+	FiguresVersion   string
+	FiguresWithdrawn *bundle.Withdrawal
+	// WithdrawnMonths are the months whose current figures come from a
+	// withdrawn version, oldest first.
+	WithdrawnMonths []WithdrawnMonth
 }
 
 // formatValue formats a measure value for the page: "suppressed" or "—"
@@ -127,13 +155,19 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 	if hb, ok := hbs[p.ODS]; ok {
 		v.Heartbeat = &hb
 	}
+	published := w.releases(ctx, pack)
+	if v.Bundle = BundleReport(v.Heartbeat); v.Bundle != nil && !v.Bundle.BuiltIn {
+		if rel, ok := published[v.Bundle.Running]; ok {
+			v.RunningWithdrawn = rel.Withdrawn
+		}
+	}
 	for _, m := range PracticeCharts {
 		rows, err := w.opts.Store.MeasureSeries(ctx, p.ODS, pack, m.ID)
 		if err != nil {
 			w.fail(rw, r, err)
 			return
 		}
-		cv, err := chartView(m, rows)
+		cv, err := chartView(m, rows, published)
 		if err != nil {
 			w.fail(rw, r, err)
 			return
@@ -152,6 +186,10 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Figures = sub.Measures
+		v.FiguresVersion = sub.PackVersion
+		if rel, ok := published[sub.PackVersion]; ok {
+			v.FiguresWithdrawn = rel.Withdrawn
+		}
 	}
 	hist, err := w.opts.Store.SubmissionHistory(ctx, store.SubmissionFilter{Practice: p.ODS, Pack: pack})
 	if err != nil {
@@ -162,7 +200,11 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 		if sub.Corrects != "" {
 			v.Corrections = append(v.Corrections, sub)
 		}
+		if rel, ok := published[sub.PackVersion]; ok && rel.Withdrawn != nil && sub.SupersededBy == "" {
+			v.WithdrawnMonths = append(v.WithdrawnMonths, WithdrawnMonth{AsOf: sub.AsOf, Version: sub.PackVersion, Reason: rel.Withdrawn.Reason})
+		}
 	}
+	slices.SortFunc(v.WithdrawnMonths, func(a, b WithdrawnMonth) int { return strings.Compare(a.AsOf, b.AsOf) })
 	slices.SortFunc(v.Corrections, func(a, b collector.Submission) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
 	if v.Payments, err = w.payments(ctx, UserFrom(ctx), p); err != nil {
 		w.fail(rw, r, err)
@@ -171,8 +213,17 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v})
 }
 
-func chartView(m ChartMeasure, rows []collector.MeasureRow) (ChartView, error) {
+func chartView(m ChartMeasure, rows []collector.MeasureRow, published map[string]bundle.TargetCustom) (ChartView, error) {
 	cv := ChartView{ChartMeasure: m, Direction: "lower is better"}
+	for _, row := range rows {
+		n := len(cv.Versions)
+		if n > 0 && cv.Versions[n-1].Version == row.PackVersion {
+			cv.Versions[n-1].To = row.AsOf
+			continue
+		}
+		rel, ok := published[row.PackVersion]
+		cv.Versions = append(cv.Versions, VersionSpan{Version: row.PackVersion, From: row.AsOf, To: row.AsOf, Withdrawn: ok && rel.Withdrawn != nil})
+	}
 	if m.Improvement == spc.HigherIsBetter {
 		cv.Direction = "higher is better"
 	}

@@ -43,7 +43,7 @@ func addSeries(t *testing.T, f *fakeStore, ods string, n int) string {
 		sub := collector.Submission{ID: int64(i + 1), Practice: ods, Pack: DefaultPack, PackVersion: "2026.1.0", AsOf: asOf, Body: body}
 		for _, m := range doc.Measures {
 			sub.Measures = append(sub.Measures, collector.MeasureRow{
-				SubmissionID: sub.ID, Practice: ods, Pack: DefaultPack, AsOf: asOf, MeasureID: m.ID, Kind: m.Kind,
+				SubmissionID: sub.ID, Practice: ods, Pack: DefaultPack, PackVersion: sub.PackVersion, AsOf: asOf, MeasureID: m.ID, Kind: m.Kind,
 				Numerator: m.Numerator, Denominator: m.Denominator, Per: m.Per, Value: m.Value, Suppressed: m.Suppressed,
 			})
 		}

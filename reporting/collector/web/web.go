@@ -58,7 +58,10 @@ const (
 type Options struct {
 	Store Store
 	// Claims shows schemes' payments and moves claims; nil hides them.
-	Claims          Claims
+	Claims Claims
+	// Releases names the search pack versions published, in a pilot or
+	// withdrawn; nil: the collector has no search-bundle repository.
+	Releases        Releases
 	Logger          *slog.Logger
 	SessionLifetime time.Duration // 0: 12h
 	SecureCookies   bool

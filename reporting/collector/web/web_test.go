@@ -155,6 +155,11 @@ func newFake(t *testing.T) (*fakeStore, *Web, http.Handler) {
 		},
 	}
 	w := New(Options{Store: f})
+	return f, w, routes(w)
+}
+
+// routes mounts w's routes as the server does.
+func routes(w *Web) http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range w.Routes() {
 		p := r.Method + " " + r.Path
@@ -163,7 +168,7 @@ func newFake(t *testing.T) (*fakeStore, *Web, http.Handler) {
 		}
 		mux.HandleFunc(p, r.Handler)
 	}
-	return f, w, mux
+	return mux
 }
 
 // session makes a session for user id directly and returns its cookie

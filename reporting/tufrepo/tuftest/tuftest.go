@@ -49,6 +49,53 @@ var Start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // Pack is the id of the fixture pack.
 const Pack = "medsip"
 
+// Search is the fixture pack's one search.
+const Search = `steward: search/v1
+id: s
+codelists:
+  c:
+    files:
+      - path: ../../codelists/c.csv
+        version: "1"
+references:
+  ome:
+    path: ../../reference/ome.csv
+    version: "1"
+    key: code
+    value: ome
+variables:
+  ome_3m:
+    sum: {issues: c, window: {months: 3}, value: quantity * ome}
+measures:
+  - id: users
+    title: Registered patients with an issue in 3 months
+    count: registered and ome_3m > 0
+`
+
+// Test is the fixture pack's fixture file (search.test.yaml): one case
+// that the search passes.
+const Test = `steward: search-test/v1
+search: search.yaml
+cases:
+  - name: one registered patient with an issue in 3 months
+    practice: Y01234
+    as_of: 2025-03-31
+    patients:
+      - id: 1
+        sex: F
+        date_of_birth: 1960-01-01
+        registrations: [{start: 2000-01-01}]
+        issues:
+          - {date: 2025-03-01, code: "123", quantity: 10}
+      - id: 2
+        sex: M
+        date_of_birth: 1960-01-01
+        registrations: [{start: 2000-01-01}]
+    expect:
+      measures:
+        users: 1
+`
+
 // Fixture is a running repository.
 type Fixture struct {
 	t        testing.TB
@@ -97,8 +144,10 @@ func NewAt(t testing.TB, start time.Time) *Fixture {
 	t.Cleanup(f.Server.Close)
 
 	f.Searches = filepath.Join(t.TempDir(), "searches")
-	writeFile(t, filepath.Join(f.Searches, "packs", Pack, "search.yaml"),
-		"steward: search/v1\nid: s\ncodelists:\n  c:\n    files:\n      - path: ../../codelists/c.csv\nreferences:\n  ome:\n    path: ../../reference/ome.csv\n")
+	// A small search that passes lint (the collector lints every bundle it
+	// accepts), reading a codelist and a reference table beside the pack.
+	writeFile(t, filepath.Join(f.Searches, "packs", Pack, "search.yaml"), Search)
+	writeFile(t, filepath.Join(f.Searches, "packs", Pack, "search.test.yaml"), Test)
 	writeFile(t, filepath.Join(f.Searches, "codelists", "c.csv"), "code\n123\n")
 	writeFile(t, filepath.Join(f.Searches, "reference", "ome.csv"), "code,ome\n123,1.5\n")
 	return f
@@ -136,18 +185,71 @@ func (f *Fixture) Build(version string) (*bundle.Bundle, []byte) {
 // repository's current targets, expiring in 90 days.
 func (f *Fixture) Sign(b *bundle.Bundle, key ed25519.PrivateKey) []byte {
 	f.t.Helper()
+	s, err := f.SignRequest(bundle.SignRequest{Bundle: b, Key: key})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// SignRequest signs req against the repository's current targets, with
+// the trusted root, the clock, a 90-day expiry and (when req has none) the
+// author key filled in.
+func (f *Fixture) SignRequest(req bundle.SignRequest) ([]byte, error) {
+	f.t.Helper()
 	cur, err := tufrepo.CurrentTargets(context.Background(), nil, f.Dir)
 	if err != nil {
-		f.t.Fatal(err)
+		return nil, err
 	}
-	s, err := bundle.Sign(bundle.SignRequest{
-		Current: cur, TrustedRoot: f.Root, Bundle: b, Key: key,
-		Expires: f.Clock.Now().Add(90 * 24 * time.Hour), Now: f.Clock.Now(),
-	})
+	req.Current, req.TrustedRoot = cur, f.Root
+	req.Expires, req.Now = f.Clock.Now().Add(90*24*time.Hour), f.Clock.Now()
+	if req.Key == nil {
+		req.Key = f.Author
+	}
+	if (req.Withdraw != "" || req.Promote != "") && req.Pack == "" {
+		req.Pack = Pack
+	}
+	s, err := bundle.Sign(req)
 	if err != nil {
-		f.t.Fatal(err)
+		return nil, err
 	}
-	return s.Targets
+	return s.Targets, nil
+}
+
+// Upload uploads signed targets metadata (and a bundle) over HTTP.
+func (f *Fixture) Upload(targets, tgz []byte) (*tufrepo.Published, error) {
+	return tufrepo.Upload(context.Background(), f.Server.Client(), f.Server.URL, "", targets, tgz)
+}
+
+// PublishPilot builds version and publishes it for the pilot practices only.
+func (f *Fixture) PublishPilot(version string, pilot ...string) (*tufrepo.Published, error) {
+	f.t.Helper()
+	b, tgz := f.Build(version)
+	s, err := f.SignRequest(bundle.SignRequest{Bundle: b, Pilot: pilot})
+	if err != nil {
+		return nil, err
+	}
+	return f.Upload(s, tgz)
+}
+
+// Withdraw signs and publishes the withdrawal of version for reason.
+func (f *Fixture) Withdraw(version, reason string) (*tufrepo.Published, error) {
+	f.t.Helper()
+	s, err := f.SignRequest(bundle.SignRequest{Withdraw: version, Reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	return f.Upload(s, nil)
+}
+
+// Promote signs and publishes the end of version's pilot.
+func (f *Fixture) Promote(version string) (*tufrepo.Published, error) {
+	f.t.Helper()
+	s, err := f.SignRequest(bundle.SignRequest{Promote: version})
+	if err != nil {
+		return nil, err
+	}
+	return f.Upload(s, nil)
 }
 
 // SignUnchecked adds b to the repository's current targets, raises the
