@@ -1,7 +1,7 @@
 // Package conformance runs search fixtures on every engine: the reference
 // evaluator, and the compiled SQL on SQLite, PostgreSQL and SQL Server in
-// the canonical and tpp layouts. Its tests hold the language's spec cases
-// (testdata/cases) and a property test comparing the engines on random
+// every layout (canonical, tpp and emis). Its tests hold the language's spec
+// cases (testdata/cases) and a property test comparing the engines on random
 // searches and practices; `steward search test` uses its engine factories.
 package conformance
 
@@ -30,7 +30,7 @@ import (
 )
 
 // Layouts are the physical layouts every SQL engine is run on.
-var Layouts = []schema.Layout{schema.Canonical, schema.TPP}
+var Layouts = schema.Layouts
 
 // Eval is the reference evaluator over the case's data.
 func Eval() fixture.Factory {
@@ -51,18 +51,69 @@ func Mapped(s *model.Search) func(string) bool {
 	return func(c string) bool { return codes[c] }
 }
 
-// Compiler returns the compiled-SQL engine of dialect d and layout l on db.
+// Compiler returns the compiled-SQL engine of dialect d reading db, a
+// database Steward's writers wrote in layout l, through l's built-in
+// profile: its parameters are bound, for each evaluation, to the
+// identifiers the writers gave the practice evaluated (schema.Parameters).
 func Compiler(db *sql.DB, d schema.Dialect, l schema.Layout) (engine.Engine, error) {
 	prof, err := profile.Lookup(string(l))
 	if err != nil {
 		return nil, err
 	}
+	return Profiled(db, d, prof, func(practice string) map[string]string { return schema.Parameters(l, practice) })
+}
+
+// Profiled returns the compiled-SQL engine of dialect d reading db through
+// prof, with the profile's parameters bound for each evaluation to
+// params(the practice evaluated).
+func Profiled(db *sql.DB, d schema.Dialect, prof *profile.Profile, params func(practice string) map[string]string) (engine.Engine, error) {
 	dia, err := Dialect(d)
 	if err != nil {
 		return nil, err
 	}
-	return compile.NewEngine(db, dia, prof), nil
+	return &boundEngine{db: db, d: dia, prof: prof, params: params}, nil
 }
+
+// boundEngine binds its profile's parameters for the practice of each
+// evaluation, as a practice's config binds them for its own.
+type boundEngine struct {
+	db     *sql.DB
+	d      compile.Dialect
+	prof   *profile.Profile
+	params func(practice string) map[string]string
+}
+
+var (
+	_ engine.Engine  = (*boundEngine)(nil)
+	_ fixture.Lacker = (*boundEngine)(nil)
+)
+
+func (e *boundEngine) at(practice string) (*compile.Engine, error) {
+	p, err := e.prof.Bind(e.params(practice))
+	if err != nil {
+		return nil, err
+	}
+	return compile.NewEngine(e.db, e.d, p), nil
+}
+
+func (e *boundEngine) Evaluate(ctx context.Context, in engine.Input) (*engine.Result, error) {
+	eng, err := e.at(in.Practice)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Evaluate(ctx, in)
+}
+
+func (e *boundEngine) Patients(ctx context.Context, in engine.Input, where model.Expr, exprs []model.Expr) ([]engine.PatientRow, error) {
+	eng, err := e.at(in.Practice)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Patients(ctx, in, where, exprs)
+}
+
+// Lacks implements fixture.Lacker.
+func (e *boundEngine) Lacks(table, column string) bool { return e.prof.Lacks(table, column) }
 
 // Dialect returns the compiler dialect of d.
 func Dialect(d schema.Dialect) (compile.Dialect, error) {
@@ -195,9 +246,9 @@ func withSearchPath(serverURL, schemaName string) (string, error) {
 }
 
 // Engines returns the factories `steward search test` and the suite run by
-// default: the evaluator and SQLite in both layouts, and PostgreSQL in both
-// layouts when pgURL is not empty. Names are "eval", "sqlite/canonical",
-// "sqlite/tpp", "postgres/canonical", "postgres/tpp".
+// default: the evaluator and SQLite in every layout, and PostgreSQL in
+// every layout when pgURL is not empty. Names are "eval", then
+// "sqlite/LAYOUT" and "postgres/LAYOUT" for canonical, tpp and emis.
 func Engines(pgURL string) map[string]fixture.Factory {
 	m := map[string]fixture.Factory{"eval": Eval()}
 	for _, l := range Layouts {
@@ -214,6 +265,9 @@ func Engines(pgURL string) map[string]fixture.Factory {
 func SQLText(f *fixture.File, c *fixture.Case, d schema.Dialect, l schema.Layout) (string, error) {
 	prof, err := profile.Lookup(string(l))
 	if err != nil {
+		return "", err
+	}
+	if prof, err = prof.Bind(schema.Parameters(l, c.Practice)); err != nil {
 		return "", err
 	}
 	dia, err := Dialect(d)
