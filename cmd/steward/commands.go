@@ -22,6 +22,7 @@ publish versioned bundles to the ICB's collector.`,
 			},
 		},
 		runCommand(),
+		profileCommand(),
 		synthCommand(),
 		referenceCommand(),
 	}

@@ -44,7 +44,8 @@ type Options struct {
 	SampleRows int
 	// Thresholds of the warnings, as percentages (defaults: 5, the agent's
 	// quality gate's max_unreadable_percent), and the staleness in days
-	// (default 7, its max_extract_age_days).
+	// (default 7, its max_extract_age_days). A negative one turns its
+	// warning off.
 	MaxUnmappedPercent, MaxUnreadablePercent float64
 	MaxExtractAgeDays                        int
 }
@@ -745,7 +746,7 @@ func (c *checker) judge() {
 		}
 		unmapped := pct(iss.NullCodes, iss.Rows)
 		l := Info
-		if unmapped > c.opt.MaxUnmappedPercent {
+		if unmapped > c.opt.MaxUnmappedPercent && c.opt.MaxUnmappedPercent >= 0 {
 			l = Warn
 		}
 		r.add(l, "a drug with no dm+d code is in no codelist: if opioids are among them they are missed; check the drug dictionary (SystmOne: MedicationDictionary.DMD_ID) and the profile's dmd_code",
@@ -760,7 +761,7 @@ func (c *checker) judge() {
 		} else {
 			unreadable := pct(iss.NullQuantities, iss.Rows)
 			l := Info
-			if unreadable > c.opt.MaxUnreadablePercent {
+			if unreadable > c.opt.MaxUnreadablePercent && c.opt.MaxUnreadablePercent >= 0 {
 				l = Warn
 			}
 			r.add(l, "quantities that are text (\"28 tablet\") need their leading number taken (see the tpp profile); the agent holds a month with more than quality.max_unreadable_percent unreadable",
@@ -775,7 +776,7 @@ func (c *checker) judge() {
 		switch {
 		case iss.Newest.IsZero() && iss.Rows > 0:
 			r.add(Warn, "check the as-of date and that the extract is the current one", "no medication issue is dated on or before %s", asOf)
-		case !iss.Newest.IsZero() && c.opt.AsOf.Sub(iss.Newest) > time.Duration(c.opt.MaxExtractAgeDays)*24*time.Hour:
+		case !iss.Newest.IsZero() && c.opt.MaxExtractAgeDays >= 0 && c.opt.AsOf.Sub(iss.Newest) > time.Duration(c.opt.MaxExtractAgeDays)*24*time.Hour:
 			r.add(Warn, "refresh the extract: the agent holds a month whose newest issue is more than quality.max_extract_age_days before its end",
 				"the newest medication issue on or before %s is dated %s: the extract looks %d days old", asOf, iss.Newest.Format(time.DateOnly), int(c.opt.AsOf.Sub(iss.Newest).Hours()/24))
 		}
