@@ -6,7 +6,7 @@ CMDS     := steward steward-agent steward-collector
 DIST     := dist
 OUT      := out
 
-.PHONY: all build demo test vet fmt-check go-test bench dist dist-verify clean help
+.PHONY: all build demo test vet fmt-check lint go-test bench dist dist-verify vulncheck clean help
 
 all: build
 
@@ -20,7 +20,7 @@ build: ## build the three commands into bin/
 demo: build ## the main job end to end on embedded SQLite, no network or setup
 	@./scripts/demo.sh
 
-test: vet fmt-check go-test ## everything the project checks
+test: vet fmt-check lint go-test ## everything the project checks
 
 vet:
 	$(GO) vet ./...
@@ -29,6 +29,14 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: ## staticcheck and deadcode, pinned as tools in go.mod: no finding, no unreachable function
+	$(GO) tool staticcheck ./...
+	@out=$$($(GO) tool deadcode -test ./...); \
+	if [ -n "$$out" ]; then echo "deadcode: unreachable functions (wire them or delete them):"; echo "$$out"; exit 1; fi
+
+vulncheck: ## known vulnerabilities in the dependencies (needs the Go vulnerability database: a release step, see docs/install-practice.md, For the release manager)
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
 
 go-test: ## unit and integration tests with the race detector, on a throwaway PostgreSQL
 	./.ci/with-postgres.sh $(GO) test -race -count=1 -timeout 40m ./...

@@ -24,6 +24,7 @@ import (
 	"github.com/nhs-steward/steward/agent/outbox"
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/internal/fsutil"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -136,6 +137,14 @@ func New(o Options) (*Agent, error) {
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	// What an older agent or an administrator's umask left readable by
+	// others is narrowed: the data directory to 0750 (the service's group
+	// may list it), what is in it to 0700 and 0600; on Windows an access
+	// list for the service account, SYSTEM and Administrators.
+	if err := narrowDataDir(o.DataDir); err != nil {
+		o.Logger.Warn("could not narrow the permissions of the agent's data directory; run the agent as the account that owns it, or fix its owner",
+			"data_dir", o.DataDir, "error", err)
+	}
 	box, err := outbox.Open(o.DataDir)
 	if err != nil {
 		return nil, err
@@ -146,6 +155,28 @@ func New(o Options) (*Agent, error) {
 		o.Logger.Info("outbox: removed items already acknowledged before a restart", "count", n)
 	}
 	return &Agent{o: o, box: box, state: &StateFile{Path: filepath.Join(o.DataDir, "state.json")}}, nil
+}
+
+// narrowDataDir restricts the data directory and everything in it.
+func narrowDataDir(dir string) error {
+	if err := fsutil.RestrictDir(dir, 0o750); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			errs = append(errs, fsutil.RestrictTree(p))
+		case e.Type().IsRegular():
+			errs = append(errs, fsutil.RestrictFile(p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Outbox returns the agent's outbox.
@@ -504,6 +535,11 @@ func (a *Agent) Resend(ctx context.Context, asOf time.Time, reason string, force
 	if err := a.Flush(ctx, rep); err != nil {
 		rep.Errors = append(rep.Errors, err)
 	}
+	for _, id := range rep.Rejected {
+		if id == it.ID {
+			rep.Errors = append(rep.Errors, fmt.Errorf("the collector refused the correction for good; it is kept in rejected/ with the collector's answer (steward-agent status), and the month keeps the figures sent before"))
+		}
+	}
 	rep.Pending = a.box.PendingCount()
 	st.Pending = rep.Pending
 	if len(rep.Delivered) > 0 {
@@ -635,8 +671,18 @@ func (a *Agent) Problems() []string {
 	return out
 }
 
-// Heartbeat tells the collector the agent is alive.
+// Heartbeat tells the collector the agent is alive. It takes the data
+// folder's lock, as it records the heartbeat in the state file; when
+// another process holds the lock it sends nothing (that process will).
 func (a *Agent) Heartbeat(ctx context.Context) error {
+	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
+	if errors.Is(err, lock.ErrBusy) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	st, _ := a.state.Load()
 	ver, stale := a.o.BundleVersion()
 	hb := wire.Heartbeat{
@@ -644,7 +690,7 @@ func (a *Agent) Heartbeat(ctx context.Context) error {
 		BundleVersion: ver, BundleStale: stale,
 		LastRun: st.LastRun, LastDelivery: st.LastDelivery, Pending: a.box.PendingCount(),
 		SentAt: a.o.Now().UTC().Format(time.RFC3339),
-		Held:   st.Held, Problems: a.Problems(),
+		Held:   st.Held, Problems: a.Problems(), Nonce: wire.NewNonce(),
 	}
 	for _, d := range st.Unknown {
 		hb.Problems = append(hb.Problems, "the collector holds "+d+", which this agent never sent")
@@ -765,5 +811,5 @@ func (f *StateFile) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return outbox.WriteFileAtomic(f.Path, b, 0o600)
+	return outbox.WriteFileAtomic(f.Path, b, fsutil.PrivateFile)
 }

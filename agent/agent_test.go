@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/agent/upload"
+	"github.com/nhs-steward/steward/reporting/collector/server/servertest"
 	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/wire"
 )
@@ -65,6 +66,9 @@ type fakeRunner struct {
 	runs  []string
 	fail  error
 	calls int
+	// medsip makes documents of the built-in pack that a real collector
+	// accepts (it holds each submission to its pack version).
+	medsip bool
 }
 
 func (f *fakeRunner) Run(_ context.Context, asOf, _ time.Time) (*results.Document, error) {
@@ -75,6 +79,10 @@ func (f *fakeRunner) Run(_ context.Context, asOf, _ time.Time) (*results.Documen
 		return nil, f.fail
 	}
 	f.runs = append(f.runs, asOf.Format(time.DateOnly))
+	if f.medsip {
+		d := servertest.MedsipDocument("Y01234", asOf.Format(time.DateOnly), servertest.Figures{Eligible: 900, LongTerm: 4, HighDose: 1, Reviewed: 2, OMEmg: 5000})
+		return &d, nil
+	}
 	return &results.Document{Schema: results.Schema, Practice: "Y01234", Pack: results.PackRef{ID: "medsip", Version: "1"},
 		AsOf: asOf.Format(time.DateOnly), Measures: []results.Measure{{ID: "long_term", Kind: "count", Value: results.F(4)}},
 		Runs: []results.SearchRun{

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,7 +77,13 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 	if err := st.AddEnrolmentCode(ctx, "Y01234", auth.HashEnrolmentCode(code), time.Now(), time.Now().Add(time.Hour), "test"); err != nil {
 		t.Fatal(err)
 	}
-	handler := server.New(server.Options{Store: st, Logger: quiet}).Handler()
+	// One simulated clock for the agent, its signatures and the collector,
+	// which checks a heartbeat's sent_at against its own clock.
+	start := time.Date(2025, 4, 4, 12, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	now := start
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	handler := server.New(server.Options{Store: st, Logger: quiet, Now: clock}).Handler()
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +99,7 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 	// Two attempts per call, a few milliseconds apart: the day of outage
 	// costs milliseconds of backoff, not hours.
 	client, err := upload.New(upload.Options{URL: "http://" + addr, Practice: "Y01234", Key: key,
-		Attempts: 2, WaitMin: time.Millisecond, WaitMax: 4 * time.Millisecond, Timeout: 10 * time.Second, Logger: quiet})
+		Attempts: 2, WaitMin: time.Millisecond, WaitMax: 4 * time.Millisecond, Timeout: 10 * time.Second, Logger: quiet, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,19 +112,14 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 		t.Fatalf("%s still accepts connections after the collector closed", addr)
 	}
 
-	start := time.Date(2025, 4, 4, 12, 0, 0, 0, time.UTC)
-	now := start
-	r := &fakeRunner{}
+	r := &fakeRunner{medsip: true}
 	a, err := New(Options{
 		Practice: "Y01234", Pack: "medsip", DataDir: filepath.Join(dir, "data"),
 		Schedule: Schedule{DayOfMonth: 5, Hour: 2, CatchUpMonths: 2},
 		Runner:   r, Sender: client,
 		Protect: func(*results.Document) error { return nil },
 		Logger:  quiet,
-		Now:     func() time.Time { return now },
-		// The agent's clock is simulated (days pass in a second); the
-		// collector's is real. Months end by both clocks either way.
-		ClockTolerance: 5 * 365 * 24 * time.Hour,
+		Now:     clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +132,9 @@ func TestCollectorUnreachableForADayOverLoopback(t *testing.T) {
 	defer cancel()
 	err = a.Loop(loopCtx, LoopOptions{Tick: time.Hour, Heartbeat: 6 * time.Hour,
 		Sleep: func(ctx context.Context, d time.Duration) error {
+			clockMu.Lock()
 			now = now.Add(d)
+			clockMu.Unlock()
 			switch {
 			case back == nil && now.Sub(start) >= 24*time.Hour:
 				// A day of hourly cycles with nothing reaching the

@@ -4,6 +4,8 @@
 #  - the MedSIP pack on 10k, 50k and 100k-patient practices, SQLite and
 #    PostgreSQL, beside one full scan of medication_issues, with peak memory
 #  - collector ingest throughput and p99 on loopback, SQLite
+#  - a flood of sign-ins against the collector binary: peak memory and
+#    /healthz latency (scripts/bench-signin.sh)
 #  - scheme evaluation for 6,500 practices x 24 months, and reconciliation
 #    of the same from a PostgreSQL store
 # Needs STEWARD_TEST_PG (make bench starts a throwaway cluster).
@@ -55,6 +57,10 @@ echo "== collector ingest (SQLite, signed submissions on loopback)"
 go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ | grep -E 'Benchmark|ok'
 
 echo
+echo "== sign-in flood: 500 attempts from 100 connections on loopback (targets: peak_MB < 400, /healthz p99 < 50 ms)"
+./scripts/bench-signin.sh
+
+echo
 echo "== scheme evaluation, 6,500 practices x 24 months (no database)"
 go test -run '^$' -bench . -benchtime 3x ./reporting/schemes/ | grep -E 'Benchmark|ok'
 
@@ -74,4 +80,4 @@ echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and Pos
 
 echo
 echo "== the pack against the generator's intent, 50,000 patients"
-STEWARD_INTENT_PATIENTS=50000 go test -count=1 -v -run Intent ./searches/run/ | grep -E 'compared|PASS|FAIL|ok'
+STEWARD_INTENT_PATIENTS=50000 go test -count=1 -v -run Intent ./reporting/run/ | grep -E 'compared|PASS|FAIL|ok'

@@ -24,9 +24,6 @@ import (
 //go:embed packs codelists/*.csv codelists/SOURCES.md reference/ome-*.csv reference/README.md
 var builtin embed.FS
 
-// Builtin returns the embedded tree: packs/, codelists/ and reference/.
-func Builtin() fs.FS { return builtin }
-
 // BuiltinPacks lists the names of the embedded packs.
 func BuiltinPacks() []string {
 	entries, _ := fs.ReadDir(builtin, "packs")

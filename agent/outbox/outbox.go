@@ -55,7 +55,7 @@ const (
 func Open(dataDir string) (*Outbox, error) {
 	o := &Outbox{dir: dataDir}
 	for _, d := range []string{o.pending(), o.sent()} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
+		if err := os.MkdirAll(d, fsutil.PrivateDir); err != nil {
 			return nil, fmt.Errorf("open outbox: %w", err)
 		}
 	}
@@ -324,7 +324,7 @@ func writeAtomic(dir, name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("outbox: encode: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, name), b, 0o640)
+	return WriteFileAtomic(filepath.Join(dir, name), b, fsutil.PrivateFile)
 }
 
 // WriteFileAtomic replaces path with data durably; see fsutil.
@@ -340,7 +340,7 @@ const rejectedDir = "rejected"
 // the reason, so it stops blocking the queue but is never lost.
 func (o *Outbox) Reject(it *Item, reason string) error {
 	dir := filepath.Join(o.dir, rejectedDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, fsutil.PrivateDir); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	it.Ack = nil
@@ -348,7 +348,7 @@ func (o *Outbox) Reject(it *Item, reason string) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, name(it)), b, 0o640); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, name(it)), b, fsutil.PrivateFile); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(o.pending(), name(it))); err != nil && !errors.Is(err, fs.ErrNotExist) {

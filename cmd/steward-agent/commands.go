@@ -21,6 +21,7 @@ import (
 	"github.com/nhs-steward/steward/installer/service"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/internal/fsutil"
+	"github.com/nhs-steward/steward/internal/redact"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/wire"
@@ -229,7 +230,7 @@ func checkProfile(ctx context.Context, e *env, p *model.Pack, asOf time.Time, ou
 	}
 	db, d, err := dialect.Open(url)
 	if err != nil {
-		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("database: %w\n  check database.url", redactSecrets(err, url)))
+		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("database: %w\n  check database.url", redact.Secrets(err, url)))
 	}
 	defer db.Close()
 	var plans []*model.Plan
@@ -252,7 +253,7 @@ func checkProfile(ctx context.Context, e *env, p *model.Pack, asOf time.Time, ou
 	r, err := check.Run(ctx, db, d, prof, check.Options{Practice: e.cfg.Practice, AsOf: asOf, Plans: plans,
 		MaxUnreadablePercent: float64(off(e.cfg.Quality.MaxUnreadablePercent)), MaxExtractAgeDays: off(e.cfg.Quality.MaxExtractAgeDays)})
 	if err != nil {
-		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile check: %w", withoutValues(redactSecrets(err, url))))
+		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile check: %w", redact.Query(err, url)))
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(out, "%-5s profile %s: %s\n", f.Level, prof.Name, f.Msg)
@@ -575,7 +576,7 @@ Examples:
 			}
 			rep, err := ag.Resend(ctx, a, reason, force)
 			if err != nil {
-				if len(rep.Computed) > 0 {
+				if len(rep.Computed) > 0 && len(rep.Rejected) == 0 {
 					fmt.Fprintf(stdio.Out, "correction for %s queued; it is sent at the next cycle\n", asOf)
 					return cli.WithCode(cli.ExitNetwork, err)
 				}

@@ -28,7 +28,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
-	"github.com/nhs-steward/steward/searches/run"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/synth"
 )
 
@@ -430,9 +430,16 @@ func TestPracticeManagerCommands(t *testing.T) {
 		t.Fatalf("preview shows\n%s\nsteward run gives\n%s", gm, wm)
 	}
 
-	// The worklist, as CSV and HTML.
+	// The worklist, as CSV and HTML. The HTML goes over an existing file
+	// that everyone could read: it is narrowed before patients are written.
 	dir := t.TempDir()
 	csvPath, htmlPath := filepath.Join(dir, "due.csv"), filepath.Join(dir, "due.html")
+	if err := os.WriteFile(htmlPath, []byte("last month's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(htmlPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{csvPath, htmlPath} {
 		if out, err := f.agent(nil, "worklist", "--out", p, "--as-of", "2025-03-31"); err != nil {
 			t.Fatalf("worklist %s: %v\n%s", p, err, out)

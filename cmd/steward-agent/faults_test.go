@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,8 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/schemes"
-	"github.com/nhs-steward/steward/searches/run"
 	"github.com/nhs-steward/steward/searches/synth"
 )
 
@@ -298,6 +299,7 @@ func TestFaultLyingProxy(t *testing.T) {
 		}
 	}
 	r.wantAtCollector(1, "2024-03-31", months...)
+	r.wantPaymentOfStewardRun("2025-03-31")
 }
 
 // TestFaultConcurrentOnce: 50 pairs of `once` started together on the
@@ -411,6 +413,7 @@ func TestFaultDiskFull(t *testing.T) {
 	os.Remove(filler)
 	r.mustAgent("once", "--as-of", "2025-03-31")
 	r.wantAtCollector(1, "2024-03-31", "2025-03-31")
+	r.wantPaymentOfStewardRun("2025-03-31")
 }
 
 // TestFaultCollectorRestoredFromBackup: the collector loses the months it
@@ -454,6 +457,7 @@ func TestFaultCollectorRestoredFromBackup(t *testing.T) {
 		t.Errorf("once after the restore does not report the two months sent again:\n%s", out)
 	}
 	r.wantAtCollector(1, "2024-03-31", "2025-01-31", "2025-02-28", "2025-03-31")
+	r.wantPaymentOfStewardRun("2025-03-31")
 }
 
 // TestFaultHalfRefreshedExtractThenCorrection: a month computed while the
@@ -498,6 +502,7 @@ func TestFaultHalfRefreshedExtractThenCorrection(t *testing.T) {
 		t.Errorf("status still shows the month held after it was sent:\n%s", st)
 	}
 	r.wantAtCollector(1, "2024-03-31", "2025-03-31")
+	r.wantPaymentOfStewardRun("2025-03-31")
 
 	// The baseline was wrong: the practice manager corrects the config and
 	// resends with a reason.
@@ -536,6 +541,7 @@ func TestFaultClockAhead(t *testing.T) {
 	}
 	r.mustAgent("once", "--as-of", "2025-03-31")
 	r.wantAtCollector(1, "2024-03-31", "2025-03-31")
+	r.wantPaymentOfStewardRun("2025-03-31")
 }
 
 // TestCheckNamesASchemeBaselineMismatch: check asks the collector which
@@ -568,5 +574,58 @@ func TestCheckNamesASchemeBaselineMismatch(t *testing.T) {
 	out, err = r.agent(nil, "check")
 	if processExit(err) != 3 || !strings.Contains(out, "baseline "+sc.Baseline) || !strings.Contains(out, "steward-agent resend") {
 		t.Errorf("check with the wrong baseline: exit %d\n%s", processExit(err), out)
+	}
+}
+
+// wantPaymentOfStewardRun reconciles the example scheme (moved to 2024/25
+// for this practice) for the month ending asOf and checks that the
+// collector pays exactly what the scheme pays on the figures `steward run`
+// computes from the practice database.
+func (r *faultRig) wantPaymentOfStewardRun(asOf string) {
+	t := r.t
+	t.Helper()
+	ctx := context.Background()
+	example, err := os.ReadFile("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.NewReplacer("2026-27", "2024-25", "2026/27", "2024/25", "2026-", "2024-", "2027-", "2025-",
+		"icb: QXX", "icb: QWE", "late_submissions: withhold", "late_submissions: pay",
+		"  - Y01001\n  - Y01002\n  - Y01003\n  - Y01004\n", "  - Y01234\n").Replace(string(example))
+	sc, err := schemes.Parse("scheme", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.Scheme(ctx, sc.ID); err != nil {
+		if err := r.st.AddScheme(ctx, store.StoredScheme{ID: sc.ID, YAML: yaml, AddedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.st.SetListSizes(ctx, []store.ListSize{{Practice: "Y01234", Month: "2024-04", Size: 300}}, "test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.st.RecordDeclaration(ctx, store.Declaration{Scheme: sc.ID, Practice: "Y01234", Declaration: "opioid_lead_named",
+			FromPeriod: "2024-04", Made: true, RecordedAt: time.Now(), RecordedBy: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	period := asOf[:7]
+	out, err := (&claims.Service{DB: r.st}).Calculate(ctx, sc, period, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rec.Practices) != 1 || out.Rec.Practices[0].Missing {
+		t.Fatalf("reconciliation of %s = %+v", period, out.Rec.Practices)
+	}
+	got := out.Rec.Practices[0]
+	figures := schemes.FiguresFromDocument(runPack(t, r.dbPath, asOf, sc.Baseline), got.SubmissionID, got.ReceivedAt)
+	size := int64(300)
+	figures.ListSize, figures.Declarations = &size, []string{"opioid_lead_named"}
+	want, err := schemes.Evaluate(sc, period, []schemes.PracticeFigures{figures})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := want.Practices[0]
+	if got.TotalPence != w.TotalPence || !reflect.DeepEqual(got.Elements, w.Elements) {
+		t.Fatalf("%s: the collector pays %d on %+v; steward run's figures pay %d on %+v", period, got.TotalPence, got.Elements, w.TotalPence, w.Elements)
 	}
 }

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,12 +20,13 @@ import (
 	"github.com/nhs-steward/steward/agent/upload"
 	"github.com/nhs-steward/steward/internal/buildinfo"
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/redact"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/wire"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 // env is everything a command builds from the config.
@@ -149,7 +147,7 @@ func (r runner) open() (*run.Runner, error) {
 	}
 	rr, err := run.OpenWith(url, prof, p, "steward-agent")
 	if err != nil {
-		return nil, agent.Classify("database could not be opened", fmt.Errorf("open the practice database: %w", redactSecrets(err, url)))
+		return nil, agent.Classify("database could not be opened", fmt.Errorf("open the practice database: %w", redact.Secrets(err, url)))
 	}
 	rr.Producer.Name = "steward-agent"
 	rr.Practice = r.e.cfg.Practice
@@ -167,7 +165,7 @@ func (r runner) document(ctx context.Context, asOf, baseline time.Time) (*result
 	doc, err := rr.Document(ctx, run.Request{Practice: r.e.cfg.Practice, AsOf: asOf, Baseline: baseline})
 	if err != nil {
 		url, _ := r.e.cfg.DatabaseURL()
-		err = withoutValues(redactSecrets(err, url))
+		err = redact.Query(err, url)
 		if errors.Is(err, run.ErrBadRequest) {
 			return nil, agent.Classify("bad run request", err)
 		}
@@ -189,7 +187,7 @@ func (r runner) quality(ctx context.Context, asOf time.Time) (*agent.Quality, er
 	q, err := rr.Quality(ctx, asOf)
 	if err != nil {
 		url, _ := r.e.cfg.DatabaseURL()
-		return nil, agent.Classify("data-quality check failed", withoutValues(redactSecrets(err, url)))
+		return nil, agent.Classify("data-quality check failed", redact.Query(err, url))
 	}
 	return &agent.Quality{Issues: q.Issues, UnreadableIssues: q.Unreadable, Newest: q.Newest}, nil
 }
@@ -205,108 +203,6 @@ func checkDatabaseURL(s string) error {
 		return errors.New("the database url is not a valid URL: check its form, and percent-encode special characters in the user name and password (e.g. %40 for @)")
 	}
 	return nil
-}
-
-// redactedError is an error whose text has had secrets or values replaced;
-// it still unwraps to the original, so errors.Is and errors.As see the
-// cause.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redactSecrets returns err with every secret of the database URL dbURL
-// (the URL itself, its password raw and decoded, password= parameters)
-// replaced by "xxxxx" in its text. Driver messages are not ours: this
-// keeps a password out of logs, the state file and `check` whatever a
-// driver puts in them.
-func redactSecrets(err error, dbURL string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range databaseSecrets(dbURL) {
-		clean = strings.ReplaceAll(clean, s, "xxxxx")
-	}
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-// quoted matches a '...' or "..." literal in a database message.
-var quoted = regexp.MustCompile(`'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"`)
-
-// identifier matches a quoted text that names a table, column or type
-// (patients, public.patients, date), which a message may keep.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-
-// withoutValues returns a query error with every quoted literal that is
-// not a plain name replaced by '…': a database quotes the value it could
-// not convert ("invalid input syntax for type date: \"1961-07-14\"",
-// "Conversion failed when converting the varchar value '...'"), which
-// may come from a patient's record and must not reach the logs. Names of
-// tables, columns and types are kept: they say what to fix. A connection
-// error holds no row and is left whole.
-func withoutValues(err error) error {
-	var ne net.Error
-	if err == nil || errors.As(err, &ne) {
-		return err
-	}
-	msg := err.Error()
-	clean := quoted.ReplaceAllStringFunc(msg, func(q string) string {
-		if identifier.MatchString(q[1 : len(q)-1]) {
-			return q
-		}
-		return q[:1] + "…" + q[:1]
-	})
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-var passwordParam = regexp.MustCompile(`(?i)\b(?:password|pwd)\s*=\s*('[^']*'|"[^"]*"|[^\s;&]+)`)
-
-// databaseSecrets lists the secrets a database URL or connection string
-// holds, longest first.
-func databaseSecrets(dbURL string) []string {
-	var out []string
-	add := func(s string) {
-		if s = strings.Trim(s, `'"`); s != "" {
-			out = append(out, s)
-		}
-	}
-	if strings.Contains(dbURL, "@") || passwordParam.MatchString(dbURL) {
-		add(dbURL)
-	}
-	if _, rest, ok := strings.Cut(dbURL, "://"); ok {
-		if i := strings.LastIndex(rest, "@"); i >= 0 {
-			if _, pw, ok := strings.Cut(rest[:i], ":"); ok {
-				add(pw)
-				if d, err := neturl.PathUnescape(pw); err == nil {
-					add(d)
-				}
-			}
-		}
-	}
-	if u, err := neturl.Parse(dbURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			add(pw)
-		}
-	}
-	for _, m := range passwordParam.FindAllStringSubmatch(dbURL, -1) {
-		add(m[1])
-		if d, err := neturl.QueryUnescape(strings.Trim(m[1], `'"`)); err == nil {
-			add(d)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
 }
 
 func (e *env) client() (*upload.Client, error) {

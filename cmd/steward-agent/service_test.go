@@ -25,8 +25,8 @@ import (
 	"github.com/nhs-steward/steward/agent/logging"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/reporting/wire"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 // eventLog records what the agent writes to the Windows Event Log (a
@@ -259,55 +259,6 @@ func TestDatabasePasswordNeverReachesTheLogs(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestRedactSecrets(t *testing.T) {
-	cases := []struct{ url, msg, want string }{
-		{"postgres://u:p%40ss@h/db", `parse "postgres://u:p%40ss@h/db": bad`, `parse "xxxxx": bad`},
-		{"postgres://u:p%40ss@h/db", "login failed for p@ss", "login failed for xxxxx"},
-		{"sqlserver://h?database=x&password=s3cr3t", "bad password=s3cr3t", "bad password=xxxxx"},
-		{"host=h password='a b c' dbname=d", "cannot use 'a b c'", "cannot use 'xxxxx'"},
-		{"sqlite:/var/lib/practice.db", "open /var/lib/practice.db: no such file", "open /var/lib/practice.db: no such file"},
-	}
-	for _, c := range cases {
-		cause := errors.New(c.msg)
-		err := redactSecrets(cause, c.url)
-		if got := err.Error(); got != c.want {
-			t.Errorf("redactSecrets(%q, %q) = %q, want %q", c.msg, c.url, got, c.want)
-		}
-		if !errors.Is(err, cause) {
-			t.Errorf("redacted error does not unwrap to its cause")
-		}
-	}
-}
-
-func TestQueryErrorsDoNotQuoteValues(t *testing.T) {
-	cases := []struct{ msg, want string }{
-		{`search medsip: ERROR: invalid input syntax for type date: "1961-07-14" (SQLSTATE 22007)`,
-			`search medsip: ERROR: invalid input syntax for type date: "…" (SQLSTATE 22007)`},
-		{`mssql: Conversion failed when converting the varchar value '28 tablet' to data type int.`,
-			`mssql: Conversion failed when converting the varchar value '…' to data type int.`},
-		{`value 'O''Brien 4471' is bad`, `value '…' is bad`},
-		{`ERROR: relation "public.patients" does not exist`, `ERROR: relation "public.patients" does not exist`},
-		{`mssql: Invalid object name 'MedicationIssue'.`, `mssql: Invalid object name 'MedicationIssue'.`},
-		{`no such column: date_of_birth`, `no such column: date_of_birth`},
-	}
-	for _, c := range cases {
-		cause := errors.New(c.msg)
-		err := withoutValues(cause)
-		if got := err.Error(); got != c.want {
-			t.Errorf("withoutValues(%q) = %q, want %q", c.msg, got, c.want)
-		}
-		if !errors.Is(err, cause) {
-			t.Errorf("withoutValues(%q) does not unwrap to its cause", c.msg)
-		}
-	}
-	// A connection error quotes no row: the host stays, to say what to fix.
-	refused := fmt.Errorf("unable to open tcp connection with host '10.0.0.5:1433': %w",
-		&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
-	if got := withoutValues(refused).Error(); !strings.Contains(got, "'10.0.0.5:1433'") {
-		t.Errorf("connection error lost its host: %s", got)
 	}
 }
 

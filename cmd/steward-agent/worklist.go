@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/fsutil"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/engine"
 	"github.com/nhs-steward/steward/searches/model"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 func worklistCommand() *cli.Command {
@@ -68,7 +68,9 @@ Examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			// Owner only, an existing file narrowed before any patient is
+			// written to it.
+			f, err := fsutil.CreatePrivate(out)
 			if err != nil {
 				return err
 			}

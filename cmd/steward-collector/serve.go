@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"flag"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"log/slog"
 	"net"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/tufrepo"
 	"github.com/nhs-steward/steward/reporting/wire"
@@ -38,6 +40,11 @@ Every calculated scheme period is recalculated every --recalculate-every
 (and before every claim move and export): a resubmission that changes a
 declared or approved claim's figures sends it back to calculated, with the
 changes in its history.
+
+Every prune_every (and at start) it deletes heartbeat history older than
+heartbeat_history_days (each practice's latest is kept), expired sessions,
+API tokens and sign-in lockouts, used or expired enrolment codes and old
+heartbeat nonces, and logs what it deleted.
 
 With tuf_repository set it also serves that search-bundle repository to
 agents (/v1/tuf/), accepts releases from search authors (/v1/bundles, with
@@ -73,7 +80,7 @@ Examples:
 					return cli.WithCode(cli.ExitDatabase, err)
 				}
 				fmt.Fprintf(stdio.Out, "configuration ok; %s store %s at schema version %d (this collector migrates to %d on start)\n",
-					db.Engine(), store.Redact(cfg.Storage), v, store.SchemaVersion())
+					db.Engine(), redact.URL(cfg.Storage), v, store.SchemaVersion())
 				if repo != nil {
 					st, err := repo.Status()
 					if err != nil {
@@ -106,6 +113,11 @@ Examples:
 				// Browsers accept Secure cookies from http://localhost too.
 				SecureCookies: true,
 				ReceiptKey:    receiptKey,
+				SignIn: web.SignInLimits{
+					MemoryBudget: cfg.SignIn.MemoryBudgetMiB << 20, QueueWait: cfg.SignIn.QueueWait,
+					AccountLockoutAfter: cfg.SignIn.AccountLockoutAfter, AddressLockoutAfter: cfg.SignIn.AddressLockoutAfter,
+					LockoutFor: cfg.SignIn.LockoutDuration, ClientAddressHeader: cfg.SignIn.ClientAddressHeader,
+				},
 			}
 			// The refresh loop stops with the server, before the store closes.
 			var background sync.WaitGroup
@@ -118,9 +130,12 @@ Examples:
 			if every > 0 {
 				background.Go(func() { recalculateLoop(bctx, log, claimSvc, every) })
 			}
+			history := time.Duration(cfg.HeartbeatHistoryDays) * 24 * time.Hour
+			background.Go(func() { pruneLoop(bctx, log, db, history, cfg.PruneEvery) })
 			srv := server.New(opts)
 			log.Info("steward-collector serving", "version", buildinfo.String(), "listen", ln.Addr().String(),
-				"tls", tls != nil, "store", string(db.Engine()), "icb", cfg.ICB, "tuf_repository", cfg.TUFRepository)
+				"tls", tls != nil, "store", string(db.Engine()), "icb", cfg.ICB, "tuf_repository", cfg.TUFRepository,
+				"sign_in_checks_at_once", srv.Web().SignInChecksAtOnce())
 			err = srv.Serve(ctx, ln, tls, cfg.ShutdownTimeout)
 			stopBackground()
 			background.Wait()
@@ -164,6 +179,32 @@ func recalculateLoop(ctx context.Context, log *slog.Logger, svc *claims.Service,
 			if o.PaidChanged != nil {
 				log.Warn("figures changed on paid claims: settle outside the scheme", "scheme", o.Scheme, "period", o.Period, "err", o.PaidChanged)
 			}
+		}
+	}
+}
+
+// pruneLoop deletes what the store no longer needs, at start and then
+// every interval until ctx ends: heartbeat history older than history
+// (each practice's latest is kept), nonces older than the replay window,
+// expired sessions, tokens and lockouts, used or expired enrolment codes.
+func pruneLoop(ctx context.Context, log *slog.Logger, db *store.DB, history, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		p, err := db.Prune(ctx, store.PruneOptions{Now: now, HeartbeatsBefore: now.Add(-history),
+			NoncesBefore: now.Add(-2*wire.MaxClockSkew - time.Minute)})
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("prune the store; it is tried again at the next interval", "err", err)
+		case err == nil:
+			log.Info("pruned the store", "heartbeats", p.Heartbeats, "heartbeat_nonces", p.Nonces, "sessions", p.Sessions,
+				"enrolment_codes", p.EnrolmentCodes, "api_tokens", p.APITokens, "lockouts", p.Lockouts)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
@@ -26,7 +28,7 @@ func userCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "user",
 		Summary: "add, list, change and disable the people who use the collector",
-		Sub:     []*cli.Command{userAddCommand(), userListCommand(), userSetCommand()},
+		Sub:     []*cli.Command{userAddCommand(), userListCommand(), userSetCommand(), userTokenCommand()},
 	}
 }
 
@@ -34,7 +36,7 @@ func userAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a user with a password (read from stdin) or an API token (printed once)",
-		Usage:   "add --name NAME --role ROLE [--icb CODE] [--practice ODS] [--sign-off ROLES] [--password-stdin] --config FILE",
+		Usage:   "add --name NAME --role ROLE [--icb CODE] [--practice ODS] [--sign-off ROLES] [--password-stdin | --token-lifetime DURATION] --config FILE",
 		Help: `Roles: icb_analyst (sees only the practices of --icb), practice (sees only
 --practice), search_author (may publish search bundles), admin (everything).
 
@@ -47,9 +49,15 @@ for a practice user of that scheme's ICB, an ICB role only for a user of
 that scheme's ICB (--icb) who is not a practice user. Without one a user,
 even an admin, can look at claims but not move them.
 
-With --password-stdin the first line of standard input is the password
-(at least 12 characters), stored as an argon2id hash. Without it, an API
-token is printed once; only its hash is stored.
+NAME is 1 to 64 letters, digits and . _ @ - (starting with a letter or a
+digit).
+
+With --password-stdin the first line of standard input is the password,
+stored as an argon2id hash: at least 12 characters, not containing the
+name, not one of the most used passwords. Without it, an API token is
+printed once; only its hash is stored. It works for --token-lifetime
+(default: api_token_lifetime in the configuration, 90 days); make a new
+one before then with 'user token rotate'.
 
 Examples:
   printf '%s\n' "$PASSWORD" | steward-collector user add --name ana --role icb_analyst --icb QWE --password-stdin --config collector.yaml
@@ -64,6 +72,7 @@ Examples:
 			fs.String("sign-off", "", "scheme sign-off `roles` the user holds, comma separated (e.g. icb_finance)")
 			fs.String("icb", "", "the ICB `code` an analyst belongs to (default: the configured icb)")
 			fs.Bool("password-stdin", false, "read a password from standard input instead of printing an API token")
+			fs.Duration("token-lifetime", 0, "how long the API token works, e.g. 720h (default: api_token_lifetime)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if err := requireFlags(fs, "name", "role"); err != nil {
@@ -75,6 +84,9 @@ Examples:
 			}
 			if u.Name == schemes.RoleSteward {
 				return cli.Usagef("--name %q is reserved for the collector's own moves of claims", u.Name)
+			}
+			if !web.ValidUserName(u.Name) {
+				return cli.Usagef("--name %q: use 1 to 64 letters, digits and . _ @ -, starting with a letter or digit", u.Name)
 			}
 			if !u.Role.Valid() {
 				return cli.Usagef("--role %q: want icb_analyst, practice, search_author or admin", u.Role)
@@ -89,7 +101,7 @@ Examples:
 			var password string
 			if fs.Lookup("password-stdin").Value.String() == "true" {
 				var err error
-				if password, err = readPassword(stdio.In); err != nil {
+				if password, err = readPassword(stdio.In, u.Name); err != nil {
 					return err
 				}
 			}
@@ -130,10 +142,13 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := db.AddAPIToken(ctx, u.ID, auth.HashSecret(tok), time.Now(), time.Time{}); err != nil {
+			now := time.Now()
+			expires := now.Add(tokenLifetime(fs, cfg.APITokenLifetime))
+			if err := db.AddAPIToken(ctx, u.ID, auth.HashSecret(tok), now, expires); err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			fmt.Fprintf(stdio.Out, "API token (shown once; send it as 'Authorization: Bearer TOKEN'):\n\n  %s\n\n", tok)
+			fmt.Fprintf(stdio.Out, "API token (shown once; send it as 'Authorization: Bearer TOKEN'; it works until %s):\n\n  %s\n\n",
+				when(expires), tok)
 			return nil
 		},
 	}
@@ -155,13 +170,50 @@ func userListCommand() *cli.Command {
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tICB\tPRACTICE\tSIGN-OFF\tPASSWORD\tCREATED")
-			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", u.Name, u.Role, dash(u.ICB), dash(u.Practice),
-					dash(strings.Join(u.SignOff, ",")), u.PasswordHash != "", when(u.CreatedAt))
+			now := time.Now()
+			tokens, err := db.TokenExpiries(ctx)
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			return tw.Flush()
+			lockouts, err := db.LoginLockouts(ctx, now)
+			if err != nil {
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			locked := map[string]time.Time{}
+			for _, l := range lockouts {
+				locked[l.Subject] = l.Until
+			}
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tICB\tPRACTICE\tSIGN-OFF\tPASSWORD\tCREATED\tTOKEN-EXPIRES\tLOCKED-UNTIL")
+			for _, u := range users {
+				tok := "-"
+				if exp, ok := tokens[u.ID]; ok {
+					switch {
+					case exp.IsZero():
+						tok = "never"
+					case !exp.After(now):
+						tok = "expired"
+					default:
+						tok = when(exp)
+					}
+				}
+				lock := "-"
+				if until, ok := locked[web.AccountSubject(u.Name)]; ok {
+					lock = when(until)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", u.Name, u.Role, dash(u.ICB), dash(u.Practice),
+					dash(strings.Join(u.SignOff, ",")), u.PasswordHash != "", when(u.CreatedAt), tok, lock)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// Lockouts of client addresses, and of names no user has.
+			for _, l := range lockouts {
+				if !slices.ContainsFunc(users, func(u collector.User) bool { return web.AccountSubject(u.Name) == l.Subject }) {
+					fmt.Fprintf(stdio.Out, "Sign-in locked for %s until %s after %d failures.\n", l.Subject, when(l.Until), l.Failures)
+				}
+			}
+			return nil
 		},
 	}
 }
@@ -200,19 +252,22 @@ func parseSignOff(v string) ([]string, error) {
 func userSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "set",
-		Summary: "change a user's sign-off roles, or disable or enable them",
-		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--password-stdin] [--actor NAME] --config FILE",
+		Summary: "change a user's sign-off roles, disable, enable or unlock them",
+		Usage:   "set --name NAME [--sign-off ROLES] [--disable | --enable] [--password-stdin] [--unlock] [--actor NAME] --config FILE",
 		Help: `--sign-off replaces the user's scheme sign-off roles (comma separated; an
 empty value removes them all), checked as 'user add' checks them. --disable stops the user at once: their
 browser sessions and API tokens no longer work, and nothing they did is
 removed. --enable lets them back in. --password-stdin sets a new password
-from the first line of standard input (at least 12 characters) and ends
-the user's browser sessions. Recorded in the audit log (never the
-password).
+from the first line of standard input (the rules of 'user add') and ends
+the user's browser sessions. --unlock ends a sign-in lockout of the user
+after repeated failed sign-ins (lockouts also end by themselves after
+sign_in.lockout_duration; 'user list' shows them). Recorded in the audit
+log (never the password).
 
 Examples:
   steward-collector user set --name mo-lead --sign-off icb_medicines_optimisation_lead,icb_finance --config collector.yaml
-  steward-collector user set --name pm-y01234 --disable --config collector.yaml`,
+  steward-collector user set --name pm-y01234 --disable --config collector.yaml
+  steward-collector user set --name ana --unlock --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs)
 			actorFlag(fs)
@@ -221,6 +276,7 @@ Examples:
 			fs.Bool("disable", false, "stop the user signing in or using tokens")
 			fs.Bool("enable", false, "let a disabled user back in")
 			fs.Bool("password-stdin", false, "set a new password, read from standard input")
+			fs.Bool("unlock", false, "end a lockout after repeated failed sign-ins")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if err := requireFlags(fs, "name"); err != nil {
@@ -244,7 +300,7 @@ Examples:
 				change.Disabled = &disabled
 			}
 			if set["password-stdin"] {
-				password, err := readPassword(stdio.In)
+				password, err := readPassword(stdio.In, fs.Lookup("name").Value.String())
 				if err != nil {
 					return err
 				}
@@ -254,8 +310,8 @@ Examples:
 				}
 				change.PasswordHash = &hash
 			}
-			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil {
-				return cli.Usagef("nothing to change: give --sign-off, --disable, --enable or --password-stdin")
+			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil && !set["unlock"] {
+				return cli.Usagef("nothing to change: give --sign-off, --disable, --enable, --password-stdin or --unlock")
 			}
 			_, db, err := openStore(ctx, fs)
 			if err != nil {
@@ -263,6 +319,26 @@ Examples:
 			}
 			defer db.Close()
 			name := fs.Lookup("name").Value.String()
+			if set["unlock"] {
+				if _, err := db.UserByName(ctx, name); err != nil {
+					if errors.Is(err, collector.ErrNotFound) {
+						return fmt.Errorf("%w ('user list' shows the users)", err)
+					}
+					return cli.WithCode(cli.ExitDatabase, err)
+				}
+				ended, err := db.UnlockLogin(ctx, web.AccountSubject(name), actorName(fs), time.Now())
+				if err != nil {
+					return cli.WithCode(cli.ExitDatabase, err)
+				}
+				if ended {
+					fmt.Fprintf(stdio.Out, "User %s: unlocked; they can sign in again.\n", name)
+				} else {
+					fmt.Fprintf(stdio.Out, "User %s: was not locked.\n", name)
+				}
+				if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil {
+					return nil
+				}
+			}
 			if change.SignOff != nil {
 				old, err := db.UserByName(ctx, name)
 				if errors.Is(err, collector.ErrNotFound) {
@@ -292,15 +368,87 @@ Examples:
 	}
 }
 
-// readPassword reads a password from the first line of r.
-func readPassword(r io.Reader) (string, error) {
+// readPassword reads the first line of r as a new password for the user
+// called name and checks it against auth.CheckPasswordPolicy.
+func readPassword(r io.Reader, name string) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && line == "" {
 		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
 	password := strings.TrimRight(line, "\r\n")
-	if len(password) < auth.MinPasswordLen {
-		return "", cli.Usagef("the password must be at least %d characters", auth.MinPasswordLen)
+	if err := auth.CheckPasswordPolicy(name, password); err != nil {
+		return "", cli.Usagef("the %s", err.Error())
 	}
 	return password, nil
+}
+
+// tokenLifetime is --token-lifetime (or --lifetime) when given, else def.
+func tokenLifetime(fs *flag.FlagSet, def time.Duration) time.Duration {
+	for _, name := range []string{"token-lifetime", "lifetime"} {
+		if f := fs.Lookup(name); f != nil {
+			if d := f.Value.(flag.Getter).Get().(time.Duration); d > 0 {
+				return d
+			}
+		}
+	}
+	return def
+}
+
+func userTokenCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "token",
+		Summary: "manage a user's API tokens",
+		Sub:     []*cli.Command{userTokenRotateCommand()},
+	}
+}
+
+func userTokenRotateCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "rotate",
+		Summary: "replace a user's API tokens with a new one (printed once)",
+		Usage:   "rotate --name NAME [--lifetime DURATION] [--actor NAME] --config FILE",
+		Help: `Every API token the user has stops working at once, and a new one is
+printed on standard output, alone on its line, for scripts; what happened
+goes to standard error. The new token works for --lifetime (default:
+api_token_lifetime in the configuration, 90 days). Recorded in the audit
+log (never the token).
+
+Example:
+  TOKEN=$(steward-collector user token rotate --name finance-export --config collector.yaml)`,
+		Flags: func(fs *flag.FlagSet) {
+			configFlag(fs)
+			actorFlag(fs)
+			fs.String("name", "", "the user's `name`")
+			fs.Duration("lifetime", 0, "how long the new token works, e.g. 720h (default: api_token_lifetime)")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			if err := requireFlags(fs, "name"); err != nil {
+				return err
+			}
+			if d := fs.Lookup("lifetime").Value.(flag.Getter).Get().(time.Duration); d < 0 || (d > 0 && d < time.Hour) {
+				return cli.Usagef("--lifetime %s: give at least 1h", d)
+			}
+			cfg, db, err := openStore(ctx, fs)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			tok, err := auth.NewAPIToken()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			expires := now.Add(tokenLifetime(fs, cfg.APITokenLifetime))
+			name := fs.Lookup("name").Value.String()
+			if _, err := db.RotateAPIToken(ctx, name, auth.HashSecret(tok), now, expires, actorName(fs)); err != nil {
+				if errors.Is(err, collector.ErrNotFound) {
+					return fmt.Errorf("%w ('user list' shows the users)", err)
+				}
+				return cli.WithCode(cli.ExitDatabase, err)
+			}
+			fmt.Fprintln(stdio.Out, tok)
+			fmt.Fprintf(stdio.Err, "New API token for %s, shown once, works until %s; the user's earlier tokens no longer work.\n", name, when(expires))
+			return nil
+		},
+	}
 }

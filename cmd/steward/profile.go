@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/redact"
+	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/dialect"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/profile"
 	"github.com/nhs-steward/steward/searches/profile/check"
-	"github.com/nhs-steward/steward/searches/run"
 )
 
 // profileParams collects repeated --profile-param name=value flags.
@@ -194,14 +195,14 @@ Examples:
 			}
 			conn, d, err := dialect.Open(db)
 			if err != nil {
-				return cli.WithCode(cli.ExitDatabase, err)
+				return cli.WithCode(cli.ExitDatabase, redact.Secrets(err, db))
 			}
 			defer conn.Close()
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			r, err := check.Run(ctx, conn, d, prof, check.Options{Practice: strings.ToUpper(practice), AsOf: at, Plans: plans})
 			if err != nil {
-				return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile check: %w", err))
+				return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile check: %w", redact.Query(err, db)))
 			}
 			r.WriteText(stdio.Out)
 			if r.Failed() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"io"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/results"
-	"github.com/nhs-steward/steward/searches/run"
+	"github.com/nhs-steward/steward/reporting/run"
 )
 
 // paramFlag collects repeated --param name=value flags.
@@ -116,7 +117,7 @@ Examples:
 			}
 			r, err := run.OpenWith(db, pr, p, "steward")
 			if err != nil {
-				return cli.WithCode(cli.ExitDatabase, err)
+				return cli.WithCode(cli.ExitDatabase, redact.Secrets(err, db))
 			}
 			defer r.Close()
 			if ids := r.Uncomputable(); len(ids) > 0 {
@@ -130,7 +131,9 @@ Examples:
 				if errors.Is(err, run.ErrBadRequest) {
 					return cli.Usagef("%v", err)
 				}
-				return cli.WithCode(cli.ExitDatabase, err)
+				// A database's message may quote a value from a patient's
+				// record: the same protection as the agent's.
+				return cli.WithCode(cli.ExitDatabase, redact.Query(err, db))
 			}
 			if format == "table" {
 				return writeTable(stdio.Out, doc)

@@ -24,12 +24,12 @@ func searchTest(t *testing.T, args ...string) (code int, stdout, stderr string) 
 }
 
 func TestSearchTestPasses(t *testing.T) {
-	code, out, errOut := searchTest(t, "../../searches/fixture/testdata/ok.test.yaml")
+	code, out, errOut := searchTest(t, "../../testdata/search-small/ok.test.yaml")
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"PASS ../../searches/fixture/testdata/ok.test.yaml: one high-dose user (eval, sqlite/canonical, sqlite/emis, sqlite/tpp;",
+		"PASS ../../testdata/search-small/ok.test.yaml: one high-dose user (eval, sqlite/canonical, sqlite/emis, sqlite/tpp;",
 		"skipped, reading quantities the layout lacks: 5 on sqlite/emis)",
 		"2 cases in 1 files on eval, sqlite/canonical, sqlite/emis, sqlite/tpp: 2 passed, 0 failed",
 	} {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"io"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -101,23 +101,12 @@ Examples:
 				return cli.WithCode(cli.ExitFailure, err)
 			}
 			if err != nil {
-				return cli.WithCode(cli.ExitDatabase, fmt.Errorf("generate into %s: %w", redactDSN(dsn), err))
+				return cli.WithCode(cli.ExitDatabase, fmt.Errorf("generate into %s: %w", redact.URL(dsn), err))
 			}
-			printSummary(stdio.Out, cfg, redactDSN(dsn), sum)
+			printSummary(stdio.Out, cfg, redact.URL(dsn), sum)
 			return nil
 		},
 	}
-}
-
-func redactDSN(dsn string) string {
-	if strings.HasPrefix(dsn, "sqlite:") {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(postgres URL)"
-	}
-	return u.Redacted()
 }
 
 func printSummary(w io.Writer, cfg synth.Config, where string, s *synth.Summary) {

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"github.com/nhs-steward/steward/internal/redact"
 	"net/url"
 	"os"
 	"testing"
@@ -42,7 +43,7 @@ func NewDB(t testing.TB) string {
 	server := ServerURL(t)
 	admin, err := sql.Open("pgx", server)
 	if err != nil {
-		t.Fatalf("pgtest: open %s: %v", redact(server), err)
+		t.Fatalf("pgtest: open %s: %v", redact.URL(server), err)
 	}
 	t.Cleanup(func() { admin.Close() })
 	var b [6]byte
@@ -68,12 +69,4 @@ func NewDB(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
-}
-
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
 }

@@ -39,11 +39,6 @@ func CanPublishBundles(u *User) bool {
 	return u != nil && !u.Disabled && (u.Role == RoleSearchAuthor || u.Role == RoleAdmin)
 }
 
-// CanManage reports whether u may add practices and users.
-func CanManage(u *User) bool {
-	return u != nil && !u.Disabled && u.Role == RoleAdmin
-}
-
 // VisiblePractices returns the practices of ps that u may see, in order.
 func VisiblePractices(u *User, ps []Practice) []Practice {
 	var out []Practice

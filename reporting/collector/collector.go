@@ -21,6 +21,9 @@ var (
 	// ErrIdempotencyConflict means an idempotency key was reused with a
 	// different body.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different body")
+	// ErrReplay means a heartbeat's nonce was already recorded for the
+	// practice: the same heartbeat was sent again.
+	ErrReplay = errors.New("heartbeat already received")
 )
 
 // Practice is a GP practice known to the collector.
@@ -152,12 +155,25 @@ type Heartbeat struct {
 	BundleVersion string
 	Pending       int
 	Body          []byte // the raw JSON body
+	// Nonce identifies the heartbeat for replay detection: the agent's
+	// random nonce, or for an agent too old to send one a digest of the
+	// request's signature. Empty: not checked.
+	Nonce string
 }
 
 // SilentPractice is a practice that has not sent a heartbeat recently.
 type SilentPractice struct {
 	Practice      Practice
 	LastHeartbeat time.Time // zero if it never sent one
+}
+
+// Lockout is a temporary refusal of sign-ins after too many failures, for
+// an account ("user:NAME") or a client address ("address:IP").
+type Lockout struct {
+	Subject  string
+	LockedAt time.Time
+	Until    time.Time
+	Failures int
 }
 
 // AuditEntry is one line of the audit log.

@@ -9,6 +9,7 @@ package measures
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -64,15 +65,7 @@ func Document(meta Meta, runs []Run) (*results.Document, error) {
 			}
 			d.Parameters[p.Name] = strconv.FormatFloat(v, 'f', -1, 64)
 		}
-		for _, c := range s.Codelists {
-			for _, f := range c.Files {
-				key := "codelist:" + f.Path
-				refs[key] = results.Reference{Kind: "codelist", Name: c.Name + ":" + baseName(f.Path), Version: f.Version, SHA256: f.SHA256}
-			}
-		}
-		for _, t := range s.References {
-			refs["reference:"+t.Name] = results.Reference{Kind: "reference_table", Name: t.Name, Version: t.Version, SHA256: t.SHA256}
-		}
+		addReferences(refs, s)
 		status := r.Status
 		if status == "" {
 			status = "ok"
@@ -100,15 +93,70 @@ func Document(meta Meta, runs []Run) (*results.Document, error) {
 	for _, r := range meta.Extra {
 		refs[r.Kind+":"+r.Name] = r
 	}
+	d.References = sortedReferences(refs)
+	return d, nil
+}
+
+// addReferences adds every codelist file and reference table search s
+// reads to refs, keyed so that each is named once.
+func addReferences(refs map[string]results.Reference, s *model.Search) {
+	for _, c := range s.Codelists {
+		for _, f := range c.Files {
+			key := "codelist:" + f.Path
+			refs[key] = results.Reference{Kind: "codelist", Name: c.Name + ":" + baseName(f.Path), Version: f.Version, SHA256: f.SHA256}
+		}
+	}
+	for _, t := range s.References {
+		refs["reference:"+t.Name] = results.Reference{Kind: "reference_table", Name: t.Name, Version: t.Version, SHA256: t.SHA256}
+	}
+}
+
+func sortedReferences(refs map[string]results.Reference) []results.Reference {
 	keys := make([]string, 0, len(refs))
 	for k := range refs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	out := make([]results.Reference, 0, len(keys))
 	for _, k := range keys {
-		d.References = append(d.References, refs[k])
+		out = append(out, refs[k])
 	}
-	return d, nil
+	return out
+}
+
+// Spec describes the results documents Document builds for pack p: its
+// measures with their kinds, titles, scales and strata, its searches,
+// parameters and references. The collector holds every submission naming
+// p's id and version to it (results.Document.CheckPack).
+func Spec(p *model.Pack) *results.PackSpec {
+	out := &results.PackSpec{ID: p.ID, Version: p.Version}
+	refs := map[string]results.Reference{}
+	for _, s := range p.Searches {
+		out.Searches = append(out.Searches, s.ID)
+		for _, prm := range s.Parameters {
+			if !slices.Contains(out.Parameters, prm.Name) {
+				out.Parameters = append(out.Parameters, prm.Name)
+			}
+		}
+		addReferences(refs, s)
+		for _, m := range s.Measures {
+			ms := results.MeasureSpec{ID: m.ID, Kind: string(m.Kind), Title: m.Title, At: anchor(m.At), Publishable: m.Publishable}
+			if m.Kind == model.KindRatio {
+				ms.Per = m.Per
+				if ms.Per <= 0 {
+					ms.Per = 1
+				}
+				ms.NumeratorPatients = m.Numerator != nil && m.Numerator.Kind == model.KindCount
+				ms.DenominatorPatients = m.Denominator != nil && m.Denominator.Kind == model.KindCount
+			}
+			for _, dim := range m.Stratify {
+				ms.Strata = append(ms.Strata, results.StrataSpec{Dimension: string(dim), Labels: model.Labels(dim, s.AgeBands)})
+			}
+			out.Measures = append(out.Measures, ms)
+		}
+	}
+	out.References = sortedReferences(refs)
+	return out
 }
 
 func baseName(p string) string {
@@ -151,11 +199,13 @@ func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (res
 		if r.Denominator.Valid {
 			den = r.Denominator.Value
 		}
-		// The numerator and denominator are the raw figures (patients,
-		// mg); per is the scale of the value (MEASURES.md).
+		// The numerator and denominator are the raw figures (patients, mg);
+		// per scales the value only (MEASURES.md: ome_per_1000 has a
+		// denominator of 36 adults, never 0.036).
 		per := 1.0
 		if pm.Per > 0 {
-			per, m.Per = pm.Per, pm.Per
+			per = pm.Per
+			m.Per = pm.Per
 		}
 		m.Numerator = results.F(results.Round4(num))
 		m.Denominator = results.F(results.Round4(den))

@@ -1,6 +1,7 @@
 package measures
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestDocument(t *testing.T) {
 		ID:         "s",
 		AgeBands:   []int{18, 40, 65, 80},
 		Parameters: []*model.Parameter{{Name: "high", Default: 120}},
-		Codelists:  []*model.Codelist{{Name: "opioids", Files: []model.CodelistFile{{Path: "../../codelists/x.csv", Version: "v1", SHA256: "ab"}}}},
+		Codelists:  []*model.Codelist{{Name: "opioids", Files: []model.CodelistFile{{Path: "../../codelists/x.csv", Version: "v1", SHA256: strings.Repeat("ab", 32)}}}},
 	}
 	plan := &model.Plan{Search: s, Measures: []*model.PlannedMeasure{
 		{Measure: &model.Measure{ID: "long_term", Kind: model.KindCount, Stratify: []model.Dimension{model.DimSex, model.DimAgeBand}}},
@@ -57,8 +58,6 @@ func TestDocument(t *testing.T) {
 		t.Errorf("ratio with zero denominator has value %v, want null", *d.Find("empty_ratio").Value)
 	}
 	p := d.Find("per_1000")
-	// MEASURES.md: the denominator is the raw count and per the scale
-	// of the value (it used to be reported divided by per).
 	if *p.Denominator != 2500 || *p.Value != 49382.6 || p.Per != 1000 {
 		t.Errorf("per_1000 = %v/%v = %v per %v, want 123456.5/2500 x 1000 = 49382.6", *p.Numerator, *p.Denominator, *p.Value, p.Per)
 	}

@@ -2,20 +2,20 @@
 // that `steward run` prints and the agent submits: the only thing that ever
 // leaves a practice. Its types hold aggregates only; there is no field in
 // which a patient identifier, a date of birth or a per-patient code list
-// could travel, and Decode rejects any document that carries one.
+// could travel, and Decode rejects any document that carries one. Every
+// string it holds is bounded, and free text is screened for NHS numbers and
+// dates (validate.go); CheckPack holds a document to the pack version it
+// names (pack.go).
 package results
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strings"
-	"time"
-	"unicode/utf8"
+
+	"github.com/nhs-steward/steward/internal/strictjson"
 )
 
 // Schema is the value of Document.Schema for this version.
@@ -161,180 +161,85 @@ func (d *Document) Find(id string) *Measure {
 	return nil
 }
 
-// Limits on a document's size, enforced by Decode.
+// Limits on a document, enforced by Decode and Validate. Lengths are bytes
+// of UTF-8.
 const (
-	MaxBytes    = 1 << 20
-	MaxMeasures = 500
-	MaxCells    = 200
-)
-
-var (
-	odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
-	idPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-	// ErrInvalid wraps every validation failure.
-	ErrInvalid = errors.New("invalid results document")
-	// ErrPatientLevel marks a document that carries a field that could hold
-	// patient-level data.
-	ErrPatientLevel = errors.New("patient-level field in results document")
+	MaxBytes      = 1 << 20
+	MaxMeasures   = 500
+	MaxStrata     = 8   // stratifications of one measure
+	MaxCells      = 200 // cells of one stratification
+	MaxParameters = 100
+	MaxReferences = 200
+	MaxRuns       = 100
+	MaxTitle      = 200 // a measure's title
+	MaxName       = 64  // ids, stratum labels, names of searches, producers, parameter values, versions
+	MaxRefName    = 200 // a reference's name
+	MaxSource     = 500 // a reference's source
+	// MaxCount bounds every count: no practice has a billion of anything,
+	// and a ten-digit figure is more likely an identifier than a count.
+	MaxCount = 999_999_999
 )
 
 // patientLevelNames are JSON keys that suggest patient-level data. A
-// document carrying any of them is refused outright, with a message that
-// names the field.
+// document carrying any of them, at any depth and in any case, is refused
+// outright, with a message that names the field.
 var patientLevelNames = []string{
 	"patient", "patient_id", "patient_ids", "patients", "nhs_number", "date_of_birth", "dob",
 	"birth_date", "date_of_death", "postcode", "address", "issue_id", "event_id", "worklist",
 }
 
-// Decode reads and validates a document strictly: unknown fields, trailing
-// data, a wrong schema, ill-formed ids or dates, and oversized content are
-// errors wrapping ErrInvalid; a patient-level field wraps ErrPatientLevel.
+var patientLevelFolded = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range patientLevelNames {
+		m[strictjson.Fold(n)] = true
+	}
+	return m
+}()
+
+// Decode reads and validates a document strictly. Invalid UTF-8, a key
+// repeated in any object (even but for case), unknown fields, a value of
+// the wrong type, trailing data, a wrong schema, ill-formed ids or dates,
+// inconsistent figures and oversized content are problems of kind
+// ErrInvalid; a patient-level field is ErrPatientLevel, and free text that
+// holds an NHS number or a full date is ErrPatientText. The error is an
+// *Error listing each problem at its JSON path.
 func Decode(r io.Reader) (*Document, error) {
 	body, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read results document: %w", err)
 	}
 	if len(body) > MaxBytes {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalid, MaxBytes)
+		return nil, problemf(ErrInvalid, "$", "larger than %d bytes", MaxBytes)
 	}
-	if field := findPatientLevelField(body); field != "" {
-		return nil, fmt.Errorf("%w: %q: a results document holds aggregates only; remove the field", ErrPatientLevel, field)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	// One walk finds every patient-level key, in every copy of a repeated
+	// member, and the first thing that makes the body unacceptable.
+	var c checker
 	var d Document
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	err = strictjson.DecodeWalk(body, &d, func(path, key string) error {
+		if patientLevelFolded[strictjson.Fold(key)] {
+			c.add(ErrPatientLevel, path, "%s: a results document holds aggregates only; remove the field", strictjson.QuoteKey(key))
+		}
+		return nil
+	})
+	if len(c.problems) > 0 {
+		// An unknown-field error would only repeat the patient-level key.
+		var se *strictjson.Error
+		if errors.As(err, &se) && !strings.HasPrefix(se.Msg, "unknown field") {
+			c.add(ErrInvalid, se.Path, "%s", se.Msg)
+		}
+		return nil, c.err()
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the document", ErrInvalid)
+	if err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return nil, problemf(ErrInvalid, se.Path, "%s", se.Msg)
+		}
+		return nil, problemf(ErrInvalid, "$", "%s", err.Error())
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return &d, nil
-}
-
-// findPatientLevelField returns the first object key anywhere in body that
-// names patient-level data, or "".
-func findPatientLevelField(body []byte) string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return ""
-	}
-	var walk func(any) string
-	walk = func(v any) string {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, sub := range t {
-				lk := strings.ToLower(k)
-				for _, n := range patientLevelNames {
-					if lk == n {
-						return k
-					}
-				}
-				if f := walk(sub); f != "" {
-					return f
-				}
-			}
-		case []any:
-			for _, sub := range t {
-				if f := walk(sub); f != "" {
-					return f
-				}
-			}
-		}
-		return ""
-	}
-	return walk(v)
-}
-
-// Validate checks the document's content.
-func (d *Document) Validate() error {
-	var problems []string
-	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	if d.Schema != Schema {
-		add("schema is %q, want %q", d.Schema, Schema)
-	}
-	if !odsPattern.MatchString(d.Practice) {
-		add("practice %q is not an ODS code", d.Practice)
-	}
-	if d.Pack.ID == "" || d.Pack.Version == "" {
-		add("pack id and version are required")
-	}
-	if !isMonthEnd(d.AsOf) {
-		add("as_of %q is not the last day of a month (YYYY-MM-DD)", d.AsOf)
-	}
-	if d.Baseline != "" && !isMonthEnd(d.Baseline) {
-		add("baseline %q is not the last day of a month (YYYY-MM-DD)", d.Baseline)
-	}
-	if d.GeneratedAt != "" {
-		if _, err := time.Parse(time.RFC3339Nano, d.GeneratedAt); err != nil {
-			add("generated_at %q is not an RFC 3339 time", d.GeneratedAt)
-		}
-	}
-	if c := d.Correction; c != nil {
-		if c.Supersedes == "" {
-			add("correction.supersedes is required: the submission id the correction replaces")
-		}
-		if r := strings.TrimSpace(c.Reason); r == "" || utf8.RuneCountInString(r) > MaxCorrectionReason {
-			add("correction.reason must be 1 to %d characters", MaxCorrectionReason)
-		}
-	}
-	if len(d.Measures) == 0 {
-		add("measures is empty")
-	}
-	if len(d.Measures) > MaxMeasures {
-		add("%d measures, more than %d", len(d.Measures), MaxMeasures)
-	}
-	seen := map[string]bool{}
-	for i, m := range d.Measures {
-		where := fmt.Sprintf("measures[%d]", i)
-		if !idPattern.MatchString(m.ID) {
-			add("%s: id %q is not a measure id", where, m.ID)
-		}
-		if seen[m.ID] {
-			add("%s: duplicate measure id %q", where, m.ID)
-		}
-		seen[m.ID] = true
-		switch m.Kind {
-		case KindCount, KindSum:
-			if m.Value == nil && !m.Suppressed {
-				add("%s (%s): value is required", where, m.ID)
-			}
-		case KindRatio:
-			if (m.Numerator == nil || m.Denominator == nil) && !m.Suppressed {
-				add("%s (%s): a ratio needs numerator and denominator", where, m.ID)
-			}
-		default:
-			add("%s (%s): kind %q is not count, sum or ratio", where, m.ID, m.Kind)
-		}
-		for _, p := range []*float64{m.Value, m.Numerator, m.Denominator} {
-			if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-				add("%s (%s): not a finite number", where, m.ID)
-			}
-		}
-		if m.Kind == KindCount && m.Value != nil && (*m.Value < 0 || *m.Value != math.Trunc(*m.Value)) {
-			add("%s (%s): a count must be a whole number >= 0", where, m.ID)
-		}
-		for _, s := range m.Strata {
-			if len(s.Cells) > MaxCells {
-				add("%s (%s): stratification %q has more than %d cells", where, m.ID, s.Dimension, MaxCells)
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-func isMonthEnd(s string) bool {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return false
-	}
-	return t.AddDate(0, 0, 1).Day() == 1
 }
 
 // Round4 rounds a ratio's value to four decimal places, as documents carry it.

@@ -11,7 +11,7 @@ import (
 // type.
 func BenchmarkEvaluateYear(b *testing.B) {
 	const practices, periods = 6500, 24
-	s, err := Load("testdata/bench-scheme.yaml")
+	s, err := Load("../../testdata/schemes/bench-scheme.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func benchFigures(period string, p, practices int) []PracticeFigures {
 // benchReconciliation is the benchmark scheme's first period for 6,500
 // practices.
 func benchReconciliation(b *testing.B) *Reconciliation {
-	s, err := Load("testdata/bench-scheme.yaml")
+	s, err := Load("../../testdata/schemes/bench-scheme.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

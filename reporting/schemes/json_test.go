@@ -39,7 +39,7 @@ func TestAppendJSONEvaluated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bench, err := Load("testdata/bench-scheme.yaml")
+	bench, err := Load("../../testdata/schemes/bench-scheme.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/nhs-steward/steward/internal/strictjson"
 	"github.com/nhs-steward/steward/searches/bundle"
 )
 
@@ -57,6 +58,11 @@ func (r *Repo) Publish(targetsJSON, tgz []byte) (*Published, error) {
 	root, _, err := r.latestRoot()
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
+	}
+	// go-tuf decodes with encoding/json, which keeps the last of two equal
+	// keys: refuse them, so that what is checked is all that is stored.
+	if err := strictjson.Check(targetsJSON); err != nil {
+		return nil, fmt.Errorf("%w: targets.json: %w", ErrInvalid, err)
 	}
 	nt, err := metadata.Targets().FromBytes(targetsJSON)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/tufrepo"
 	"github.com/nhs-steward/steward/reporting/tufrepo/tuftest"
 	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/bundle"
 )
 
 func upload(f *tuftest.Fixture, targets, tgz []byte) error {
@@ -289,5 +290,64 @@ func TestInitRefusesExisting(t *testing.T) {
 	}
 	if len(root.Signed.Roles[metadata.ROOT].KeyIDs) != 1 {
 		t.Errorf("root keys = %v", root.Signed.Roles[metadata.ROOT].KeyIDs)
+	}
+}
+
+func TestPublishRefusesDuplicateKeys(t *testing.T) {
+	f := tuftest.New(t)
+	b, tgz := f.Build("1.0.0")
+	signed := f.Sign(b, f.Author)
+	// A second "signed" member: encoding/json would check one and keep the
+	// other.
+	i := strings.LastIndex(string(signed), "}")
+	dup := string(signed[:i]) + `,"signed":{"_type":"targets"}}`
+	err := upload(f, []byte(dup), tgz)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	if !strings.Contains(err.Error(), `$.signed: duplicate key "signed"`) {
+		t.Fatalf("error %v does not name the duplicate", err)
+	}
+	if err := upload(f, signed, tgz); err != nil {
+		t.Fatalf("the release itself: %v", err)
+	}
+}
+
+func TestStoredBundles(t *testing.T) {
+	f := tuftest.New(t)
+	if got, err := f.Repo.StoredBundles(); err != nil || len(got) != 0 {
+		t.Fatalf("StoredBundles before any publish = %v, %v", got, err)
+	}
+	f.MustPublish("1.0.0")
+	f.MustPublish("1.1.0")
+	got, err := f.Repo.StoredBundles()
+	if err != nil || len(got) != 2 {
+		t.Fatalf("StoredBundles = %+v, %v", got, err)
+	}
+	versions := map[string]bool{}
+	for _, b := range got {
+		if b.Pack != tuftest.Pack {
+			t.Errorf("pack %q", b.Pack)
+		}
+		versions[b.Version] = true
+		tgz, err := f.Repo.ReadStoredBundle(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bundle.Inspect(tgz, ""); err != nil {
+			t.Errorf("%s: %v", b.Version, err)
+		}
+	}
+	if !versions["1.0.0"] || !versions["1.1.0"] {
+		t.Fatalf("versions %v", versions)
+	}
+	// A file changed on disk is refused.
+	matches, _ := filepath.Glob(filepath.Join(f.Dir, "targets", tuftest.Pack, got[0].SHA256+".*"))
+	if len(matches) != 1 {
+		t.Fatalf("bundle file of %s: %v", got[0].Version, matches)
+	}
+	if err := os.WriteFile(matches[0], []byte("not the bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Repo.ReadStoredBundle(got[0]); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("ReadStoredBundle of a changed file = %v", err)
 	}
 }

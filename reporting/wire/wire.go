@@ -6,6 +6,7 @@ package wire
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -283,6 +284,10 @@ type Heartbeat struct {
 	Pending       int         `json:"pending"`
 	Searches      []RunStatus `json:"searches,omitempty"`
 	SentAt        string      `json:"sent_at"`
+	// Nonce is random (NewNonce) and new for every heartbeat: the
+	// collector records it and refuses the same heartbeat twice within
+	// MaxClockSkew of SentAt.
+	Nonce string `json:"nonce,omitempty"`
 	// Held lists months the agent computed but holds back (a failed data
 	// quality gate, or a month not yet ended by one of the two clocks).
 	Held []HeldMonth `json:"held,omitempty"`
@@ -297,6 +302,18 @@ type HeldMonth struct {
 	AsOf   string `json:"as_of"`
 	Reason string `json:"reason"`
 	Since  string `json:"since,omitempty"`
+}
+
+// MaxHeartbeatBytes is the largest heartbeat body the collector accepts.
+const MaxHeartbeatBytes = 64 << 10
+
+// NewNonce returns 16 random bytes in hex, for Heartbeat.Nonce.
+func NewNonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("wire: no randomness: %v", err))
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // RunStatus is the last outcome of one search at the practice.
@@ -337,6 +354,10 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Field is the JSON path (e.g. $.measures[2].title) or the header or
+	// form field the problem is about, when there is one: an extension
+	// member.
+	Field string `json:"field,omitempty"`
 }
 
 // KeyID returns the fingerprint of a public key.

@@ -66,11 +66,10 @@ func openPractice(t testing.TB, d schema.Dialect, l schema.Layout, patients []tP
 }
 
 type want struct {
-	value      float64
-	num, den   float64
-	ratio      bool
-	strata     map[model.Dimension]map[string]int64
-	noStrataOK bool
+	value    float64
+	num, den float64
+	ratio    bool
+	strata   map[model.Dimension]map[string]int64
 }
 
 func strata(sex, age, imd map[string]int64) map[model.Dimension]map[string]int64 {

@@ -62,15 +62,6 @@ func Date(y int, m time.Month, d int) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// ParseDate parses a YYYY-MM-DD date.
-func ParseDate(s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("date %q is not YYYY-MM-DD", s)
-	}
-	return t, nil
-}
-
 // Validate checks the constraints the database tables impose: unique
 // patient, issue and event ids, rows referring to known patients, dates
 // without a time of day, and non-empty codes.

@@ -5,8 +5,7 @@ package dialect
 import (
 	"database/sql"
 	"fmt"
-	neturl "net/url"
-	"regexp"
+	"github.com/nhs-steward/steward/internal/redact"
 	"sort"
 	"strings"
 
@@ -69,66 +68,10 @@ func Open(url string) (*sql.DB, compile.Dialect, error) {
 		db, err = sqlserver.Open(url)
 		d = registry[schema.SQLServer]
 	default:
-		return nil, nil, fmt.Errorf("database URL %q: want sqlite:PATH, postgres://... or sqlserver://...", redact(url))
+		return nil, nil, fmt.Errorf("database URL %q: want sqlite:PATH, a postgres:// URL or a sqlserver:// URL", redact.URL(url))
 	}
 	if err != nil {
-		return nil, nil, scrub(err, url)
+		return nil, nil, redact.Secrets(err, url)
 	}
 	return db, d, nil
-}
-
-// passwordField matches a password in a key=value connection string
-// (password=... or Password=...;), quoted or not.
-var passwordField = regexp.MustCompile(`(?i)(password|pwd)\s*=\s*('[^']*'|"[^"]*"|[^\s;&]+)`)
-
-// scrub returns err with every password in the database URL raw replaced
-// by xxxxx: drivers quote the URL or connection string they could not
-// parse, and errors reach logs.
-func scrub(err error, raw string) error {
-	msg := err.Error()
-	clean := passwordField.ReplaceAllString(msg, "${1}=xxxxx")
-	var secrets []string
-	if u, perr := neturl.Parse(raw); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			secrets = append(secrets, p, neturl.QueryEscape(p), neturl.PathEscape(p))
-		}
-	} else if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
-		// Unparseable: whatever sits between the scheme and the last @
-		// may hold the password.
-		userinfo := raw[i+3 : j]
-		if k := strings.Index(userinfo, ":"); k >= 0 {
-			secrets = append(secrets, userinfo[k+1:])
-		}
-		secrets = append(secrets, raw)
-	}
-	for _, m := range passwordField.FindAllStringSubmatch(raw, -1) {
-		secrets = append(secrets, strings.Trim(m[2], `'"`))
-	}
-	for _, sec := range secrets {
-		if len(sec) >= 3 {
-			clean = strings.ReplaceAll(clean, sec, "xxxxx")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbed{msg: clean, err: err}
-}
-
-// scrubbed is an error whose message had secrets removed; errors.Is and As
-// still see the driver's error.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// redact hides anything after a scheme that could hold a password.
-func redact(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		return "..." + s[i:]
-	}
-	return s
 }

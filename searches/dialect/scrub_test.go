@@ -2,6 +2,7 @@ package dialect
 
 import (
 	"errors"
+	"github.com/nhs-steward/steward/internal/redact"
 	"strings"
 	"testing"
 )
@@ -21,12 +22,12 @@ func TestOpenErrorsCarryNoPassword(t *testing.T) {
 			errors.New("cannot parse `" + url + "`: failed to parse as URL"),
 			errors.New("failed to connect to host=db.example user=steward password=s3cret-Pass database=practice: refused"),
 		} {
-			got := scrub(driverErr, url)
+			got := redact.Secrets(driverErr, url)
 			if strings.Contains(got.Error(), "s3cret") {
-				t.Errorf("scrub(%q) = %q", url, got)
+				t.Errorf("redact.Secrets(%q) = %q", url, got)
 			}
 			if !errors.Is(got, driverErr) {
-				t.Errorf("scrub lost the driver's error for %q", url)
+				t.Errorf("redact.Secrets lost the driver's error for %q", url)
 			}
 		}
 	}

@@ -149,8 +149,6 @@ type ast struct {
 	l, r     *ast // aBin operands; aNot, aNeg, aParen use l
 }
 
-var keywords = map[string]bool{"and": true, "or": true, "not": true, "true": true, "false": true}
-
 var compareOps = map[string]bool{"<": true, "<=": true, ">": true, ">=": true, "=": true, "!=": true}
 
 type parser struct {

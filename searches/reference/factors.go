@@ -48,9 +48,6 @@ type FactorSet struct {
 // Version is the factor set's id, recorded in every reference row.
 func (s *FactorSet) Version() string { return s.version }
 
-// Factors returns the rows of the set in file order.
-func (s *FactorSet) Factors() []Factor { return slices.Clone(s.factors) }
-
 var factorHeader = []string{"factor_set", "ingredient", "route", "factor", "factor_unit", "wear_hours", "patch_strengths", "reference"}
 
 // LoadFactors reads a factor set file.

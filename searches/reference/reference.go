@@ -207,13 +207,6 @@ func (t *Table) Row(code string) (Row, bool) {
 	return t.rows[i], true
 }
 
-// InScope reports whether a dm+d code is an in-scope opioid, whether or not
-// its OME is known.
-func (t *Table) InScope(code string) bool {
-	_, ok := t.index[code]
-	return ok
-}
-
 // Version names the table, including its factor set (e.g. "ome-uk-2020.1").
 func (t *Table) Version() string { return t.version }
 

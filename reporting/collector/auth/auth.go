@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -30,14 +32,21 @@ const (
 // ErrMismatch means a password does not match its hash.
 var ErrMismatch = errors.New("password does not match")
 
-// MinPasswordLen is the shortest password HashPassword accepts.
+// MinPasswordLen is the fewest characters (Unicode code points) a
+// password may have.
 const MinPasswordLen = 12
 
+// HashMemoryBytes is the memory one new password hash takes (argon2id's m
+// parameter): the unit a sign-in memory budget is divided by.
+const HashMemoryBytes = argonMemory * 1024
+
 // HashPassword returns an encoded argon2id hash of password:
-// $argon2id$v=19$m=65536,t=3,p=2$SALT$HASH (base64, no padding).
+// $argon2id$v=19$m=65536,t=3,p=2$SALT$HASH (base64, no padding). It
+// refuses passwords shorter than MinPasswordLen characters; callers
+// setting a new password check CheckPasswordPolicy first.
 func HashPassword(password string) (string, error) {
-	if len(password) < MinPasswordLen {
-		return "", fmt.Errorf("password is shorter than %d characters", MinPasswordLen)
+	if n := utf8.RuneCountInString(password); n < MinPasswordLen {
+		return "", fmt.Errorf("%w: it has %d characters; use at least %d", ErrWeakPassword, n, MinPasswordLen)
 	}
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -81,6 +90,38 @@ func CheckPassword(encoded, password string) error {
 	}
 	return nil
 }
+
+// MemoryOf returns the memory, in bytes, that checking a password against
+// encoded takes (its m parameter), or HashMemoryBytes when encoded is not
+// an argon2id hash this package can read.
+func MemoryOf(encoded string) int64 {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return HashMemoryBytes
+	}
+	var mem, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &p); err != nil || mem == 0 {
+		return HashMemoryBytes
+	}
+	return int64(mem) * 1024
+}
+
+// DummyHash is a hash with the parameters of new hashes, of a random
+// password nobody knows. A sign-in for a user that is unknown, disabled
+// or has no password checks against it, so it costs what a real check
+// costs and its timing tells nothing.
+var DummyHash = sync.OnceValue(func() string {
+	pw, err := RandomToken(24)
+	if err != nil {
+		panic(fmt.Sprintf("auth: no randomness: %v", err))
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		panic(fmt.Sprintf("auth: dummy hash: %v", err))
+	}
+	return h
+})
 
 // RandomToken returns a URL-safe random string carrying n bytes of entropy.
 func RandomToken(n int) (string, error) {

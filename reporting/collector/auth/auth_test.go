@@ -46,3 +46,51 @@ func TestEnrolmentCode(t *testing.T) {
 		t.Fatal("two codes are equal")
 	}
 }
+
+func TestPasswordPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, password string
+		ok             bool
+	}{
+		{"ana", "password1234", false},                 // on the list as it is
+		{"ana", "Password1234!", false},                // a listed word with digits and symbols added
+		{"ana", "!!sunshine2024", false},               // the same at the front
+		{"ana", "12345678901", false},                  // 11 characters
+		{"ana", "ééééééééééé", false},                  // 11 runes, 22 bytes
+		{"ana", "éàüöñçøåßœæ€", true},                  // 12 runes
+		{"ana", "日本語のとても長い合言葉です", true},                // 14 runes of 3 bytes
+		{"margaret", "xMARGARETx-horse-staple", false}, // contains the name, any case
+		{"al", "almond-kettle-river", true},            // names under 3 characters are not looked for
+		{"ana", "correct horse battery", true},
+		{"ana", "a long enough password", true},
+	} {
+		err := CheckPasswordPolicy(tc.name, tc.password)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckPasswordPolicy(%q, %q) = %v, want ok=%t", tc.name, tc.password, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrWeakPassword) {
+			t.Errorf("CheckPasswordPolicy(%q) = %v, not ErrWeakPassword", tc.password, err)
+		}
+	}
+	if !IsCommonPassword("QWERTY") || IsCommonPassword("zebra-mango-violin-quartz") {
+		t.Fatal("IsCommonPassword does not follow the list")
+	}
+	if n := len(commonPasswords()); n < 9900 {
+		t.Fatalf("the embedded list has %d distinct entries, want about 10,000", n)
+	}
+}
+
+func TestHashMemory(t *testing.T) {
+	if got, want := MemoryOf(DummyHash()), int64(HashMemoryBytes); got != want {
+		t.Fatalf("MemoryOf(DummyHash()) = %d, want %d", got, want)
+	}
+	if got := MemoryOf("$argon2id$v=19$m=262144,t=3,p=2$c2FsdA$aGFzaA"); got != 256<<20 {
+		t.Fatalf("MemoryOf(m=262144) = %d, want 256 MiB", got)
+	}
+	if got := MemoryOf("not a hash"); got != HashMemoryBytes {
+		t.Fatalf("MemoryOf(junk) = %d", got)
+	}
+	if DummyHash() != DummyHash() {
+		t.Fatal("DummyHash changes between calls")
+	}
+}

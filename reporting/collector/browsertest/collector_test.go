@@ -17,6 +17,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/server"
+	"github.com/nhs-steward/steward/reporting/collector/server/servertest"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/results"
@@ -148,24 +149,15 @@ func seedFor(ods string) practiceSeed {
 	panic("no seed for " + ods)
 }
 
-// document is the results document the practice's agent sends for m, with
-// the measures the dashboard shows.
+// document is the results document the practice's agent sends for m:
+// every measure of the pack, as the collector requires, with m's figures
+// in those the dashboard shows.
 func (m month) document(ods string) results.Document {
-	return results.Document{
-		Schema: results.Schema, Practice: ods, Pack: results.PackRef{ID: pack, Version: "2026.1.0"},
-		AsOf: m.asOf, Baseline: "2023-03-31",
-		Measures: []results.Measure{
-			{ID: "eligible_adults", Kind: results.KindCount, Value: results.F(m.eligible)},
-			{ID: "long_term", Kind: results.KindCount, Value: results.F(m.longTerm)},
-			{ID: "high_dose", Kind: results.KindCount, Value: results.F(m.highDose)},
-			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: results.F(m.reviewed), Denominator: results.F(m.longTerm),
-				Value: results.F(results.Round4(m.reviewed / m.longTerm))},
-			{ID: "ome_total_mg", Kind: results.KindSum, Value: results.F(m.omeMg)},
-			{ID: "ome_per_1000", Kind: results.KindRatio, Numerator: results.F(m.omeMg), Denominator: results.F(m.eligible), Per: 1000,
-				Value: results.F(results.Round4(m.omeMg / (m.eligible / 1000)))},
-		},
-		Producer: results.Producer{Name: "steward-agent", Version: agentVersion},
-	}
+	d := servertest.MedsipDocument(ods, m.asOf, servertest.Figures{
+		Eligible: m.eligible, LongTerm: m.longTerm, HighDose: m.highDose, Reviewed: m.reviewed, OMEmg: m.omeMg})
+	d.Baseline = "2023-03-31"
+	d.Producer.Version = agentVersion
+	return d
 }
 
 // fixture is a running collector and its store.

@@ -27,7 +27,7 @@ var benchPractices = func() int {
 
 // benchScheme pays on every element type for every practice of ICB QXX,
 // monthly from 2025-04 to 2027-03 (shared with package schemes' benchmark).
-const benchSchemeFile = "../../schemes/testdata/bench-scheme.yaml"
+const benchSchemeFile = "../../../testdata/schemes/bench-scheme.yaml"
 
 // seedBench fills a migrated PostgreSQL store with 6,500 practices and 24
 // monthly submissions each (156,000 submissions, 14 measure rows apiece,

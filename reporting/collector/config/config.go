@@ -57,6 +57,37 @@ type Config struct {
 	// half at enrolment: back it up with the store. A relative path is
 	// relative to the configuration file.
 	ReceiptKey string
+	// SignIn bounds the browser sign-in (sign_in in the file).
+	SignIn SignIn
+	// APITokenLifetime is how long an API token made by `user add` or
+	// `user token rotate` works.
+	APITokenLifetime time.Duration
+	// HeartbeatHistoryDays is how many days of heartbeats are kept (at
+	// most one per practice per hour); each practice's latest is kept
+	// whatever its age.
+	HeartbeatHistoryDays int
+	// PruneEvery is how often serve deletes heartbeat history older than
+	// HeartbeatHistoryDays, expired sessions, tokens and lockouts, used or
+	// expired enrolment codes and old heartbeat nonces.
+	PruneEvery time.Duration
+}
+
+// SignIn is the sign_in mapping.
+type SignIn struct {
+	// MemoryBudgetMiB is the memory password checks may use at once: the
+	// number of concurrent checks is this divided by 64 (MiB per argon2id
+	// hash).
+	MemoryBudgetMiB int64
+	// QueueWait is how long a sign-in waits for a free check before 429.
+	QueueWait time.Duration
+	// AccountLockoutAfter and AddressLockoutAfter failed sign-ins for one
+	// name or from one client address lock it for LockoutDuration.
+	AccountLockoutAfter, AddressLockoutAfter int
+	LockoutDuration                          time.Duration
+	// ClientAddressHeader is the header a TLS proxy on the same machine
+	// puts the client's address in (X-Forwarded-For); "" when clients
+	// connect directly.
+	ClientAddressHeader string
 }
 
 // Defaults are the values of keys a file leaves out.
@@ -71,6 +102,13 @@ func Defaults() Config {
 		SessionLifetime:       12 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
 		ReceiptKey:            "steward-collector-receipt.key",
+		SignIn: SignIn{
+			MemoryBudgetMiB: 128, QueueWait: 2 * time.Second,
+			AccountLockoutAfter: 10, AddressLockoutAfter: 100, LockoutDuration: 15 * time.Minute,
+		},
+		APITokenLifetime:     90 * 24 * time.Hour,
+		HeartbeatHistoryDays: 30,
+		PruneEvery:           time.Hour,
 	}
 }
 
@@ -244,8 +282,28 @@ func (p *parser) v1(root *yaml.Node, cfg *Config) {
 		{Key: "shutdown_timeout", Set: p.duration(&cfg.ShutdownTimeout, "shutdown_timeout")},
 		{Key: "tuf_repository", Set: p.str(&cfg.TUFRepository, "tuf_repository")},
 		{Key: "receipt_key", Set: p.str(&cfg.ReceiptKey, "receipt_key")},
+		{Key: "sign_in", Set: func(v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				p.add(v, "sign_in must be a mapping (see the example configuration)")
+				return
+			}
+			si := &cfg.SignIn
+			p.fields(v, " in sign_in", []yamlstrict.Field{
+				{Key: "memory_budget_mib", Set: p.integer("sign_in.memory_budget_mib", func(n int64) { si.MemoryBudgetMiB = n })},
+				{Key: "queue_wait", Set: p.duration(&si.QueueWait, "sign_in.queue_wait")},
+				{Key: "account_lockout_after", Set: p.integer("sign_in.account_lockout_after", func(n int64) { si.AccountLockoutAfter = int(n) })},
+				{Key: "address_lockout_after", Set: p.integer("sign_in.address_lockout_after", func(n int64) { si.AddressLockoutAfter = int(n) })},
+				{Key: "lockout_duration", Set: p.duration(&si.LockoutDuration, "sign_in.lockout_duration")},
+				{Key: "client_address_header", Set: p.str(&si.ClientAddressHeader, "sign_in.client_address_header")},
+			})
+		}},
+		{Key: "api_token_lifetime", Set: p.duration(&cfg.APITokenLifetime, "api_token_lifetime")},
+		{Key: "heartbeat_history_days", Set: p.integer("heartbeat_history_days", func(n int64) { cfg.HeartbeatHistoryDays = int(n) })},
+		{Key: "prune_every", Set: p.duration(&cfg.PruneEvery, "prune_every")},
 	})
 }
+
+var headerPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 var icbPattern = regexp.MustCompile(`^[A-Z0-9]{3,5}$`)
 
@@ -292,6 +350,43 @@ func (p *parser) validate(root *yaml.Node, cfg *Config) {
 	}
 	if cfg.ShutdownTimeout < time.Second {
 		p.add(at("shutdown_timeout"), "shutdown_timeout must be at least 1s")
+	}
+	in := func(key string) *yaml.Node {
+		if m := yamlstrict.Lookup(root, "sign_in"); m != nil && m.Kind == yaml.MappingNode {
+			if n := yamlstrict.Lookup(m, key); n != nil {
+				return n
+			}
+			return m
+		}
+		return root
+	}
+	si := cfg.SignIn
+	if si.MemoryBudgetMiB < 64 || si.MemoryBudgetMiB > 65536 {
+		p.add(in("memory_budget_mib"), "sign_in.memory_budget_mib must be between 64 (one password check at a time) and 65536")
+	}
+	if si.QueueWait < 100*time.Millisecond || si.QueueWait > time.Minute {
+		p.add(in("queue_wait"), "sign_in.queue_wait must be between 100ms and 1m")
+	}
+	if si.AccountLockoutAfter < 3 || si.AccountLockoutAfter > 1000 {
+		p.add(in("account_lockout_after"), "sign_in.account_lockout_after must be between 3 and 1000 failed sign-ins")
+	}
+	if si.AddressLockoutAfter < si.AccountLockoutAfter || si.AddressLockoutAfter > 1_000_000 {
+		p.add(in("address_lockout_after"), "sign_in.address_lockout_after must be at least account_lockout_after (many people may share one address) and at most 1000000")
+	}
+	if si.LockoutDuration < time.Minute || si.LockoutDuration > 24*time.Hour {
+		p.add(in("lockout_duration"), "sign_in.lockout_duration must be between 1m and 24h")
+	}
+	if si.ClientAddressHeader != "" && !headerPattern.MatchString(si.ClientAddressHeader) {
+		p.add(in("client_address_header"), fmt.Sprintf("sign_in.client_address_header %q must be a header name such as X-Forwarded-For", si.ClientAddressHeader))
+	}
+	if cfg.APITokenLifetime < time.Hour || cfg.APITokenLifetime > 400*24*time.Hour {
+		p.add(at("api_token_lifetime"), "api_token_lifetime must be between 1h and 400d")
+	}
+	if cfg.HeartbeatHistoryDays < 1 || cfg.HeartbeatHistoryDays > 3650 {
+		p.add(at("heartbeat_history_days"), "heartbeat_history_days must be between 1 and 3650")
+	}
+	if cfg.PruneEvery < time.Minute || cfg.PruneEvery > 24*time.Hour {
+		p.add(at("prune_every"), "prune_every must be between 1m and 24h")
 	}
 	if n := yamlstrict.Lookup(root, "tuf_repository"); n != nil && strings.TrimSpace(cfg.TUFRepository) == "" {
 		p.add(n, "tuf_repository must name the repository folder made with `steward-collector tuf init` (or leave the key out to serve no search bundles)")

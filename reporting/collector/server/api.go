@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-steward/steward/internal/strictjson"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/store"
@@ -40,9 +40,15 @@ const (
 )
 
 func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
+	writeFieldProblem(w, status, typ, "", detail)
+}
+
+// writeFieldProblem is writeProblem naming the field at fault: a JSON path
+// or a header.
+func writeFieldProblem(w http.ResponseWriter, status int, typ, field, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(wire.Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail})
+	_ = json.NewEncoder(w).Encode(wire.Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail, Field: field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -80,6 +86,11 @@ func (s *Server) verified(w http.ResponseWriter, r *http.Request, body []byte) (
 		writeProblem(w, http.StatusUnauthorized, ProblemUnauthorised, "the request is not signed: send "+wire.HeaderPractice+", "+wire.HeaderTimestamp+" and "+wire.HeaderSignature)
 		return collector.Practice{}, false
 	}
+	if !odsPattern.MatchString(ods) {
+		writeFieldProblem(w, http.StatusUnauthorized, ProblemUnauthorised, wire.HeaderPractice,
+			wire.HeaderPractice+" is not an ODS code (3 to 10 of A-Z 0-9): send the enrolled practice's code")
+		return collector.Practice{}, false
+	}
 	p, err := s.opts.Store.Practice(r.Context(), ods)
 	if errors.Is(err, collector.ErrNotFound) || (err == nil && !p.Enrolled()) {
 		s.log.Warn("signed request from a practice that is not enrolled", "practice", ods, "path", r.URL.Path)
@@ -112,18 +123,16 @@ var (
 	keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 )
 
-// decodeStrict decodes one JSON value into v, refusing unknown fields and
-// trailing data.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
+// decodeStrict decodes one JSON value into v (strictjson.Decode): invalid
+// UTF-8, a repeated key at any depth, unknown fields, values of the wrong
+// type and trailing data are refused. It returns the JSON path at fault.
+func decodeStrict(body []byte, v any) (field string, err error) {
+	err = strictjson.Decode(body, v)
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		return se.Path, err
 	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
+	return "$", err
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
@@ -132,22 +141,15 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req wire.EnrolRequest
-	if err := decodeStrict(body, &req); err != nil {
-		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "the body is not an enrolment request: "+err.Error())
+	if field, err := decodeStrict(body, &req); err != nil {
+		writeFieldProblem(w, http.StatusBadRequest, ProblemBadRequest, field, "the body is not an enrolment request: "+err.Error())
 		return
 	}
-	pub, err := base64.StdEncoding.DecodeString(req.PublicKey)
-	switch {
-	case !odsPattern.MatchString(req.Practice):
-		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, fmt.Sprintf("practice %q is not an ODS code", req.Practice))
-		return
-	case req.Code == "":
-		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "code is required: the one-time enrolment code from the ICB")
-		return
-	case err != nil || len(pub) != ed25519.PublicKeySize:
-		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, "public_key must be the base64 of a 32-byte ed25519 public key")
+	if field, msg := checkEnrolRequest(&req); field != "" {
+		writeFieldProblem(w, http.StatusBadRequest, ProblemBadRequest, field, msg)
 		return
 	}
+	pub, _ := base64.StdEncoding.DecodeString(req.PublicKey)
 	keyID := wire.KeyID(pub)
 	p, err := s.opts.Store.Enrol(r.Context(), req.Practice, auth.HashEnrolmentCode(req.Code), pub, keyID, s.now())
 	if errors.Is(err, collector.ErrEnrolRefused) || errors.Is(err, collector.ErrNotFound) {
@@ -171,6 +173,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, ProblemBadRequest, wire.HeaderIdempotencyKey+" is required: 8 to 128 characters of A-Z a-z 0-9 . _ : - (a UUID is ideal)")
 		return
 	}
+	if !agentVersionOK(w, r) {
+		return
+	}
 	body, ok := s.readBody(w, r, s.opts.MaxRequestBytes)
 	if !ok {
 		return
@@ -179,14 +184,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc, err := results.Decode(bytes.NewReader(body))
-	if err != nil {
-		typ := ProblemInvalid
-		if errors.Is(err, results.ErrPatientLevel) {
-			typ = ProblemPatientLevel
-		}
-		s.log.Warn("submission refused", "practice", p.ODS, "idempotency_key", key, "problem", typ)
-		writeProblem(w, http.StatusUnprocessableEntity, typ, err.Error())
+	doc, ok := s.checkedDocument(w, r, p, key, body)
+	if !ok {
 		return
 	}
 	if doc.Practice != p.ODS {
@@ -311,7 +310,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r, s.opts.MaxRequestBytes)
+	body, ok := s.readBody(w, r, s.heartbeatLimit())
 	if !ok {
 		return
 	}
@@ -320,21 +319,34 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var hb wire.Heartbeat
-	if err := decodeStrict(body, &hb); err != nil {
-		writeProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, "the body is not a heartbeat: "+err.Error())
+	if field, err := decodeStrict(body, &hb); err != nil {
+		writeFieldProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, field, "the body is not a heartbeat: "+err.Error())
 		return
 	}
 	if hb.Practice != p.ODS {
-		writeProblem(w, http.StatusForbidden, ProblemForbidden,
-			fmt.Sprintf("the heartbeat is for practice %s but was signed by %s", hb.Practice, p.ODS))
+		writeFieldProblem(w, http.StatusForbidden, ProblemForbidden, "$.practice",
+			fmt.Sprintf("the heartbeat is for practice %s but was signed by %s", shownODS(hb.Practice), p.ODS))
+		return
+	}
+	if field, msg := checkHeartbeat(&hb); field != "" {
+		writeFieldProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, field, "the body is not a heartbeat: "+msg)
+		return
+	}
+	nonce, ok := s.replayKey(w, r, &hb)
+	if !ok {
 		return
 	}
 	sctx, cancel := storeContext(r)
 	defer cancel()
 	err := s.opts.Store.RecordHeartbeat(sctx, collector.Heartbeat{
 		Practice: p.ODS, ReceivedAt: s.now(), AgentVersion: hb.AgentVersion, BundleVersion: hb.BundleVersion,
-		Pending: hb.Pending, Body: body,
+		Pending: hb.Pending, Body: body, Nonce: nonce,
 	})
+	if errors.Is(err, collector.ErrReplay) {
+		s.log.Warn("replayed heartbeat refused", "practice", p.ODS)
+		writeProblem(w, http.StatusConflict, ProblemReplayed, "this heartbeat was already received (same nonce); nothing was stored: send each heartbeat with a new nonce")
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return

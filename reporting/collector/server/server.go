@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/catalogue"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/wire"
@@ -47,6 +48,8 @@ type Options struct {
 	// Claims shows schemes' payments on the dashboard and moves claims;
 	// nil hides them.
 	Claims web.Claims
+	// SignIn bounds the browser sign-in's password checks and guessing.
+	SignIn web.SignInLimits
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Schemes tells agents which schemes include their practice; nil:
@@ -62,6 +65,10 @@ type Options struct {
 	// made for this process alone (tests), with a warning, since agents
 	// enrolled against it cannot verify receipts after a restart.
 	ReceiptKey ed25519.PrivateKey
+	// Packs holds each submission to the pack version it names; nil: a
+	// catalogue of the built-in packs and, when Bundles is a
+	// *tufrepo.Repo, of every bundle it holds.
+	Packs Packs
 }
 
 // Route is one method and path the server answers.
@@ -76,6 +83,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 	web    *web.Web
+	packs  Packs
 	routes []Route
 	mux    *http.ServeMux
 }
@@ -99,9 +107,14 @@ func New(opts Options) *Server {
 	if s.opts.Schemes == nil {
 		s.opts.Schemes, _ = opts.Claims.(PracticeSchemes)
 	}
+	s.packs = opts.Packs
+	if s.packs == nil {
+		src, _ := opts.Bundles.(catalogue.Source)
+		s.packs = catalogue.New(src, s.log)
+	}
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -309,7 +310,7 @@ func TestEnrolThenSubmit(t *testing.T) {
 		if cur.IdempotencyKey != "sub-0002-bbbb" || cur.KeyID != wire.KeyID(a.pub) || cur.AgentVersion != "test-1.0" || cur.Signature == "" {
 			t.Fatalf("current = %+v", cur)
 		}
-		if m := cur.Measures[0]; m.MeasureID != "long_term" || *m.Value != 43 {
+		if i := slices.IndexFunc(cur.Measures, func(m collector.MeasureRow) bool { return m.MeasureID == "long_term" }); i < 0 || *cur.Measures[i].Value != 43 {
 			t.Fatalf("measure rows = %+v", cur.Measures)
 		}
 		if first, _ := e.db.Submission(ctx, "Y01234", "sub-0001-aaaa"); !bytes.Equal(first.Body, doc) {
@@ -658,4 +659,3 @@ func TestMonthNotEndedRefused(t *testing.T) {
 		}
 	})
 }
-

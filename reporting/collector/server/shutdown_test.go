@@ -35,8 +35,8 @@ func wantStored(t testing.TB, db *store.DB, practice, key string, body []byte, w
 	if !bytes.Equal(sub.Body, body) {
 		t.Fatalf("submission %s: stored body differs from the one sent", key)
 	}
-	if len(sub.Measures) != 3 {
-		t.Fatalf("submission %s: %d measure rows stored, want 3", key, len(sub.Measures))
+	if len(sub.Measures) != servertest.Measures {
+		t.Fatalf("submission %s: %d measure rows stored, want %d", key, len(sub.Measures), servertest.Measures)
 	}
 	if want != (wire.Ack{}) {
 		if got := server.AckFor(sub); got.ReceivedAt != want.ReceivedAt || got.SubmissionID != want.SubmissionID {

@@ -10,9 +10,41 @@ import (
 )
 
 // RecordHeartbeat stores a heartbeat and updates the practice's last
-// heartbeat time.
+// heartbeat time. With a Nonce it first records it for the practice, and
+// returns an error wrapping collector.ErrReplay, storing nothing, if the
+// nonce was already recorded.
+//
+// History is kept at most one heartbeat per practice per clock hour: a
+// heartbeat replaces the practice's earlier ones of the same hour, so a
+// practice (or a stolen key) sending heartbeats as fast as it can keeps
+// one row, and history grows by at most 24 rows per practice per day
+// until Prune removes it.
 func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if hb.Nonce != "" {
+			_, err := tx.ExecContext(ctx, db.q("INSERT INTO heartbeat_nonces (practice, nonce, seen_at) VALUES (?, ?, ?)"),
+				hb.Practice, hb.Nonce, db.ts(hb.ReceivedAt))
+			if db.isUniqueViolation(err) {
+				return fmt.Errorf("heartbeat from %s: %w", hb.Practice, collector.ErrReplay)
+			}
+			if err != nil {
+				return fmt.Errorf("record heartbeat nonce: %w", err)
+			}
+		}
+		// A later heartbeat of this practice already stored (two arriving
+		// at once): it stands for this hour.
+		var later int
+		if err := tx.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM heartbeats WHERE practice = ? AND received_at >= ?"),
+			hb.Practice, db.ts(hb.ReceivedAt)).Scan(&later); err != nil {
+			return fmt.Errorf("record heartbeat: %w", err)
+		}
+		if later > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM heartbeats WHERE practice = ? AND received_at >= ? AND received_at < ?"),
+			hb.Practice, db.ts(hb.ReceivedAt.Truncate(time.Hour)), db.ts(hb.ReceivedAt)); err != nil {
+			return fmt.Errorf("record heartbeat: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO heartbeats (practice, received_at, agent_version, bundle_version, pending, body) VALUES (?, ?, ?, ?, ?, ?)"),
 			hb.Practice, db.ts(hb.ReceivedAt), hb.AgentVersion, hb.BundleVersion, hb.Pending, hb.Body); err != nil {
 			return fmt.Errorf("record heartbeat: %w", err)
@@ -23,6 +55,29 @@ func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error
 		}
 		return nil
 	})
+}
+
+// HeartbeatHistory returns a practice's stored heartbeats, oldest first.
+func (db *DB) HeartbeatHistory(ctx context.Context, practice string) ([]collector.Heartbeat, error) {
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, received_at, agent_version, bundle_version, pending, body FROM heartbeats WHERE practice = ? ORDER BY received_at, id"), practice)
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	defer rows.Close()
+	var out []collector.Heartbeat
+	for rows.Next() {
+		var h collector.Heartbeat
+		var pending int64
+		if err := rows.Scan(&h.Practice, timeScan{&h.ReceivedAt}, &h.AgentVersion, &h.BundleVersion, &pending, &h.Body); err != nil {
+			return nil, fmt.Errorf("read heartbeats: %w", err)
+		}
+		h.Pending = int(pending)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	return out, nil
 }
 
 // LastHeartbeats returns the latest heartbeat of each practice (of icb, or

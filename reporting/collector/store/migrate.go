@@ -230,6 +230,31 @@ ALTER TABLE claims_v6 RENAME TO claims`,
 		Postgres: `ALTER TABLE claims DROP CONSTRAINT claims_state_check;
 ALTER TABLE claims ADD CONSTRAINT claims_state_check CHECK (state IN ('open', 'calculated', 'declared', 'approved', 'paid', 'closed'))`,
 	}},
+	{7, "sign-in lockouts, heartbeat nonces, API token expiry, indexes for pruning", `
+CREATE TABLE login_lockouts (
+	subject TEXT PRIMARY KEY,
+	locked_at {{time}} NOT NULL,
+	locked_until {{time}} NOT NULL,
+	failures {{bigint}} NOT NULL DEFAULT 0
+);
+CREATE INDEX login_lockouts_until ON login_lockouts (locked_until);
+CREATE TABLE heartbeat_nonces (
+	practice TEXT NOT NULL,
+	nonce TEXT NOT NULL,
+	seen_at {{time}} NOT NULL,
+	PRIMARY KEY (practice, nonce)
+);
+CREATE INDEX heartbeat_nonces_seen ON heartbeat_nonces (seen_at);
+CREATE INDEX heartbeats_received ON heartbeats (received_at);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
+CREATE INDEX api_tokens_expires ON api_tokens (expires_at);
+CREATE INDEX enrolment_codes_expires ON enrolment_codes (expires_at)
+`, map[Engine]string{
+		// Tokens made before tokens expired get 90 days from the upgrade,
+		// so no script stops working on the day the collector is upgraded.
+		SQLite:   `UPDATE api_tokens SET expires_at = strftime('%Y-%m-%dT%H:%M:%S', 'now', '+90 days') || '.000000Z' WHERE expires_at IS NULL`,
+		Postgres: `UPDATE api_tokens SET expires_at = now() + interval '90 days' WHERE expires_at IS NULL`,
+	}},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

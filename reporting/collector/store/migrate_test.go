@@ -44,6 +44,13 @@ func TestMigrations(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// A token from before tokens expired.
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO users (name, role, created_at) VALUES ('bot', 'admin', ?)"), db.ts(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO api_tokens (token_hash, user_id, created_at) SELECT 'tok', id, ? FROM users WHERE name = 'bot'"), db.ts(time.Now())); err != nil {
+				t.Fatal(err)
+			}
 			db.Close()
 
 			// The new collector upgrades it on start, keeping the data.
@@ -80,6 +87,13 @@ func TestMigrations(t *testing.T) {
 			rows.Close()
 			if strings.Join(baselines, ",") != "2024-03-31," {
 				t.Fatalf("baselines after upgrade = %q, want [2024-03-31 \"\"]", baselines)
+			}
+			// Version 7 gave the token 90 days from the upgrade.
+			if u, err := db.UserByToken(ctx, "tok", time.Now().Add(89*24*time.Hour)); err != nil || u.Name != "bot" {
+				t.Fatalf("old token 89 days after the upgrade: %+v, %v", u, err)
+			}
+			if _, err := db.UserByToken(ctx, "tok", time.Now().Add(91*24*time.Hour)); err == nil {
+				t.Fatal("old token still works 91 days after the upgrade")
 			}
 			// On a PostgreSQL server built with lz4, stored results use it.
 			if db.engine == Postgres {

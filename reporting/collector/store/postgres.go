@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"math"
 	"time"
 
@@ -28,7 +29,7 @@ var sessionDefaults = map[string]string{"random_page_cost": "1.1", "jit": "off"}
 func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: the URL does not parse (check its escaping)", Redact(url))
+		return nil, fmt.Errorf("open postgres %s: the URL does not parse (check its escaping)", redact.URL(url))
 	}
 	for k, v := range sessionDefaults {
 		if _, set := cfg.RuntimeParams[k]; !set {
@@ -42,7 +43,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	db := &DB{engine: Postgres, w: p, r: p}
 	if err := db.ping(ctx); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", Redact(url), err)
+		return nil, fmt.Errorf("open postgres %s: %w", redact.URL(url), err)
 	}
 	return db, nil
 }

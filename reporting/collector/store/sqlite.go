@@ -10,6 +10,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/nhs-steward/steward/internal/fsutil"
 )
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
@@ -18,9 +20,21 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.New("sqlite storage needs a path: sqlite:PATH")
 	}
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, fsutil.PrivateDir); err != nil {
 			return nil, fmt.Errorf("create directory for %s: %w", path, err)
 		}
+	}
+	// The store holds who may sign in and every practice's figures: it is
+	// the service's alone whatever the umask of whoever runs a command.
+	// SQLite gives the -wal and -shm files the database file's mode when
+	// it creates them; existing ones are narrowed here and after opening.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fsutil.PrivateFile)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	if err := narrowSQLite(path); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
@@ -47,8 +61,22 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := narrowSQLite(path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	db.startBatcher()
 	return db, nil
+}
+
+// narrowSQLite makes the database file and its -wal and -shm files, where
+// they exist, readable and writable by their owner only (0600; an access
+// list on Windows).
+func narrowSQLite(path string) error {
+	if err := fsutil.RestrictFiles(path, path+"-wal", path+"-shm"); err != nil {
+		return fmt.Errorf("open sqlite %s: %w (run the command as the service's account, or fix the files' owner)", path, err)
+	}
+	return nil
 }
 
 func isUniqueViolationSQLite(err error) bool {

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/nhs-steward/steward/internal/redact"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -55,19 +56,7 @@ func Open(ctx context.Context, storage string) (*DB, error) {
 	case strings.HasPrefix(storage, "postgres://"), strings.HasPrefix(storage, "postgresql://"):
 		return OpenPostgres(ctx, storage)
 	}
-	return nil, fmt.Errorf("storage %q: want sqlite:PATH or postgres://...", Redact(storage))
-}
-
-// Redact hides a password in a storage string, for messages and logs.
-func Redact(storage string) string {
-	if strings.HasPrefix(storage, "sqlite:") {
-		return storage
-	}
-	u, err := url.Parse(storage)
-	if err != nil {
-		return "(unparseable storage URL)"
-	}
-	return u.Redacted()
+	return nil, fmt.Errorf("storage %q: want sqlite:PATH or a postgres:// URL", redact.URL(storage))
 }
 
 // Engine reports which engine db runs on.

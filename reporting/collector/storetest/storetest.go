@@ -44,6 +44,11 @@ func Run(t *testing.T, open Opener) {
 		{"Schemes", testSchemes},
 		{"RetireScheme", testRetireScheme},
 		{"ClosedClaims", testClosedClaims},
+		{"Lockouts", testLockouts},
+		{"TokenRotation", testTokenRotation},
+		{"HeartbeatReplay", testHeartbeatReplay},
+		{"HeartbeatStorageBounded", testHeartbeatStorageBounded},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

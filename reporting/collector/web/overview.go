@@ -19,6 +19,9 @@ import (
 // *claims.Service implements it.
 type Claims interface {
 	Schemes(ctx context.Context) ([]*schemes.Scheme, error)
+	// Scheme loads a stored scheme, retired or not (collector.ErrNotFound
+	// when there is none).
+	Scheme(ctx context.Context, id string) (*schemes.Scheme, error)
 	Periods(ctx context.Context, schemeID string) ([]string, error)
 	Calculated(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, int64, error)
 	History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error)
@@ -84,6 +87,10 @@ const SilenceDays = 3
 func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
+	if fe := overviewQuery(r.URL.Query()); fe != nil {
+		http.Error(rw, fe.Error(), http.StatusBadRequest)
+		return
+	}
 	ps, err := w.PracticesFor(ctx, u)
 	if err != nil {
 		w.fail(rw, r, err)
@@ -307,18 +314,25 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	ods := f.Get("practice")
-	p, err := w.opts.Store.Practice(ctx, ods)
+	p, err := w.practiceNamed(ctx, ods)
 	if err != nil || !collector.CanSeePractice(u, &p) {
 		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
 		return
 	}
-	version, err := strconv.ParseInt(f.Get("version"), 10, 64)
-	if err != nil || version <= 0 {
-		http.Error(rw, "the form has no calculation version: reload the page", http.StatusBadRequest)
+	req, fe := moveRequest(f, ods)
+	if fe != nil {
+		w.log.Warn("claim move refused: malformed form", "user", u.Name, "practice", ods, "field", fe.field)
+		http.Error(rw, fe.Error(), http.StatusBadRequest)
 		return
 	}
-	req := claims.MoveRequest{Scheme: f.Get("scheme"), Period: f.Get("period"), Practice: ods,
-		To: schemes.State(f.Get("to")), Reason: f.Get("reason"), Version: version}
+	if status, err := w.checkPeriod(ctx, req); status == http.StatusInternalServerError {
+		w.fail(rw, r, err)
+		return
+	} else if err != nil {
+		w.log.Warn("claim move refused", "user", u.Name, "practice", ods, "scheme", req.Scheme, "period", req.Period, "err", err)
+		w.Render(rw, r, status, "claim", Page{Title: "Claim not moved", Error: err.Error(), Data: p})
+		return
+	}
 	ev, err := w.opts.Claims.Move(ctx, req, *u)
 	if err != nil {
 		status := http.StatusInternalServerError

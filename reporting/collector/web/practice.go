@@ -83,7 +83,7 @@ func formatValue(v *float64, suppressed bool) string {
 // not see both give ErrNotFound, so codes cannot be probed.
 func (w *Web) visiblePractice(r *http.Request) (collector.Practice, error) {
 	ods := r.PathValue("ods")
-	p, err := w.opts.Store.Practice(r.Context(), ods)
+	p, err := w.practiceNamed(r.Context(), ods)
 	if err != nil {
 		return p, err
 	}

@@ -34,6 +34,8 @@ type Store interface {
 	CreateSession(ctx context.Context, idHash string, s collector.Session) error
 	Session(ctx context.Context, idHash string, now time.Time) (collector.Session, collector.User, error)
 	DeleteSession(ctx context.Context, idHash string) error
+	LockLogin(ctx context.Context, subject string, until time.Time, failures int, now time.Time) error
+	LoginLockedUntil(ctx context.Context, subjects []string, now time.Time) (time.Time, error)
 	Practices(ctx context.Context, icb string) ([]collector.Practice, error)
 	Practice(ctx context.Context, ods string) (collector.Practice, error)
 	LastHeartbeats(ctx context.Context, icb string) (map[string]collector.Heartbeat, error)
@@ -61,6 +63,12 @@ type Options struct {
 	SessionLifetime time.Duration // 0: 12h
 	SecureCookies   bool
 	Now             func() time.Time
+	// SignIn bounds password checks and guessing; zero fields take
+	// defaults (SignInLimits).
+	SignIn SignInLimits
+	// CheckPassword checks a password against an encoded hash; nil:
+	// auth.CheckPassword. Tests count its calls.
+	CheckPassword func(encoded, password string) error
 }
 
 // Web serves the browser pages.
@@ -69,9 +77,12 @@ type Web struct {
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template
-	// dummyHash is checked for unknown users so a failed sign-in takes as
-	// long whether or not the name exists.
-	dummyHash string
+	// Sign-in: the pool bounding concurrent password checks, recent
+	// failures, and the check itself.
+	limits   SignInLimits
+	pool     *hashPool
+	throttle *throttle
+	check    func(encoded, password string) error
 }
 
 //go:embed templates/*.html
@@ -91,7 +102,13 @@ func New(opts Options) *Web {
 		w.opts.SessionLifetime = 12 * time.Hour
 	}
 	w.pages = parsePages()
-	w.dummyHash, _ = auth.HashPassword("not a real password, only for timing")
+	w.limits = opts.SignIn.withDefaults()
+	w.pool = newHashPool(w.limits.MemoryBudget, w.limits.Procs)
+	w.throttle = newThrottle(w.limits)
+	w.check = opts.CheckPassword
+	if w.check == nil {
+		w.check = auth.CheckPassword
+	}
 	return w
 }
 
@@ -323,27 +340,53 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
-	u, err := w.opts.Store.UserByName(r.Context(), name)
-	switch {
-	case errors.Is(err, collector.ErrNotFound):
-		_ = auth.CheckPassword(w.dummyHash, password)
-	case err != nil:
-		w.log.Error("sign in: look up user", "err", err)
+	if fe := signInName(name, password); fe != nil {
+		w.log.Warn("failed sign-in: malformed form", "field", fe.field)
+		w.renderLogin(rw, r, http.StatusBadRequest, "The "+fe.field+" is not valid: "+fe.msg+".")
+		return
+	}
+	now := w.now()
+	acct, addr := AccountSubject(name), w.clientAddress(r)
+	// Growing delays after failures, then a lockout: refused before any
+	// password is checked, the same for every name.
+	if wait := w.throttle.wait(now, acct, addr); wait > 0 {
+		w.tooMany(rw, r, wait, fmt.Sprintf("Too many failed sign-ins: wait %s and try again.", roundUp(wait)))
+		return
+	}
+	until, err := w.opts.Store.LoginLockedUntil(r.Context(), []string{acct, addr}, now)
+	if err != nil {
+		w.log.Error("sign in: read lockouts", "err", err)
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 		return
 	}
-	if err != nil || u.Disabled || u.PasswordHash == "" || auth.CheckPassword(u.PasswordHash, password) != nil {
-		w.log.Warn("failed sign-in", "user", name)
-		w.renderLogin(rw, r, http.StatusUnauthorized, "The name or password is wrong.")
+	if !until.IsZero() {
+		w.tooMany(rw, r, until.Sub(now), fmt.Sprintf("Signing in is locked after too many failed attempts until %s; an administrator can unlock it sooner.",
+			until.UTC().Format("15:04 UTC")))
 		return
 	}
+	u, err := w.checkSignIn(r.Context(), name, password)
+	switch {
+	case errors.Is(err, errBusy):
+		w.log.Warn("sign-in refused: every password check is in use", "pool", w.pool.size())
+		w.tooMany(rw, r, 2*time.Second, "The collector is busy signing other people in: try again in a few seconds.")
+		return
+	case errors.Is(err, errWrongPassword):
+		w.log.Warn("failed sign-in", "user", name, "address", strings.TrimPrefix(addr, addressPrefix))
+		w.signInFailed(r.Context(), now, acct, addr)
+		w.renderLogin(rw, r, http.StatusUnauthorized, "The name or password is wrong.")
+		return
+	case err != nil:
+		w.log.Error("sign in", "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.throttle.forget(acct)
 	id, err1 := auth.RandomToken(32)
 	csrf, err2 := auth.RandomToken(32)
 	if err := errors.Join(err1, err2); err != nil {
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 		return
 	}
-	now := w.now()
 	s := collector.Session{UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(w.opts.SessionLifetime)}
 	if err := w.opts.Store.CreateSession(r.Context(), auth.HashSecret(id), s); err != nil {
 		w.log.Error("sign in: create session", "err", err)
@@ -364,6 +407,14 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(rw, w.cookie(SessionCookie, "", time.Time{}))
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)
+}
+
+// SignInChecksAtOnce is the size of the sign-in's password-check pool.
+func (w *Web) SignInChecksAtOnce() int64 { return w.pool.size() }
+
+// roundUp says d in whole seconds, rounded up.
+func roundUp(d time.Duration) time.Duration {
+	return ((d + time.Second - 1) / time.Second) * time.Second
 }
 
 // PracticesFor returns the practices u may see.

@@ -22,6 +22,8 @@ type fakeStore struct {
 	practices []collector.Practice
 	subs      []collector.Submission // current submissions
 	beats     map[string]collector.Heartbeat
+	lockouts  map[string]time.Time // subject: until
+	audit     []string             // "action subject"
 }
 
 func (f *fakeStore) Practice(_ context.Context, ods string) (collector.Practice, error) {

@@ -14,6 +14,7 @@ package check
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-steward/steward/internal/redact"
 	"github.com/nhs-steward/steward/searches/compile"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/profile"
@@ -213,7 +215,7 @@ func Run(ctx context.Context, db *sql.DB, d compile.Dialect, prof *profile.Profi
 	if err := c.patients(ctx); err != nil {
 		return nil, err
 	}
-	r.Uncomputable = uncomputable(prof, opt.Plans)
+	r.Uncomputable = Uncomputable(prof, opt.Plans)
 	c.judge()
 	r.Elapsed = time.Since(start)
 	return r, nil
@@ -423,17 +425,17 @@ func judgeValue(col string, v any) (kind, problem string) {
 			}
 			if len(x) > 10 {
 				if _, err := time.Parse(time.DateOnly, x[:10]); err == nil {
-					return "datetime", fmt.Sprintf("holds %q, a date with a time of day: compare dates, not datetimes", x)
+					return "datetime", fmt.Sprintf("holds text shaped %q, a date with a time of day: compare dates, not datetimes", shape(x))
 				}
 			}
-			return "text", fmt.Sprintf("holds %q, not a YYYY-MM-DD date", x)
+			return "text", fmt.Sprintf("holds text shaped %q, not a YYYY-MM-DD date", shape(x))
 		case col == "sex":
 			if x != "F" && x != "M" && x != "U" {
-				return "text", fmt.Sprintf("holds %q: sex must be F, M or U", x)
+				return "text", fmt.Sprintf("holds %q: sex must be F, M or U", shape(x))
 			}
 		case col == "quantity" || col == "numeric_value" || col == "imd_decile":
 			if _, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
-				return "text", fmt.Sprintf("holds %q, not a number", x)
+				return "text", fmt.Sprintf("holds text shaped %q, not a number", shape(x))
 			}
 			return "number", ""
 		case col == "patient_id" && strings.TrimSpace(x) == "":
@@ -516,7 +518,26 @@ func toFloat(v any) float64 {
 	return 0
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine is a database's error message on one line, with any value it
+// quotes (which may come from a patient's record) blanked.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(redact.Values(errors.New(s)).Error()), " ")
+}
+
+// shape shows what a sampled value looks like without what it says: every
+// digit reads 9, and long text is cut.
+func shape(s string) string {
+	b := []rune(s)
+	if len(b) > 24 {
+		b = append(b[:24], '…')
+	}
+	for i, r := range b {
+		if r >= '0' && r <= '9' {
+			b[i] = '9'
+		}
+	}
+	return string(b)
+}
 
 var (
 	sentinel = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -677,7 +698,10 @@ func (c *checker) patients(ctx context.Context) error {
 	return nil
 }
 
-func uncomputable(prof *profile.Profile, plans []*model.Plan) []string {
+// Uncomputable lists the measures of plans that prof's layout cannot
+// compute, in plan order: those reading issue quantities when the layout
+// has none. Their figures come out as if every quantity were unknown.
+func Uncomputable(prof *profile.Profile, plans []*model.Plan) []string {
 	if !prof.Lacks(profile.MedicationIssues, "quantity") {
 		return nil
 	}

@@ -220,7 +220,7 @@ tables:
 	r, out := runCheck(t, "sqlite:"+path, prof, nil, check.Options{Practice: synth.DefaultPractice})
 	wantLines(t, out,
 		"fail  registrations: the SQL does not run: ", "no such table: registration",
-		"fail  medication_issues.issue_date holds \"", "a date with a time of day",
+		"fail  medication_issues.issue_date holds text shaped \"9999-99-99 99:99:99\", a date with a time of day",
 		"fail  medication_issues.dmd_code is a number: codes must be text",
 		"fix: cast it to text in the profile",
 		"fail  patients has ", "rows repeating a patient id already given",

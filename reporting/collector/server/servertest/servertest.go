@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"testing"
@@ -18,20 +19,69 @@ import (
 	"github.com/nhs-steward/steward/reporting/results"
 )
 
-// Document returns a valid results document for practice at asOf (a month
-// end), with three measures: long_term (longTerm), long_term_reviewed (30
-// of longTerm) and ome_total_mg.
-func Document(practice, asOf string, longTerm float64) []byte {
-	reviewed := 30.0
-	d := results.Document{
-		Schema: results.Schema, Practice: practice, Pack: results.PackRef{ID: "medsip", Version: "2026.1.0"}, AsOf: asOf,
+// Pack and PackVersion are the built-in pack whose documents the helpers
+// build.
+const (
+	Pack        = "medsip"
+	PackVersion = "2026.1.0"
+)
+
+// Figures are the headline figures of a test document; the other measures
+// of the pack take fixed values.
+type Figures struct {
+	Eligible, LongTerm, HighDose, Reviewed, OMEmg float64
+}
+
+// MedsipDocument returns a valid results document of the built-in medsip
+// pack for practice at asOf (a month end): every measure of the pack, as
+// the collector requires, without titles (the pack's are used).
+func MedsipDocument(practice, asOf string, f Figures) results.Document {
+	count := func(id string, v float64) results.Measure {
+		return results.Measure{ID: id, Kind: results.KindCount, Value: results.F(v)}
+	}
+	ratio := func(id string, num, den, per float64) results.Measure {
+		m := results.Measure{ID: id, Kind: results.KindRatio, Numerator: results.F(num), Denominator: results.F(den)}
+		if per != 0 {
+			m.Per = per
+		} else {
+			per = 1
+		}
+		if den != 0 {
+			m.Value = results.F(results.Round4(num / (den / per)))
+		}
+		return m
+	}
+	return results.Document{
+		Schema: results.Schema, Practice: practice, Pack: results.PackRef{ID: Pack, Version: PackVersion}, AsOf: asOf,
 		Measures: []results.Measure{
-			{ID: "long_term", Kind: results.KindCount, Value: results.F(longTerm)},
-			{ID: "long_term_reviewed", Kind: results.KindRatio, Numerator: &reviewed, Denominator: results.F(longTerm), Value: results.F(results.Round4(reviewed / longTerm))},
-			{ID: "ome_total_mg", Kind: results.KindSum, Value: results.F(123456.5)},
+			count("registered_adults", f.Eligible+100),
+			count("eligible_adults", f.Eligible),
+			count("long_term", f.LongTerm),
+			count("high_dose", f.HighDose),
+			ratio("long_term_reviewed", f.Reviewed, f.LongTerm, 0),
+			ratio("high_dose_reviewed", math.Floor(f.HighDose/2), f.HighDose, 0),
+			{ID: "ome_total_mg", Kind: results.KindSum, Value: results.F(f.OMEmg)},
+			ratio("ome_per_1000", f.OMEmg, f.Eligible, 1000),
+			count("long_term_baseline", 45),
+			count("high_dose_baseline", 12),
+			ratio("long_term_baseline_stopped", 6, 40, 0),
+			ratio("high_dose_baseline_stopped", 3, 11, 0),
+			count("baseline_lost", 5),
+			count("ome_unknown_issues", 2),
 		},
 		Producer: results.Producer{Name: "steward-agent", Version: "test"},
 	}
+}
+
+// Measures is how many measures a document of the helpers holds.
+const Measures = 14
+
+// Document returns a valid results document for practice at asOf (a month
+// end) as JSON: every measure of the built-in medsip pack, with long_term
+// longTerm, long_term_reviewed 30 of them (all of them when fewer),
+// eligible_adults 2,800 and ome_total_mg 123456.5.
+func Document(practice, asOf string, longTerm float64) []byte {
+	d := MedsipDocument(practice, asOf, Figures{Eligible: 2800, LongTerm: longTerm, HighDose: 10, Reviewed: min(30, longTerm), OMEmg: 123456.5})
 	b, err := json.Marshal(d)
 	if err != nil {
 		panic(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/profile"
+	"github.com/nhs-steward/steward/searches/profile/check"
 )
 
 // LoadPack loads a pack by built-in name (e.g. "medsip") or by path (a
@@ -111,28 +112,11 @@ func New(db *sql.DB, d compile.Dialect, prof *profile.Profile, pack *model.Pack)
 func (r *Runner) Close() error { return r.DB.Close() }
 
 // Uncomputable lists the measures of the pack that the profile's layout
-// cannot compute, each with why: those reading issue quantities when the
+// cannot compute: those reading issue quantities when the
 // layout has none. Their figures come out as if every quantity were
 // unknown, and must not be used.
 func (r *Runner) Uncomputable() []string {
-	return Uncomputable(r.Profile, r.Plans)
-}
-
-// Uncomputable lists the measures of plans that prof's layout cannot
-// compute (see Runner.Uncomputable), in plan order.
-func Uncomputable(prof *profile.Profile, plans []*model.Plan) []string {
-	if !prof.Lacks(profile.MedicationIssues, "quantity") {
-		return nil
-	}
-	var out []string
-	for _, p := range plans {
-		for _, m := range p.Measures {
-			if m.ReadsQuantity() {
-				out = append(out, m.ID)
-			}
-		}
-	}
-	return out
+	return check.Uncomputable(r.Profile, r.Plans)
 }
 
 // Request is one evaluation.
