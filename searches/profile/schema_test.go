@@ -85,3 +85,33 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutsDocExample: the worked example docs/layouts.md shows is the
+// file docs/examples/warehouse.yaml, and it parses.
+func TestLayoutsDocExample(t *testing.T) {
+	md, err := os.ReadFile("../../docs/layouts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile("../../docs/examples/warehouse.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, block := range strings.Split(string(md), "```yaml\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		if !strings.HasPrefix(block, "steward: profile/v1\nname: warehouse\n") {
+			continue
+		}
+		found = true
+		if !strings.HasSuffix(string(file), block) {
+			t.Errorf("docs/layouts.md shows a warehouse profile that is not docs/examples/warehouse.yaml:\n%s", block)
+		}
+		if _, err := Parse("layouts.md", []byte(block)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !found {
+		t.Error("docs/layouts.md shows no worked example")
+	}
+}
