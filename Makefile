@@ -6,7 +6,7 @@ CMDS     := steward steward-agent steward-collector
 DIST     := dist
 OUT      := out
 
-.PHONY: all build demo test vet fmt-check lint go-test bench dist dist-verify vulncheck clean help
+.PHONY: all build demo test vet fmt-check lint go-test bench dist dist-verify windows-check vulncheck clean help
 
 all: build
 
@@ -59,6 +59,9 @@ dist-verify: ## check what make dist built: signatures, MSI tables, .deb install
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  GO='$(GO)' DIST='$(DIST)' ./.ci/with-postgres.sh ./installer/ci-check.sh; \
 	else GO='$(GO)' DIST='$(DIST)' ./installer/ci-check.sh; fi
+
+windows-check: ## run the MSI, the service and a full cycle under Wine (after make dist; see installer/wine-check.sh)
+	GO='$(GO)' DIST='$(DIST)' ./installer/wine-check.sh
 
 clean: ## remove build output
 	rm -rf bin $(DIST) $(OUT)

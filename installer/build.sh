@@ -15,6 +15,10 @@
 #   STEWARD_SIGN_PASS_FILE=pass.txt STEWARD_TIMESTAMP_URL=http://timestamp.example \
 #   make dist
 # (see docs/install-practice.md, "For the release manager").
+#
+# STEWARD_MSI_ONLY=1 builds only the signed exe and the MSI (no Linux
+# binaries, .debs or SHA256SUMS): installer/wine-check.sh makes the newer MSI
+# it upgrades to this way, with its own VERSION, STEWARD_PKG and DIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,7 +56,9 @@ for u in "$PKG"/units/*.service; do
 done
 "$GO" run ./installer/cmd/genpkg configs "$PKG/configs"
 
+msi_only=${STEWARD_MSI_ONLY:-}
 for c in steward-agent steward-collector; do
+  [ -n "$msi_only" ] && break
   CGO_ENABLED=0 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -ldflags "$ldflags" -o "$PKG/linux-amd64/$c" "./cmd/$c"
 done
 CGO_ENABLED=0 GOOS=windows GOARCH=amd64 "$GO" build -trimpath -ldflags "$ldflags" -o "$PKG/windows-amd64/steward-agent-unsigned.exe" ./cmd/steward-agent
@@ -91,6 +97,21 @@ wixl -a x64 -D "Version=$MSI_VERSION" -D "AgentExe=$exe" \
 sign "$PKG/steward-agent-unsigned.msi" "$DIST/$msi" "Steward agent installer"
 cp "$exe" "$DIST/steward-agent.exe"
 
+# What ci-check.sh, wine-check.sh and a later `make dist-verify` read.
+write_env() {
+  cat > "$PKG/build.env" <<ENV
+VERSION='$VERSION'
+DEB_VERSION='$DEB_VERSION'
+MSI_VERSION='$MSI_VERSION'
+SIGN_CERT='$cert'
+ENV
+}
+if [ -n "$msi_only" ]; then
+  write_env
+  echo "build.sh: built $DIST/$msi (STEWARD_MSI_ONLY: no Linux packages)"
+  exit 0
+fi
+
 # --- Linux: .deb packages with nfpm from its own module -----------------------
 (cd installer/tools && "$GO" build -o "$PKG_ABS/nfpm" github.com/goreleaser/nfpm/v2/cmd/nfpm)
 debs=()
@@ -103,12 +124,6 @@ for c in steward-agent steward-collector; do
 done
 
 (cd "$DIST" && sha256sum steward-agent.exe "$msi" "${debs[@]}" > SHA256SUMS)
-# What ci-check.sh and a later `make dist-verify` read.
-cat > "$PKG/build.env" <<ENV
-VERSION='$VERSION'
-DEB_VERSION='$DEB_VERSION'
-MSI_VERSION='$MSI_VERSION'
-SIGN_CERT='$cert'
-ENV
+write_env
 echo "build.sh: built in $DIST:"
 (cd "$DIST" && ls -l steward-agent.exe "$msi" "${debs[@]}" SHA256SUMS)

@@ -678,24 +678,42 @@ func controlCommand(action, summary string) *cli.Command {
 		Help: `The packages (MSI, .deb) install the service themselves; these commands are
 the fallback, and install exactly the same service: same name, arguments and
 paths. The config path is made absolute (a Windows service starts in
-System32).`,
+System32).
+
+On Windows, install registers the service and closes the config, the
+database URL file and the data folder to all but administrators, SYSTEM and
+the service: if any of these fails, nothing is left installed. It then
+registers the Event Log source and sets the recovery policy; these are best
+effort, and a failure is a warning saying how to set it by hand.`,
 		Flags: func(fs *flag.FlagSet) { configFlag(fs, &path) },
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			exe, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			if action == "install" {
-				if _, err := config.Load(path); err != nil {
+			spec := service.Agent(absPath(path))
+			switch action {
+			case "install":
+				cfg, err := config.Load(path)
+				if err != nil {
 					return cli.WithCode(cli.ExitConfig, fmt.Errorf("refusing to install an unconfigured agent: %w", err))
 				}
+				if err := installService(spec, exe, cfg, stdio); err != nil {
+					return err
+				}
+			case "uninstall":
+				if err := uninstallService(spec, stdio); err != nil {
+					return err
+				}
 			}
-			svc, err := service.New(service.Agent(absPath(path)), exe, &service.Program{})
+			svc, err := service.New(spec, exe, &service.Program{})
 			if err != nil {
 				return err
 			}
-			if err := service.Control(svc, action); err != nil {
-				return err
+			if action == "start" || action == "stop" {
+				if err := service.Control(svc, action); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(stdio.Out, "%s: done (service %s)\n", action, service.Status(svc))
 			return nil

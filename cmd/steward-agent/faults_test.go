@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -362,10 +361,10 @@ func TestFaultDiskFull(t *testing.T) {
 		t.Skip("needs root to mount a small tmpfs for the data folder")
 	}
 	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=512k"); err != nil {
+	if err := mountTmpfs(mnt, "size=512k"); err != nil {
 		t.Skipf("cannot mount a tmpfs here: %v", err)
 	}
-	t.Cleanup(func() { syscall.Unmount(mnt, 0) })
+	t.Cleanup(func() { unmount(mnt) })
 	r := newFaultRig(t, filepath.Join(mnt, "data"))
 	if err := os.MkdirAll(r.dataDir, 0o750); err != nil {
 		t.Fatal(err)

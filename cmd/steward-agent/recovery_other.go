@@ -12,7 +12,3 @@ func setServiceRecovery(name, startIfConfig string, stdio cli.IO) error {
 	return cli.WithCode(cli.ExitUsage, errors.New("service-recovery is for the Windows service manager; "+
 		"under systemd the unit's Restart=on-failure and RestartSec= already do this"))
 }
-
-// applyServiceRecovery is a no-op off Windows: the systemd unit carries the
-// recovery policy (Restart=on-failure, RestartSec=).
-func applyServiceRecovery(name string) error { return nil }

@@ -29,11 +29,15 @@ func setServiceRecovery(name, startIfConfig string, stdio cli.IO) error {
 	}
 	defer s.Close()
 
+	// Best effort: the service runs without its recovery policy, so a
+	// service manager that refuses part of it (Wine implements only some
+	// levels of ChangeServiceConfig2) must not roll the installation back.
 	if err := configureRecovery(s); err != nil {
-		return fmt.Errorf("service %s: %w", name, err)
+		fmt.Fprintf(stdio.Err, "warning: %s\n", recoveryWarning(name, err))
+	} else {
+		fmt.Fprintf(stdio.Out, "service %s: restarts %s after a failure, failure count reset after %s, delayed automatic start\n",
+			name, service.RestartDelay, service.ResetPeriod)
 	}
-	fmt.Fprintf(stdio.Out, "service %s: restarts %s after a failure, failure count reset after %s, delayed automatic start\n",
-		name, service.RestartDelay, service.ResetPeriod)
 
 	if startIfConfig == "" {
 		return nil
@@ -57,26 +61,28 @@ func setServiceRecovery(name, startIfConfig string, stdio cli.IO) error {
 
 // configureRecovery applies installer/service's recovery policy: one
 // action (the SCM repeats the last action for every further failure),
-// non-crash failures count, and a delayed automatic start.
+// non-crash failures count, and a delayed automatic start. Each setting is
+// applied on its own, so one the service manager refuses does not keep
+// the others from being set; the error names every setting that was not.
 func configureRecovery(s *mgr.Service) error {
+	var errs []error
 	actions := []mgr.RecoveryAction{{Type: mgr.ServiceRestart, Delay: service.RestartDelay}}
 	if err := s.SetRecoveryActions(actions, uint32(service.ResetPeriod/time.Second)); err != nil {
-		return fmt.Errorf("set recovery actions: %w", err)
+		errs = append(errs, fmt.Errorf("set recovery actions: %w", err))
 	}
 	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
-		return fmt.Errorf("set recovery on non-crash failures: %w", err)
+		errs = append(errs, fmt.Errorf("set recovery on non-crash failures: %w", err))
 	}
 	delayed := windows.SERVICE_DELAYED_AUTO_START_INFO{IsDelayedAutoStartUp: 1}
 	if err := windows.ChangeServiceConfig2(s.Handle, windows.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, (*byte)(unsafe.Pointer(&delayed))); err != nil {
-		return fmt.Errorf("set delayed automatic start: %w", err)
+		errs = append(errs, fmt.Errorf("set delayed automatic start: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // applyServiceRecovery gives an installed service the recovery policy the
-// MSI sets; `steward-agent install` calls it after creating the service,
-// because the service library sets neither non-crash failures nor more
-// than one action.
+// MSI sets; `steward-agent install` calls it after creating the service, as
+// a best-effort step (its error is a warning, see installService).
 func applyServiceRecovery(name string) error {
 	m, err := mgr.Connect()
 	if err != nil {

@@ -65,21 +65,17 @@ func detectHost(path string, stdio cli.IO) host {
 	if !h.managed {
 		return h
 	}
-	cfg := service.Agent(absPath(path)).ServiceConfig("")
-	h.serve = func(p kservice.Interface) error {
-		svc, err := kservice.New(p, cfg)
-		if err != nil {
-			return fmt.Errorf("service manager: %w", err)
-		}
-		return svc.Run()
-	}
+	spec := service.Agent(absPath(path))
+	h.serve = func(p kservice.Interface) error { return service.Serve(spec, p) }
 	if runtime.GOOS == "windows" {
 		// kardianos/service's Linux logger needs /dev/log, which the
 		// hardened unit does not offer: there stderr goes to journald.
-		svc, err := kservice.New(refusal{}, cfg)
+		// SystemLogger, not Logger: Logger gives the console to a process
+		// the library does not take for a service (see service.Interactive).
+		svc, err := kservice.New(refusal{}, spec.ServiceConfig(""))
 		if err == nil {
 			var l kservice.Logger
-			if l, err = svc.Logger(nil); err == nil {
+			if l, err = svc.SystemLogger(nil); err == nil {
 				h.sink = l
 			}
 		}

@@ -207,9 +207,11 @@ func (p *Program) Stop(service.Service) error {
 // exe (empty: this executable).
 func (s Spec) ServiceConfig(exe string) *service.Config {
 	opts := service.KeyValue{
-		// Windows recovery: restart after 60 s. The library does not set
-		// "non-crash failures too"; the MSI's custom action and
-		// steward-agent's applyServiceRecovery (after install) do.
+		// Windows recovery: restart after 60 s. Only the library's own
+		// Install reads these; steward-agent installs the Windows service
+		// itself (cmd/steward-agent/install_windows.go) and sets the whole
+		// policy, "non-crash failures too", with applyServiceRecovery, as
+		// the MSI's custom action does.
 		"OnFailure":              "restart",
 		"OnFailureDelayDuration": RestartDelay.String(),
 		"OnFailureResetPeriod":   int(ResetPeriod / time.Second),
@@ -270,7 +272,3 @@ func Status(svc service.Service) string {
 	}
 	return "unknown"
 }
-
-// Interactive reports whether the program runs from a terminal rather than
-// under a service manager.
-func Interactive() bool { return service.Interactive() }

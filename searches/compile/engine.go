@@ -66,20 +66,8 @@ func (e *Engine) Evaluate(ctx context.Context, in engine.Input) (*engine.Result,
 			if err != nil {
 				return fmt.Errorf("column %s: %w", st.Columns[i], err)
 			}
-			switch o.field {
-			case "universe":
-				res.Patients = int64(n.Value)
-			case "rows_read":
-				res.Rows = int64(n.Value)
-			case "value":
-				res.Measures[o.measure].Value = n
-			case "numerator":
-				res.Measures[o.measure].Numerator = n
-			case "denominator":
-				res.Measures[o.measure].Denominator = n
-			case "stratum":
-				mr := &res.Measures[o.measure]
-				mr.Strata = append(mr.Strata, engine.Stratum{Dimension: o.dim, Label: o.label, Count: int64(n.Value)})
+			if err := o.set(res, n); err != nil {
+				return fmt.Errorf("column %s: %w", st.Columns[i], err)
 			}
 		}
 		return nil

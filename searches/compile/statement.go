@@ -6,7 +6,37 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nhs-steward/steward/searches/model"
 )
+
+// Statement is the SQL of one evaluation: setup statements, the query and
+// teardown statements, all run on one connection.
+type Statement struct {
+	Dialect  Dialect
+	Profile  string
+	Setup    []Exec
+	Query    Exec
+	Teardown []Exec
+	// Columns names the query's result columns.
+	Columns []string
+
+	outputs []output // how Evaluate fills a Result from the row
+	types   []model.Type
+}
+
+// finish binds the parameters of a query text and returns its statement.
+func (c *compiler) finish(text string, lk *Lookups, cols []string, outs []output, types []model.Type) (*Statement, error) {
+	q, err := c.b.Finish(text)
+	if err != nil {
+		return nil, err
+	}
+	return &Statement{
+		Dialect: c.d, Profile: c.prof.Name,
+		Setup: lk.Setup, Query: q, Teardown: lk.Teardown,
+		Columns: cols, outputs: outs, types: types,
+	}, nil
+}
 
 // maxParamComments is how many parameters of one statement String lists;
 // the rest are summarised (a SQL Server batch of codes has 2,000).

@@ -1,0 +1,39 @@
+package compile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile"
+)
+
+// anchors are the dates pat may compute registration and age at, in
+// column order.
+var anchors = []model.Anchor{model.AnchorAsOf, model.AnchorBaseline}
+
+// registrations is the reg CTE, the universe: one pass over the
+// registrations at the practice, one row per patient with a spell there,
+// with a 0/1 flag reg_<anchor> for a spell covering each anchor date the
+// query reads.
+func (c *compiler) registrations() (cte, error) {
+	frag, err := c.fragment(profile.Registrations)
+	if err != nil {
+		return cte{}, err
+	}
+	var b strings.Builder
+	b.WriteString("SELECT g.patient_id")
+	for _, a := range anchors {
+		if !c.reg[a] {
+			continue
+		}
+		d, err := c.date(a)
+		if err != nil {
+			return cte{}, err
+		}
+		t := c.b.Date(d)
+		fmt.Fprintf(&b, ",\n           MAX(CASE WHEN g.start_date <= %s AND (g.end_date IS NULL OR g.end_date >= %s) THEN 1 ELSE 0 END) AS reg_%s", t, t, anchorName(a))
+	}
+	fmt.Fprintf(&b, "\n    FROM (%s) AS g\n    WHERE g.practice_ods = %s\n    GROUP BY g.patient_id", indent(frag, "          "), c.b.Text(c.opts.Practice))
+	return cte{name: "reg", body: b.String()}, nil
+}
