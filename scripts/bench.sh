@@ -75,7 +75,7 @@ else
 fi
 
 echo
-echo "== the same 50,000-patient practice on SQLite, SQLite (tpp layout) and PostgreSQL"
+echo "== the same 50,000-patient practice in every layout (canonical, tpp, emis) on SQLite and PostgreSQL"
 ./scripts/parity.sh 50000
 
 echo

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhs-steward/steward/internal/yamlstrict"
+	"github.com/nhs-steward/steward/searches/profile"
 )
 
 // Version is the config file version this agent reads.
@@ -51,8 +52,13 @@ type Database struct {
 	URL     string
 	URLFile string
 	URLEnv  string
+	// Profile is a built-in profile name, or the path of a profile file
+	// (made absolute against the config's directory).
 	Profile string
-	Timeout Duration
+	// ProfileParameters are the values of the profile's parameters, as
+	// written (the profile gives their types).
+	ProfileParameters map[string]string
+	Timeout           Duration
 }
 
 // Collector says where the ICB's collector is.
@@ -228,6 +234,7 @@ func (c *Config) decode(root *yaml.Node, add func(*yaml.Node, string, string)) {
 			{Key: "url_env", Set: d.str(&c.Database.URLEnv)},
 			{Key: "profile", Set: d.str(&c.Database.Profile)},
 			{Key: "timeout", Set: d.duration(&c.Database.Timeout)},
+			{Key: "profile_parameters", Set: d.strMap("database.profile_parameters", &c.Database.ProfileParameters)},
 		})},
 		{Key: "collector", Set: d.mapping("collector", []yamlstrict.Field{
 			{Key: "url", Set: d.str(&c.Collector.URL)},
@@ -312,6 +319,35 @@ func (d decoder) str(dst *string) func(*yaml.Node) {
 	}
 }
 
+// strMap reads a mapping of names to single values.
+func (d decoder) strMap(path string, dst *map[string]string) func(*yaml.Node) {
+	return func(n *yaml.Node) {
+		if n.Tag == "!!null" {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.add(n, path+" must be a mapping of names to values", "e.g. organisation_id: 12345, indented below it")
+			return
+		}
+		pairs, kps := yamlstrict.Keys(n, nil)
+		for _, kp := range kps {
+			switch kp.Kind {
+			case yamlstrict.DuplicateKey:
+				d.add(kp.Key, fmt.Sprintf("key %q given twice in %s", kp.Key.Value, path), fmt.Sprintf("keep one: the first is on line %d", kp.First.Line))
+			default:
+				d.add(kp.Key, "a key in "+path+" is a list or a mapping", "keys are plain names")
+			}
+		}
+		m := map[string]string{}
+		for _, p := range pairs {
+			if d.scalar(p.Value) {
+				m[p.Key.Value] = p.Value.Value
+			}
+		}
+		*dst = m
+	}
+}
+
 func (d decoder) integer(dst *int) func(*yaml.Node) {
 	return func(n *yaml.Node) {
 		if !d.scalar(n) {
@@ -372,6 +408,9 @@ func (c *Config) applyDefaults() {
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(filepath.Dir(c.path), c.DataDir)
 	}
+	if profile.IsFile(c.Database.Profile) && !filepath.IsAbs(c.Database.Profile) {
+		c.Database.Profile = filepath.Join(filepath.Dir(c.path), c.Database.Profile)
+	}
 	for _, p := range []*string{&c.Database.URLFile, &c.Collector.CAFile, &c.Bundle.TrustedRoot} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(c.path), *p)
@@ -425,11 +464,7 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 	if q.ClockTolerance.Duration < time.Minute || q.ClockTolerance.Duration > 24*time.Hour {
 		add(at("quality.clock_tolerance"), "quality.clock_tolerance must be between 1m and 24h", "e.g. 1h")
 	}
-	switch c.Database.Profile {
-	case "canonical", "tpp":
-	default:
-		add(at("database.profile"), fmt.Sprintf("unknown profile %q", c.Database.Profile), "use canonical or tpp")
-	}
+	c.validateProfile(at, add)
 	if c.Collector.URL == "" {
 		add(at("collector"), "collector.url is missing", "ask your ICB for the collector's address")
 	} else if u, err := url.Parse(c.Collector.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -466,6 +501,93 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 	if c.Heartbeat.Duration < time.Minute {
 		add(at("heartbeat"), "heartbeat must be at least 1m", "")
 	}
+}
+
+// validateProfile loads the profile the config names and checks its
+// parameters against it, each problem at its key.
+func (c *Config) validateProfile(at func(string) *yaml.Node, add func(*yaml.Node, string, string)) {
+	prof, err := profile.Load(c.Database.Profile, "")
+	var ps *profile.Problems
+	switch {
+	case errors.As(err, &ps):
+		add(at("database.profile"), fmt.Sprintf("profile file %s has %d %s, the first: %s:%d:%d: %s", c.Database.Profile, len(ps.List),
+			plural(len(ps.List), "problem"), ps.File, ps.List[0].Line, ps.List[0].Col, ps.List[0].Msg),
+			"run `steward profile lint "+c.Database.Profile+"` for every problem and its fix")
+		return
+	case err != nil && profile.IsFile(c.Database.Profile):
+		add(at("database.profile"), fmt.Sprintf("profile file %s cannot be read", c.Database.Profile),
+			"give a built-in profile (canonical, tpp, emis) or the path of a profile file, relative to this config")
+		return
+	case err != nil:
+		add(at("database.profile"), fmt.Sprintf("unknown profile %q", c.Database.Profile),
+			"use canonical, tpp (SystmOne) or emis (EMIS Web), or the path of a profile file (*.yaml)")
+		return
+	}
+	for _, name := range sortedKeys(c.Database.ProfileParameters) {
+		prm, ok := prof.Parameter(name)
+		key := "database.profile_parameters." + name
+		if !ok {
+			fix := "profile " + prof.Name + " declares no parameters: remove it"
+			if len(prof.Parameters) > 0 {
+				var names []string
+				for _, p := range prof.Parameters {
+					names = append(names, p.Name)
+				}
+				fix = "profile " + prof.Name + " declares " + strings.Join(names, ", ")
+			}
+			add(keyAt(at, key), fmt.Sprintf("profile %s has no parameter %q", prof.Name, name), fix)
+			continue
+		}
+		if _, err := prm.Parse(c.Database.ProfileParameters[name]); err != nil {
+			add(at(key), fmt.Sprintf("profile parameter %s: %v", name, err), "want "+string(prm.Type)+": "+prm.Description)
+		}
+	}
+	for _, prm := range prof.Parameters {
+		if _, ok := c.Database.ProfileParameters[prm.Name]; !ok && !prm.HasDefault {
+			add(at("database.profile"), fmt.Sprintf("profile %s needs parameter %s", prof.Name, prm.Name),
+				fmt.Sprintf("add `profile_parameters: {%s: VALUE}` under database: %s", prm.Name, prm.Description))
+		}
+	}
+}
+
+// keyAt places a problem at a key rather than its value.
+func keyAt(at func(string) *yaml.Node, key string) *yaml.Node {
+	parent := key[:strings.LastIndex(key, ".")]
+	name := key[strings.LastIndex(key, ".")+1:]
+	if n := at(parent); n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				return n.Content[i]
+			}
+		}
+	}
+	return at(key)
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// Profile returns the schema profile the config names, with its
+// parameters bound to database.profile_parameters.
+func (c *Config) Profile() (*profile.Profile, error) {
+	prof, err := profile.Load(c.Database.Profile, "")
+	if err != nil {
+		return nil, err
+	}
+	return prof.Bind(c.Database.ProfileParameters)
 }
 
 // Path is the file the config was read from.

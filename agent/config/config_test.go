@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +45,7 @@ heartbeat: soon
 	want := []string{
 		`agent.yaml:2:11: practice "y1" is not an ODS code`,
 		`agent.yaml:4:8: the database url holds a password`,
-		`agent.yaml:5:3: unknown key "profil" in database (known keys: url, url_file, url_env, profile, timeout)`,
+		`agent.yaml:5:3: unknown key "profil" in database (known keys: url, url_file, url_env, profile, timeout, profile_parameters)`,
 		`agent.yaml:7:8: collector url "ftp://x" is not an https URL`,
 		`agent.yaml:9:17: day_of_month 31 is not between 1 and 28`,
 		`agent.yaml:10:9: time "25:00" is not HH:MM`,
@@ -119,5 +121,68 @@ func TestNotOneDocument(t *testing.T) {
 	}
 	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || !strings.HasPrefix(err.Error(), "a.yaml: yaml: line 2: ") {
 		t.Errorf("syntax: err = %v", err)
+	}
+}
+
+// TestProfileFileAndParameters: database.profile names a built-in profile
+// or a file relative to the config; its parameters are checked against
+// the profile at their keys.
+func TestProfileFileAndParameters(t *testing.T) {
+	dir := t.TempDir()
+	ours := `steward: profile/v1
+name: ours
+parameters:
+  org: {type: integer, description: "our organisation number"}
+tables:
+  patients: {sql: "SELECT patient_id, sex, date_of_birth, date_of_death, imd_decile FROM p"}
+  registrations: {sql: "SELECT patient_id, CASE WHEN org = {{org}} THEN {{practice_ods}} END AS practice_ods, start_date, end_date FROM r"}
+  medication_issues: {sql: "SELECT patient_id, issue_date, dmd_code, quantity FROM m"}
+  clinical_events: {sql: "SELECT patient_id, event_date, snomed_code, numeric_value FROM e"}
+`
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "ours.yaml"), []byte(ours), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(strings.Replace(ours, "name: ours", "name: Ours", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := Template("Y01234", "/d")
+	parse := func(db string) (*Config, error) {
+		return Parse(filepath.Join(dir, "agent.yaml"), []byte(strings.Replace(base, "  profile: canonical\n", db, 1)))
+	}
+	c, err := parse("  profile: profiles/ours.yaml\n  profile_parameters:\n    org: 42\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.Profile != filepath.Join(dir, "profiles", "ours.yaml") {
+		t.Errorf("profile path %q, want it made absolute against the config", c.Database.Profile)
+	}
+	p, err := c.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Value("org"); p.Name != "ours" || v != int64(42) {
+		t.Errorf("profile %s, org %v", p.Name, v)
+	}
+	if c, err := parse("  profile: tpp\n  profile_parameters: {organisation_id: 2055899344}\n"); err != nil {
+		t.Errorf("tpp with its parameter: %v", err)
+	} else if _, err := c.Profile(); err != nil {
+		t.Errorf("tpp profile: %v", err)
+	}
+	for _, c := range []struct{ db, want string }{
+		{"  profile: vision\n", `agent.yaml:18:12: unknown profile "vision" (use canonical, tpp (SystmOne) or emis (EMIS Web), or the path of a profile file (*.yaml))`},
+		{"  profile: missing.yaml\n", "agent.yaml:18:12: profile file " + filepath.Join(dir, "missing.yaml") + " cannot be read"},
+		{"  profile: broken.yaml\n", "agent.yaml:18:12: profile file " + filepath.Join(dir, "broken.yaml") + ` has 1 problem, the first: ` + filepath.Join(dir, "broken.yaml") + `:2:7: name "Ours" is not [a-z][a-z0-9_]* (run ` + "`steward profile lint"},
+		{"  profile: tpp\n", "agent.yaml:18:12: profile tpp needs parameter organisation_id (add `profile_parameters: {organisation_id: VALUE}` under database: The Organisation_ID"},
+		{"  profile: tpp\n  profile_parameters:\n    organisation_id: twelve\n    org: 1\n", `agent.yaml:20:22: profile parameter organisation_id: "twelve" is not a whole number (want integer: `},
+		{"  profile: tpp\n  profile_parameters:\n    organisation_id: twelve\n    org: 1\n", `agent.yaml:21:5: profile tpp has no parameter "org" (profile tpp declares organisation_id)`},
+		{"  profile: canonical\n  profile_parameters: [1]\n", "agent.yaml:19:23: database.profile_parameters must be a mapping of names to values"},
+	} {
+		_, err := parse(c.db)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("database with\n%s: error\n%v\nwant one containing\n%s", c.db, err, c.want)
+		}
 	}
 }

@@ -20,7 +20,7 @@ database:
   # Use a login that can only read (SQL Server: db_datareader; PostgreSQL:
   # a role with SELECT only). CHANGE ME.
   url: sqlite:practice.db
-  # canonical (Steward's own schema) or tpp (a SystmOne-style extract).
+  # canonical, tpp (SystmOne), emis (EMIS Web) or a profile file: docs/layouts.md.
   profile: canonical
   # How long one run of the searches may take.
   timeout: 30m

@@ -21,10 +21,13 @@ import (
 	"github.com/nhs-steward/steward/installer/service"
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/internal/fsutil"
+	"github.com/nhs-steward/steward/internal/redact"
 	"github.com/nhs-steward/steward/reporting/disclosure"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/wire"
+	"github.com/nhs-steward/steward/searches/dialect"
 	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile/check"
 )
 
 func commands() []*cli.Command {
@@ -112,9 +115,10 @@ func checkCommand() *cli.Command {
 		Name:    "check",
 		Summary: "check the config, the database, the searches and the collector",
 		Usage:   "check [--config FILE] [--offline]",
-		Help: `Validates the config; connects to the practice database read-only and runs
-the searches as of the last month end (so every table and column the profile
-needs is proven); verifies the search bundle; and reaches the collector. Each
+		Help: `Validates the config; checks the schema profile against the practice
+database read-only (steward profile check: every fragment runs, every column
+is usable, and a data report with each problem's fix); runs the searches as of
+the last month end; verifies the search bundle; and reaches the collector. Each
 failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 5 collector.`,
 		Flags: func(fs *flag.FlagSet) {
@@ -134,6 +138,9 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 			}
 			ok("searches: %s (%d searches)", source, len(p.Searches))
 			asOf := latestMonthEnd(time.Now())
+			if err := checkProfile(ctx, e, p, asOf, stdio.Out); err != nil {
+				return err
+			}
 			base := e.cfg.BaselineDate()
 			if base.After(asOf) {
 				base = time.Time{}
@@ -205,6 +212,67 @@ failure says what to do. Exit codes: 0 all good, 3 config, 4 database,
 			return nil
 		},
 	}
+}
+
+// checkProfile runs steward profile check on the practice database with
+// the config's profile: every fragment runs, every column is usable, and
+// the data report, each problem with its fix. A failure stops the check.
+func checkProfile(ctx context.Context, e *env, p *model.Pack, asOf time.Time, out io.Writer) error {
+	prof, err := e.cfg.Profile()
+	if err != nil {
+		return cli.WithCode(cli.ExitConfig, fmt.Errorf("database.profile: %w", err))
+	}
+	url, err := e.cfg.DatabaseURL()
+	if err != nil {
+		return cli.WithCode(cli.ExitConfig, err)
+	}
+	if err := checkDatabaseURL(url); err != nil {
+		return cli.WithCode(cli.ExitConfig, err)
+	}
+	db, d, err := dialect.Open(url)
+	if err != nil {
+		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("database: %w\n  check database.url", redact.Secrets(err, url)))
+	}
+	defer db.Close()
+	var plans []*model.Plan
+	for _, s := range p.Searches {
+		pl, err := model.Resolve(s)
+		if err != nil {
+			return cli.WithCode(cli.ExitConfig, err)
+		}
+		plans = append(plans, pl)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Database.Timeout.Duration)
+	defer cancel()
+	// The quality gate's own thresholds; 0 turns one off there and here.
+	off := func(n int) int {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	r, err := check.Run(ctx, db, d, prof, check.Options{Practice: e.cfg.Practice, AsOf: asOf, Plans: plans,
+		MaxUnreadablePercent: float64(off(e.cfg.Quality.MaxUnreadablePercent)), MaxExtractAgeDays: off(e.cfg.Quality.MaxExtractAgeDays)})
+	if err != nil {
+		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile check: %w", redact.Query(err, url)))
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(out, "%-5s profile %s: %s\n", f.Level, prof.Name, f.Msg)
+		if f.Fix != "" && (f.Level == check.Warn || f.Level == check.Fail) {
+			fmt.Fprintf(out, "      fix: %s\n", f.Fix)
+		}
+	}
+	if r.Failed() {
+		return cli.WithCode(cli.ExitDatabase, fmt.Errorf("profile %s does not fit the practice database (%d %s above)\n  fix the database.profile (or the profile file) and database.profile_parameters in the config", prof.Name, r.Count(check.Fail), plural(r.Count(check.Fail), "failure")))
+	}
+	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // checkSchemes asks the collector which schemes include the practice and

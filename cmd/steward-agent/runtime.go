@@ -178,11 +178,16 @@ func (r runner) open() (*run.Runner, error) {
 	if err := checkDatabaseURL(url); err != nil {
 		return nil, agent.Classify("database url invalid", err)
 	}
-	rr, err := run.Open(url, r.e.cfg.Database.Profile, p, "steward-agent")
+	prof, err := r.e.cfg.Profile()
+	if err != nil {
+		return nil, agent.Classify("schema profile could not be loaded", fmt.Errorf("database.profile: %w", err))
+	}
+	rr, err := run.OpenWith(url, prof, p, "steward-agent")
 	if err != nil {
 		return nil, agent.Classify("database could not be opened", fmt.Errorf("open the practice database: %w", redact.Secrets(err, url)))
 	}
 	rr.Producer.Name = "steward-agent"
+	rr.Practice = r.e.cfg.Practice
 	return rr, nil
 }
 

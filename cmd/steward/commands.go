@@ -26,6 +26,7 @@ published release (docs/bundles.md walks through a release).`,
 			},
 		},
 		runCommand(),
+		profileCommand(),
 		synthCommand(),
 		referenceCommand(),
 	}

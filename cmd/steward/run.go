@@ -56,26 +56,33 @@ func runCommand() *cli.Command {
 		unprotected                                      bool
 		timeout                                          time.Duration
 		params                                           = paramFlag{}
+		profParams                                       = profileParams{}
 	)
 	return &cli.Command{
 		Name:    "run",
 		Summary: "run a pack against a practice database and print its results document",
-		Usage:   "run --db URL [--profile P] --pack PATH|NAME --practice ODS --as-of DATE [--baseline DATE]",
+		Usage:   "run --db URL [--profile P [--profile-param NAME=VALUE]] --pack PATH|NAME --practice ODS --as-of DATE [--baseline DATE]",
 		Help: `Evaluates every search of the pack in the database (read-only) as of a month
 end and prints the results document (steward.results/v1) as JSON: the same
 document the agent would send, disclosure control applied.
 
 --db takes sqlite:PATH, postgres://... or sqlserver://...; --profile is the
-database's layout: canonical (Steward's schema) or tpp (SystmOne-style).
+database's layout: canonical (Steward's schema), tpp (SystmOne's tables), emis (EMIS
+Web's tables) or a profile file written for another layout (docs/layouts.md), with
+each of its parameters given as --profile-param NAME=VALUE. A layout that cannot
+supply issue quantities (emis) gets a warning naming the measures it cannot compute.
 
 Examples:
   steward run --db sqlite:practice.db --pack medsip --practice Y01234 \
       --as-of 2025-03-31 --baseline 2024-03-31
   steward run --db sqlite:practice.db --pack medsip --practice Y01234 \
-      --as-of 2025-03-31 --baseline 2024-03-31 --format table`,
+      --as-of 2025-03-31 --baseline 2024-03-31 --format table
+  steward run --db sqlserver://reader@srv?database=SRE --profile tpp \
+      --profile-param organisation_id=12345 --pack medsip --practice Y01234 --as-of 2025-03-31
+  steward run --db sqlite:extract.db --profile ours.yaml --pack medsip --practice Y01234 --as-of 2025-03-31`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&db, "db", "", "practice database: sqlite:PATH, postgres://..., sqlserver://...")
-			fs.StringVar(&prof, "profile", "canonical", "schema profile: canonical or tpp")
+			profileFlags(fs, &prof, profParams)
 			fs.StringVar(&pack, "pack", "medsip", "pack: a built-in name or a path")
 			fs.StringVar(&practice, "practice", "", "the practice's ODS code")
 			fs.StringVar(&asOf, "as-of", "", "as-of month end, YYYY-MM-DD")
@@ -104,11 +111,19 @@ Examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitConfig, err)
 			}
-			r, err := run.Open(db, prof, p, "steward")
+			pr, err := loadProfile(prof, profParams)
+			if err != nil {
+				return err
+			}
+			r, err := run.OpenWith(db, pr, p, "steward")
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, redact.Secrets(err, db))
 			}
 			defer r.Close()
+			if ids := r.Uncomputable(); len(ids) > 0 {
+				fmt.Fprintf(stdio.Err, "warning: profile %s has no issue quantities: %s cannot be computed on this layout; their figures read as if every quantity were unknown and must not be used\n",
+					pr.Name, strings.Join(ids, ", "))
+			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			doc, err := r.Document(ctx, run.Request{Practice: practice, AsOf: a, Baseline: b, Params: params, Unprotected: unprotected})

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +12,6 @@ import (
 )
 
 // steward runs the steward program with args in process.
-func steward(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code = program().Do(context.Background(), args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
-	return code, out.String(), errOut.String()
-}
-
 func writeTestFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -80,7 +71,7 @@ func TestBundleRefusesAPackThatFailsItsFixtures(t *testing.T) {
 	if code, _, stderr = steward(t, "search", "bundle", pack, "--out", out); code != cli.ExitUsage || !strings.Contains(stderr, "--notes are required") {
 		t.Fatalf("bundle without notes: exit %d\n%s", code, stderr)
 	}
-	if code, stdout, stderr = steward(t, "search", "bundle", pack, "--notes", notes, "--out", out); code != 0 || !strings.Contains(stdout, "gate: lint passes; 1 cases in 1 files on eval, sqlite/canonical, sqlite/tpp: 1 passed") {
+	if code, stdout, stderr = steward(t, "search", "bundle", pack, "--notes", notes, "--out", out); code != 0 || !strings.Contains(stdout, "gate: lint passes; 1 cases in 1 files on eval, sqlite/canonical, sqlite/emis, sqlite/tpp: 1 passed") {
 		t.Fatalf("bundle of a good pack: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -21,22 +21,25 @@ func searchSQLCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "sql",
 		Summary: "print the SQL a search compiles to for a dialect and schema profile",
-		Usage:   "sql --dialect sqlite|postgres|sqlserver --profile canonical|tpp PATH",
+		Usage:   "sql --dialect sqlite|postgres|sqlserver [--profile NAME|FILE [--profile-param NAME=VALUE]] PATH",
 		Help: `Compiles the measures of the search file PATH to the SQL the agent runs,
 and prints it with every bind parameter listed as a comment. Nothing is run.
 On SQL Server the statements that fill the session temporary tables with the
 codelists and reference tables come first, and the ones dropping them last.
 
---profile takes a built-in profile name or the path of a profile file (*.yaml).
-The as-of date defaults to the end of last month, the baseline to 12 months
-before the as-of date.
+--profile takes a built-in profile name (canonical, tpp, emis) or a profile file
+(*.yaml), with each of its parameters given as --profile-param NAME=VALUE; they are
+bind parameters like every other value. The as-of date defaults to the end of last
+month, the baseline to 12 months before the as-of date.
 
 Examples:
   steward search sql --dialect sqlite searches/packs/medsip/medsip.yaml
-  steward search sql --dialect sqlserver --profile tpp --as-of 2025-03-31 searches/packs/medsip/medsip.yaml`,
+  steward search sql --dialect sqlserver --profile tpp --profile-param organisation_id=12345 \
+      --as-of 2025-03-31 searches/packs/medsip/medsip.yaml`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.String("dialect", "sqlite", "SQL dialect: "+strings.Join(dialect.Names(), ", "))
 			fs.String("profile", "canonical", "schema profile: "+strings.Join(profile.Names(), ", ")+", or a profile file")
+			fs.Var(profileParams{}, "profile-param", "set a parameter of the profile, name=value (repeatable)")
 			fs.String("practice", "Y01234", "the practice's ODS code (a bind parameter)")
 			fs.String("as-of", "", "as-of date YYYY-MM-DD (default: the end of last month)")
 			fs.String("baseline", "", "baseline date YYYY-MM-DD (default: 12 months before the as-of date)")
@@ -50,14 +53,9 @@ Examples:
 			if err != nil {
 				return cli.Usagef("%v", err)
 			}
-			var prof *profile.Profile
-			if p := get("profile"); strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
-				prof, err = profile.LoadFile(p)
-			} else {
-				prof, err = profile.Lookup(p)
-			}
+			prof, err := loadProfile(get("profile"), fs.Lookup("profile-param").Value.(profileParams))
 			if err != nil {
-				return cli.WithCode(cli.ExitConfig, err)
+				return err
 			}
 			dates, err := runDates(get("as-of"), get("baseline"), time.Now())
 			if err != nil {

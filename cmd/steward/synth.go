@@ -8,6 +8,7 @@ import (
 	"github.com/nhs-steward/steward/internal/redact"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,10 +32,13 @@ func synthCommand() *cli.Command {
 		Name:    "synth",
 		Summary: "generate a synthetic GP practice database",
 		Usage:   "synth --patients N --db sqlite:PATH|postgres://... [flags]",
-		Help: `Writes a synthetic English GP practice in the canonical practice reporting schema
-(or the SystmOne-style layout with --layout tpp): patients, registrations, medication
-issues and clinical events built from published proportions, with real dm+d and SNOMED CT
-codes from the reference codelists. Each patient's intended opioid trajectory is kept in
+		Help: `Writes a synthetic English GP practice in the canonical practice reporting schema,
+or in SystmOne's tables (--layout tpp) or EMIS Web's (--layout emis) with each one's
+quirks (docs/layouts.md): patients, registrations, medication issues and clinical events
+built from published proportions, with real dm+d and SNOMED CT codes from the reference
+codelists. The same flags and seed write the same practice in every layout; the summary
+gives the --profile-param values that read it (its Organisation_ID or
+hashed_organisation). Each patient's intended opioid trajectory is kept in
 the side table synth_scenarios, which searches never read. The same flags and seed write
 the same data. See docs/synthetic-practice.md.
 
@@ -44,7 +48,8 @@ left or died); about 59% are registered at --end of a 10-year window.
 Examples:
   steward synth --patients 5000 --db sqlite:practice.db
   steward synth --patients 50000 --seed 7 --start 2015-04-01 --end 2025-03-31 --db sqlite:big.db
-  steward synth --patients 2000 --layout tpp --db postgres://user@localhost/practice --force`,
+  steward synth --patients 2000 --layout tpp --db postgres://user@localhost/practice --force
+  steward synth --patients 2000 --layout emis --db sqlite:emis.db`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&patients, "patients", 0, "number of patients ever known to the practice (required)")
 			fs.Uint64Var(&seed, "seed", 1, "random seed; the same seed and flags write the same data")
@@ -52,7 +57,7 @@ Examples:
 			fs.StringVar(&end, "end", synth.DefaultEnd.Format(time.DateOnly), "last day of the history (YYYY-MM-DD)")
 			fs.StringVar(&dsn, "db", "", "database to write: sqlite:PATH or a postgres:// URL (required)")
 			fs.StringVar(&practice, "practice", synth.DefaultPractice, "ODS code of the practice")
-			fs.StringVar(&lay, "layout", string(schema.Canonical), "physical layout: canonical or tpp")
+			fs.StringVar(&lay, "layout", string(schema.Canonical), "physical layout: canonical, tpp or emis")
 			fs.BoolVar(&force, "force", false, "drop the generator's tables first if they exist")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
@@ -76,9 +81,9 @@ Examples:
 			if !to.After(from) {
 				return cli.Usagef("--end %s must be after --start %s", end, start)
 			}
-			layout := schema.Layout(lay)
-			if layout != schema.Canonical && layout != schema.TPP {
-				return cli.Usagef("--layout %q: want canonical or tpp", lay)
+			layout, err := schema.ParseLayout(lay)
+			if err != nil {
+				return cli.Usagef("--layout: %v", err)
 			}
 			cfg := synth.Config{Patients: patients, Seed: seed, Start: from, End: to, Practice: strings.ToUpper(practice), Layout: layout, Force: force}
 			if f, ok := stdio.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -115,6 +120,18 @@ func printSummary(w io.Writer, cfg synth.Config, where string, s *synth.Summary)
 		fmt.Fprintf(w, "    %-30s %d\n", name, s.Scenarios[name])
 	}
 	fmt.Fprintf(w, "  %-18s %s\n", "elapsed", s.Elapsed.Round(time.Millisecond))
+	if len(s.Parameters) > 0 {
+		var names []string
+		for k := range s.Parameters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "read it with --profile %s", s.Layout)
+		for _, k := range names {
+			fmt.Fprintf(w, " --profile-param %s=%s", k, s.Parameters[k])
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // progressBar draws a one-line bar on a terminal.

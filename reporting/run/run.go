@@ -24,6 +24,7 @@ import (
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 	"github.com/nhs-steward/steward/searches/profile"
+	"github.com/nhs-steward/steward/searches/profile/check"
 )
 
 // LoadPack loads a pack by built-in name (e.g. "medsip") or by path (a
@@ -51,16 +52,35 @@ type Runner struct {
 	Engine  engine.Engine
 	// Producer names the program in documents.
 	Producer results.Producer
+	// Practice is the ODS code a profile's {{practice_ods}} binds to
+	// outside Document (in Quality); Document binds the request's.
+	Practice string
 }
 
 // Open connects read-only to the database at url ("sqlite:PATH",
-// "postgres://...", "sqlserver://...") with the named schema profile, and
-// plans every search of pack.
+// "postgres://...", "sqlserver://...") with the named built-in schema
+// profile, and plans every search of pack. A profile with parameters, or a
+// profile file, goes through LoadProfile and OpenWith.
 func Open(url, profileName string, pack *model.Pack, producer string) (*Runner, error) {
 	prof, err := profile.Lookup(profileName)
 	if err != nil {
 		return nil, err
 	}
+	return OpenWith(url, prof, pack, producer)
+}
+
+// LoadProfile returns the built-in profile called spec, or the profile file
+// spec names (relative to dir), with its parameters bound to params.
+func LoadProfile(spec, dir string, params map[string]string) (*profile.Profile, error) {
+	prof, err := profile.Load(spec, dir)
+	if err != nil {
+		return nil, err
+	}
+	return prof.Bind(params)
+}
+
+// OpenWith is Open with a loaded (and bound) profile.
+func OpenWith(url string, prof *profile.Profile, pack *model.Pack, producer string) (*Runner, error) {
 	db, d, err := dialect.Open(url)
 	if err != nil {
 		return nil, err
@@ -90,6 +110,14 @@ func New(db *sql.DB, d compile.Dialect, prof *profile.Profile, pack *model.Pack)
 
 // Close closes the database.
 func (r *Runner) Close() error { return r.DB.Close() }
+
+// Uncomputable lists the measures of the pack that the profile's layout
+// cannot compute: those reading issue quantities when the
+// layout has none. Their figures come out as if every quantity were
+// unknown, and must not be used.
+func (r *Runner) Uncomputable() []string {
+	return check.Uncomputable(r.Profile, r.Plans)
+}
 
 // Request is one evaluation.
 type Request struct {

@@ -177,14 +177,33 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 }
 
 func (c *compiler) fragment(table string) (string, error) {
-	s, err := c.prof.Fragment(table, c.d.Name())
-	if err != nil {
-		return "", err
-	}
-	if strings.Contains(s, profile.AsOf) {
-		s = strings.ReplaceAll(s, profile.AsOf, c.b.Date(c.opts.Dates.AsOf))
-	}
-	return s, nil
+	return Fragment(c.prof, c.d, table, c.b, c.opts.Dates.AsOf, c.opts.Practice)
+}
+
+// Fragment returns the SQL of a logical table of prof in dialect d, with
+// every placeholder a bind parameter of b: {{as_of}} the date asOf,
+// {{practice_ods}} the text practice, and each profile parameter its
+// bound value. Nothing from the profile's parameters is spliced into SQL.
+func Fragment(prof *profile.Profile, d Dialect, table string, b *Binder, asOf time.Time, practice string) (string, error) {
+	return prof.Expand(table, d.Name(), func(h profile.Placeholder) (string, error) {
+		switch h.Name {
+		case profile.AsOfName:
+			return b.Date(asOf), nil
+		case profile.PracticeODSName:
+			return b.Text(practice), nil
+		}
+		switch v := h.Value.(type) {
+		case int64:
+			return b.Int(v), nil
+		case float64:
+			return b.Number(v), nil
+		case string:
+			return b.Text(v), nil
+		case time.Time:
+			return b.Date(v), nil
+		}
+		return "", fmt.Errorf("profile %s: parameter %s has a value of type %T", prof.Name, h.Name, h.Value)
+	})
 }
 
 var unsafeComment = regexp.MustCompile(`[^A-Za-z0-9_@:,=.()+* <>!/-]`)

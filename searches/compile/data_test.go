@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nhs-steward/steward/searches/dataset"
+	"github.com/nhs-steward/steward/searches/profile"
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
@@ -19,9 +21,8 @@ type tPatient struct {
 	tppSex  string
 	dob     string
 	dod     string
-	imd     *int64 // canonical decile, also Patient.IMD_Decile in tpp unless tppIMD is set
-	tppIMD  *int64 // Patient.IMD_Decile in tpp
-	address []tAddress
+	imd     *int64     // canonical decile; in tpp the rank of the address current at the as-of date
+	address []tAddress // tpp; when none, a patient with imd gets one address of that decile
 	regs    []tReg
 	issues  []tIssue
 	events  []tEvent
@@ -94,7 +95,7 @@ func testPatients() []tPatient {
 				monthly("OP1", 10, "2024-01-05", "2024-02-05", "2024-03-05")...),
 		},
 		{ // sex I; cancer one day before the 60 months; palliative after the as-of date; a code in two codelists
-			id: 5, sex: "U", tppSex: "I", dob: "1980-01-01", imd: i64(7), tppIMD: i64(2), regs: open("2019-01-01"),
+			id: 5, sex: "U", tppSex: "I", dob: "1980-01-01", imd: i64(7), regs: open("2019-01-01"),
 			address: []tAddress{{start: "2010-01-01", end: "2019-01-01", rank: i64(1)}, {start: "2019-01-01", rank: i64(22000)}},
 			issues:  monthly("SHARED", 10, "2025-01-20", "2025-02-20", "2025-03-20"),
 			events:  []tEvent{{date: "2020-03-31", code: "C2"}, {date: "2025-04-15", code: "P1"}},
@@ -213,39 +214,56 @@ func loadPractice(t testing.TB, db *sql.DB, d schema.Dialect, layout schema.Layo
 			return date + " " + clock
 		}
 		drugs := map[string]string{"ML_EMPTY": "", "ML_MULTI": "MULTIPLE_DMD_MAPPING"}
+		orgs := map[string]string{}
 		for _, p := range patients {
 			for _, is := range p.issues {
 				if is.tppDrug == "" {
 					drugs["ML_"+is.code] = is.code
 				}
 			}
+			for _, r := range p.regs {
+				orgs[strconv.FormatInt(schema.OrganisationID(r.ods), 10)] = r.ods
+			}
 		}
 		for _, ml := range sortedKeys(drugs) {
 			ins("MedicationDictionary", ml, drugs[ml], "drug "+ml)
+		}
+		for _, id := range sortedKeys(orgs) {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			ins("Organisation", n, "2009-01-01 00:00:00", nil, nil)
 		}
 		for _, p := range patients {
 			sex := p.sex
 			if p.tppSex != "" {
 				sex = p.tppSex
 			}
-			imd := p.imd
-			if p.tppIMD != nil {
-				imd = p.tppIMD
+			dod := p.dod
+			if dod == "" {
+				dod = "9999-12-31"
 			}
-			ins("Patient", p.id, sex, dt(p.dob, "00:00:00"), dt(p.dod, "09:30:00"), ptr(imd))
-			for _, a := range p.address {
+			ins("Patient", p.id, dt(p.dob, "00:00:00"), sex, dt(dod, "09:30:00"))
+			addrs := p.address
+			if len(addrs) == 0 && p.imd != nil {
+				_, hi := dataset.RankRange(int(*p.imd))
+				addrs = []tAddress{{start: p.dob, rank: i64(int64(hi))}}
+			}
+			for _, a := range addrs {
 				end := a.end
 				if end == "" {
 					end = "9999-12-31"
 				}
-				ins("PatientAddress", next(), p.id, dt(a.start, "00:00:00"), dt(end, "00:00:00"), ptr(a.rank))
+				rank := int64(-1)
+				if a.rank != nil {
+					rank = *a.rank
+				}
+				ins("PatientAddress", p.id, next(), dt(a.start, "00:00:00"), dt(end, "00:00:00"), rank)
 			}
 			for _, r := range p.regs {
 				end := r.end
 				if end == "" {
 					end = "9999-12-31"
 				}
-				ins("RegistrationHistory", p.id, r.ods, dt(r.start, "00:00:00"), dt(end, "00:00:00"))
+				ins("RegistrationHistory", p.id, schema.OrganisationID(r.ods), dt(r.start, "00:00:00"), dt(end, "00:00:00"))
 			}
 			for _, is := range p.issues {
 				drug := "ML_" + is.code
@@ -266,6 +284,20 @@ func loadPractice(t testing.TB, db *sql.DB, d schema.Dialect, layout schema.Layo
 			}
 		}
 	}
+}
+
+// bound returns the built-in profile of layout l with its parameters set
+// for the test practice as loadPractice wrote it.
+func bound(t testing.TB, l schema.Layout) *profile.Profile {
+	t.Helper()
+	p, err := profile.Lookup(string(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.Bind(schema.Parameters(l, practice)); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func sortedKeys(m map[string]string) []string {

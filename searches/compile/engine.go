@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ var _ engine.Engine = (*Engine)(nil)
 func NewEngine(db *sql.DB, d Dialect, p *profile.Profile) *Engine {
 	return &Engine{db: db, dialect: d, profile: p}
 }
+
+// Lacks reports whether the engine's layout cannot supply a canonical
+// column at all (see profile.Profile.Lacks).
+func (e *Engine) Lacks(table, column string) bool { return e.profile.Lacks(table, column) }
 
 func options(in engine.Input) Options {
 	return Options{Practice: in.Practice, Dates: in.Dates, Params: in.Params}
@@ -93,8 +98,8 @@ func (e *Engine) Patients(ctx context.Context, in engine.Input, where model.Expr
 				return err
 			}
 			id, err := toNumber(vals[0])
-			if err != nil || !id.Valid {
-				return fmt.Errorf("patient_id: %v", vals[0])
+			if err != nil || !id.Valid || id.Value != math.Trunc(id.Value) {
+				return fmt.Errorf("patient_id %q is not a whole number: patient lists need numeric patient ids (profile %s gives %T; measures do not need them)", fmt.Sprint(vals[0]), e.profile.Name, vals[0])
 			}
 			row := engine.PatientRow{PatientID: int64(id.Value), Values: make([]engine.Value, len(st.types))}
 			for i, t := range st.types {
@@ -108,6 +113,8 @@ func (e *Engine) Patients(ctx context.Context, in engine.Input, where model.Expr
 		}
 		return nil
 	})
+	// A layout whose patient ids are text (emis) sorts them as text.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].PatientID < out[j].PatientID })
 	return out, err
 }
 

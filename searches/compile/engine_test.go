@@ -13,7 +13,6 @@ import (
 	"github.com/nhs-steward/steward/searches/dialect"
 	"github.com/nhs-steward/steward/searches/engine"
 	"github.com/nhs-steward/steward/searches/model"
-	"github.com/nhs-steward/steward/searches/profile"
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
@@ -211,10 +210,7 @@ func runEngine(t *testing.T, d schema.Dialect, l schema.Layout) {
 	ts := newTestSearch([]string{"OP1", "OP2", "SHARED", "NOOME"})
 	plan := ts.plan()
 	db, dl := openPractice(t, d, l, testPatients())
-	prof, err := profile.Lookup(string(l))
-	if err != nil {
-		t.Fatal(err)
-	}
+	prof := bound(t, l)
 	eng := compile.NewEngine(db, dl, prof)
 	in := engine.Input{Plan: plan, Practice: practice, Dates: testDates}
 	ctx := context.Background()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nhs-steward/steward/searches/compile"
 	"github.com/nhs-steward/steward/searches/dialect"
-	"github.com/nhs-steward/steward/searches/profile"
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
@@ -50,7 +49,7 @@ func TestSQLiteSinglePass(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			prof, _ := profile.Lookup(string(l))
+			prof := bound(t, l)
 			st, err := compile.SQL(newTestSearch([]string{"OP1", "OP2"}).plan(), d, prof, compile.Options{Practice: practice, Dates: testDates})
 			if err != nil {
 				t.Fatal(err)

@@ -25,10 +25,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func tsqlStatement(t *testing.T, layout string, codes []string) *compile.Statement {
 	t.Helper()
-	prof, err := profile.Lookup(layout)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prof := bound(t, schema.Layout(layout))
 	st, err := compile.SQL(newTestSearch(codes).plan(), sqlserver.New(), prof, compile.Options{Practice: practice, Dates: testDates})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +190,7 @@ func TestTSQLLive(t *testing.T) {
 			defer w.Close()
 			tables := []string{"patients", "registrations", "medication_issues", "clinical_events"}
 			if l == schema.TPP {
-				tables = []string{"Patient", "PatientAddress", "RegistrationHistory", "MedicationDictionary", "MedicationIssue", "CodedEvent_SNOMED"}
+				tables = []string{"Patient", "Organisation", "PatientAddress", "RegistrationHistory", "MedicationDictionary", "MedicationIssue", "CodedEvent_SNOMED"}
 			}
 			drop := func() {
 				for _, tb := range tables {
@@ -208,7 +205,7 @@ func TestTSQLLive(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			prof, _ := profile.Lookup(string(l))
+			prof := bound(t, l)
 			ts := newTestSearch(bigCodelist(3000))
 			plan := ts.plan()
 			res, err := compile.NewEngine(db, sqlserver.New(), prof).Evaluate(context.Background(), engine.Input{Plan: plan, Practice: practice, Dates: testDates})
@@ -230,7 +227,7 @@ func TestTSQLCaseNesting(t *testing.T) {
 	}
 	ts.s.Measures = append(ts.s.Measures, &model.Measure{ID: "deep", Kind: model.KindCount,
 		Value: &model.Agg{Kind: model.KindCount, Where: e}, Stratify: []model.Dimension{model.DimSex}})
-	prof, _ := profile.Lookup("tpp")
+	prof := bound(t, schema.TPP)
 	st, err := compile.SQL(ts.plan(), sqlserver.New(), prof, compile.Options{Practice: practice, Dates: testDates})
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,7 @@ func TestProperty(t *testing.T) {
 		s := seed + uint64(i)
 		c := generate(s)
 		l := Layouts[i%len(Layouts)]
+		c.layout = l
 		engines := propertyEngines(dir, pgURL, l)
 		msg := c.disagreement(ctx, engines)
 		if msg == "" {
@@ -117,6 +118,9 @@ type propCase struct {
 	data   *dataset.Dataset
 	dates  model.Dates
 	params map[string]float64
+	// layout is the layout the SQL engines read: the evaluator is given
+	// the data as that layout holds it (dataset.ForLayout).
+	layout schema.Layout
 }
 
 // disagreement runs c on the evaluator and on engines and describes the
@@ -131,7 +135,7 @@ func (c *propCase) disagreement(ctx context.Context, engines []namedEngine) stri
 	for _, v := range c.search.Variables {
 		exprs = append(exprs, model.ResolveExpr(&model.VarRef{Var: v, At: model.AnchorAsOf}, model.AnchorAsOf))
 	}
-	ref := eval.New(c.data)
+	ref := eval.New(dataset.ForLayout(c.layout, c.data))
 	wantRes, err := ref.Evaluate(ctx, in)
 	if err != nil {
 		return "evaluator: " + err.Error()

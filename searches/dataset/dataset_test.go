@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,11 +140,72 @@ func TestTPPSQLite(t *testing.T) {
 	if got, want := query(t, db, "SELECT count(DISTINCT MultilexDrug_ID) FROM MedicationIssue WHERE Patient_ID = 1 AND MultilexDrug_ID IN (SELECT MultilexDrug_ID FROM MedicationDictionary WHERE DMD_ID = '111')"), "2"; got != want {
 		t.Errorf("multilex ids of one dm+d code = %s, want %s", got, want)
 	}
-	if got, want := query(t, db, "SELECT p.IMD_Decile, a.ImdRankRounded FROM Patient p JOIN PatientAddress a ON a.Patient_ID = p.Patient_ID WHERE p.Patient_ID = 1"), "3|9853"; got != want {
-		t.Errorf("imd = %s, want %s", got, want)
+	// SystmOne has no IMD decile column: the rank of the current address
+	// holds it. Patient 1 (decile 3) has two current addresses; the one
+	// with the larger id wins the tie and is of decile 3.
+	if got, want := query(t, db, "SELECT ImdRankRounded FROM PatientAddress WHERE Patient_ID = 1 ORDER BY PatientAddress_ID"), "10000\n6700"; got != want {
+		t.Errorf("address ranks = %s, want %s", got, want)
+	}
+	if DecileOfRank(6700) != 3 || DecileOfRank(10000) != 4 {
+		t.Errorf("ranks 6700 and 10000 are deciles %d and %d", DecileOfRank(6700), DecileOfRank(10000))
+	}
+	if got, want := query(t, db, "SELECT count(*) FROM PatientAddress WHERE Patient_ID = 2 AND ImdRankRounded = -1"), "1"; got != want {
+		t.Errorf("unknown-IMD addresses of patient 2 = %s, want %s", got, want)
+	}
+	if got, want := query(t, db, "SELECT CAST(DateOfDeath AS TEXT) FROM Patient WHERE Patient_ID = 1"), "9999-12-31 00:00:00"; got != want {
+		t.Errorf("death of the living = %s, want the sentinel %s", got, want)
+	}
+	if got, want := query(t, db, "SELECT o.Organisation_ID FROM RegistrationHistory r JOIN Organisation o ON o.Organisation_ID = r.Organisation_ID WHERE r.Patient_ID = 1"),
+		strconv.FormatInt(schema.OrganisationID("Y01234"), 10); got != want {
+		t.Errorf("organisation of patient 1 = %s, want %s", got, want)
 	}
 	if got := query(t, db, "SELECT CAST(ConsultationDate AS TEXT) FROM MedicationIssue WHERE MedicationIssue_ID = 1"); got != "2025-01-05 09:30:00" {
 		t.Errorf("consultation datetime = %s, want a time of day", got)
+	}
+}
+
+func TestEMISSQLite(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	if err := Write(ctx, db, schema.SQLite, schema.EMIS, sample(), Options{Mapped: mappedOnly("111")}); err != nil {
+		t.Fatal(err)
+	}
+	hash := schema.OrganisationHash("Y01234")
+	if got, want := query(t, db, "SELECT registration_id, gender, CAST(date_of_death AS TEXT), hashed_organisation = '"+hash+"', CAST(registration_end_date AS TEXT), imd_rank FROM patient_all_orgs_v2 ORDER BY 1"),
+		"1|2|NULL|1|NULL|6700\n2|0|2025-03-31|1|2025-03-31|NULL\n3|1|NULL|0|NULL|NULL"; got != want {
+		t.Errorf("patients:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := query(t, db, "SELECT registration_id, snomed_concept_id, CAST(effective_date AS TEXT) FROM medication_all_orgs_v2 ORDER BY rowid"),
+		"1|111|2025-01-05 09:30:00\n1|111|2025-02-05 23:59:59\n1|111|2025-03-05 00:00:00\n1|NULL|2025-03-06 14:00:00\n2|NULL|2025-03-06 14:00:00"; got != want {
+		t.Errorf("medications:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := query(t, db, "SELECT snomed_concept_id, value_pq_1 FROM observation_all_orgs_v2 ORDER BY rowid"), "555|1.25\n555|NULL"; got != want {
+		t.Errorf("observations:\n%s\nwant\n%s", got, want)
+	}
+	bad := sample()
+	bad.Events[0].Code = "R1"
+	if err := Write(ctx, openSQLite(t), schema.SQLite, schema.EMIS, bad, Options{}); err == nil || !strings.Contains(err.Error(), `code "R1" is not a SNOMED CT concept id`) {
+		t.Errorf("a text code: %v", err)
+	}
+}
+
+func TestForLayout(t *testing.T) {
+	ds := sample()
+	ds.Events[0].Value = ptr(1.255)
+	if got := ForLayout(schema.TPP, ds); got != ds {
+		t.Error("tpp holds a dataset as it is")
+	}
+	e := ForLayout(schema.EMIS, ds)
+	for _, is := range e.Issues {
+		if is.Quantity != nil {
+			t.Errorf("issue %d keeps quantity %v in emis", is.ID, *is.Quantity)
+		}
+	}
+	if v := *e.Events[0].Value; v != 1.26 && v != 1.25 {
+		t.Errorf("value 1.255 reads %v in emis, want 2 decimal places", v)
+	}
+	if ds.Issues[0].Quantity == nil || *ds.Events[0].Value != 1.255 {
+		t.Error("ForLayout changed its argument")
 	}
 }
 
@@ -190,7 +252,7 @@ func TestTSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CREATE TABLE Patient (", "'9999-12-31T00:00:00'", "'28.5 tablet'", "INSERT INTO MedicationDictionary"} {
+	for _, want := range []string{"CREATE TABLE Patient (", "'9999-12-31T00:00:00'", "'28.5 tablet'", "INSERT INTO MedicationDictionary", "INSERT INTO Organisation"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("T-SQL lacks %q", want)
 		}

@@ -251,8 +251,10 @@ func build(l schema.Layout, ds *Dataset, opt Options) ([]table, error) {
 		return canonical(ds), nil
 	case schema.TPP:
 		return tpp(ds, opt), nil
+	case schema.EMIS:
+		return emis(ds, opt)
 	}
-	return nil, fmt.Errorf("unknown layout %q (want canonical or tpp)", l)
+	return nil, fmt.Errorf("unknown layout %q (want canonical, tpp or emis)", l)
 }
 
 func canonical(ds *Dataset) []table {
@@ -279,22 +281,30 @@ func canonical(ds *Dataset) []table {
 	return []table{pt, rt, it, et}
 }
 
-// TPP layout quirks, each as SystmOne extracts have them:
+// TPP layout quirks, each as SystmOne's tables have them (ehrQL's TPP
+// backend and schema docs; docs/layouts.md):
 //   - datetimes carry a time of day (timeOfDay), never meaning anything;
-//   - an open registration spell ends '9999-12-31';
-//   - Sex 'U' is recorded as 'I' (indeterminate);
+//   - the living have DateOfDeath 9999-12-31, an open spell and a current
+//     address EndDate 9999-12-31T00:00:00;
+//   - Sex 'U' is recorded as 'I' (indeterminate) or 'U', by patient id;
+//   - the practice is an Organisation_ID (schema.OrganisationID of its ODS
+//     code) with a row in Organisation;
 //   - Quantity is text: "56", and for some rows "28 tablet";
 //   - an issue names a Multilex drug, mapped to dm+d through
 //     MedicationDictionary; a dm+d code may have two Multilex ids, and
 //     unmapped drugs have DMD_ID '' or 'MULTIPLE_DMD_MAPPING';
-//   - IMD is held twice: Patient.IMD_Decile and the rank of the address's
-//     LSOA (PatientAddress.ImdRankRounded, 1..32,844).
+//   - IMD is the rank of the LSOA of the address current at a date,
+//     rounded to the hundred, -1 when unknown. Each patient with a decile
+//     has two current addresses from birth: one of another decile and, with
+//     the larger PatientAddress_ID, the one that wins (the tie-break
+//     ehrQL's addresses.for_patient_on uses). A patient without one has an
+//     address of rank -1 (even ids) or none (odd ids).
 
 // OpenEnd is the EndDate of an open spell or address in the tpp layout.
 var OpenEnd = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// timesOfDay are the clock times the tpp writer adds to dates, chosen by
-// row so that every engine must truncate datetimes to dates.
+// timesOfDay are the clock times the tpp and emis writers add to dates,
+// chosen by row so that every engine must truncate datetimes to dates.
 var timesOfDay = []time.Duration{
 	14 * time.Hour,
 	9*time.Hour + 30*time.Minute,
@@ -329,52 +339,69 @@ func DecileOfRank(rank int) int {
 	return 10
 }
 
+// RoundedRank returns a rank of decile d rounded to the hundred, as
+// ImdRankRounded holds them, that still lies in decile d; pick chooses
+// among them.
+func RoundedRank(d int, pick int64) int64 {
+	lo, hi := RankRange(d)
+	loH, hiH := (lo+99)/100, hi/100
+	if pick < 0 {
+		pick = -pick
+	}
+	return 100 * (int64(loH) + pick%int64(hiH-loH+1))
+}
+
 func tpp(ds *Dataset, opt Options) []table {
 	mapped := opt.Mapped
 	if mapped == nil {
 		mapped = func(string) bool { return true }
 	}
-	pt := table{name: "Patient", cols: []string{"Patient_ID", "Sex", "DateOfBirth", "DateOfDeath", "IMD_Decile"}}
-	at := table{name: "PatientAddress", cols: []string{"PatientAddress_ID", "Patient_ID", "StartDate", "EndDate", "ImdRankRounded"}}
+	pt := table{name: "Patient", cols: []string{"Patient_ID", "DateOfBirth", "Sex", "DateOfDeath"}}
+	at := table{name: "PatientAddress", cols: []string{"Patient_ID", "PatientAddress_ID", "StartDate", "EndDate", "ImdRankRounded"}}
+	addressID := int64(0)
 	for _, p := range ds.Patients {
 		sex := p.Sex
-		if sex == "U" {
+		if sex == "U" && p.ID%2 == 0 {
 			sex = "I"
 		}
-		death := null()
+		death := datetime(OpenEnd)
 		if p.DateOfDeath != nil {
 			death = datetime(timeOfDay(*p.DateOfDeath, p.ID))
 		}
-		imd, rank := null(), null()
-		if p.IMDDecile != nil {
+		pt.rows = append(pt.rows, []value{integer(p.ID), datetime(p.DateOfBirth), text(sex), death})
+		switch {
+		case p.IMDDecile != nil && *p.IMDDecile >= 1 && *p.IMDDecile <= 10:
 			d := *p.IMDDecile
-			imd = integer(int64(d))
-			if d >= 1 && d <= 10 {
-				lo, hi := RankRange(d)
-				switch p.ID % 3 {
-				case 0:
-					rank = integer(int64(lo))
-				case 1:
-					rank = integer(int64(hi))
-				default:
-					rank = integer(int64((lo + hi) / 2))
-				}
-			}
-		}
-		pt.rows = append(pt.rows, []value{integer(p.ID), text(sex), datetime(p.DateOfBirth), death, imd})
-		// A patient without a known IMD has either no address row or one
-		// with a NULL rank.
-		if p.IMDDecile != nil || p.ID%2 == 1 {
-			at.rows = append(at.rows, []value{integer(p.ID), integer(p.ID), datetime(p.DateOfBirth), datetime(OpenEnd), rank})
+			other := d%10 + 1
+			addressID++
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(p.DateOfBirth), datetime(OpenEnd), integer(RoundedRank(other, p.ID))})
+			addressID++
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(timeOfDay(p.DateOfBirth, p.ID)), datetime(OpenEnd), integer(RoundedRank(d, p.ID))})
+		case p.ID%2 == 0:
+			addressID++
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(p.DateOfBirth), datetime(OpenEnd), integer(-1)})
 		}
 	}
-	rt := table{name: "RegistrationHistory", cols: []string{"Patient_ID", "Organisation_ODS", "StartDate", "EndDate"}}
+	ot := table{name: "Organisation", cols: []string{"Organisation_ID", "GoLiveDate", "STPCode", "Region"}}
+	seen := map[string]bool{}
+	var practices []string
+	for _, r := range ds.Registrations {
+		if !seen[r.Practice] {
+			seen[r.Practice] = true
+			practices = append(practices, r.Practice)
+		}
+	}
+	sort.Strings(practices)
+	for _, ods := range practices {
+		ot.rows = append(ot.rows, []value{integer(schema.OrganisationID(ods)), datetime(Date(2009, 1, 1)), null(), null()})
+	}
+	rt := table{name: "RegistrationHistory", cols: []string{"Patient_ID", "Organisation_ID", "StartDate", "EndDate"}}
 	for i, r := range ds.Registrations {
 		end := datetime(OpenEnd)
 		if r.End != nil {
 			end = datetime(timeOfDay(*r.End, int64(i)+1))
 		}
-		rt.rows = append(rt.rows, []value{integer(r.PatientID), text(r.Practice), datetime(timeOfDay(r.Start, int64(i))), end})
+		rt.rows = append(rt.rows, []value{integer(r.PatientID), integer(schema.OrganisationID(r.Practice)), datetime(timeOfDay(r.Start, int64(i))), end})
 	}
 
 	// The dictionary: each mapped code gets two Multilex ids (issues use
@@ -417,9 +444,109 @@ func tpp(ds *Dataset, opt Options) []table {
 		ml := ids[is.Code][(is.ID%2+2)%2]
 		it.rows = append(it.rows, []value{integer(is.ID), integer(is.PatientID), datetime(timeOfDay(is.Date, is.ID)), text(ml), q, nullText(is.Dose)})
 	}
-	et := table{name: "CodedEvent_SNOMED", cols: []string{"CodedEvent_ID", "Patient_ID", "ConsultationDate", "ConceptID", "NumericValue"}}
+	et := table{name: "CodedEvent_SNOMED", cols: []string{"CodedEvent_ID", "Patient_ID", "ConsultationDate", "ConceptId", "NumericValue"}}
 	for _, ev := range ds.Events {
 		et.rows = append(et.rows, []value{integer(ev.ID), integer(ev.PatientID), datetime(timeOfDay(ev.Date, ev.ID)), text(ev.Code), nullFloat(ev.Value)})
 	}
-	return []table{pt, at, rt, dt, it, et}
+	return []table{pt, ot, rt, at, dt, it, et}
+}
+
+// EMIS layout quirks, as EMIS Web's tables have them (ehrQL's EMIS backend
+// and test schema; docs/layouts.md):
+//   - registration_id (text) is the patient key of every table;
+//   - patient_all_orgs_v2 has one row per registration spell, the patient's
+//     attributes repeated on each, and the practice is a
+//     hashed_organisation (schema.OrganisationHash of its ODS code);
+//   - gender is 1 (male) or 2 (female); 'U' is 0 (even ids) or 9 (odd);
+//   - snomed_concept_id is a number, NULL for an unmapped drug;
+//   - effective_date is a datetime with a time of day;
+//   - imd_rank is the LSOA's rank rounded to the hundred;
+//   - there is no issue quantity, and value_pq_1 has 2 decimal places.
+
+func emis(ds *Dataset, opt Options) ([]table, error) {
+	mapped := opt.Mapped
+	if mapped == nil {
+		mapped = func(string) bool { return true }
+	}
+	concept := func(code string) (value, error) {
+		n, err := strconv.ParseInt(code, 10, 64)
+		if err != nil || n <= 0 || strconv.FormatInt(n, 10) != code {
+			return null(), fmt.Errorf("code %q is not a SNOMED CT concept id: the emis layout holds codes as numbers", code)
+		}
+		return integer(n), nil
+	}
+	patients := map[int64]*Patient{}
+	for i := range ds.Patients {
+		patients[ds.Patients[i].ID] = &ds.Patients[i]
+	}
+	pt := table{name: "patient_all_orgs_v2", cols: []string{"registration_id", "nhs_no", "gender", "date_of_birth", "date_of_death",
+		"hashed_organisation", "registered_date", "registration_end_date", "rural_urban", "imd_rank"}}
+	for _, r := range ds.Registrations {
+		p := patients[r.PatientID]
+		gender := int64(0)
+		switch {
+		case p.Sex == "M":
+			gender = 1
+		case p.Sex == "F":
+			gender = 2
+		case p.ID%2 == 1:
+			gender = 9
+		}
+		rank := null()
+		if p.IMDDecile != nil && *p.IMDDecile >= 1 && *p.IMDDecile <= 10 {
+			rank = integer(RoundedRank(*p.IMDDecile, p.ID))
+		}
+		pt.rows = append(pt.rows, []value{text(strconv.FormatInt(p.ID, 10)), text(fmt.Sprintf("%010d", 9000000000+p.ID%1000000000)),
+			integer(gender), date(p.DateOfBirth), nullDate(p.DateOfDeath), text(schema.OrganisationHash(r.Practice)),
+			date(r.Start), nullDate(r.End), null(), rank})
+	}
+	mt := table{name: "medication_all_orgs_v2", cols: []string{"registration_id", "snomed_concept_id", "effective_date"}}
+	for _, is := range ds.Issues {
+		c := null()
+		if mapped(is.Code) {
+			var err error
+			if c, err = concept(is.Code); err != nil {
+				return nil, fmt.Errorf("issue %d: %w", is.ID, err)
+			}
+		}
+		mt.rows = append(mt.rows, []value{text(strconv.FormatInt(is.PatientID, 10)), c, datetime(timeOfDay(is.Date, is.ID))})
+	}
+	ot := table{name: "observation_all_orgs_v2", cols: []string{"registration_id", "snomed_concept_id", "effective_date", "value_pq_1"}}
+	for _, ev := range ds.Events {
+		c, err := concept(ev.Code)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", ev.ID, err)
+		}
+		ot.rows = append(ot.rows, []value{text(strconv.FormatInt(ev.PatientID, 10)), c, datetime(timeOfDay(ev.Date, ev.ID)), nullFloat(round2(ev.Value))})
+	}
+	return []table{pt, mt, ot}, nil
+}
+
+func round2(f *float64) *float64 {
+	if f == nil {
+		return nil
+	}
+	v := math.Round(*f*100) / 100
+	return &v
+}
+
+// ForLayout returns ds as layout l can hold it: the data an engine reading
+// l must agree with. The emis layout has no issue quantities and holds
+// numeric values to 2 decimal places; the others hold ds exactly.
+func ForLayout(l schema.Layout, ds *Dataset) *Dataset {
+	if l != schema.EMIS {
+		return ds
+	}
+	out := *ds
+	out.Issues = make([]Issue, len(ds.Issues))
+	for i, is := range ds.Issues {
+		is.Quantity = nil
+		out.Issues[i] = is
+	}
+	out.Events = make([]Event, len(ds.Events))
+	for i, ev := range ds.Events {
+		ev.Value = round2(ev.Value)
+		out.Events[i] = ev
+	}
+	return &out
 }

@@ -1,11 +1,18 @@
 // Package schema holds the canonical practice reporting schema (v1) and the
-// SystmOne-style ("tpp") physical layout, as DDL for each SQL dialect Steward
-// speaks. It is the one place the table definitions of SCHEMA.md live: the
-// synthetic practice generator, the conformance suite and the benchmarks all
-// create their databases from here.
+// physical layouts of real clinical systems' extracts that Steward reads
+// (SystmOne's, "tpp", and EMIS Web's, "emis"), as DDL for each SQL dialect
+// Steward speaks. It is the one place the table definitions of SCHEMA.md
+// live: the synthetic practice generator, the conformance suite and the
+// benchmarks all create their databases from here.
 package schema
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Dialect names a SQL engine.
 type Dialect string
@@ -20,11 +27,27 @@ const (
 // Layout names a physical layout of the logical schema.
 type Layout string
 
-// The layouts a practice database may have.
+// The layouts a practice database may have. TPP is SystmOne's tables and
+// EMIS is EMIS Web's, each as OpenSAFELY's ehrQL backend for it documents
+// them (SCHEMA.md, docs/layouts.md).
 const (
 	Canonical Layout = "canonical"
 	TPP       Layout = "tpp"
+	EMIS      Layout = "emis"
 )
+
+// Layouts lists every layout Steward writes and reads, in a stable order.
+var Layouts = []Layout{Canonical, TPP, EMIS}
+
+// ParseLayout returns the layout called name.
+func ParseLayout(name string) (Layout, error) {
+	for _, l := range Layouts {
+		if string(l) == name {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("unknown layout %q (want canonical, tpp or emis)", name)
+}
 
 // Version is the version of the canonical schema in SCHEMA.md.
 const Version = "1"
@@ -72,26 +95,35 @@ func DDL(d Dialect, l Layout) ([]string, error) {
 )`,
 		}, nil
 	case TPP:
+		// SystmOne's tables, with the columns SCHEMA.md fixes (the names
+		// and meanings of ehrQL's TPP backend and its schema docs).
+		// Datetimes throughout; DateOfDeath and EndDate carry the
+		// 9999-12-31 sentinel rather than NULL.
 		return []string{
 			`CREATE TABLE Patient (
   Patient_ID  ` + t.bigint + ` PRIMARY KEY,
-  Sex         ` + t.text + ` NOT NULL,
   DateOfBirth ` + t.datetime + ` NOT NULL,
-  DateOfDeath ` + t.datetime + ` NULL,
-  IMD_Decile  ` + t.integer + ` NULL
+  Sex         ` + t.text + ` NOT NULL,
+  DateOfDeath ` + t.datetime + ` NOT NULL
 )`,
-			`CREATE TABLE PatientAddress (
-  PatientAddress_ID ` + t.bigint + ` PRIMARY KEY,
-  Patient_ID        ` + t.bigint + ` NOT NULL,
-  StartDate         ` + t.datetime + ` NOT NULL,
-  EndDate           ` + t.datetime + ` NOT NULL,
-  ImdRankRounded    ` + t.integer + ` NULL
+			`CREATE TABLE Organisation (
+  Organisation_ID ` + t.bigint + ` PRIMARY KEY,
+  GoLiveDate      ` + t.datetime + ` NULL,
+  STPCode         ` + t.text + ` NULL,
+  Region          ` + t.text + ` NULL
 )`,
 			`CREATE TABLE RegistrationHistory (
-  Patient_ID       ` + t.bigint + ` NOT NULL,
-  Organisation_ODS ` + t.text + ` NOT NULL,
-  StartDate        ` + t.datetime + ` NOT NULL,
-  EndDate          ` + t.datetime + ` NOT NULL
+  Patient_ID      ` + t.bigint + ` NOT NULL,
+  Organisation_ID ` + t.bigint + ` NOT NULL,
+  StartDate       ` + t.datetime + ` NOT NULL,
+  EndDate         ` + t.datetime + ` NOT NULL
+)`,
+			`CREATE TABLE PatientAddress (
+  Patient_ID        ` + t.bigint + ` NOT NULL,
+  PatientAddress_ID ` + t.bigint + ` PRIMARY KEY,
+  StartDate         ` + t.datetime + ` NOT NULL,
+  EndDate           ` + t.datetime + ` NOT NULL,
+  ImdRankRounded    ` + t.integer + ` NOT NULL
 )`,
 			`CREATE TABLE MedicationDictionary (
   MultilexDrug_ID ` + t.text + ` PRIMARY KEY,
@@ -110,12 +142,42 @@ func DDL(d Dialect, l Layout) ([]string, error) {
   CodedEvent_ID    ` + t.bigint + ` PRIMARY KEY,
   Patient_ID       ` + t.bigint + ` NOT NULL,
   ConsultationDate ` + t.datetime + ` NOT NULL,
-  ConceptID        ` + t.text + ` NOT NULL,
+  ConceptId        ` + t.text + ` NOT NULL,
   NumericValue     ` + t.numeric + ` NULL
 )`,
 		}, nil
+	case EMIS:
+		// EMIS Web's tables as ehrQL's EMIS backend reads them (its
+		// backend queries and test schema): one patient_all_orgs_v2 row
+		// per registration, every table keyed by registration_id. The
+		// published medication table has no quantity.
+		return []string{
+			`CREATE TABLE patient_all_orgs_v2 (
+  registration_id       ` + t.text128 + ` NOT NULL,
+  nhs_no                ` + t.text + ` NULL,
+  gender                ` + t.integer + ` NULL,
+  date_of_birth         ` + t.date + ` NULL,
+  date_of_death         ` + t.date + ` NULL,
+  hashed_organisation   ` + t.text + ` NOT NULL,
+  registered_date       ` + t.date + ` NULL,
+  registration_end_date ` + t.date + ` NULL,
+  rural_urban           ` + t.integer + ` NULL,
+  imd_rank              ` + t.bigint + ` NULL
+)`,
+			`CREATE TABLE medication_all_orgs_v2 (
+  registration_id   ` + t.text128 + ` NOT NULL,
+  snomed_concept_id ` + t.bigint + ` NULL,
+  effective_date    ` + t.datetime + ` NULL
+)`,
+			`CREATE TABLE observation_all_orgs_v2 (
+  registration_id   ` + t.text128 + ` NOT NULL,
+  snomed_concept_id ` + t.bigint + ` NULL,
+  effective_date    ` + t.datetime + ` NULL,
+  value_pq_1        ` + t.decimal2 + ` NULL
+)`,
+		}, nil
 	default:
-		return nil, fmt.Errorf("unknown layout %q (want canonical or tpp)", l)
+		return nil, fmt.Errorf("unknown layout %q (want canonical, tpp or emis)", l)
 	}
 }
 
@@ -139,19 +201,63 @@ func Indexes(d Dialect, l Layout) []string {
 			`CREATE INDEX MedicationIssue_Patient ON MedicationIssue (Patient_ID, ConsultationDate)`,
 			`CREATE INDEX CodedEvent_SNOMED_Patient ON CodedEvent_SNOMED (Patient_ID, ConsultationDate)`,
 		}
+	case EMIS:
+		return []string{
+			`CREATE INDEX patient_all_orgs_v2_registration ON patient_all_orgs_v2 (registration_id)`,
+			`CREATE INDEX medication_all_orgs_v2_registration ON medication_all_orgs_v2 (registration_id, effective_date)`,
+			`CREATE INDEX observation_all_orgs_v2_registration ON observation_all_orgs_v2 (registration_id, effective_date)`,
+		}
 	}
 	return nil
 }
 
 type typeSet struct {
-	bigint, text, longText, date, datetime, integer, numeric string
+	bigint, text, text128, longText, date, datetime, integer, numeric, decimal2 string
 }
 
 // Per SCHEMA.md: SQLite stores DATE as ISO-8601 text and NUMERIC as
 // REAL/INTEGER; PostgreSQL and SQL Server use native date, numeric/decimal(18,4),
 // bigint and varchar. Codes are text everywhere.
 var types = map[Dialect]typeSet{
-	SQLite:    {bigint: "INTEGER", text: "TEXT", longText: "TEXT", date: "DATE", datetime: "DATETIME", integer: "INTEGER", numeric: "NUMERIC"},
-	Postgres:  {bigint: "bigint", text: "varchar(64)", longText: "text", date: "date", datetime: "timestamp", integer: "integer", numeric: "numeric(18,4)"},
-	SQLServer: {bigint: "bigint", text: "varchar(64)", longText: "varchar(max)", date: "date", datetime: "datetime", integer: "int", numeric: "decimal(18,4)"},
+	SQLite: {bigint: "INTEGER", text: "TEXT", text128: "VARCHAR(128)", longText: "TEXT", date: "DATE", datetime: "DATETIME",
+		integer: "INTEGER", numeric: "NUMERIC", decimal2: "NUMERIC"},
+	Postgres: {bigint: "bigint", text: "varchar(64)", text128: "varchar(128)", longText: "text", date: "date", datetime: "timestamp",
+		integer: "integer", numeric: "numeric(18,4)", decimal2: "numeric(20,2)"},
+	SQLServer: {bigint: "bigint", text: "varchar(64)", text128: "varchar(128)", longText: "varchar(max)", date: "date", datetime: "datetime",
+		integer: "int", numeric: "decimal(18,4)", decimal2: "decimal(20,2)"},
+}
+
+// OrganisationID is the Organisation_ID Steward's writers (steward synth,
+// the fixture writer) give the practice with ODS code ods in the tpp
+// layout: the code read as a base-36 number, so that it is the same in
+// every database they write. A real extract has its own ids.
+func OrganisationID(ods string) int64 {
+	n, err := strconv.ParseInt(strings.ToLower(ods), 36, 64)
+	if err != nil || n <= 0 {
+		// Not an ODS code: any stable positive number will do.
+		sum := sha256.Sum256([]byte(ods))
+		n = int64(sum[0]&0x7f)<<24 | int64(sum[1])<<16 | int64(sum[2])<<8 | int64(sum[3])
+	}
+	return n
+}
+
+// OrganisationHash is the hashed_organisation Steward's writers give the
+// practice with ODS code ods in the emis layout: 16 hex digits, the width
+// ehrQL's EMIS backend reads as a number. A real extract has its own.
+func OrganisationHash(ods string) string {
+	sum := sha256.Sum256([]byte("steward organisation " + ods))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Parameters are the values of the built-in profile's parameters that
+// read what Steward's writers wrote for the practice ods in layout l: the
+// practice's Organisation_ID (tpp) or hashed_organisation (emis).
+func Parameters(l Layout, ods string) map[string]string {
+	switch l {
+	case TPP:
+		return map[string]string{"organisation_id": strconv.FormatInt(OrganisationID(ods), 10)}
+	case EMIS:
+		return map[string]string{"organisation_hash": OrganisationHash(ods)}
+	}
+	return map[string]string{}
 }

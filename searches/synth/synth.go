@@ -1,6 +1,7 @@
 // Package synth generates synthetic English GP practices in the canonical
-// practice reporting schema (or the SystmOne-style "tpp" layout) for testing
-// and benchmarking Steward's searches.
+// practice reporting schema, or in SystmOne's ("tpp") or EMIS Web's ("emis")
+// tables with each one's quirks, for testing and benchmarking Steward's
+// searches. The same Config writes the same practice in every layout.
 //
 // A practice is built from published proportions (age and sex of registered
 // lists, deprivation, churn, deaths, prescribing volumes, long-term opioid
@@ -57,7 +58,7 @@ type Config struct {
 	// deliberately future-dated rows after End.
 	Start, End time.Time
 	Practice   string        // ODS code; DefaultPractice when empty
-	Layout     schema.Layout // schema.Canonical (default) or schema.TPP
+	Layout     schema.Layout // schema.Canonical (default), schema.TPP or schema.EMIS
 	// Force drops existing tables of the layout (and synth_scenarios) first.
 	Force bool
 	// Workers generating patients in parallel; 0 means GOMAXPROCS. It does
@@ -78,7 +79,11 @@ const (
 
 // Summary is what Generate wrote.
 type Summary struct {
-	Layout        schema.Layout
+	Layout schema.Layout
+	// Parameters are the values of the layout's built-in profile
+	// parameters that read this practice (its Organisation_ID or
+	// hashed_organisation).
+	Parameters    map[string]string
 	Patients      int64
 	Registrations int64
 	Issues        int64
@@ -114,8 +119,8 @@ func (c *Config) normalise() error {
 	if c.Layout == "" {
 		c.Layout = schema.Canonical
 	}
-	if c.Layout != schema.Canonical && c.Layout != schema.TPP {
-		return fmt.Errorf("unknown layout %q (want canonical or tpp)", c.Layout)
+	if _, err := schema.ParseLayout(string(c.Layout)); err != nil {
+		return err
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
@@ -187,7 +192,7 @@ func generate(ctx context.Context, g *generator, w writer, d schema.Dialect, cfg
 	if err := prepareTables(ctx, w, d, cfg.Layout, cfg.Force); err != nil {
 		return nil, err
 	}
-	sum := &Summary{Layout: cfg.Layout, Scenarios: map[string]int{}}
+	sum := &Summary{Layout: cfg.Layout, Parameters: schema.Parameters(cfg.Layout, cfg.Practice), Scenarios: map[string]int{}}
 	for _, s := range Scenarios {
 		sum.Scenarios[s] = 0
 	}
@@ -196,6 +201,9 @@ func generate(ctx context.Context, g *generator, w writer, d schema.Dialect, cfg
 		return nil, err
 	}
 	if cfg.Layout == schema.TPP {
+		if err := em.organisations(ctx); err != nil {
+			return nil, err
+		}
 		if err := em.dictionary(ctx); err != nil {
 			return nil, err
 		}

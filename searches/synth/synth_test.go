@@ -584,7 +584,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
 		{Patients: 0},
 		{Patients: 10, Practice: "not an ods"},
-		{Patients: 10, Layout: "emis"},
+		{Patients: 10, Layout: "vision"},
 		{Patients: 10, Start: DefaultEnd, End: DefaultStart},
 	} {
 		if err := cfg.normalise(); err == nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestTPPMatchesCanonical generates the same practice in both layouts and
-// checks that the tpp tables say exactly what the canonical ones say.
+// checks that SystmOne's tables say exactly what the canonical ones say.
 func TestTPPMatchesCanonical(t *testing.T) {
 	cfg := smallConfig(sqlitePatients)
 	canon, _ := genSQLite(t, cfg)
@@ -37,44 +37,71 @@ func TestTPPMatchesCanonical(t *testing.T) {
 	}
 	// Dates are read as the stored text (the sqlite driver would otherwise
 	// turn DATETIME columns into time.Time).
-	// Patients and addresses.
-	n, sexI := 0, 0
-	query(tpp, `SELECT p.Patient_ID, p.Sex, CAST(p.DateOfBirth AS TEXT), CAST(p.DateOfDeath AS TEXT), p.IMD_Decile, CAST(a.EndDate AS TEXT), a.ImdRankRounded
-FROM Patient p JOIN PatientAddress a ON a.Patient_ID = p.Patient_ID ORDER BY p.Patient_ID`, func(r *sql.Rows) error {
-		var id int64
-		var sex, dob, addrEnd string
-		var dod sql.NullString
-		var imd, rank sql.NullInt64
-		if err := r.Scan(&id, &sex, &dob, &dod, &imd, &addrEnd, &rank); err != nil {
+	// Patients and addresses: SystmOne has no IMD decile column; the rank
+	// of the address current in the window holds it.
+	n, sexI, moved := 0, 0, 0
+	window := DefaultStart.Format("2006-01-02")
+	query(tpp, `SELECT p.Patient_ID, p.Sex, CAST(p.DateOfBirth AS TEXT), CAST(p.DateOfDeath AS TEXT),
+       (SELECT a.ImdRankRounded FROM PatientAddress a WHERE a.Patient_ID = p.Patient_ID AND a.EndDate = '9999-12-31 00:00:00'),
+       (SELECT count(*) FROM PatientAddress a WHERE a.Patient_ID = p.Patient_ID),
+       (SELECT max(CAST(a.EndDate AS TEXT)) FROM PatientAddress a WHERE a.Patient_ID = p.Patient_ID AND a.EndDate < '9999-12-31')
+FROM Patient p ORDER BY p.Patient_ID`, func(r *sql.Rows) error {
+		var id, addresses int64
+		var sex, dob, dod string
+		var rank sql.NullInt64
+		var oldEnd sql.NullString
+		if err := r.Scan(&id, &sex, &dob, &dod, &rank, &addresses, &oldEnd); err != nil {
 			return err
 		}
 		n++
 		p := pd.patients[id]
 		want := p.sex
-		if want == "U" {
+		if want == "U" && id%2 == 0 {
 			want = "I"
 			sexI++
 		}
-		if sex != want || dob != p.dob.String()+" 00:00:00" || int(imd.Int64) != p.imd || dod.Valid != (p.dod != noDay) ||
-			(dod.Valid && dod.String != p.dod.String()+" 00:00:00") {
-			t.Errorf("patient %d: tpp (%s %s %v %v) canonical (%s %s %s %d)", id, sex, dob, dod, imd, p.sex, p.dob, p.dod, p.imd)
+		wantDod := "9999-12-31 00:00:00"
+		if p.dod != noDay {
+			wantDod = p.dod.String() + " 00:00:00"
 		}
-		if addrEnd != "9999-12-31 00:00:00" {
-			t.Errorf("patient %d: address EndDate %s", id, addrEnd)
+		if sex != want || dob != p.dob.String()+" 00:00:00" || dod != wantDod {
+			t.Errorf("patient %d: tpp (%s %s %s) canonical (%s %s %s)", id, sex, dob, dod, p.sex, p.dob, p.dod)
 		}
-		if imd.Valid != rank.Valid {
-			t.Errorf("patient %d: IMD decile %v but rank %v", id, imd, rank)
-		}
-		if rank.Valid {
-			lo, hi := imdRankRange(int(imd.Int64))
-			if int(rank.Int64) < lo || int(rank.Int64) > hi {
-				t.Errorf("patient %d: rank %d outside decile %d (%d..%d)", id, rank.Int64, imd.Int64, lo, hi)
+		switch {
+		case p.imd > 0:
+			lo, hi := imdRankRange(p.imd)
+			if !rank.Valid || int(rank.Int64) < lo || int(rank.Int64) > hi || rank.Int64%100 != 0 {
+				t.Errorf("patient %d: current address rank %v outside decile %d (%d..%d) or not rounded", id, rank, p.imd, lo, hi)
+			}
+			if oldEnd.Valid {
+				moved++
+				if oldEnd.String >= window {
+					t.Errorf("patient %d: an earlier address ends %s, inside the window", id, oldEnd.String)
+				}
+			}
+		case id%2 == 0:
+			if !rank.Valid || rank.Int64 != -1 || addresses != 1 {
+				t.Errorf("patient %d with no IMD: rank %v on %d addresses, want one of -1", id, rank, addresses)
+			}
+		default:
+			if addresses != 0 {
+				t.Errorf("patient %d with no IMD: %d addresses, want none", id, addresses)
 			}
 		}
 		return nil
 	})
-	if n != len(pd.ids) {
-		t.Fatalf("tpp has %d patients with addresses, canonical %d", n, len(pd.ids))
+	if n != len(pd.ids) || moved == 0 {
+		t.Fatalf("tpp has %d patients (%d moved house), canonical %d", n, moved, len(pd.ids))
+	}
+	orgs := map[int64]string{}
+	for _, id := range pd.ids {
+		for _, r := range pd.patients[id].regs {
+			orgs[schema.OrganisationID(r.ods)] = r.ods
+		}
+	}
+	var inOrganisation int
+	if err := tpp.QueryRow(`SELECT count(*) FROM RegistrationHistory r JOIN Organisation o ON o.Organisation_ID = r.Organisation_ID`).Scan(&inOrganisation); err != nil {
+		t.Fatal(err)
 	}
 	// Registrations: same spells, open ones ending 9999-12-31.
 	canonRegs := map[string]int{}
@@ -87,12 +114,15 @@ FROM Patient p JOIN PatientAddress a ON a.Patient_ID = p.Patient_ID ORDER BY p.P
 			canonRegs[strconv.FormatInt(id, 10)+" "+r.ods+" "+r.start.String()+" "+e]++
 		}
 	}
-	query(tpp, `SELECT Patient_ID, Organisation_ODS, CAST(StartDate AS TEXT), CAST(EndDate AS TEXT) FROM RegistrationHistory`, func(r *sql.Rows) error {
-		var id int64
-		var ods, s, e string
-		if err := r.Scan(&id, &ods, &s, &e); err != nil {
+	nRegs := 0
+	query(tpp, `SELECT Patient_ID, Organisation_ID, CAST(StartDate AS TEXT), CAST(EndDate AS TEXT) FROM RegistrationHistory`, func(r *sql.Rows) error {
+		var id, org int64
+		var s, e string
+		if err := r.Scan(&id, &org, &s, &e); err != nil {
 			return err
 		}
+		nRegs++
+		ods := orgs[org]
 		if !strings.HasSuffix(s, " 00:00:00") || !strings.HasSuffix(e, " 00:00:00") {
 			t.Errorf("registration dates %s %s are not datetimes", s, e)
 		}
@@ -107,6 +137,9 @@ FROM Patient p JOIN PatientAddress a ON a.Patient_ID = p.Patient_ID ORDER BY p.P
 		if v != 0 {
 			t.Errorf("canonical registration %s unmatched (%d)", k, v)
 		}
+	}
+	if inOrganisation != nRegs {
+		t.Errorf("%d of %d registrations name an Organisation_ID that Organisation holds", inOrganisation, nRegs)
 	}
 	// Issues through the dictionary.
 	i, withTime, withUnit, unmapped := 0, 0, 0, 0
@@ -158,7 +191,7 @@ FROM MedicationIssue m JOIN MedicationDictionary d ON d.MultilexDrug_ID = m.Mult
 	}
 	// Events.
 	j := 0
-	query(tpp, `SELECT CodedEvent_ID, Patient_ID, CAST(ConsultationDate AS TEXT), ConceptID FROM CodedEvent_SNOMED ORDER BY CodedEvent_ID`, func(r *sql.Rows) error {
+	query(tpp, `SELECT CodedEvent_ID, Patient_ID, CAST(ConsultationDate AS TEXT), ConceptId FROM CodedEvent_SNOMED ORDER BY CodedEvent_ID`, func(r *sql.Rows) error {
 		var id, pid int64
 		var when, code string
 		if err := r.Scan(&id, &pid, &when, &code); err != nil {

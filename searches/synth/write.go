@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/nhs-steward/steward/searches/schema"
@@ -44,6 +45,7 @@ func scenarioDDL(d schema.Dialect) string {
 // Table indices within a layout.
 const (
 	tPatients = iota
+	tOrg      // tpp only
 	tAddress  // tpp only
 	tRegs
 	tDict // tpp only
@@ -66,13 +68,22 @@ type layout struct {
 func layoutFor(l schema.Layout) *layout {
 	lay := &layout{kind: l}
 	lay.tables[tScenarios] = tableSpec{ScenarioTable, scenarioCols}
-	if l == schema.TPP {
-		lay.tables[tPatients] = tableSpec{"Patient", []string{"Patient_ID", "Sex", "DateOfBirth", "DateOfDeath", "IMD_Decile"}}
-		lay.tables[tAddress] = tableSpec{"PatientAddress", []string{"PatientAddress_ID", "Patient_ID", "StartDate", "EndDate", "ImdRankRounded"}}
-		lay.tables[tRegs] = tableSpec{"RegistrationHistory", []string{"Patient_ID", "Organisation_ODS", "StartDate", "EndDate"}}
+	switch l {
+	case schema.TPP:
+		lay.tables[tPatients] = tableSpec{"Patient", []string{"Patient_ID", "DateOfBirth", "Sex", "DateOfDeath"}}
+		lay.tables[tOrg] = tableSpec{"Organisation", []string{"Organisation_ID", "GoLiveDate", "STPCode", "Region"}}
+		lay.tables[tAddress] = tableSpec{"PatientAddress", []string{"Patient_ID", "PatientAddress_ID", "StartDate", "EndDate", "ImdRankRounded"}}
+		lay.tables[tRegs] = tableSpec{"RegistrationHistory", []string{"Patient_ID", "Organisation_ID", "StartDate", "EndDate"}}
 		lay.tables[tDict] = tableSpec{"MedicationDictionary", []string{"MultilexDrug_ID", "DMD_ID", "FullName"}}
 		lay.tables[tIssues] = tableSpec{"MedicationIssue", []string{"MedicationIssue_ID", "Patient_ID", "ConsultationDate", "MultilexDrug_ID", "Quantity", "Dose"}}
-		lay.tables[tEvents] = tableSpec{"CodedEvent_SNOMED", []string{"CodedEvent_ID", "Patient_ID", "ConsultationDate", "ConceptID", "NumericValue"}}
+		lay.tables[tEvents] = tableSpec{"CodedEvent_SNOMED", []string{"CodedEvent_ID", "Patient_ID", "ConsultationDate", "ConceptId", "NumericValue"}}
+		return lay
+	case schema.EMIS:
+		// One patient_all_orgs_v2 row per registration spell.
+		lay.tables[tRegs] = tableSpec{"patient_all_orgs_v2", []string{"registration_id", "nhs_no", "gender", "date_of_birth", "date_of_death",
+			"hashed_organisation", "registered_date", "registration_end_date", "rural_urban", "imd_rank"}}
+		lay.tables[tIssues] = tableSpec{"medication_all_orgs_v2", []string{"registration_id", "snomed_concept_id", "effective_date"}}
+		lay.tables[tEvents] = tableSpec{"observation_all_orgs_v2", []string{"registration_id", "snomed_concept_id", "effective_date", "value_pq_1"}}
 		return lay
 	}
 	lay.tables[tPatients] = tableSpec{"patients", []string{"patient_id", "sex", "date_of_birth", "date_of_death", "imd_decile"}}
@@ -189,7 +200,7 @@ type emitter struct {
 	lay                  *layout
 	w                    writer
 	nextIssue, nextEvent int64
-	nRegs                int64
+	nRegs, nAddress      int64
 }
 
 var openEnd = mkDay(9999, 12, 31)
@@ -221,6 +232,16 @@ func (e *emitter) dictionary(ctx context.Context) error {
 	return e.w.flush(ctx)
 }
 
+// organisations writes Organisation (tpp): the practice and every other
+// practice a patient is registered at, under the ids schema.OrganisationID
+// gives their ODS codes.
+func (e *emitter) organisations(ctx context.Context) error {
+	for _, ods := range append([]string{e.g.practice}, e.g.others...) {
+		e.w.row(tOrg, vInt(schema.OrganisationID(ods)), vDateTime(mkDay(2009, 1, 1), 0), null, null)
+	}
+	return e.w.flush(ctx)
+}
+
 func (e *emitter) flush(ctx context.Context) error { return e.w.flush(ctx) }
 
 func qtyText(is *issue, unit string) val {
@@ -234,70 +255,170 @@ func qtyText(is *issue, unit string) val {
 	return vText(s)
 }
 
+// roundedRank is an IMD rank of decile d rounded to the hundred (as
+// ImdRankRounded and imd_rank hold them) inside the decile, chosen by n.
+func roundedRank(d int, n int64) int64 {
+	lo, hi := imdRankRange(d)
+	loH, hiH := (lo+99)/100, hi/100
+	if n < 0 {
+		n = -n
+	}
+	return int64(100 * (loH + int(n%int64(hiH-loH+1))))
+}
+
 func (e *emitter) patient(p *patientRec) {
+	switch e.lay.kind {
+	case schema.TPP:
+		e.tppPatient(p)
+	case schema.EMIS:
+		e.emisPatient(p)
+	default:
+		e.canonicalPatient(p)
+	}
+	s := &p.scen
+	e.w.row(tScenarios, vInt(p.id), vText(s.name), vOptDate(s.start), vOptDate(s.end), vOptFloat(s.daily), vOptFloat(s.peak),
+		vOptFloat(s.last), vOptDate(s.highFrom), vOptDate(s.taperStart), vOptDate(s.gapStart), vOptDate(s.gapEnd),
+		vOptDate(s.excludedFrom), vOptText(s.product), vOptText(s.coprescribed))
+}
+
+func (e *emitter) canonicalPatient(p *patientRec) {
 	w, c := e.w, e.g.cat
-	tpp := e.lay.kind == schema.TPP
 	imd := null
 	if p.imd > 0 {
 		imd = vInt(int64(p.imd))
 	}
-	if tpp {
-		sex := string(p.sex)
-		if p.sex == 'U' {
-			sex = "I"
-		}
-		w.row(tPatients, vInt(p.id), vText(sex), vDateTime(p.dob, 0), optDate(p.dod, func(d day) val { return vDateTime(d, 0) }), imd)
-		first := p.regs[0].start
-		rank := null
-		if p.imd > 0 {
-			rank = vInt(int64(p.imdRnk))
-		}
-		w.row(tAddress, vInt(p.id), vInt(p.id), vDateTime(first, 0), vDateTime(openEnd, 0), rank)
-	} else {
-		w.row(tPatients, vInt(p.id), vText(string(p.sex)), vDate(p.dob), vOptDate(p.dod), imd)
-	}
+	w.row(tPatients, vInt(p.id), vText(string(p.sex)), vDate(p.dob), vOptDate(p.dod), imd)
 	for _, r := range p.regs {
 		e.nRegs++
-		if tpp {
-			end := r.end
-			if end == noDay {
-				end = openEnd
-			}
-			w.row(tRegs, vInt(p.id), vText(r.ods), vDateTime(r.start, 0), vDateTime(end, 0))
-		} else {
-			w.row(tRegs, vInt(p.id), vText(r.ods), vDate(r.start), vOptDate(r.end))
-		}
+		w.row(tRegs, vInt(p.id), vText(r.ods), vDate(r.start), vOptDate(r.end))
 	}
 	for k := range p.issues {
 		is := &p.issues[k]
 		e.nextIssue++
-		pr := &c.products[is.prod]
-		if tpp {
-			drug := multilexID(int(is.prod))
-			if is.unmapped >= 0 {
-				drug = unmappedID(int(is.unmapped))
-			}
-			w.row(tIssues, vInt(e.nextIssue), vInt(p.id), vDateTime(is.date, is.minute), vText(drug), qtyText(is, pr.unit), vOptText(is.dose))
-		} else {
-			q := vFloat(is.qty)
-			if is.qtyNull {
-				q = null
-			}
-			w.row(tIssues, vInt(e.nextIssue), vInt(p.id), vDate(is.date), vText(pr.code), q, vOptText(is.dose))
+		q := vFloat(is.qty)
+		if is.qtyNull {
+			q = null
 		}
+		w.row(tIssues, vInt(e.nextIssue), vInt(p.id), vDate(is.date), vText(c.products[is.prod].code), q, vOptText(is.dose))
 	}
 	for k := range p.events {
 		ev := &p.events[k]
 		e.nextEvent++
-		code := c.products[ev.code].code
-		if tpp {
-			w.row(tEvents, vInt(e.nextEvent), vInt(p.id), vDateTime(ev.date, ev.minute), vText(code), null)
-		} else {
-			w.row(tEvents, vInt(e.nextEvent), vInt(p.id), vDate(ev.date), vText(code), null)
-		}
+		w.row(tEvents, vInt(e.nextEvent), vInt(p.id), vDate(ev.date), vText(c.products[ev.code].code), null)
 	}
-	s := &p.scen
-	w.row(tScenarios, vInt(p.id), vText(s.name), vOptDate(s.start), vOptDate(s.end), vOptFloat(s.daily), vOptFloat(s.peak),
-		vOptFloat(s.last), vOptDate(s.highFrom), vOptDate(s.taperStart), vOptDate(s.gapStart), vOptDate(s.gapEnd),
-		vOptDate(s.excludedFrom), vOptText(s.product), vOptText(s.coprescribed))
+}
+
+// tppPatient writes a patient as SystmOne's tables hold one: datetimes,
+// the 9999-12-31 sentinels, Sex I, Organisation_IDs, Multilex drugs, text
+// quantities, and an address history whose address current at any date in
+// the window gives the patient's IMD decile (a patient born before the
+// window moved house, or gave up a temporary address, before it began).
+func (e *emitter) tppPatient(p *patientRec) {
+	w, c := e.w, e.g.cat
+	sex := string(p.sex)
+	if p.sex == 'U' && p.id%2 == 0 {
+		sex = "I"
+	}
+	dod := vDateTime(openEnd, 0)
+	if p.dod != noDay {
+		dod = vDateTime(p.dod, 0)
+	}
+	w.row(tPatients, vInt(p.id), vDateTime(p.dob, 0), vText(sex), dod)
+	e.nAddress++
+	switch {
+	case p.imd > 0:
+		other := vInt(roundedRank(p.imd%10+1, p.id))
+		moved := e.g.start - day(1+p.id%400)
+		switch {
+		case moved-30 <= p.dob:
+			w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(p.dob, 0), vDateTime(openEnd, 0), vInt(int64(p.imdRnk)))
+		case p.id%2 == 0:
+			// Moved house before the window.
+			w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(p.dob, 0), vDateTime(moved, 0), other)
+			e.nAddress++
+			w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(moved+1, 0), vDateTime(openEnd, 0), vInt(int64(p.imdRnk)))
+		default:
+			// A temporary address, given up before the window: started
+			// after the home address, it would win were ended addresses
+			// not left out.
+			w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(p.dob, 0), vDateTime(openEnd, 0), vInt(int64(p.imdRnk)))
+			e.nAddress++
+			w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(moved-30, 0), vDateTime(moved, 0), other)
+		}
+	case p.id%2 == 0:
+		w.row(tAddress, vInt(p.id), vInt(e.nAddress), vDateTime(p.dob, 0), vDateTime(openEnd, 0), vInt(-1))
+	}
+	for _, r := range p.regs {
+		e.nRegs++
+		end := r.end
+		if end == noDay {
+			end = openEnd
+		}
+		w.row(tRegs, vInt(p.id), vInt(schema.OrganisationID(r.ods)), vDateTime(r.start, 0), vDateTime(end, 0))
+	}
+	for k := range p.issues {
+		is := &p.issues[k]
+		e.nextIssue++
+		drug := multilexID(int(is.prod))
+		if is.unmapped >= 0 {
+			drug = unmappedID(int(is.unmapped))
+		}
+		w.row(tIssues, vInt(e.nextIssue), vInt(p.id), vDateTime(is.date, is.minute), vText(drug), qtyText(is, c.products[is.prod].unit), vOptText(is.dose))
+	}
+	for k := range p.events {
+		ev := &p.events[k]
+		e.nextEvent++
+		w.row(tEvents, vInt(e.nextEvent), vInt(p.id), vDateTime(ev.date, ev.minute), vText(c.products[ev.code].code), null)
+	}
+}
+
+// emisPatient writes a patient as EMIS Web's tables hold one: a
+// patient_all_orgs_v2 row per registration spell, keyed by a text
+// registration_id, gender codes, hashed organisations, numeric codes
+// (NULL for an unmapped drug), datetimes, and no quantity.
+func (e *emitter) emisPatient(p *patientRec) {
+	w, c := e.w, e.g.cat
+	id := vText(strconv.FormatInt(p.id, 10))
+	gender := int64(0)
+	switch {
+	case p.sex == 'M':
+		gender = 1
+	case p.sex == 'F':
+		gender = 2
+	case p.id%2 == 1:
+		gender = 9
+	}
+	rank := null
+	if p.imd > 0 {
+		rank = vInt(int64(p.imdRnk))
+	}
+	nhs := vText(fmt.Sprintf("%010d", 9000000000+p.id%1000000000))
+	for _, r := range p.regs {
+		e.nRegs++
+		w.row(tRegs, id, nhs, vInt(gender), vDate(p.dob), vOptDate(p.dod), vText(schema.OrganisationHash(r.ods)),
+			vDate(r.start), vOptDate(r.end), null, rank)
+	}
+	for k := range p.issues {
+		is := &p.issues[k]
+		e.nextIssue++
+		code := null
+		if is.unmapped < 0 {
+			code = conceptID(c.products[is.prod].code)
+		}
+		w.row(tIssues, id, code, vDateTime(is.date, is.minute))
+	}
+	for k := range p.events {
+		ev := &p.events[k]
+		e.nextEvent++
+		w.row(tEvents, id, conceptID(c.products[ev.code].code), vDateTime(ev.date, ev.minute), null)
+	}
+}
+
+// conceptID is a dm+d or SNOMED CT code as the number EMIS holds.
+func conceptID(code string) val {
+	n, err := strconv.ParseInt(code, 10, 64)
+	if err != nil {
+		return null
+	}
+	return vInt(n)
 }

@@ -32,7 +32,7 @@ func (Dialect) Name() schema.Dialect { return schema.Postgres }
 var casts = map[compile.ArgKind]string{
 	compile.ArgDate:        "date",
 	compile.ArgNumber:      "double precision",
-	compile.ArgInt:         "integer",
+	compile.ArgInt:         "bigint", // profile parameters such as an Organisation_ID are bigint
 	compile.ArgText:        "text",
 	compile.ArgJSON:        "jsonb",
 	compile.ArgIntArray:    "integer[]",

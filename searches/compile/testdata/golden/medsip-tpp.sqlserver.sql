@@ -121,8 +121,8 @@ evt AS (
            -- a7: exists(events:palliative,ever(baseline))
            MAX(CASE WHEN c.l3 = 1 AND e.event_date <= @p11 THEN 1 ELSE 0 END) AS a7
     FROM (SELECT Patient_ID AS patient_id,
-                 CAST(ConsultationDate AS date) AS event_date,
-                 ConceptID AS snomed_code,
+                 CASE WHEN CAST(ConsultationDate AS date) < CAST('99991231' AS date) THEN CAST(ConsultationDate AS date) END AS event_date,
+                 ConceptId AS snomed_code,
                  NumericValue AS numeric_value
           FROM CodedEvent_SNOMED) AS e
     JOIN codes_events AS c ON c.code = e.snomed_code
@@ -133,12 +133,14 @@ reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p14 AND (g.end_date IS NULL OR g.end_date >= @p14) THEN 1 ELSE 0 END) AS reg_as_of,
            MAX(CASE WHEN g.start_date <= @p11 AND (g.end_date IS NULL OR g.end_date >= @p11) THEN 1 ELSE 0 END) AS reg_baseline
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p18
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p18 THEN @p19
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p19
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -147,8 +149,8 @@ pat AS (
            x.imd_decile,
            CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p14) THEN 1 ELSE 0 END AS registered_as_of,
            CASE WHEN r.reg_baseline = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p11) THEN 1 ELSE 0 END AS registered_baseline,
-           @p19 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p20 THEN 1 ELSE 0 END AS age_as_of,
-           @p21 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p20 THEN 1 ELSE 0 END AS age_baseline,
+           @p20 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p21 THEN 1 ELSE 0 END AS age_as_of,
+           @p22 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p21 THEN 1 ELSE 0 END AS age_baseline,
            COALESCE(i.a0, 0) AS a0,
            CASE WHEN i.a1_m0 = 1 AND i.a1_m1 = 1 AND i.a1_m2 = 1 THEN 1 ELSE 0 END AS a1,
            CASE WHEN i.a2_m0 = 1 AND i.a2_m1 = 1 AND i.a2_m2 = 1 THEN 1 ELSE 0 END AS a2,
@@ -167,38 +169,41 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p14
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p14)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
     LEFT JOIN evt AS e ON e.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
            p.n_rows,
-           CASE WHEN (p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) THEN 1 ELSE 0 END AS w0,
-           CASE WHEN (((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) THEN 1 ELSE 0 END AS w1,
-           CASE WHEN ((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) THEN 1 ELSE 0 END AS w2,
-           CASE WHEN p.sex = @p23 THEN 0 WHEN p.sex = @p24 THEN 1 ELSE 2 END AS s_sex,
-           CASE WHEN p.age_as_of IS NULL THEN -1 WHEN p.age_as_of < @p25 THEN 0 WHEN p.age_as_of < @p26 THEN 1 WHEN p.age_as_of < @p27 THEN 2 WHEN p.age_as_of < @p28 THEN 3 ELSE 4 END AS s_age_band_as_of,
+           CASE WHEN (p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) THEN 1 ELSE 0 END AS w0,
+           CASE WHEN (((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) THEN 1 ELSE 0 END AS w1,
+           CASE WHEN ((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) THEN 1 ELSE 0 END AS w2,
+           CASE WHEN p.sex = @p24 THEN 0 WHEN p.sex = @p25 THEN 1 ELSE 2 END AS s_sex,
+           CASE WHEN p.age_as_of IS NULL THEN -1 WHEN p.age_as_of < @p26 THEN 0 WHEN p.age_as_of < @p27 THEN 1 WHEN p.age_as_of < @p28 THEN 2 WHEN p.age_as_of < @p29 THEN 3 ELSE 4 END AS s_age_band_as_of,
            CASE WHEN p.imd_decile IN (1, 2) THEN 0 WHEN p.imd_decile IN (3, 4) THEN 1 WHEN p.imd_decile IN (5, 6) THEN 2 WHEN p.imd_decile IN (7, 8) THEN 3 WHEN p.imd_decile IN (9, 10) THEN 4 ELSE 5 END AS s_imd_quintile,
-           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) AND (p.a11 IS NOT NULL AND @p29 IS NOT NULL AND p.a11 >= @p29)) THEN 1 ELSE 0 END AS w6,
-           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) AND p.a5 = 1) THEN 1 ELSE 0 END AS w7,
+           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) AND (p.a11 IS NOT NULL AND @p30 IS NOT NULL AND p.a11 >= @p30)) THEN 1 ELSE 0 END AS w6,
+           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) AND p.a5 = 1) THEN 1 ELSE 0 END AS w7,
            CAST(p.a10 AS float) AS v8,
-           CASE WHEN ((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p22 IS NOT NULL AND p.age_baseline >= @p22)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) THEN 1 ELSE 0 END AS w9,
-           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p25 THEN 0 WHEN p.age_baseline < @p26 THEN 1 WHEN p.age_baseline < @p27 THEN 2 WHEN p.age_baseline < @p28 THEN 3 ELSE 4 END AS s_age_band_baseline,
-           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p22 IS NOT NULL AND p.age_baseline >= @p22)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND (p.a12 IS NOT NULL AND @p29 IS NOT NULL AND p.a12 >= @p29)) THEN 1 ELSE 0 END AS w11,
-           CASE WHEN ((((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p22 IS NOT NULL AND p.age_baseline >= @p22)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND p.registered_as_of = 1) AND NOT (p.a9 = 1)) THEN 1 ELSE 0 END AS w12,
-           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p22 IS NOT NULL AND p.age_baseline >= @p22)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND p.registered_as_of = 1) THEN 1 ELSE 0 END AS w13,
-           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p22 IS NOT NULL AND p.age_baseline >= @p22)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w14,
+           CASE WHEN ((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p23 IS NOT NULL AND p.age_baseline >= @p23)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) THEN 1 ELSE 0 END AS w9,
+           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p26 THEN 0 WHEN p.age_baseline < @p27 THEN 1 WHEN p.age_baseline < @p28 THEN 2 WHEN p.age_baseline < @p29 THEN 3 ELSE 4 END AS s_age_band_baseline,
+           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p23 IS NOT NULL AND p.age_baseline >= @p23)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND (p.a12 IS NOT NULL AND @p30 IS NOT NULL AND p.a12 >= @p30)) THEN 1 ELSE 0 END AS w11,
+           CASE WHEN ((((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p23 IS NOT NULL AND p.age_baseline >= @p23)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND p.registered_as_of = 1) AND NOT (p.a9 = 1)) THEN 1 ELSE 0 END AS w12,
+           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p23 IS NOT NULL AND p.age_baseline >= @p23)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND p.registered_as_of = 1) THEN 1 ELSE 0 END AS w13,
+           CASE WHEN (((((p.registered_baseline = 1 AND (p.age_baseline IS NOT NULL AND @p23 IS NOT NULL AND p.age_baseline >= @p23)) AND NOT (p.a4 = 1)) AND NOT (p.a7 = 1)) AND p.a2 = 1) AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w14,
            CAST(p.a0 AS float) AS v15,
-           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p22 IS NOT NULL AND p.age_as_of >= @p22)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) OR p.a8 = 1) THEN 1 ELSE 0 END AS w16
+           CASE WHEN (((((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p23 IS NOT NULL AND p.age_as_of >= @p23)) AND NOT (p.a3 = 1)) AND NOT (p.a6 = 1)) AND p.a1 = 1) OR p.a8 = 1) THEN 1 ELSE 0 END AS w16
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -284,18 +289,19 @@ FROM val AS v;
 --   @p15 = 2020-04-01 (date)
 --   @p16 = 2019-04-01 (date)
 --   @p17 = 2024-04-01 (date)
---   @p18 = "Y01234" (text)
---   @p19 = 2025 (int)
---   @p20 = 331 (int)
---   @p21 = 2024 (int)
---   @p22 = 18 (number)
---   @p23 = "F" (text)
---   @p24 = "M" (text)
---   @p25 = 18 (int)
---   @p26 = 40 (int)
---   @p27 = 65 (int)
---   @p28 = 80 (int)
---   @p29 = 120 (number)
+--   @p18 = 2055899344 (int)
+--   @p19 = "Y01234" (text)
+--   @p20 = 2025 (int)
+--   @p21 = 331 (int)
+--   @p22 = 2024 (int)
+--   @p23 = 18 (number)
+--   @p24 = "F" (text)
+--   @p25 = "M" (text)
+--   @p26 = 18 (int)
+--   @p27 = 40 (int)
+--   @p28 = 65 (int)
+--   @p29 = 80 (int)
+--   @p30 = 120 (number)
 
 -- statement 6 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;

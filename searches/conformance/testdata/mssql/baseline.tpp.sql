@@ -52,12 +52,14 @@ iss AS (
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p5 AND (g.end_date IS NULL OR g.end_date >= @p5) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p6
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p6 THEN @p7
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p7
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -65,7 +67,7 @@ pat AS (
            x.sex,
            x.imd_decile,
            CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p5) THEN 1 ELSE 0 END AS registered_as_of,
-           @p7 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p8 THEN 1 ELSE 0 END AS age_baseline,
+           @p8 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p9 THEN 1 ELSE 0 END AS age_baseline,
            COALESCE(i.a0, 0) AS a0,
            COALESCE(i.a1, 0) AS a1,
            COALESCE(i.a2, 0) AS a2,
@@ -74,15 +76,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p5
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p5)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -90,7 +95,7 @@ val AS (
            p.n_rows,
            CASE WHEN p.a1 = 1 THEN 1 ELSE 0 END AS w0,
            CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w1,
-           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p9 THEN 0 WHEN p.age_baseline < @p10 THEN 1 WHEN p.age_baseline < @p11 THEN 2 WHEN p.age_baseline < @p12 THEN 3 ELSE 4 END AS s_age_band_baseline,
+           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p10 THEN 0 WHEN p.age_baseline < @p11 THEN 1 WHEN p.age_baseline < @p12 THEN 2 WHEN p.age_baseline < @p13 THEN 3 ELSE 4 END AS s_age_band_baseline,
            CASE WHEN (p.a2 = 1 AND NOT (p.a1 = 1)) THEN 1 ELSE 0 END AS w3,
            CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w4,
            CASE WHEN (p.a2 = 1 AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w5,
@@ -117,13 +122,14 @@ FROM val AS v;
 --   @p3 = 2024-01-01 (date)
 --   @p4 = 2024-03-31 (date)
 --   @p5 = 2025-03-31 (date)
---   @p6 = "Y01234" (text)
---   @p7 = 2024 (int)
---   @p8 = 331 (int)
---   @p9 = 18 (int)
---   @p10 = 40 (int)
---   @p11 = 65 (int)
---   @p12 = 80 (int)
+--   @p6 = 2055899344 (int)
+--   @p7 = "Y01234" (text)
+--   @p8 = 2024 (int)
+--   @p9 = 331 (int)
+--   @p10 = 18 (int)
+--   @p11 = 40 (int)
+--   @p12 = 65 (int)
+--   @p13 = 80 (int)
 
 -- statement 4 of 4: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
@@ -182,12 +188,14 @@ iss AS (
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p5 AND (g.end_date IS NULL OR g.end_date >= @p5) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p6
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p6 THEN @p7
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p7
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -195,7 +203,7 @@ pat AS (
            x.sex,
            x.imd_decile,
            CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p5) THEN 1 ELSE 0 END AS registered_as_of,
-           @p7 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p8 THEN 1 ELSE 0 END AS age_baseline,
+           @p8 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p9 THEN 1 ELSE 0 END AS age_baseline,
            COALESCE(i.a0, 0) AS a0,
            COALESCE(i.a1, 0) AS a1,
            COALESCE(i.a2, 0) AS a2,
@@ -204,15 +212,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p5
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p5)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -220,7 +231,7 @@ val AS (
            p.n_rows,
            CASE WHEN p.a1 = 1 THEN 1 ELSE 0 END AS w0,
            CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w1,
-           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p9 THEN 0 WHEN p.age_baseline < @p10 THEN 1 WHEN p.age_baseline < @p11 THEN 2 WHEN p.age_baseline < @p12 THEN 3 ELSE 4 END AS s_age_band_baseline,
+           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p10 THEN 0 WHEN p.age_baseline < @p11 THEN 1 WHEN p.age_baseline < @p12 THEN 2 WHEN p.age_baseline < @p13 THEN 3 ELSE 4 END AS s_age_band_baseline,
            CASE WHEN (p.a2 = 1 AND NOT (p.a1 = 1)) THEN 1 ELSE 0 END AS w3,
            CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w4,
            CASE WHEN (p.a2 = 1 AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w5,
@@ -247,13 +258,14 @@ FROM val AS v;
 --   @p3 = 2024-01-01 (date)
 --   @p4 = 2024-03-31 (date)
 --   @p5 = 2025-03-31 (date)
---   @p6 = "Y01234" (text)
---   @p7 = 2024 (int)
---   @p8 = 331 (int)
---   @p9 = 18 (int)
---   @p10 = 40 (int)
---   @p11 = 65 (int)
---   @p12 = 80 (int)
+--   @p6 = 2055899344 (int)
+--   @p7 = "Y01234" (text)
+--   @p8 = 2024 (int)
+--   @p9 = 331 (int)
+--   @p10 = 18 (int)
+--   @p11 = 40 (int)
+--   @p12 = 65 (int)
+--   @p13 = 80 (int)
 
 -- statement 4 of 4: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;

@@ -56,12 +56,14 @@ iss AS (
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p12 AND (g.end_date IS NULL OR g.end_date >= @p12) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p13
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p13 THEN @p14
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p14
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -69,7 +71,7 @@ pat AS (
            x.sex,
            x.imd_decile,
            CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p12) THEN 1 ELSE 0 END AS registered_as_of,
-           @p14 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p15 THEN 1 ELSE 0 END AS age_as_of,
+           @p15 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p16 THEN 1 ELSE 0 END AS age_as_of,
            CASE WHEN i.a0_m0 = 1 THEN 1 ELSE 0 END AS a0,
            CASE WHEN i.a1_m0 = 1 AND i.a1_m1 = 1 AND i.a1_m2 = 1 THEN 1 ELSE 0 END AS a1,
            CASE WHEN i.a2_m0 = 1 AND i.a2_m1 = 1 AND i.a2_m2 = 1 THEN 1 ELSE 0 END AS a2,
@@ -78,21 +80,24 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p12
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p12)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
            p.n_rows,
-           CASE WHEN ((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p16 IS NOT NULL AND p.age_as_of >= @p16)) AND p.a1 = 1) THEN 1 ELSE 0 END AS w0,
+           CASE WHEN ((p.registered_as_of = 1 AND (p.age_as_of IS NOT NULL AND @p17 IS NOT NULL AND p.age_as_of >= @p17)) AND p.a1 = 1) THEN 1 ELSE 0 END AS w0,
            CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w1,
            CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w2
     FROM pat AS p
@@ -116,10 +121,11 @@ FROM val AS v;
 --   @p10 = 2024-03-01 (date)
 --   @p11 = 2024-03-31 (date)
 --   @p12 = 2025-03-31 (date)
---   @p13 = "Y01234" (text)
---   @p14 = 2025 (int)
---   @p15 = 331 (int)
---   @p16 = 18 (number)
+--   @p13 = 2055899344 (int)
+--   @p14 = "Y01234" (text)
+--   @p15 = 2025 (int)
+--   @p16 = 331 (int)
+--   @p17 = 18 (number)
 
 -- statement 4 of 4: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;

@@ -4,12 +4,14 @@ WITH
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p1 AND (g.end_date IS NULL OR g.end_date >= @p1) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p2
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p2 THEN @p3
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p3
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -22,15 +24,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p1
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
@@ -46,7 +51,8 @@ SELECT COUNT(*) AS universe,
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-03-31 (date)
---   @p2 = "Y01234" (text)
+--   @p2 = 2055899344 (int)
+--   @p3 = "Y01234" (text)
 
 -- case: death on as-of ends registration, death the day after does not
 -- dialect: sqlserver, profile: tpp
@@ -54,12 +60,14 @@ WITH
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p1 AND (g.end_date IS NULL OR g.end_date >= @p1) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p2
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p2 THEN @p3
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p3
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -72,15 +80,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p1
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
@@ -96,7 +107,8 @@ SELECT COUNT(*) AS universe,
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-03-31 (date)
---   @p2 = "Y01234" (text)
+--   @p2 = 2055899344 (int)
+--   @p3 = "Y01234" (text)
 
 -- case: overlapping spells count the patient once
 -- dialect: sqlserver, profile: tpp
@@ -104,12 +116,14 @@ WITH
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p1 AND (g.end_date IS NULL OR g.end_date >= @p1) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p2
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p2 THEN @p3
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p3
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -122,15 +136,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p1
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
@@ -146,7 +163,8 @@ SELECT COUNT(*) AS universe,
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-03-31 (date)
---   @p2 = "Y01234" (text)
+--   @p2 = 2055899344 (int)
+--   @p3 = "Y01234" (text)
 
 -- case: spells at other practices are ignored
 -- dialect: sqlserver, profile: tpp
@@ -154,12 +172,14 @@ WITH
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p1 AND (g.end_date IS NULL OR g.end_date >= @p1) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p2
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p2 THEN @p3
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p3
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -172,15 +192,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p1
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
@@ -196,7 +219,8 @@ SELECT COUNT(*) AS universe,
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-03-31 (date)
---   @p2 = "Y01234" (text)
+--   @p2 = 2055899344 (int)
+--   @p3 = "Y01234" (text)
 
 -- case: a practice with no patients counts 0 everywhere
 -- dialect: sqlserver, profile: tpp
@@ -204,12 +228,14 @@ WITH
 reg AS (
     SELECT g.patient_id,
            MAX(CASE WHEN g.start_date <= @p1 AND (g.end_date IS NULL OR g.end_date >= @p1) THEN 1 ELSE 0 END) AS reg_as_of
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p2
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p2 THEN @p3
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p3
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -222,15 +248,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p1
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p1)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
 ),
 val AS (
     SELECT p.patient_id,
@@ -246,5 +275,6 @@ SELECT COUNT(*) AS universe,
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-03-31 (date)
---   @p2 = "Y01234" (text)
+--   @p2 = 2055899344 (int)
+--   @p3 = "Y01234" (text)
 

@@ -78,12 +78,14 @@ iss AS (
 ),
 reg AS (
     SELECT g.patient_id
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p4
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p4 THEN @p5
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p5
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -98,15 +100,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p3
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p3)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -114,7 +119,7 @@ val AS (
            p.n_rows,
            CAST(p.a1 AS float) AS v0,
            CAST(p.a0 AS float) AS v1,
-           CASE WHEN (p.a2 IS NOT NULL AND @p5 IS NOT NULL AND p.a2 >= @p5) THEN 1 ELSE 0 END AS w2
+           CASE WHEN (p.a2 IS NOT NULL AND @p6 IS NOT NULL AND p.a2 >= @p6) THEN 1 ELSE 0 END AS w2
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -127,8 +132,9 @@ FROM val AS v;
 --   @p1 = 2025-01-01 (date)
 --   @p2 = 90 (number)
 --   @p3 = 2025-03-31 (date)
---   @p4 = "Y01234" (text)
---   @p5 = 120 (number)
+--   @p4 = 2055899344 (int)
+--   @p5 = "Y01234" (text)
+--   @p6 = 120 (number)
 
 -- statement 6 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
@@ -216,12 +222,14 @@ iss AS (
 ),
 reg AS (
     SELECT g.patient_id
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p4
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p4 THEN @p5
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p5
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -236,15 +244,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p3
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p3)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -252,7 +263,7 @@ val AS (
            p.n_rows,
            CAST(p.a1 AS float) AS v0,
            CAST(p.a0 AS float) AS v1,
-           CASE WHEN (p.a2 IS NOT NULL AND @p5 IS NOT NULL AND p.a2 >= @p5) THEN 1 ELSE 0 END AS w2
+           CASE WHEN (p.a2 IS NOT NULL AND @p6 IS NOT NULL AND p.a2 >= @p6) THEN 1 ELSE 0 END AS w2
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -265,8 +276,9 @@ FROM val AS v;
 --   @p1 = 2025-01-01 (date)
 --   @p2 = 90 (number)
 --   @p3 = 2025-03-31 (date)
---   @p4 = "Y01234" (text)
---   @p5 = 120 (number)
+--   @p4 = 2055899344 (int)
+--   @p5 = "Y01234" (text)
+--   @p6 = 120 (number)
 
 -- statement 6 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
@@ -354,12 +366,14 @@ iss AS (
 ),
 reg AS (
     SELECT g.patient_id
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p4
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p4 THEN @p5
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p5
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -374,15 +388,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p3
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p3)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -390,7 +407,7 @@ val AS (
            p.n_rows,
            CAST(p.a1 AS float) AS v0,
            CAST(p.a0 AS float) AS v1,
-           CASE WHEN (p.a2 IS NOT NULL AND @p5 IS NOT NULL AND p.a2 >= @p5) THEN 1 ELSE 0 END AS w2
+           CASE WHEN (p.a2 IS NOT NULL AND @p6 IS NOT NULL AND p.a2 >= @p6) THEN 1 ELSE 0 END AS w2
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -403,8 +420,9 @@ FROM val AS v;
 --   @p1 = 2025-01-01 (date)
 --   @p2 = 90 (number)
 --   @p3 = 2025-03-31 (date)
---   @p4 = "Y01234" (text)
---   @p5 = 120.5 (number)
+--   @p4 = 2055899344 (int)
+--   @p5 = "Y01234" (text)
+--   @p6 = 120.5 (number)
 
 -- statement 6 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
@@ -492,12 +510,14 @@ iss AS (
 ),
 reg AS (
     SELECT g.patient_id
-    FROM (SELECT Patient_ID AS patient_id,
-                 Organisation_ODS AS practice_ods,
-                 CAST(StartDate AS date) AS start_date,
-                 CASE WHEN EndDate IS NULL OR CAST(EndDate AS date) >= CAST('99991231' AS date) THEN NULL ELSE CAST(EndDate AS date) END AS end_date
-          FROM RegistrationHistory) AS g
-    WHERE g.practice_ods = @p4
+    FROM (SELECT r.Patient_ID AS patient_id,
+                 CASE WHEN o.Organisation_ID = @p4 THEN @p5
+                      ELSE CAST(r.Organisation_ID AS varchar(20)) END AS practice_ods,
+                 CAST(r.StartDate AS date) AS start_date,
+                 CASE WHEN CAST(r.EndDate AS date) < CAST('99991231' AS date) THEN CAST(r.EndDate AS date) END AS end_date
+          FROM RegistrationHistory AS r
+          LEFT JOIN Organisation AS o ON o.Organisation_ID = r.Organisation_ID) AS g
+    WHERE g.practice_ods = @p5
     GROUP BY g.patient_id
 ),
 pat AS (
@@ -512,15 +532,18 @@ pat AS (
     LEFT JOIN (SELECT p.Patient_ID AS patient_id,
                  CASE WHEN p.Sex IN ('F', 'M') THEN p.Sex ELSE 'U' END AS sex,
                  CAST(p.DateOfBirth AS date) AS date_of_birth,
-                 CAST(p.DateOfDeath AS date) AS date_of_death,
-                 COALESCE(a.imd_decile, p.IMD_Decile) AS imd_decile
+                 CASE WHEN CAST(p.DateOfDeath AS date) < CAST('99991231' AS date) THEN CAST(p.DateOfDeath AS date) END AS date_of_death,
+                 a.imd_decile AS imd_decile
           FROM Patient AS p
-          OUTER APPLY (SELECT TOP (1) (x.ImdRankRounded * 10 + 32843) / 32844 AS imd_decile
+          OUTER APPLY (SELECT TOP (1)
+                              CASE WHEN x.ImdRankRounded < 0 OR x.ImdRankRounded > 32844 THEN NULL
+                                   WHEN x.ImdRankRounded = 0 THEN 1
+                                   ELSE (x.ImdRankRounded * 10 + 32843) / 32844 END AS imd_decile
                        FROM PatientAddress AS x
                        WHERE x.Patient_ID = p.Patient_ID
                          AND CAST(x.StartDate AS date) <= @p3
                          AND (x.EndDate IS NULL OR CAST(x.EndDate AS date) >= @p3)
-                       ORDER BY x.StartDate DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
+                       ORDER BY CAST(x.StartDate AS date) DESC, COALESCE(CAST(x.EndDate AS date), CAST('99991231' AS date)) DESC, x.PatientAddress_ID DESC) AS a) AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
@@ -528,7 +551,7 @@ val AS (
            p.n_rows,
            CAST(p.a1 AS float) AS v0,
            CAST(p.a0 AS float) AS v1,
-           CASE WHEN (p.a2 IS NOT NULL AND @p5 IS NOT NULL AND p.a2 >= @p5) THEN 1 ELSE 0 END AS w2
+           CASE WHEN (p.a2 IS NOT NULL AND @p6 IS NOT NULL AND p.a2 >= @p6) THEN 1 ELSE 0 END AS w2
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -541,8 +564,9 @@ FROM val AS v;
 --   @p1 = 2025-01-01 (date)
 --   @p2 = 90 (number)
 --   @p3 = 2025-03-31 (date)
---   @p4 = "Y01234" (text)
---   @p5 = 120 (number)
+--   @p4 = 2055899344 (int)
+--   @p5 = "Y01234" (text)
+--   @p6 = 120 (number)
 
 -- statement 6 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;

@@ -1,0 +1,256 @@
+-- case: baseline windows and measures
+-- dialect: sqlserver, profile: emis
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: exists(issues:opioids,between(baseline,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: exists(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p2 THEN 1 ELSE 0 END) AS a1,
+           -- a2: exists(issues:opioids,months(3,baseline))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p3 AND i.issue_date <= @p4 THEN 1 ELSE 0 END) AS a2
+    FROM (SELECT registration_id AS patient_id,
+                 CAST(effective_date AS date) AS issue_date,
+                 CAST(snomed_concept_id AS varchar(20)) AS dmd_code,
+                 CAST(NULL AS decimal(18,4)) AS quantity
+          FROM medication_all_orgs_v2) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p5 AND i.issue_date >= @p3
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p5 AND (g.end_date IS NULL OR g.end_date >= @p5) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT registration_id AS patient_id,
+                 CASE WHEN hashed_organisation = @p6 THEN @p7
+                      ELSE hashed_organisation END AS practice_ods,
+                 registered_date AS start_date,
+                 CASE WHEN registration_end_date < CAST('99991231' AS date) THEN registration_end_date END AS end_date
+          FROM patient_all_orgs_v2) AS g
+    WHERE g.practice_ods = @p7
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p5) THEN 1 ELSE 0 END AS registered_as_of,
+           @p8 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p9 THEN 1 ELSE 0 END AS age_baseline,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.a2, 0) AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT registration_id AS patient_id,
+                 MAX(CASE gender WHEN 1 THEN 'M' WHEN 2 THEN 'F' ELSE 'U' END) AS sex,
+                 MAX(date_of_birth) AS date_of_birth,
+                 MAX(date_of_death) AS date_of_death,
+                 CAST(MAX(CASE WHEN imd_rank < 0 OR imd_rank > 32844 THEN NULL
+                               WHEN imd_rank = 0 THEN 1
+                               ELSE (imd_rank * 10 + 32843) / 32844 END) AS int) AS imd_decile
+          FROM patient_all_orgs_v2
+          GROUP BY registration_id) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN p.a1 = 1 THEN 1 ELSE 0 END AS w0,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w1,
+           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p10 THEN 0 WHEN p.age_baseline < @p11 THEN 1 WHEN p.age_baseline < @p12 THEN 2 WHEN p.age_baseline < @p13 THEN 3 ELSE 4 END AS s_age_band_baseline,
+           CASE WHEN (p.a2 = 1 AND NOT (p.a1 = 1)) THEN 1 ELSE 0 END AS w3,
+           CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w4,
+           CASE WHEN (p.a2 = 1 AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w5,
+           CAST(p.age_baseline AS float) AS v6
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_users__value,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 THEN 1 ELSE 0 END), 0) AS m1_users_b__value,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 0 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_under_18,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 1 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_18_39,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 2 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_40_64,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 3 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_65_79,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 4 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_80_,
+       COALESCE(SUM(CASE WHEN v.w3 = 1 THEN 1 ELSE 0 END), 0) AS m2_stopped__value,
+       COALESCE(SUM(CASE WHEN v.w4 = 1 THEN 1 ELSE 0 END), 0) AS m3_after_users__value,
+       COALESCE(SUM(CASE WHEN v.w5 = 1 THEN 1 ELSE 0 END), 0) AS m4_lost__value,
+       ROUND(COALESCE(SUM(CASE WHEN v.w1 = 1 THEN v.v6 ELSE 0 END), 0), 6) AS m5_ages_b__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2024-04-01 (date)
+--   @p2 = 2025-01-01 (date)
+--   @p3 = 2024-01-01 (date)
+--   @p4 = 2024-03-31 (date)
+--   @p5 = 2025-03-31 (date)
+--   @p6 = "9ec104040308a458" (text)
+--   @p7 = "Y01234" (text)
+--   @p8 = 2024 (int)
+--   @p9 = 331 (int)
+--   @p10 = 18 (int)
+--   @p11 = 40 (int)
+--   @p12 = 65 (int)
+--   @p13 = 80 (int)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+
+-- case: died between baseline and as-of
+-- dialect: sqlserver, profile: emis
+
+-- statement 1 of 4: setup
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+CREATE TABLE #steward_codes (
+  list_id int NOT NULL,
+  code    varchar(64) COLLATE DATABASE_DEFAULT NOT NULL,
+  PRIMARY KEY (list_id, code)
+);
+
+-- statement 2 of 4: setup
+INSERT INTO #steward_codes (list_id, code) VALUES (@p1, @p2), (@p1, @p3), (@p1, @p4), (@p1, @p5);
+-- parameters:
+--   @p1 = 0 (int)
+--   @p2 = "1001" (text)
+--   @p3 = "1002" (text)
+--   @p4 = "1003" (text)
+--   @p5 = "1004" (text)
+
+-- statement 3 of 4: query
+WITH
+codes AS (
+    SELECT list_id, code FROM #steward_codes
+),
+codes_issues AS (
+    SELECT k.code,
+           MAX(CASE WHEN k.list_id = 0 THEN 1 ELSE 0 END) AS l0
+    FROM codes AS k
+    WHERE k.list_id IN (0)
+    GROUP BY k.code
+),
+iss AS (
+    SELECT i.patient_id,
+           COUNT(*) AS n_rows,
+           -- a0: exists(issues:opioids,between(baseline,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p1 THEN 1 ELSE 0 END) AS a0,
+           -- a1: exists(issues:opioids,months(3,as_of))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p2 THEN 1 ELSE 0 END) AS a1,
+           -- a2: exists(issues:opioids,months(3,baseline))
+           MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= @p3 AND i.issue_date <= @p4 THEN 1 ELSE 0 END) AS a2
+    FROM (SELECT registration_id AS patient_id,
+                 CAST(effective_date AS date) AS issue_date,
+                 CAST(snomed_concept_id AS varchar(20)) AS dmd_code,
+                 CAST(NULL AS decimal(18,4)) AS quantity
+          FROM medication_all_orgs_v2) AS i
+    JOIN codes_issues AS c ON c.code = i.dmd_code
+    WHERE i.issue_date <= @p5 AND i.issue_date >= @p3
+    GROUP BY i.patient_id
+),
+reg AS (
+    SELECT g.patient_id,
+           MAX(CASE WHEN g.start_date <= @p5 AND (g.end_date IS NULL OR g.end_date >= @p5) THEN 1 ELSE 0 END) AS reg_as_of
+    FROM (SELECT registration_id AS patient_id,
+                 CASE WHEN hashed_organisation = @p6 THEN @p7
+                      ELSE hashed_organisation END AS practice_ods,
+                 registered_date AS start_date,
+                 CASE WHEN registration_end_date < CAST('99991231' AS date) THEN registration_end_date END AS end_date
+          FROM patient_all_orgs_v2) AS g
+    WHERE g.practice_ods = @p7
+    GROUP BY g.patient_id
+),
+pat AS (
+    SELECT r.patient_id,
+           x.sex,
+           x.imd_decile,
+           CASE WHEN r.reg_as_of = 1 AND (x.date_of_death IS NULL OR x.date_of_death > @p5) THEN 1 ELSE 0 END AS registered_as_of,
+           @p8 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p9 THEN 1 ELSE 0 END AS age_baseline,
+           COALESCE(i.a0, 0) AS a0,
+           COALESCE(i.a1, 0) AS a1,
+           COALESCE(i.a2, 0) AS a2,
+           COALESCE(i.n_rows, 0) AS n_rows
+    FROM reg AS r
+    LEFT JOIN (SELECT registration_id AS patient_id,
+                 MAX(CASE gender WHEN 1 THEN 'M' WHEN 2 THEN 'F' ELSE 'U' END) AS sex,
+                 MAX(date_of_birth) AS date_of_birth,
+                 MAX(date_of_death) AS date_of_death,
+                 CAST(MAX(CASE WHEN imd_rank < 0 OR imd_rank > 32844 THEN NULL
+                               WHEN imd_rank = 0 THEN 1
+                               ELSE (imd_rank * 10 + 32843) / 32844 END) AS int) AS imd_decile
+          FROM patient_all_orgs_v2
+          GROUP BY registration_id) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN iss AS i ON i.patient_id = r.patient_id
+),
+val AS (
+    SELECT p.patient_id,
+           p.n_rows,
+           CASE WHEN p.a1 = 1 THEN 1 ELSE 0 END AS w0,
+           CASE WHEN p.a2 = 1 THEN 1 ELSE 0 END AS w1,
+           CASE WHEN p.age_baseline IS NULL THEN -1 WHEN p.age_baseline < @p10 THEN 0 WHEN p.age_baseline < @p11 THEN 1 WHEN p.age_baseline < @p12 THEN 2 WHEN p.age_baseline < @p13 THEN 3 ELSE 4 END AS s_age_band_baseline,
+           CASE WHEN (p.a2 = 1 AND NOT (p.a1 = 1)) THEN 1 ELSE 0 END AS w3,
+           CASE WHEN p.a0 = 1 THEN 1 ELSE 0 END AS w4,
+           CASE WHEN (p.a2 = 1 AND NOT (p.registered_as_of = 1)) THEN 1 ELSE 0 END AS w5,
+           CAST(p.age_baseline AS float) AS v6
+    FROM pat AS p
+)
+SELECT COUNT(*) AS universe,
+       SUM(v.n_rows) AS rows_read,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m0_users__value,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 THEN 1 ELSE 0 END), 0) AS m1_users_b__value,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 0 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_under_18,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 1 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_18_39,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 2 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_40_64,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 3 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_65_79,
+       COALESCE(SUM(CASE WHEN v.w1 = 1 AND v.s_age_band_baseline = 4 THEN 1 ELSE 0 END), 0) AS m1_users_b__age_band_80_,
+       COALESCE(SUM(CASE WHEN v.w3 = 1 THEN 1 ELSE 0 END), 0) AS m2_stopped__value,
+       COALESCE(SUM(CASE WHEN v.w4 = 1 THEN 1 ELSE 0 END), 0) AS m3_after_users__value,
+       COALESCE(SUM(CASE WHEN v.w5 = 1 THEN 1 ELSE 0 END), 0) AS m4_lost__value,
+       ROUND(COALESCE(SUM(CASE WHEN v.w1 = 1 THEN v.v6 ELSE 0 END), 0), 6) AS m5_ages_b__value
+FROM val AS v;
+-- parameters:
+--   @p1 = 2024-04-01 (date)
+--   @p2 = 2025-01-01 (date)
+--   @p3 = 2024-01-01 (date)
+--   @p4 = 2024-03-31 (date)
+--   @p5 = 2025-03-31 (date)
+--   @p6 = "9ec104040308a458" (text)
+--   @p7 = "Y01234" (text)
+--   @p8 = 2024 (int)
+--   @p9 = 331 (int)
+--   @p10 = 18 (int)
+--   @p11 = 40 (int)
+--   @p12 = 65 (int)
+--   @p13 = 80 (int)
+
+-- statement 4 of 4: teardown
+IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
+
