@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,13 +157,14 @@ func Parse(path string, src []byte) (*Config, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")
+		probs.sort()
 		return nil, probs
 	}
 	c := &Config{path: path}
 	if v := yamlstrict.Lookup(root, "version"); v == nil {
 		add(root, "version is missing", "add `version: 1` as the first line")
 	} else if v.Value != fmt.Sprint(Version) {
-		add(v, fmt.Sprintf("version %s is not supported by this agent", v.Value), "this agent reads version 1")
+		add(v, fmt.Sprintf("version %s is not supported by this agent", oneLine(v.Value)), "this agent reads version 1")
 	} else {
 		c.Version = Version
 	}
@@ -170,13 +172,27 @@ func Parse(path string, src []byte) (*Config, error) {
 	c.applyDefaults()
 	c.validate(root, add)
 	if len(probs.List) > 0 {
-		sort.SliceStable(probs.List, func(i, j int) bool {
-			a, b := probs.List[i], probs.List[j]
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
+		probs.sort()
 		return nil, probs
 	}
 	return c, nil
+}
+
+// oneLine returns s as it is when it prints as one plain line, else quoted,
+// so that each problem stays on a line of its own.
+func oneLine(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
+}
+
+// sort puts the problems in file order.
+func (p *Problems) sort() {
+	sort.SliceStable(p.List, func(i, j int) bool {
+		a, b := p.List[i], p.List[j]
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
 }
 
 // decode reads the values of root into c, reporting unknown and repeated
