@@ -187,7 +187,9 @@ func Decode(r io.Reader) (*Document, error) {
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if dec.More() {
+	// More would pass a stray '}' or ']' after the document: only the end
+	// of the input may follow it.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: trailing data after the document", ErrInvalid)
 	}
 	if err := d.Validate(); err != nil {
@@ -197,37 +199,50 @@ func Decode(r io.Reader) (*Document, error) {
 }
 
 // findPatientLevelField returns the first object key anywhere in body that
-// names patient-level data, or "".
+// names patient-level data, or "". It reads the keys as they come, so a
+// repeated key (whose values decoding would merge into one map) and a
+// document with bytes after it are still searched in full.
 func findPatientLevelField(body []byte) string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return ""
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type open struct{ object, wantKey bool }
+	var stack []open // the containers the next token is in
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
 	}
-	var walk func(any) string
-	walk = func(v any) string {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, sub := range t {
-				lk := strings.ToLower(k)
-				for _, n := range patientLevelNames {
-					if lk == n {
-						return k
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, open{object: true, wantKey: true})
+			case '[':
+				stack = append(stack, open{})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].wantKey {
+				stack[n-1].wantKey = false
+				lk := strings.ToLower(t)
+				for _, name := range patientLevelNames {
+					if lk == name {
+						return t
 					}
 				}
-				if f := walk(sub); f != "" {
-					return f
-				}
+				continue
 			}
-		case []any:
-			for _, sub := range t {
-				if f := walk(sub); f != "" {
-					return f
-				}
-			}
+			valueDone()
+		default:
+			valueDone()
 		}
-		return ""
 	}
-	return walk(v)
 }
 
 // Validate checks the document's content.
