@@ -524,6 +524,14 @@ func (p *parser) periods(n *yaml.Node, baseline string) Periods {
 			}
 		}
 	}
+	if ps.To != "" && ps.DeadlineDays >= 0 {
+		// A reconciliation carries its deadline as an RFC 3339 time, whose
+		// year has four digits.
+		if end, err := periodMonthEnd(ps.To); err == nil && end.AddDate(0, 0, ps.DeadlineDays+1).Year() > 9999 {
+			tn, _ := m.get("to")
+			p.add(tn, "periods.to", fmt.Sprintf("the submission deadline of %s falls after the year 9999", ps.To), "use the scheme's real last period")
+		}
+	}
 	if ps.From != "" && ps.To != "" && ps.From > ps.To {
 		fn, _ := m.get("to")
 		p.add(fn, "periods.to", fmt.Sprintf("%s is before from (%s)", ps.To, ps.From), "put to on or after from")
