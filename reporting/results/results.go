@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Schema is the value of Document.Schema for this version.
@@ -257,6 +258,10 @@ func (d *Document) Validate() error {
 	}
 	if d.Pack.ID == "" || d.Pack.Version == "" {
 		add("pack id and version are required")
+	} else if !printable(d.Pack.ID) || !printable(d.Pack.Version) {
+		// The collector stores them as text, which in PostgreSQL cannot
+		// hold a NUL.
+		add("pack id %q and version %q must be printable text", d.Pack.ID, d.Pack.Version)
 	}
 	if !isMonthEnd(d.AsOf) {
 		add("as_of %q is not the last day of a month (YYYY-MM-DD)", d.AsOf)
@@ -310,6 +315,11 @@ func (d *Document) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// printable reports whether s holds no control characters.
+func printable(s string) bool {
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 func isMonthEnd(s string) bool {

@@ -12,7 +12,9 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
@@ -117,7 +119,9 @@ func decodeStrict(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// More would pass a stray '}' or ']' after the value: only the end of
+	// the body may follow it.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
@@ -252,6 +256,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	var hb wire.Heartbeat
 	if err := decodeStrict(body, &hb); err != nil {
 		writeProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, "the body is not a heartbeat: "+err.Error())
+		return
+	}
+	if strings.ContainsFunc(hb.AgentVersion+hb.BundleVersion, unicode.IsControl) {
+		// Stored as text, which in PostgreSQL cannot hold a NUL.
+		writeProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, "agent_version and bundle_version must be printable text")
 		return
 	}
 	if hb.Practice != p.ODS {
