@@ -122,6 +122,7 @@ func TestYAMLLines(t *testing.T) {
 	}{
 		{"", 1}, {"a", 1}, {"a\n", 2}, {"a\r\nb", 2}, {"a\rb\rc", 3}, {"a\r\n\r\n", 3},
 		{"a\u2028b\u0085c\u2029", 4}, {"\xff\n", 2},
+		{"\xfe\xff ( (", 3}, {"\xff\xfe( ( ", 3}, {"\xff\xfea\x00\n\x00", 2}, // UTF-16 BE, LE: U+2028 twice; a, \n
 	} {
 		if got := YAMLLines([]byte(c.src)); got != c.want {
 			t.Errorf("YAMLLines(%q) = %d, want %d", c.src, got, c.want)
