@@ -319,7 +319,12 @@ func describe(n *yaml.Node) string {
 		case "!!timestamp":
 			return "a date"
 		}
-		return "a " + strings.TrimPrefix(n.Tag, "!!")
+		// A tag of the file's own (!x) may hold any character, %0A too.
+		tag := strings.TrimPrefix(n.Tag, "!!")
+		if q := strconv.Quote(tag); q[1:len(q)-1] != tag {
+			tag = q
+		}
+		return "a " + tag
 	}
 	return "nothing"
 }
