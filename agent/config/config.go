@@ -420,6 +420,12 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 	default:
 		add(at("log_level"), fmt.Sprintf("log_level %q is not debug, info, warn or error", c.LogLevel), "")
 	}
+	if c.Database.Timeout.Duration < 0 {
+		add(at("database.timeout"), "database.timeout must be positive", "e.g. 30m, or leave it out for the default")
+	}
+	if c.Collector.Timeout.Duration < 0 {
+		add(at("collector.timeout"), "collector.timeout must be positive", "e.g. 60s, or leave it out for the default")
+	}
 	if c.Heartbeat.Duration < time.Minute {
 		add(at("heartbeat"), "heartbeat must be at least 1m", "")
 	}
