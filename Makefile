@@ -6,7 +6,7 @@ CMDS     := steward steward-agent steward-collector
 DIST     := dist
 OUT      := out
 
-.PHONY: all build demo test vet fmt-check lint go-test bench dist dist-verify windows-check vulncheck clean help
+.PHONY: all build demo test vet fmt-check lint go-test bench fuzz dist dist-verify windows-check vulncheck clean help
 
 all: build
 
@@ -43,6 +43,45 @@ go-test: ## unit and integration tests with the race detector, on a throwaway Po
 
 bench: build ## benchmarks: generation, the MedSIP pack, ingest, reconciliation
 	./.ci/with-postgres.sh ./scripts/bench.sh
+
+# Every fuzz target, as package:Function (docs/fuzzing.md). The test of
+# internal/fuzzcheck fails when a Fuzz function of the repository is missing
+# here, or listed but gone.
+FUZZ_TARGETS := \
+	./agent/config:FuzzParse \
+	./cmd/steward-collector:FuzzListSizes \
+	./reporting/collector/config:FuzzParse \
+	./reporting/collector/server:FuzzEnrol \
+	./reporting/collector/server:FuzzHeartbeat \
+	./reporting/collector/server:FuzzSubmit \
+	./reporting/results:FuzzDecode \
+	./reporting/schemes:FuzzAppendString \
+	./reporting/schemes:FuzzParse \
+	./reporting/wire:FuzzVerify \
+	./searches/bundle:FuzzExtract \
+	./searches/lang:FuzzParseExpr \
+	./searches/lang:FuzzParseSearch \
+	./searches/lang:FuzzSearchCSV \
+	./searches/profile:FuzzParse
+# FUZZTIME is per target: a duration (30s) or a count of inputs (1000000x).
+# FUZZ_ONLY picks the targets whose package:Function contains it. The
+# targets' temporary folders (SQLite stores, extracted bundles) go to
+# FUZZTMPDIR, a RAM disk where there is one: fsync on a disk holds the
+# targets that write to a few hundred inputs a second.
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 100x
+FUZZPARALLEL     ?= 2
+FUZZ_ONLY        ?=
+FUZZTMPDIR       ?= $(firstword $(wildcard /dev/shm) $(TMPDIR) /tmp)
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s); FUZZ_ONLY=FuzzSubmit picks targets
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  case "$$t" in *"$(FUZZ_ONLY)"*) ;; *) continue ;; esac; \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$pkg $$fn, $(FUZZTIME)"; \
+	  TMPDIR='$(FUZZTMPDIR)' $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) \
+	    -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL) $$pkg; \
+	done
 
 dist: ## packages (signed exe and MSI, .debs, SHA256SUMS) and linux/windows binaries of all three commands
 	VERSION='$(VERSION)' GO='$(GO)' DIST='$(DIST)' ./installer/build.sh

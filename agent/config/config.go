@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,13 +198,14 @@ func Parse(path string, src []byte) (*Config, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")
+		probs.sort()
 		return nil, probs
 	}
 	c := &Config{path: path}
 	if v := yamlstrict.Lookup(root, "version"); v == nil {
 		add(root, "version is missing", "add `version: 1` as the first line")
 	} else if v.Value != fmt.Sprint(Version) {
-		add(v, fmt.Sprintf("version %s is not supported by this agent", v.Value), "this agent reads version 1")
+		add(v, fmt.Sprintf("version %s is not supported by this agent", oneLine(v.Value)), "this agent reads version 1")
 	} else {
 		c.Version = Version
 	}
@@ -212,13 +214,27 @@ func Parse(path string, src []byte) (*Config, error) {
 	c.applyDefaults()
 	c.validate(root, add)
 	if len(probs.List) > 0 {
-		sort.SliceStable(probs.List, func(i, j int) bool {
-			a, b := probs.List[i], probs.List[j]
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
+		probs.sort()
 		return nil, probs
 	}
 	return c, nil
+}
+
+// oneLine returns s as it is when it prints as one plain line, else quoted,
+// so that each problem stays on a line of its own.
+func oneLine(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
+}
+
+// sort puts the problems in file order.
+func (p *Problems) sort() {
+	sort.SliceStable(p.List, func(i, j int) bool {
+		a, b := p.List[i], p.List[j]
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
 }
 
 // decode reads the values of root into c, reporting unknown and repeated
@@ -497,6 +513,12 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 	case "debug", "info", "warn", "error":
 	default:
 		add(at("log_level"), fmt.Sprintf("log_level %q is not debug, info, warn or error", c.LogLevel), "")
+	}
+	if c.Database.Timeout.Duration < 0 {
+		add(at("database.timeout"), "database.timeout must be positive", "e.g. 30m, or leave it out for the default")
+	}
+	if c.Collector.Timeout.Duration < 0 {
+		add(at("collector.timeout"), "collector.timeout must be positive", "e.g. 60s, or leave it out for the default")
 	}
 	if c.Heartbeat.Duration < time.Minute {
 		add(at("heartbeat"), "heartbeat must be at least 1m", "")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -296,9 +297,23 @@ func readListSizes(path, month string) ([]store.ListSize, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(io.LimitReader(f, 16<<20))
+	return parseListSizes(path, io.LimitReader(f, 16<<20), month)
+}
+
+// parseListSizes reads list sizes from a CSV with header ods,list_size,
+// naming the file path in errors. A spreadsheet's UTF-8 byte order mark
+// before the header is allowed.
+func parseListSizes(path string, in io.Reader, month string) ([]store.ListSize, error) {
+	br := bufio.NewReader(in)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	r := csv.NewReader(br)
 	r.FieldsPerRecord = 2
 	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s:1: the file is empty: want the header ods,list_size and a line per practice", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

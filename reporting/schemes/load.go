@@ -342,7 +342,12 @@ func describe(n *yaml.Node) string {
 		case "!!timestamp":
 			return "a date"
 		}
-		return "a " + strings.TrimPrefix(n.Tag, "!!")
+		// A tag of the file's own (!x) may hold any character, %0A too.
+		tag := strings.TrimPrefix(n.Tag, "!!")
+		if q := strconv.Quote(tag); q[1:len(q)-1] != tag {
+			tag = q
+		}
+		return "a " + tag
 	}
 	return "nothing"
 }
@@ -547,6 +552,14 @@ func (p *parser) periods(n *yaml.Node, baseline string) Periods {
 			default:
 				p.add(ln, "periods.late_submissions", fmt.Sprintf("%q is not a late-submission policy", v), "use pay or withhold")
 			}
+		}
+	}
+	if ps.To != "" && ps.DeadlineDays >= 0 {
+		// A reconciliation carries its deadline as an RFC 3339 time, whose
+		// year has four digits.
+		if end, err := periodMonthEnd(ps.To); err == nil && end.AddDate(0, 0, ps.DeadlineDays+1).Year() > 9999 {
+			tn, _ := m.get("to")
+			p.add(tn, "periods.to", fmt.Sprintf("the submission deadline of %s falls after the year 9999", ps.To), "use the scheme's real last period")
 		}
 	}
 	if ps.From != "" && ps.To != "" && ps.From > ps.To {

@@ -29,8 +29,30 @@ const maxManifestSize = 4 << 20
 // it lists, with the listed size and SHA-256, and every listed file must be
 // present. Absolute paths, .., symbolic and hard links, devices, duplicates
 // and oversize content are refused. On error dir is removed: extract into a
-// staging folder.
+// staging folder. The gzip stream, the first entry and the manifest are
+// checked before dir is made, so that a malformed bundle touches no disk.
 func Extract(tgz []byte, dir string) (err error) {
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		return fmt.Errorf("extract bundle: %w", invalidf("not gzip: %v", err))
+	}
+	tr := tar.NewReader(zr)
+	hdr, err := tr.Next()
+	if err != nil {
+		return fmt.Errorf("extract bundle: %w", invalidf("no manifest: %v", err))
+	}
+	if hdr.Name != ManifestName || hdr.Typeflag != tar.TypeReg || hdr.Size > maxManifestSize {
+		return fmt.Errorf("extract bundle: %w", invalidf("the first entry must be %s, a regular file of at most %d bytes (got %q)", ManifestName, maxManifestSize, hdr.Name))
+	}
+	mb, err := io.ReadAll(io.LimitReader(tr, maxManifestSize+1))
+	if err != nil {
+		return fmt.Errorf("extract bundle: %w", invalidf("read manifest: %v", err))
+	}
+	m, err := parseManifest(mb)
+	if err != nil {
+		return fmt.Errorf("extract bundle: %w: %w", ErrInvalid, err)
+	}
+
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("extract bundle: %w", err)
 	}
@@ -45,27 +67,6 @@ func Extract(tgz []byte, dir string) (err error) {
 			err = fmt.Errorf("extract bundle: %w", err)
 		}
 	}()
-	zr, err := gzip.NewReader(bytes.NewReader(tgz))
-	if err != nil {
-		return invalidf("not gzip: %v", err)
-	}
-	tr := tar.NewReader(zr)
-
-	hdr, err := tr.Next()
-	if err != nil {
-		return invalidf("no manifest: %v", err)
-	}
-	if hdr.Name != ManifestName || hdr.Typeflag != tar.TypeReg || hdr.Size > maxManifestSize {
-		return invalidf("the first entry must be %s, a regular file of at most %d bytes (got %q)", ManifestName, maxManifestSize, hdr.Name)
-	}
-	mb, err := io.ReadAll(io.LimitReader(tr, maxManifestSize+1))
-	if err != nil {
-		return invalidf("read manifest: %v", err)
-	}
-	m, err := parseManifest(mb)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if err := writeNew(filepath.Join(dir, ManifestName), bytes.NewReader(mb), nil); err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func Extract(tgz []byte, dir string) (err error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := writeNew(p, io.LimitReader(tr, f.Size), h); err != nil {
+		if err := writeNew(p, archiveReader{hdr.Name, io.LimitReader(tr, f.Size)}, h); err != nil {
 			return err
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
@@ -121,6 +122,22 @@ func Extract(tgz []byte, dir string) (err error) {
 		}
 	}
 	return nil
+}
+
+// archiveReader reads an entry's content; a failure to read it (a
+// truncated or corrupt archive) is the bundle's fault, ErrInvalid, where a
+// failure to write it is the disk's.
+type archiveReader struct {
+	name string
+	r    io.Reader
+}
+
+func (a archiveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = invalidf("read %q: %v", a.name, err)
+	}
+	return n, err
 }
 
 // writeNew creates p (which must not exist) with r's content, also writing

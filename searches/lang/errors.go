@@ -63,8 +63,12 @@ type errs struct {
 }
 
 func (c *errs) add(p model.Pos, fix, format string, a ...any) {
-	c.all = append(c.all, Error{Pos: p, Msg: fmt.Sprintf(format, a...), Fix: fix})
+	c.all = append(c.all, Error{Pos: p, Msg: oneLine.Replace(fmt.Sprintf(format, a...)), Fix: oneLine.Replace(fix)})
 }
+
+// oneLine writes the line breaks a quoted CSV field or YAML string may hold
+// as \n and \r, so that each problem prints on one line.
+var oneLine = strings.NewReplacer("\r", `\r`, "\n", `\n`)
 
 func (c *errs) result() error {
 	if len(c.all) == 0 {

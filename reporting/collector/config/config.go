@@ -157,11 +157,18 @@ func Parse(file string, data []byte) (*Config, error) {
 	p := &parser{file: file}
 	root, err := yamlstrict.Parse(data)
 	var second *yamlstrict.SecondDocumentError
+	var syntax *yamlstrict.SyntaxError
 	switch {
 	case errors.Is(err, yamlstrict.ErrEmpty):
 		return nil, &Error{[]Problem{{File: file, Msg: "the file is empty (start it with `version: 1`)"}}}
 	case errors.As(err, &second):
 		return nil, &Error{[]Problem{{File: file, Line: second.Line, Col: second.Col, Msg: "a second YAML document: the file must hold one (remove the `---` and what follows)"}}}
+	case errors.As(err, &syntax):
+		msg := "not valid YAML: "
+		if root != nil {
+			msg = "not valid YAML after the first document: "
+		}
+		return nil, &Error{[]Problem{{File: file, Line: syntax.Line, Col: 1, Msg: msg + syntax.Msg}}}
 	case err != nil && root != nil:
 		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}}
 	case err != nil:
