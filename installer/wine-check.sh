@@ -276,11 +276,15 @@ grep -q ' passed, 0 failed' "$tmp/st-linux.norm" || { indent <"$tmp/st-linux"; f
 same "steward search test (the MedSIP fixtures on eval and every SQLite layout)" "$tmp/st-linux.norm" "$tmp/st-wine.norm"
 tail -1 "$tmp/st-wine.norm" | indent
 
-"$bin/steward" synth --patients 1000 --layout tpp --db "sqlite:$WINEPREFIX/drive_c/practice/tpp.db" >/dev/null
-for spec in "practice.db canonical" "tpp.db tpp"; do
-  read -r db profile <<<"$spec"
+# synth says how to read the layout it wrote ("read it with --profile tpp
+# --profile-param organisation_id=N").
+tpp_read=$("$bin/steward" synth --patients 1000 --layout tpp --db "sqlite:$WINEPREFIX/drive_c/practice/tpp.db" | sed -n 's/^read it with //p')
+for spec in "practice.db --profile canonical" "tpp.db $tpp_read"; do
+  read -r db read <<<"$spec"
+  profile=$(sed -n 's/^--profile \([a-z]*\).*/\1/p' <<<"$read")
   for format in json table; do
-    args=(run --profile "$profile" --practice Y01234 --as-of 2025-03-31 --baseline 2024-03-31 --format "$format")
+    # shellcheck disable=SC2206 # read holds several flags
+    args=(run $read --practice Y01234 --as-of 2025-03-31 --baseline 2024-03-31 --format "$format")
     "$bin/steward" "${args[@]}" --db "sqlite:$WINEPREFIX/drive_c/practice/$db" | stable >"$tmp/run-linux"
     wine "$DIST/windows-amd64/steward.exe" "${args[@]}" --db "sqlite:C:\\practice\\$db" | stable >"$tmp/run-wine"
     same "steward run --profile $profile --format $format" "$tmp/run-linux" "$tmp/run-wine"
