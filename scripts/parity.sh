@@ -33,7 +33,7 @@ for l in "${layouts[@]}"; do
 done
 if [ -n "${STEWARD_TEST_PG:-}" ]; then
   for l in "${layouts[@]}"; do
-    psql -q "$STEWARD_TEST_PG" -c "DROP DATABASE IF EXISTS parity_$l" -c "CREATE DATABASE parity_$l" >/dev/null
+    psql -q "$STEWARD_TEST_PG" -c "SET client_min_messages TO warning" -c "DROP DATABASE IF EXISTS parity_$l" -c "CREATE DATABASE parity_$l" >/dev/null
     url=$(python3 -c "import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path='/parity_'+sys.argv[2]).geturl())" "$STEWARD_TEST_PG" "$l")
     one postgres "$l" "$url"
     psql -q "$STEWARD_TEST_PG" -c "DROP DATABASE parity_$l" >/dev/null

@@ -1,9 +1,10 @@
 // Package dataset holds a practice's records as plain Go values — patients,
 // registration spells, medication issues and clinical events — and writes
-// them into a SQL database in the canonical layout or the SystmOne-style
-// ("tpp") layout. The reference evaluator reads a Dataset directly; the SQL
-// engines read what a writer put in a database; the conformance suite
-// compares the two.
+// them into a SQL database in the canonical layout, SystmOne's tables
+// ("tpp") or EMIS Web's ("emis"), each with its quirks. The reference
+// evaluator reads a Dataset directly (ForLayout gives what a layout can
+// hold); the SQL engines read what a writer put in a database; the
+// conformance suite compares the two.
 package dataset
 
 import (

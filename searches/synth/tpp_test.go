@@ -9,7 +9,7 @@ import (
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
-// TestTPPMatchesCanonical generates the same practice in both layouts and
+// TestTPPMatchesCanonical generates the same practice in two layouts and
 // checks that SystmOne's tables say exactly what the canonical ones say.
 func TestTPPMatchesCanonical(t *testing.T) {
 	cfg := smallConfig(sqlitePatients)

@@ -554,12 +554,13 @@ func (c *checker) stats(ctx context.Context, t *Table) error {
 	asOf, hi, lo := b.Date(c.opt.AsOf), b.Date(sentinel), b.Date(early)
 	m := "t." + t.DateColumn
 	clean := "CASE WHEN " + m + " > " + lo + " AND " + m + " < " + hi + " THEN " + m + " END"
-	ymd := func(x string) string { return c.d.Year(x) + " * 10000 + " + c.d.MonthDay(x) }
+	// Dates compare as dates on every engine (ISO text on SQLite), so
+	// MIN and MAX need no conversion per row: one cheap pass.
 	sel := []string{
 		"COUNT(*)",
-		"MIN(" + ymd(clean) + ")",
-		"MAX(" + ymd(clean) + ")",
-		"MAX(CASE WHEN " + m + " <= " + asOf + " THEN " + ymd(m) + " END)",
+		"MIN(" + clean + ")",
+		"MAX(" + clean + ")",
+		"MAX(CASE WHEN " + m + " <= " + asOf + " THEN " + m + " END)",
 		"SUM(CASE WHEN " + m + " IS NULL THEN 1 ELSE 0 END)",
 		"SUM(CASE WHEN " + m + " > " + asOf + " AND " + m + " < " + hi + " THEN 1 ELSE 0 END)",
 	}
@@ -577,8 +578,16 @@ func (c *checker) stats(ctx context.Context, t *Table) error {
 	default:
 		sel = append(sel, "0", "0")
 	}
-	var rows, first, last, newest, nullDates, future, sentinels, earlies, nullCodes, nullQty sql.NullInt64
-	err = c.query(ctx, b, "SELECT "+strings.Join(sel, ",\n       ")+"\nFROM ("+frag+") AS t",
+	var rows, nullDates, future, sentinels, earlies, nullCodes, nullQty sql.NullInt64
+	var first, last, newest any
+	src := "(" + frag + ")"
+	if c.d.Name() == schema.SQLite {
+		// SQLite would flatten the fragment into this aggregate and
+		// compute each of its columns once per mention (date() a dozen
+		// times a row); a LIMIT keeps it a subquery read once.
+		src = "(SELECT * FROM (" + frag + ") AS f LIMIT -1)"
+	}
+	err = c.query(ctx, b, "SELECT "+strings.Join(sel, ",\n       ")+"\nFROM "+src+" AS t",
 		&rows, &first, &last, &newest, &nullDates, &future, &sentinels, &earlies, &nullCodes, &nullQty)
 	if err != nil {
 		if stopped(ctx, err) {
@@ -591,16 +600,26 @@ func (c *checker) stats(ctx context.Context, t *Table) error {
 	t.Counted = true
 	t.Rows, t.NullDates, t.FutureDates, t.SentinelDates, t.EarlyDates = rows.Int64, nullDates.Int64, future.Int64, sentinels.Int64, earlies.Int64
 	t.NullCodes, t.NullQuantities = nullCodes.Int64, nullQty.Int64
-	t.First, t.Last, t.Newest = ymdDate(first), ymdDate(last), ymdDate(newest)
+	t.First, t.Last, t.Newest = asDate(first), asDate(last), asDate(newest)
 	return nil
 }
 
-func ymdDate(n sql.NullInt64) time.Time {
-	if !n.Valid || n.Int64 <= 0 {
-		return time.Time{}
+// asDate reads a date a driver returns (time.Time, or ISO text), zero
+// when there is none.
+func asDate(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC)
+	case []byte:
+		return asDate(string(x))
+	case string:
+		if len(x) >= 10 {
+			if d, err := time.Parse(time.DateOnly, x[:10]); err == nil {
+				return d
+			}
+		}
 	}
-	v := n.Int64
-	return time.Date(int(v/10000), time.Month(v/100%100), int(v%100), 0, 0, 0, 0, time.UTC)
+	return time.Time{}
 }
 
 // patients checks patients against registrations.

@@ -21,8 +21,6 @@ import (
 
 var asOf = time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
 
-const patients = 300
-
 // practice writes a small synthetic practice in layout l and returns its
 // path.
 func practice(t *testing.T, l schema.Layout) string {
