@@ -132,32 +132,13 @@ type Duration struct {
 	time.Duration
 }
 
-// Problem is one thing wrong with a config file.
-type Problem struct {
-	Line, Col int
-	Msg, Fix  string
-}
-
-// Problems is every problem in a config file; its Error prints one per line
+// Problem and Problems are the YAML loaders' shared diagnostics
+// (internal/yamlstrict): every problem of a config file in one pass, each
 // as file:line:col: problem (fix).
-type Problems struct {
-	File string
-	List []Problem
-}
-
-func (p *Problems) Error() string {
-	var b strings.Builder
-	for i, q := range p.List {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s", p.File, q.Line, q.Col, q.Msg)
-		if q.Fix != "" {
-			fmt.Fprintf(&b, " (%s)", q.Fix)
-		}
-	}
-	return b.String()
-}
+type (
+	Problem  = yamlstrict.Problem
+	Problems = yamlstrict.Problems
+)
 
 // Load reads and validates a config file.
 func Load(path string) (*Config, error) {
@@ -198,7 +179,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")
-		probs.sort()
+		probs.Sort()
 		return nil, probs
 	}
 	c := &Config{path: path}
@@ -214,7 +195,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	c.applyDefaults()
 	c.validate(root, add)
 	if len(probs.List) > 0 {
-		probs.sort()
+		probs.Sort()
 		return nil, probs
 	}
 	return c, nil
@@ -227,14 +208,6 @@ func oneLine(s string) string {
 		return q
 	}
 	return s
-}
-
-// sort puts the problems in file order.
-func (p *Problems) sort() {
-	sort.SliceStable(p.List, func(i, j int) bool {
-		a, b := p.List[i], p.List[j]
-		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-	})
 }
 
 // decode reads the values of root into c, reporting unknown and repeated

@@ -263,3 +263,11 @@ func describe(probs []KeyProblem) []string {
 	}
 	return out
 }
+
+func TestProblems(t *testing.T) {
+	p := &Problems{File: "f.yaml", List: []Problem{{Line: 3, Col: 1, Msg: "b", Fix: "fix b"}, {Line: 1, Col: 5, Msg: "a"}, {Line: 3, Col: 1, Msg: "c"}}}
+	p.Sort()
+	if got, want := p.Error(), "f.yaml:1:5: a\nf.yaml:3:1: b (fix b)\nf.yaml:3:1: c"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}

@@ -304,32 +304,13 @@ func (p *Profile) Expand(table string, d schema.Dialect, subst func(Placeholder)
 	return out, nil
 }
 
-// Problem is one thing wrong with a profile file, at a line and column.
-type Problem struct {
-	Line, Col int
-	Msg, Fix  string
-}
-
-// Problems is every problem in a profile file; its Error prints one a line
+// Problem and Problems are the YAML loaders' shared diagnostics
+// (internal/yamlstrict): every problem of a profile file in one pass, each
 // as file:line:col: problem (fix).
-type Problems struct {
-	File string
-	List []Problem
-}
-
-func (e *Problems) Error() string {
-	var b strings.Builder
-	for i, q := range e.List {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, q.Line, q.Col, q.Msg)
-		if q.Fix != "" {
-			fmt.Fprintf(&b, " (%s)", q.Fix)
-		}
-	}
-	return b.String()
-}
+type (
+	Problem  = yamlstrict.Problem
+	Problems = yamlstrict.Problems
+)
 
 // Parse reads and validates a profile file. source names it in errors.
 // Every problem is reported in one pass, as a *Problems.
@@ -337,10 +318,7 @@ func Parse(source string, data []byte) (*Profile, error) {
 	ps := &parser{probs: &Problems{File: source}, src: strings.Split(string(data), "\n")}
 	p := ps.parse(data)
 	if len(ps.probs.List) > 0 {
-		sort.SliceStable(ps.probs.List, func(i, j int) bool {
-			a, b := ps.probs.List[i], ps.probs.List[j]
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
+		ps.probs.Sort()
 		return nil, ps.probs
 	}
 	p.Source = source
