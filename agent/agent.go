@@ -247,7 +247,6 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 	st.LastRun = now.UTC().Format(time.RFC3339)
 	// The collector is the record of what arrived: send again what it has
 	// lost, and learn its clock.
-	held := map[string]bool{}
 	collectorHas, err := a.restore(ctx, rep, st)
 	if err != nil {
 		a.o.Logger.Warn("could not compare with the collector's receipts; will try at the next cycle", "error", err)
@@ -264,7 +263,6 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 		}
 		if reason := a.notEnded(d); reason != "" {
 			a.hold(rep, st, day, reason)
-			held[day] = true
 			continue
 		}
 		if err := a.compute(ctx, d, rep, st); err != nil {

@@ -28,7 +28,6 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/server"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
-	"github.com/nhs-steward/steward/reporting/run"
 	"github.com/nhs-steward/steward/searches/synth"
 )
 
@@ -127,14 +126,7 @@ func TestCycleLandsTheSameFiguresAsStewardRun(t *testing.T) {
 	if out, err := f.agent(nil, "once", "--as-of", "2025-03-31"); err != nil {
 		t.Fatalf("once: %v\n%s", err, out)
 	}
-	sub, err := f.st.CurrentSubmission(context.Background(), "Y01234", "medsip", "2025-03-31")
-	if err != nil {
-		t.Fatalf("no submission at the collector: %v", err)
-	}
-	got, err := results.Decode(bytes.NewReader(sub.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, body := collectorDocument(t, f.st, "2025-03-31")
 	want := stewardRun(t, f.dbPath)
 	gm, _ := json.Marshal(got.Measures)
 	wm, _ := json.Marshal(want.Measures)
@@ -144,28 +136,29 @@ func TestCycleLandsTheSameFiguresAsStewardRun(t *testing.T) {
 	if lt := got.Find("long_term"); lt == nil || *lt.Value == 0 {
 		t.Fatalf("long_term is %v: the practice should have long-term users", lt)
 	}
-	scanPayload(t, f.dbPath, sub.Body)
+	scanPayload(t, f.dbPath, body)
 }
 
 // stewardRun is what 'steward run' computes for the practice as of
 // 2025-03-31, baseline 2024-03-31.
 func stewardRun(t *testing.T, dbPath string) *results.Document {
 	t.Helper()
-	pack, err := run.LoadPack("medsip")
+	return runPack(t, dbPath, "2025-03-31", "2024-03-31")
+}
+
+// collectorDocument is the document the collector holds as current for
+// Y01234's month ending asOf, decoded, and its body as received.
+func collectorDocument(t *testing.T, st *store.DB, asOf string) (*results.Document, []byte) {
+	t.Helper()
+	sub, err := st.CurrentSubmission(context.Background(), "Y01234", "medsip", asOf)
+	if err != nil {
+		t.Fatalf("no submission at the collector: %v", err)
+	}
+	doc, err := results.Decode(bytes.NewReader(sub.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := run.Open("sqlite:"+dbPath, "canonical", pack, "steward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	doc, err := r.Document(context.Background(), run.Request{Practice: "Y01234",
-		AsOf: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), Baseline: time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
+	return doc, sub.Body
 }
 
 // scanPayload checks that no byte of an uploaded payload holds a patient id,

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/searches/schema"
 	"github.com/nhs-steward/steward/searches/synth"
 )
@@ -71,14 +70,7 @@ func TestAgentReadsAProfileFile(t *testing.T) {
 	if out, err := f.agent(nil, "once", "--as-of", "2025-03-31"); err != nil {
 		t.Fatalf("once: %v\n%s", err, out)
 	}
-	sub, err := f.st.CurrentSubmission(ctx, "Y01234", "medsip", "2025-03-31")
-	if err != nil {
-		t.Fatalf("no submission at the collector: %v", err)
-	}
-	got, err := results.Decode(bytes.NewReader(sub.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, _ := collectorDocument(t, f.st, "2025-03-31")
 	want := stewardRun(t, f.dbPath)
 	gm, _ := json.Marshal(got.Measures)
 	wm, _ := json.Marshal(want.Measures)
