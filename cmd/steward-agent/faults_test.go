@@ -628,3 +628,52 @@ func (r *faultRig) wantPaymentOfStewardRun(asOf string) {
 		t.Fatalf("%s: the collector pays %d on %+v; steward run's figures pay %d on %+v", period, got.TotalPence, got.Elements, w.TotalPence, w.Elements)
 	}
 }
+
+// TestFaultAgentFiles: the agent's own files damaged or missing. An empty
+// practice key left by an old failed enrolment is replaced by the next
+// enrol; a pinned collector key that is lost is pinned again on first use
+// (from the collector's signed receipt list); a damaged one stops the agent
+// with the fix; a month the collector holds that this agent's outbox lost
+// is reported, not sent twice.
+func TestFaultAgentFiles(t *testing.T) {
+	r := newFaultRig(t, "")
+	if err := os.MkdirAll(r.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dataDir, "practice.key"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.enrol()
+	pinned := filepath.Join(r.dataDir, "collector.pub")
+	first, err := os.ReadFile(pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(pinned)
+	out := r.mustAgent("once", "--as-of", "2025-02-28")
+	if again, err := os.ReadFile(pinned); err != nil || string(again) != string(first) {
+		t.Fatalf("the collector key was not pinned again (%v):\n%s", err, out)
+	}
+	if err := os.WriteFile(pinned, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = r.agent(nil, "once", "--as-of", "2025-03-31")
+	if processExit(err) != 3 || !strings.Contains(out, "is corrupt: delete it") {
+		t.Fatalf("once with a damaged pinned key: exit %d\n%s", processExit(err), out)
+	}
+	if err := os.WriteFile(pinned, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The outbox loses February (a restore of the practice server from an
+	// old backup): the collector still holds it.
+	sent, _ := filepath.Glob(filepath.Join(r.dataDir, "sent", "2025-02-28_*.json"))
+	if len(sent) != 1 {
+		t.Fatalf("sent files for February: %v", sent)
+	}
+	os.Remove(sent[0])
+	r.mustAgent("once", "--as-of", "2025-03-31")
+	if st := r.mustAgent("status"); !strings.Contains(st, "unknown 2025-02-28") {
+		t.Errorf("status does not report the month the collector holds and the agent never sent:\n%s", st)
+	}
+	r.wantAtCollector(1, "2024-03-31", "2025-02-28", "2025-03-31")
+}
