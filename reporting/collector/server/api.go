@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/nhs-steward/steward/internal/strictjson"
 	"github.com/nhs-steward/steward/reporting/collector"
@@ -322,11 +321,6 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	var hb wire.Heartbeat
 	if field, err := decodeStrict(body, &hb); err != nil {
 		writeFieldProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, field, "the body is not a heartbeat: "+err.Error())
-		return
-	}
-	if strings.ContainsFunc(hb.AgentVersion+hb.BundleVersion, unicode.IsControl) {
-		// Stored as text, which in PostgreSQL cannot hold a NUL.
-		writeProblem(w, http.StatusUnprocessableEntity, ProblemInvalid, "agent_version and bundle_version must be printable text")
 		return
 	}
 	if hb.Practice != p.ODS {

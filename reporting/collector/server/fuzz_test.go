@@ -9,10 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nhs-steward/steward/reporting/collector/catalogue"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +161,24 @@ func FuzzEnrol(f *testing.F) {
 	})
 }
 
+// acceptable reports whether a decoded document passes the collector's
+// other checks: it matches the pack version it names and its month has
+// ended, and it was not generated in the future.
+func acceptable(packs *catalogue.Catalogue, doc *results.Document, now time.Time) bool {
+	spec, err := packs.Lookup(doc.Pack.ID, doc.Pack.Version)
+	if err != nil || doc.CheckPack(spec) != nil {
+		return false
+	}
+	asOf, err := time.Parse(time.DateOnly, doc.AsOf)
+	if err != nil || !now.UTC().After(asOf.AddDate(0, 0, 1)) {
+		return false
+	}
+	if g, err := time.Parse(time.RFC3339Nano, doc.GeneratedAt); err == nil && g.Sub(now) > wire.MaxClockSkew {
+		return false
+	}
+	return true
+}
+
 // FuzzSubmit posts arbitrary bodies, each signed by the enrolled agent of
 // practice Y01234 with a new idempotency key, to /v1/submissions of a
 // collector on loopback: the ingest path end to end, from the signature
@@ -166,9 +188,10 @@ func FuzzEnrol(f *testing.F) {
 //
 // Properties:
 //   - the answer is 201 or a 4xx problem+json, never a 5xx;
-//   - 201 exactly when results.Decode accepts the body and the document is
-//     the signing practice's; the acknowledgement names the submission, and
-//     the store holds the body byte for byte;
+//   - 201 exactly when results.Decode accepts the body, the document is the
+//     signing practice's, matches the pack version it names (the built-in
+//     catalogue) and its month has ended; the acknowledgement names the
+//     submission, and the store holds the body byte for byte;
 //   - after a 4xx nothing is stored under the key.
 func FuzzSubmit(f *testing.F) {
 	type target struct {
@@ -181,11 +204,12 @@ func FuzzSubmit(f *testing.F) {
 		ts = append(ts, target{c, c.env.enrolledWithCode(f, "Y01234", c.code)})
 	}
 	n := 0
+	packs := catalogue.New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		n++
 		key := fmt.Sprintf("fuzz-%d-%d", os.Getpid(), n)
 		doc, derr := results.Decode(bytes.NewReader(body))
-		accept := derr == nil && doc.Practice == "Y01234"
+		accept := derr == nil && doc.Practice == "Y01234" && acceptable(packs, doc, time.Now())
 		for _, tg := range ts {
 			resp, out := do(t, tg.a.request(t, tg.c.env.url, wire.PathSubmissions, key, body, time.Now()))
 			status, ctype := resp.StatusCode, resp.Header.Get("Content-Type")
@@ -281,4 +305,36 @@ func FuzzHeartbeat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSubmitSeedsReachTheStore: FuzzSubmit's seeds hold at least one
+// document the collector accepts, so the store side of its properties is
+// exercised by plain go test.
+func TestSubmitSeedsReachTheStore(t *testing.T) {
+	packs := catalogue.New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzSubmit", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no seeds: %v", err)
+	}
+	accepted := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lit, ok := strings.Cut(string(b), "[]byte(")
+		if !ok {
+			continue
+		}
+		body, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lit), ")")))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if doc, err := results.Decode(strings.NewReader(body)); err == nil && doc.Practice == "Y01234" && acceptable(packs, doc, time.Now()) {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		t.Fatal("no seed of FuzzSubmit is a document the collector accepts: regenerate steward-run from `steward run`")
+	}
 }
