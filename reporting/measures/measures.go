@@ -129,7 +129,7 @@ func sortedReferences(refs map[string]results.Reference) []results.Reference {
 // parameters and references. The collector holds every submission naming
 // p's id and version to it (results.Document.CheckPack).
 func Spec(p *model.Pack) *results.PackSpec {
-	out := &results.PackSpec{ID: p.ID, Version: p.Version}
+	out := &results.PackSpec{ID: p.ID, Version: p.Version, FirstAsOf: p.FirstAsOf}
 	refs := map[string]results.Reference{}
 	for _, s := range p.Searches {
 		out.Searches = append(out.Searches, s.ID)

@@ -17,10 +17,13 @@ import (
 // published pack, not from the agent.
 type PackSpec struct {
 	ID, Version string
-	Measures    []MeasureSpec // in the pack's order
-	Searches    []string      // search ids
-	Parameters  []string      // parameter names
-	References  []Reference   // kind, name, version and SHA-256 of every codelist file and reference table
+	// FirstAsOf is the earliest month end the pack version's figures are
+	// valid for; "" when it sets none.
+	FirstAsOf  string
+	Measures   []MeasureSpec // in the pack's order
+	Searches   []string      // search ids
+	Parameters []string      // parameter names
+	References []Reference   // kind, name, version and SHA-256 of every codelist file and reference table
 }
 
 // MeasureSpec describes one measure of a pack.
@@ -83,6 +86,10 @@ func (d *Document) CheckPack(s *PackSpec) error {
 	if d.Pack.ID != s.ID || d.Pack.Version != s.Version {
 		c.add(ErrPackMismatch, "$.pack", "the document names %s %s, checked against %s", shown(d.Pack.ID), shown(d.Pack.Version), s.name())
 		return c.err()
+	}
+	if s.FirstAsOf != "" && isMonthEnd(d.AsOf) && d.AsOf < s.FirstAsOf {
+		c.add(ErrPackMismatch, "$.as_of", "as_of %s is before %s's first valid month end, %s (first_as_of in its pack.yaml): its figures are not valid for earlier months",
+			d.AsOf, s.name(), s.FirstAsOf)
 	}
 	seen := map[string]bool{}
 	for i := range d.Measures {

@@ -248,3 +248,37 @@ func TestErrorsFormat(t *testing.T) {
 		t.Errorf("Errors.Error() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestPackFirstAsOf: a pack may name the first month end its figures are
+// valid for; anything but a month end is refused at its line.
+func TestPackFirstAsOf(t *testing.T) {
+	p, err := LoadPack("../packs/medsip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FirstAsOf != "2015-04-30" {
+		t.Errorf("medsip first_as_of = %q", p.FirstAsOf)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/valid/pack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"medsip.yaml", "reviews.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata/valid", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := strings.Replace(string(src), "title: MedSIP\n", "title: MedSIP\nfirst_as_of: 2015-04-15\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "pack.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadPack(dir)
+	if err == nil || !strings.Contains(err.Error(), `pack.yaml:5:14: first_as_of "2015-04-15" is not a month end`) {
+		t.Fatalf("LoadPack with first_as_of mid-month: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -178,7 +179,7 @@ func LoadPack(path string) (*model.Pack, error) {
 }
 
 func (d *doc) pack(top *yaml.Node) *model.Pack {
-	m, _ := d.fields(top, "a pack manifest", "steward", "id", "version", "title", "searches")
+	m, _ := d.fields(top, "a pack manifest", "steward", "id", "version", "title", "first_as_of", "searches")
 	p := &model.Pack{Pos: d.pos(top)}
 	if f, ok := d.required(m, top, "a pack manifest", "id", "add id: followed by the pack's name, e.g. id: medsip"); ok {
 		p.ID, _ = d.ident(f.val, "pack id")
@@ -195,6 +196,15 @@ func (d *doc) pack(top *yaml.Node) *model.Pack {
 	}
 	if f, ok := m["title"]; ok {
 		p.Title, _ = d.text(f.val, "pack title")
+	}
+	if f, ok := m["first_as_of"]; ok {
+		if v, ok := d.text(f.val, "first_as_of"); ok {
+			if t, err := time.Parse(time.DateOnly, v); err != nil || t.AddDate(0, 0, 1).Day() != 1 {
+				d.add(d.pos(f.val), "write the last day of a month, e.g. first_as_of: 2015-04-30", "first_as_of %q is not a month end (YYYY-MM-DD)", v)
+			} else {
+				p.FirstAsOf = v
+			}
+		}
 	}
 	f, ok := d.required(m, top, "a pack manifest", "searches", "list the pack's search files, e.g. searches: [medsip.yaml]")
 	if !ok {

@@ -60,11 +60,15 @@ func (t Type) String() string {
 
 // Pack is a versioned set of searches published together.
 type Pack struct {
-	ID       string
-	Version  string
-	Title    string
-	Searches []*Search
-	Pos      Pos
+	ID      string
+	Version string
+	Title   string
+	// FirstAsOf is the earliest month end the pack's figures are valid
+	// for ("" when the pack sets none): the collector refuses figures for
+	// an earlier month.
+	FirstAsOf string
+	Searches  []*Search
+	Pos       Pos
 }
 
 // Search is one validated search file.

@@ -515,7 +515,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			acks := map[string]wire.Ack{}
 			for i := range 20 {
 				key := fmt.Sprintf("restart-%04d", i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", time.Date(2016, time.Month(i+2), 0, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), 41))
 				if resp.StatusCode != http.StatusCreated {
 					t.Fatalf("submit %s: %d %s", key, resp.StatusCode, body)
 				}
@@ -528,7 +528,7 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 			for key, want := range acks {
 				var i int
 				fmt.Sscanf(key, "restart-%04d", &i)
-				resp, body := a.submit(t, url, key, document("Y01234", fmt.Sprintf("20%02d-01-31", i), 41))
+				resp, body := a.submit(t, url, key, document("Y01234", time.Date(2016, time.Month(i+2), 0, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), 41))
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("retry %s after restart: %d %s", key, resp.StatusCode, body)
 				}
@@ -639,8 +639,9 @@ func TestLateOlderDocumentNeverSupersedes(t *testing.T) {
 }
 
 // TestMonthNotEndedRefused: figures for a month that has not ended by the
-// collector's clock are refused with a problem naming the rule, as is a
-// document generated in the collector's future.
+// collector's clock are refused with a problem naming the rule, as are a
+// document generated in the collector's future and one for a month before
+// its pack's first valid month.
 func TestMonthNotEndedRefused(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
 		a := e.enrolled(t, "Y01234", "QWE")
@@ -654,8 +655,16 @@ func TestMonthNotEndedRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "future") {
 			t.Fatalf("generated in the future: %d %s", resp.StatusCode, body)
 		}
-		if subs, _ := e.db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: "Y01234"}); len(subs) != 0 {
-			t.Fatalf("%d refused submissions stored", len(subs))
+		// Before the pack's first valid month (medsip's pack.yaml: first_as_of).
+		resp, body = a.submit(t, e.url, "early-0002", document("Y01234", "2015-03-31", 41))
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "first valid month end, 2015-04-30") {
+			t.Fatalf("a month before the pack's first valid month: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := a.submit(t, e.url, "first-0001", document("Y01234", "2015-04-30", 41)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("the pack's first valid month: %d %s", resp.StatusCode, body)
+		}
+		if subs, _ := e.db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: "Y01234"}); len(subs) != 1 {
+			t.Fatalf("%d submissions stored, want only the first valid month's", len(subs))
 		}
 	})
 }
