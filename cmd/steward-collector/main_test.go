@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/nhs-steward/steward/internal/cli"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
 	"github.com/nhs-steward/steward/reporting/collector/store"
+	"github.com/nhs-steward/steward/reporting/wire"
 )
 
 func run(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -186,5 +188,50 @@ func TestMonthFlags(t *testing.T) {
 				t.Errorf("%s: exit %d, stderr %q; want %d and %q", strings.Join(args, " "), code, errs, cli.ExitUsage, want)
 			}
 		}
+	}
+}
+
+// TestReceiptKeyCheckAndErrors: serve --check says where the receipt key
+// is (or that serve makes it), refuses a damaged one, and serve names the
+// fix when the key's folder is not writable (a packaged collector whose key
+// sat beside a root-owned configuration failed its first start).
+func TestReceiptKeyCheckAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "collector.yaml")
+	if code, _, errs := run(t, "", "init-config", "--out", cfg); code != 0 {
+		t.Fatalf("init-config: %d %s", code, errs)
+	}
+	key := filepath.Join(dir, "steward-collector-receipt.key")
+	code, out, errs := run(t, "", "serve", "--check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "receipt key "+key+": made on first start") {
+		t.Fatalf("serve --check without a key: %d %q %s", code, out, errs)
+	}
+	if _, err := os.Stat(key); !os.IsNotExist(err) {
+		t.Fatalf("serve --check made the receipt key (%v): checking must not change anything", err)
+	}
+	made, _, err := loadReceiptKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ = run(t, "", "serve", "--check", "--config", cfg); code != 0 || !strings.Contains(out, "key id "+wire.KeyID(made.Public().(ed25519.PublicKey))) {
+		t.Fatalf("serve --check with a key: %d %q", code, out)
+	}
+	again, isNew, err := loadReceiptKey(key)
+	if err != nil || isNew || !again.Equal(made) {
+		t.Fatalf("second load: new=%v err=%v, same key %v", isNew, err, again.Equal(made))
+	}
+	if err := os.WriteFile(key, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs = run(t, "", "serve", "--check", "--config", cfg); code != cli.ExitConfig || !strings.Contains(errs, "restore it from the backup") {
+		t.Fatalf("serve --check with a damaged key: exit %d %s", code, errs)
+	}
+
+	// A folder the key cannot be written in (one that does not exist: a
+	// folder without write permission is writable by root, who runs CI).
+	locked := filepath.Join(dir, "no-such-folder")
+	_, _, err = loadReceiptKey(filepath.Join(locked, "receipt.key"))
+	if err == nil || !strings.Contains(err.Error(), "set receipt_key") {
+		t.Fatalf("receipt key in an unwritable folder: %v; want the fix named", err)
 	}
 }

@@ -81,6 +81,11 @@ Examples:
 				}
 				fmt.Fprintf(stdio.Out, "configuration ok; %s store %s at schema version %d (this collector migrates to %d on start)\n",
 					db.Engine(), redact.URL(cfg.Storage), v, store.SchemaVersion())
+				rk, err := describeReceiptKey(cfg.ReceiptKey)
+				if err != nil {
+					return cli.WithCode(cli.ExitConfig, err)
+				}
+				fmt.Fprintln(stdio.Out, rk)
 				if repo != nil {
 					st, err := repo.Status()
 					if err != nil {

@@ -67,12 +67,21 @@ func AgentConfigExample(goos string) string {
 // the store moved to the unit's writable state directory (ProtectSystem=strict
 // makes /etc read-only to the service).
 func CollectorConfigExample() (string, error) {
-	const from = `storage: "sqlite:steward-collector.db"`
-	if !strings.Contains(collectorconfig.Example, from) {
-		return "", fmt.Errorf("collector example has no line %q: update installer/packaging", from)
+	state := "/var/lib/" + CollectorLinux().StateDir
+	// Everything the service writes lives in its state directory: the
+	// configuration folder is root's and the service account cannot write
+	// there, so a key or store "beside this file" would stop the first start.
+	out := collectorconfig.Example
+	for _, r := range []struct{ from, to string }{
+		{`storage: "sqlite:steward-collector.db"`, `storage: "sqlite:` + state + `/steward-collector.db"`},
+		{`# receipt_key: steward-collector-receipt.key`, `receipt_key: ` + state + `/steward-collector-receipt.key`},
+	} {
+		if !strings.Contains(out, r.from) {
+			return "", fmt.Errorf("collector example has no line %q: update installer/packaging", r.from)
+		}
+		out = strings.Replace(out, r.from, r.to, 1)
 	}
-	to := `storage: "sqlite:/var/lib/` + CollectorLinux().StateDir + `/steward-collector.db"`
-	return strings.Replace(collectorconfig.Example, from, to, 1), nil
+	return out, nil
 }
 
 // Versions are one build's version in each packaging system's syntax.

@@ -120,8 +120,14 @@ func TestConfigExamplesAreValidTemplates(t *testing.T) {
 	if !strings.Contains(col, `storage: "sqlite:/var/lib/steward-collector/steward-collector.db"`) {
 		t.Errorf("collector example keeps its store outside the state directory:\n%s", col)
 	}
-	if _, err := collectorconfig.Parse("collector.yaml.example", []byte(col)); err != nil {
-		t.Errorf("collector example does not parse: %v", err)
+	cfg, err := collectorconfig.Parse("/etc/steward/collector.yaml.example", []byte(col))
+	if err != nil {
+		t.Fatalf("collector example does not parse: %v", err)
+	}
+	// The service account cannot write /etc/steward: the receipt key made
+	// on first start must be in the state directory.
+	if want := "/var/lib/steward-collector/steward-collector-receipt.key"; cfg.ReceiptKey != want {
+		t.Errorf("collector example's receipt key is %q, want %q", cfg.ReceiptKey, want)
 	}
 }
 
