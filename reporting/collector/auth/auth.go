@@ -19,12 +19,17 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters for new password hashes (RFC 9106 second
-// recommendation, memory-constrained: t=3, 64 MiB).
+// Argon2id parameters for new password hashes: RFC 9106's second
+// recommendation for memory-constrained use (t=3, 64 MiB), with one lane
+// (p=1) in place of its four. Lanes set how many processors one check
+// keeps busy, not what a guess costs an attacker (that is m × t): with one
+// lane a check takes longer by the clock but leaves the other processors
+// of a small host free to answer everything else during a flood of
+// sign-ins. Hashes made with more lanes still check.
 const (
 	argonTime    = 3
 	argonMemory  = 64 * 1024
-	argonThreads = 2
+	argonThreads = 1
 	argonKeyLen  = 32
 	saltLen      = 16
 )
@@ -41,7 +46,7 @@ const MinPasswordLen = 12
 const HashMemoryBytes = argonMemory * 1024
 
 // HashPassword returns an encoded argon2id hash of password:
-// $argon2id$v=19$m=65536,t=3,p=2$SALT$HASH (base64, no padding). It
+// $argon2id$v=19$m=65536,t=3,p=1$SALT$HASH (base64, no padding). It
 // refuses passwords shorter than MinPasswordLen characters; callers
 // setting a new password check CheckPasswordPolicy first.
 func HashPassword(password string) (string, error) {
@@ -91,20 +96,32 @@ func CheckPassword(encoded, password string) error {
 	return nil
 }
 
+// HashLanes is the processors one check against a new hash keeps busy
+// (argon2id's p parameter).
+const HashLanes = argonThreads
+
 // MemoryOf returns the memory, in bytes, that checking a password against
 // encoded takes (its m parameter), or HashMemoryBytes when encoded is not
 // an argon2id hash this package can read.
 func MemoryOf(encoded string) int64 {
+	mem, _ := CostOf(encoded)
+	return mem
+}
+
+// CostOf returns what checking a password against encoded takes: memory
+// in bytes (m) and processors (p, its lanes); those of a new hash when
+// encoded is not an argon2id hash this package can read.
+func CostOf(encoded string) (mem int64, lanes int) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		return HashMemoryBytes
+		return HashMemoryBytes, HashLanes
 	}
-	var mem, t uint32
+	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &p); err != nil || mem == 0 {
-		return HashMemoryBytes
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || p == 0 {
+		return HashMemoryBytes, HashLanes
 	}
-	return int64(mem) * 1024
+	return int64(m) * 1024, int(p)
 }
 
 // DummyHash is a hash with the parameters of new hashes, of a random

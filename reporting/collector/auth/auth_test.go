@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/argon2"
 )
 
 func TestPasswordRoundTrip(t *testing.T) {
@@ -11,7 +14,7 @@ func TestPasswordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") {
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=1$") {
 		t.Fatalf("hash %q does not carry its parameters", h)
 	}
 	if err := CheckPassword(h, "correct horse battery"); err != nil {
@@ -92,5 +95,30 @@ func TestHashMemory(t *testing.T) {
 	}
 	if first, second := DummyHash(), DummyHash(); first != second {
 		t.Fatal("DummyHash changes between calls")
+	}
+}
+
+// TestTwoLaneHashesStillCheck: hashes made before new hashes took one lane
+// (p=2) still check, and CostOf tells the sign-in pool they need two
+// processors.
+func TestTwoLaneHashesStillCheck(t *testing.T) {
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte("correct horse battery"), salt, 3, 64*1024, 2, 32)
+	b64 := base64.RawStdEncoding
+	old := "$argon2id$v=19$m=65536,t=3,p=2$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
+	if err := CheckPassword(old, "correct horse battery"); err != nil {
+		t.Fatalf("a two-lane hash no longer checks: %v", err)
+	}
+	if err := CheckPassword(old, "correct horse batteries"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("a two-lane hash with the wrong password: %v", err)
+	}
+	if mem, lanes := CostOf(old); mem != 64<<20 || lanes != 2 {
+		t.Fatalf("CostOf(two-lane hash) = %d, %d; want 64 MiB, 2", mem, lanes)
+	}
+	if mem, lanes := CostOf(DummyHash()); mem != HashMemoryBytes || lanes != 1 {
+		t.Fatalf("CostOf(new hash) = %d, %d; want %d, 1", mem, lanes, HashMemoryBytes)
+	}
+	if _, lanes := CostOf("$argon2id$v=19$m=65536,t=3,p=0$c2FsdA$aGFzaA"); lanes != HashLanes {
+		t.Fatalf("CostOf(p=0) lanes = %d, want the new hash's", lanes)
 	}
 }

@@ -24,8 +24,9 @@ import (
 type SignInLimits struct {
 	// MemoryBudget is the memory, in bytes, that password checks may use
 	// at once [128 MiB]: the pool of concurrent checks is MemoryBudget
-	// divided by the memory of one argon2id hash (64 MiB), leaving a
-	// processor for other requests (PoolSize), at least one.
+	// divided by the memory of one argon2id hash (64 MiB), and no more
+	// checks than leave a processor for other requests (PoolSize), at
+	// least one.
 	MemoryBudget int64
 	// Procs is the processors the service may use [runtime.GOMAXPROCS].
 	Procs int
@@ -84,37 +85,49 @@ const (
 )
 
 // PoolSize is how many password checks run at once: as many as budget
-// bytes hold (64 MiB each), but no more than (procs-1)/2, since each
-// check keeps two processors busy (argon2id with two lanes): more at once
-// would only make every one slower, and one processor is left for the
-// rest of the service; at least one.
+// bytes hold (64 MiB each), but no more than procs-1, since each check
+// keeps a processor busy (argon2id with one lane): more at once would only
+// make every one slower, and one processor is left for the rest of the
+// service; at least one.
 func PoolSize(budget int64, procs int) int64 {
-	return max(1, min(budget/auth.HashMemoryBytes, int64((procs-1)/2)))
+	return max(1, min(budget/auth.HashMemoryBytes, int64(procs-1)))
 }
 
-// hashPool bounds the memory of password checks running at once.
+// hashPool bounds the memory and the processors of password checks
+// running at once.
 type hashPool struct {
-	sem   *semaphore.Weighted
+	mem   *semaphore.Weighted
 	total int64 // MiB
+	cpu   *semaphore.Weighted
+	lanes int64
 }
 
 func newHashPool(budget int64, procs int) *hashPool {
-	total := PoolSize(budget, procs) * auth.HashMemoryBytes >> 20
-	return &hashPool{sem: semaphore.NewWeighted(total), total: total}
+	n := PoolSize(budget, procs)
+	total := n * auth.HashMemoryBytes >> 20
+	lanes := n * auth.HashLanes
+	return &hashPool{mem: semaphore.NewWeighted(total), total: total, cpu: semaphore.NewWeighted(lanes), lanes: lanes}
 }
 
 func (p *hashPool) size() int64 { return p.total / (auth.HashMemoryBytes >> 20) }
 
-// acquire waits at most wait for memory to check against a hash needing
-// mem bytes; it returns a release function, or false.
-func (p *hashPool) acquire(ctx context.Context, mem int64, wait time.Duration) (func(), bool) {
+// acquire waits at most wait for the memory and processors to check
+// against a hash needing mem bytes and lanes processors (a stored hash
+// needing more than the whole pool takes all of it); it returns a release
+// function, or false.
+func (p *hashPool) acquire(ctx context.Context, mem int64, lanes int, wait time.Duration) (func(), bool) {
 	n := min(max(mem>>20, 1), p.total)
+	c := min(max(int64(lanes), 1), p.lanes)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := p.sem.Acquire(ctx, n); err != nil {
+	if err := p.mem.Acquire(ctx, n); err != nil {
 		return nil, false
 	}
-	return func() { p.sem.Release(n) }, true
+	if err := p.cpu.Acquire(ctx, c); err != nil {
+		p.mem.Release(n)
+		return nil, false
+	}
+	return func() { p.cpu.Release(c); p.mem.Release(n) }, true
 }
 
 // throttle remembers recent failed sign-ins per name and per address.
@@ -318,7 +331,8 @@ func (w *Web) checkSignIn(ctx context.Context, name, password string) (collector
 	if usable {
 		hash = u.PasswordHash
 	}
-	release, ok := w.pool.acquire(ctx, auth.MemoryOf(hash), w.limits.QueueWait)
+	mem, lanes := auth.CostOf(hash)
+	release, ok := w.pool.acquire(ctx, mem, lanes, w.limits.QueueWait)
 	if !ok {
 		return u, errBusy
 	}

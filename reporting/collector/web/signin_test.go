@@ -123,7 +123,7 @@ func TestSignInSameWorkForEveryone(t *testing.T) {
 			t.Errorf("%s: %d password checks, want exactly 1", tc.name, got)
 		}
 		h := rig.calls[i]
-		if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") {
+		if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=1$") {
 			t.Errorf("%s was checked against %q, not a hash with the real parameters", tc.name, h)
 		}
 		rig.advance(time.Minute)
@@ -241,7 +241,7 @@ func TestPoolSize(t *testing.T) {
 		budget int64
 		procs  int
 		want   int64
-	}{{0, 8, 1}, {64 << 20, 8, 1}, {128 << 20, 8, 2}, {200 << 20, 8, 3}, {1 << 30, 64, 16}, {1 << 30, 8, 3}, {128 << 20, 4, 1}, {128 << 20, 2, 1}, {128 << 20, 1, 1}} {
+	}{{0, 8, 1}, {64 << 20, 8, 1}, {128 << 20, 8, 2}, {200 << 20, 8, 3}, {1 << 30, 64, 16}, {1 << 30, 8, 7}, {128 << 20, 4, 2}, {128 << 20, 3, 2}, {128 << 20, 2, 1}, {128 << 20, 1, 1}} {
 		if got := PoolSize(tc.budget, tc.procs); got != tc.want {
 			t.Errorf("PoolSize(%d MiB, %d processors) = %d, want %d", tc.budget>>20, tc.procs, got, tc.want)
 		}
@@ -249,14 +249,41 @@ func TestPoolSize(t *testing.T) {
 	// A stored hash needing more memory than the whole budget takes all
 	// of it, and still runs.
 	p := newHashPool(64<<20, 8)
-	release, ok := p.acquire(context.Background(), 512<<20, time.Millisecond)
+	release, ok := p.acquire(context.Background(), 512<<20, 1, time.Millisecond)
 	if !ok {
 		t.Fatal("a hash larger than the budget never runs")
 	}
-	if _, ok := p.acquire(context.Background(), 1<<20, time.Millisecond); ok {
+	if _, ok := p.acquire(context.Background(), 1<<20, 1, time.Millisecond); ok {
 		t.Fatal("the pool let a second check in beside one that holds all of it")
 	}
 	release()
+
+	// Processors bound it too: on three processors two one-lane checks
+	// run at once, but a stored two-lane hash (made before checks took one
+	// lane) takes both places, and waits for them.
+	p = newHashPool(1<<30, 3)
+	r1, ok1 := p.acquire(context.Background(), 64<<20, 1, time.Millisecond)
+	r2, ok2 := p.acquire(context.Background(), 64<<20, 1, time.Millisecond)
+	if !ok1 || !ok2 {
+		t.Fatal("two one-lane checks on three processors did not both run")
+	}
+	if _, ok := p.acquire(context.Background(), 64<<20, 1, time.Millisecond); ok {
+		t.Fatal("a third check ran, leaving no processor for the rest of the service")
+	}
+	r1()
+	if _, ok := p.acquire(context.Background(), 64<<20, 2, time.Millisecond); ok {
+		t.Fatal("a two-lane check ran with one processor free")
+	}
+	r2()
+	r3, ok := p.acquire(context.Background(), 64<<20, 2, time.Millisecond)
+	if !ok {
+		t.Fatal("a two-lane check did not run with the pool free")
+	}
+	// Its memory came back when it could not get processors.
+	if !p.mem.TryAcquire(p.total - 64) {
+		t.Fatal("a refused check kept its memory")
+	}
+	r3()
 }
 
 func TestClientAddress(t *testing.T) {
