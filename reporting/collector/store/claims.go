@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 // This file keeps what reconciliation needs beyond submissions: practices'
@@ -301,33 +302,6 @@ type Calculation struct {
 	Result []byte
 }
 
-// ClaimEvent is one recorded move of a claim (schemes.Event as stored).
-type ClaimEvent struct {
-	ID       int64
-	Scheme   string
-	Period   string
-	Practice string
-	At       time.Time
-	Actor    string
-	Role     string
-	From     string
-	To       string
-	Reason   string
-	// PaidPence is the amount paid, on a move to paid.
-	PaidPence *int64
-}
-
-// Claim is one practice's period under a scheme.
-type Claim struct {
-	Scheme    string
-	Period    string
-	Practice  string
-	State     string
-	UpdatedAt time.Time
-	// PaidPence is what was paid, once the claim is paid.
-	PaidPence *int64
-}
-
 // ErrStale is returned when a claim or calculation changed between reading
 // and writing it; the caller reads again and retries.
 var ErrStale = errors.New("changed since it was read")
@@ -399,7 +373,7 @@ func (db *DB) UpdateCalculationInputs(ctx context.Context, scheme, period string
 // each event applies only if its claim is still in the event's From state;
 // otherwise nothing is written and the error wraps ErrStale. Events update
 // the claims' states and go to the claim history and the audit log.
-func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion int64, events []ClaimEvent) error {
+func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion int64, events []schemes.Event) error {
 	return db.inTx(ctx, func(tx handle) error {
 		var res sql.Result
 		var err error
@@ -438,7 +412,7 @@ func (db *DB) text(b []byte) any {
 // and the period's calculation is still version calcVersion (so a move is
 // never made on figures that changed since they were shown); otherwise the
 // error wraps ErrStale.
-func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) error {
+func (db *DB) MoveClaim(ctx context.Context, e schemes.Event, calcVersion int64) error {
 	return db.inTx(ctx, func(tx handle) error {
 		lock := ""
 		if db.engine == Postgres {
@@ -455,7 +429,7 @@ func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) er
 		if v != calcVersion {
 			return fmt.Errorf("figures of %s %s were recalculated: %w", e.Scheme, e.Period, ErrStale)
 		}
-		return db.applyEvents(ctx, tx, []ClaimEvent{e})
+		return db.applyEvents(ctx, tx, []schemes.Event{e})
 	})
 }
 
@@ -475,9 +449,11 @@ const eventChunk = 500
 // practice when a period is first calculated, write no row and no event:
 // they are summed up in the calculation's audit entry. Every other move
 // writes the claim's row and an event; a closed claim always has a row.
-func (db *DB) applyEvents(ctx context.Context, tx handle, events []ClaimEvent) error {
-	implicit := func(e ClaimEvent) bool { return e.From == "open" && e.To == "calculated" && e.Actor == StewardActor }
-	var recorded, closing []ClaimEvent
+func (db *DB) applyEvents(ctx context.Context, tx handle, events []schemes.Event) error {
+	implicit := func(e schemes.Event) bool {
+		return e.From == schemes.Open && e.To == schemes.Calculated && e.Actor == StewardActor
+	}
+	var recorded, closing []schemes.Event
 	for _, e := range events {
 		if implicit(e) {
 			continue
@@ -489,14 +465,14 @@ func (db *DB) applyEvents(ctx context.Context, tx handle, events []ClaimEvent) e
 		}
 		var res sql.Result
 		var err error
-		if e.From == "open" || e.From == "calculated" {
+		if e.From == schemes.Open || e.From == schemes.Calculated {
 			// No row yet, or a row left in the From state.
 			res, err = tx.exec(ctx, `INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
-			paid_pence = excluded.paid_pence WHERE claims.state = ?`, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At), e.PaidPence, e.From)
+			paid_pence = excluded.paid_pence WHERE claims.state = ?`, e.Scheme, e.Period, e.Practice, string(e.To), db.ts(e.At), e.PaidPence, string(e.From))
 		} else {
 			res, err = tx.exec(ctx, "UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?",
-				e.To, db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, e.From)
+				string(e.To), db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, string(e.From))
 		}
 		if err != nil {
 			return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
@@ -514,19 +490,19 @@ func (db *DB) applyEvents(ctx context.Context, tx handle, events []ClaimEvent) e
 	byCollector := map[string]int{}
 	for _, e := range events {
 		if implicit(e) {
-			byCollector[e.From+" -> "+e.To]++
+			byCollector[string(e.From)+" -> "+string(e.To)]++
 		}
 	}
 	for chunk := range slices.Chunk(recorded, eventChunk) {
 		args := make([]any, 0, 9*len(chunk))
 		var audit []any
 		for _, e := range chunk {
-			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason)
+			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, string(e.From), string(e.To), e.Reason)
 			if e.Actor == StewardActor {
-				byCollector[e.From+" -> "+e.To]++
+				byCollector[string(e.From)+" -> "+string(e.To)]++
 				continue
 			}
-			before, _ := json.Marshal(map[string]string{"state": e.From})
+			before, _ := json.Marshal(map[string]string{"state": string(e.From)})
 			after, _ := json.Marshal(map[string]any{"state": e.To, "role": e.Role, "reason": e.Reason, "paid_pence": e.PaidPence})
 			audit = append(audit, db.ts(e.At), e.Actor, "claim.move", "claim:"+e.Scheme+"/"+e.Period+"/"+e.Practice, string(before), string(after))
 		}
@@ -552,14 +528,14 @@ func (db *DB) applyEvents(ctx context.Context, tx handle, events []ClaimEvent) e
 
 // followsCalculation are the states the collector alone moves a claim
 // between, as calculations find something payable or nothing.
-var followsCalculation = []string{"open", "calculated", "closed"}
+var followsCalculation = []schemes.State{schemes.Open, schemes.Calculated, schemes.Closed}
 
 // closingMove reports whether e is the collector closing a claim that is
 // not being signed off, or reopening a closed one: a first calculation
 // can close thousands at once (every practice, in a month where nothing
 // is payable yet), so these are written a chunk at a time.
-func closingMove(e ClaimEvent) bool {
-	return e.Actor == StewardActor && (e.From == "closed" || e.To == "closed") &&
+func closingMove(e schemes.Event) bool {
+	return e.Actor == StewardActor && (e.From == schemes.Closed || e.To == schemes.Closed) &&
 		slices.Contains(followsCalculation, e.From) && slices.Contains(followsCalculation, e.To)
 }
 
@@ -568,11 +544,11 @@ func closingMove(e ClaimEvent) bool {
 // its calculations are serialised by the calculation's version; a claim
 // found in any other state (a person declared it meanwhile) makes the
 // transaction fail with ErrStale.
-func (db *DB) closeClaims(ctx context.Context, tx handle, events []ClaimEvent) error {
+func (db *DB) closeClaims(ctx context.Context, tx handle, events []schemes.Event) error {
 	for chunk := range slices.Chunk(events, eventChunk) {
 		args := make([]any, 0, 5*len(chunk))
 		for _, e := range chunk {
-			args = append(args, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
+			args = append(args, e.Scheme, e.Period, e.Practice, string(e.To), db.ts(e.At))
 		}
 		res, err := tx.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES "+placeholders(len(chunk), 5)+
 			` ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, paid_pence = NULL
@@ -588,9 +564,8 @@ func (db *DB) closeClaims(ctx context.Context, tx handle, events []ClaimEvent) e
 	return nil
 }
 
-// StewardActor is the actor of the collector's own claim moves
-// (schemes.RoleSteward).
-const StewardActor = "steward"
+// StewardActor is the actor of the collector's own claim moves.
+const StewardActor = schemes.RoleSteward
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {
@@ -600,10 +575,10 @@ func placeholders(rows, cols int) string {
 
 // Claims returns the stored claims of a scheme's period by practice; a
 // practice without a row is open.
-func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Claim, error) {
-	out := map[string]Claim{}
+func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]schemes.Claim, error) {
+	out := map[string]schemes.Claim{}
 	err := db.r.queryEach(ctx, "SELECT practice, state, updated_at, paid_pence FROM claims WHERE scheme = ? AND period = ?", func(rows *sql.Rows) error {
-		c := Claim{Scheme: scheme, Period: period}
+		c := schemes.Claim{Scheme: scheme, Period: period}
 		var paid sql.NullInt64
 		if err := rows.Scan(&c.Practice, &c.State, timeScan{&c.UpdatedAt}, &paid); err != nil {
 			return err
@@ -622,15 +597,15 @@ func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Cla
 
 // ClaimEvents returns the history of a claim (every practice's when
 // practice is ""), oldest first.
-func (db *DB) ClaimEvents(ctx context.Context, scheme, period, practice string) ([]ClaimEvent, error) {
+func (db *DB) ClaimEvents(ctx context.Context, scheme, period, practice string) ([]schemes.Event, error) {
 	query := "SELECT id, scheme, period, practice, at, actor, role, from_state, to_state, reason FROM claim_events WHERE scheme = ? AND period = ?"
 	args := []any{scheme, period}
 	if practice != "" {
 		query += " AND practice = ?"
 		args = append(args, practice)
 	}
-	out, err := queryAll(ctx, db.r, query+" ORDER BY id", func(rows *sql.Rows) (ClaimEvent, error) {
-		var e ClaimEvent
+	out, err := queryAll(ctx, db.r, query+" ORDER BY id", func(rows *sql.Rows) (schemes.Event, error) {
+		var e schemes.Event
 		err := rows.Scan(&e.ID, &e.Scheme, &e.Period, &e.Practice, timeScan{&e.At}, &e.Actor, &e.Role, &e.From, &e.To, &e.Reason)
 		return e, err
 	}, args...)
