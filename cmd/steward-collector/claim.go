@@ -140,35 +140,54 @@ Example:
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "AT\tODS\tWHO\tROLE\tFROM\tTO\tREASON")
 			for _, e := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Practice, e.Actor, dash(e.Role), dash(e.From), e.To, dash(e.Reason))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Practice, e.Actor, dash(e.Role), dash(string(e.From)), e.to(), dash(e.Reason))
 			}
 			return tw.Flush()
 		},
 	}
 }
 
+// historyLine is a line of 'claim history': a recorded move of a claim,
+// or a correction of the figures a claim stands on, which moves nothing.
+type historyLine struct {
+	schemes.Event
+	// corrected: a correction, with no states (From and To are empty).
+	corrected bool
+}
+
+// to is what the TO column shows.
+func (l historyLine) to() string {
+	if l.corrected {
+		return "figures corrected"
+	}
+	return string(l.To)
+}
+
 // withCorrections adds to a period's claim events the corrections the
 // practices sent for its month (steward-agent resend), with their reasons,
 // in time order: a correction changes the figures a claim is paid on.
-func withCorrections(ctx context.Context, db *store.DB, events []store.ClaimEvent, period, ods string) ([]store.ClaimEvent, error) {
+func withCorrections(ctx context.Context, db *store.DB, events []schemes.Event, period, ods string) ([]historyLine, error) {
+	out := make([]historyLine, 0, len(events))
+	for _, e := range events {
+		out = append(out, historyLine{Event: e})
+	}
 	p, err := time.Parse("2006-01", period)
 	if err != nil {
-		return events, nil
+		return out, nil
 	}
 	asOf := p.AddDate(0, 1, -1).Format(time.DateOnly)
 	subs, err := db.SubmissionHistory(ctx, store.SubmissionFilter{Practice: ods, AsOf: asOf})
 	if err != nil {
 		return nil, err
 	}
-	out := slices.Clone(events)
 	for _, sub := range subs {
 		if sub.Corrects == "" {
 			continue
 		}
-		out = append(out, store.ClaimEvent{At: sub.ReceivedAt, Practice: sub.Practice, Actor: "practice:" + sub.Practice,
-			To: "figures corrected", Reason: sub.CorrectionReason + " (submission " + sub.IdempotencyKey + " replaces " + sub.Corrects + ")"})
+		out = append(out, historyLine{corrected: true, Event: schemes.Event{At: sub.ReceivedAt, Practice: sub.Practice, Actor: "practice:" + sub.Practice,
+			Reason: sub.CorrectionReason + " (submission " + sub.IdempotencyKey + " replaces " + sub.Corrects + ")"}})
 	}
-	slices.SortStableFunc(out, func(a, b store.ClaimEvent) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(out, func(a, b historyLine) int { return a.At.Compare(b.At) })
 	return out, nil
 }
 

@@ -54,16 +54,24 @@ type Actor struct {
 var Steward = Actor{ID: RoleSteward, Role: RoleSteward}
 
 // Claim identifies one practice's period under a scheme, with its state.
+// The collector stores claims as they are (reporting/collector/store).
 type Claim struct {
 	Scheme   string
 	Period   string
 	Practice string
 	State    State
+	// UpdatedAt is when the claim last moved, as stored; zero for a claim
+	// the collector holds no row of.
+	UpdatedAt time.Time
+	// PaidPence is what was paid, once the claim is paid.
+	PaidPence *int64
 }
 
 // Event is an audit record of one move. The collector stores every event
 // and applies To as the claim's new state.
 type Event struct {
+	// ID is the stored event's number (0 until the collector stores it).
+	ID       int64
 	Scheme   string
 	Period   string
 	Practice string
@@ -73,6 +81,8 @@ type Event struct {
 	From     State
 	To       State
 	Reason   string
+	// PaidPence is the amount paid, on a move to paid.
+	PaidPence *int64
 }
 
 // who says which kind of role may make a move.

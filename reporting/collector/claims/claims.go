@@ -355,7 +355,7 @@ func (s *Service) evaluate(ctx context.Context, sc *schemes.Scheme, period strin
 		}
 		pr.State = "" // no row: derived by the caller (see withImplicit)
 		if c, ok := claims[pr.ODS]; ok {
-			pr.State = schemes.State(c.State)
+			pr.State = c.State
 		}
 	}
 	return rec, nil
@@ -531,7 +531,7 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 	out.Version = meta.Version + 1
 	calc := store.Calculation{Scheme: sc.ID, Period: period, Version: out.Version, CalculatedAt: now, CalculatedBy: actor,
 		Inputs: digest, Result: result}
-	if err := s.DB.SaveCalculation(ctx, calc, meta.Version, storeEvents(events)); err != nil {
+	if err := s.DB.SaveCalculation(ctx, calc, meta.Version, events); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -547,15 +547,6 @@ func stored(rec *schemes.Reconciliation) *schemes.Reconciliation {
 		c.Practices[i].State = ""
 	}
 	return &c
-}
-
-func storeEvents(events []schemes.Event) []store.ClaimEvent {
-	out := make([]store.ClaimEvent, len(events))
-	for i, e := range events {
-		out[i] = store.ClaimEvent{Scheme: e.Scheme, Period: e.Period, Practice: e.Practice, At: e.At, Actor: e.Actor,
-			Role: e.Role, From: string(e.From), To: string(e.To), Reason: e.Reason}
-	}
-	return out
 }
 
 // Calculated returns the stored calculation of a period with the claims'
@@ -580,7 +571,7 @@ func (s *Service) Calculated(ctx context.Context, sc *schemes.Scheme, period str
 		pr := &rec.Practices[i]
 		pr.State = ""
 		if c, ok := claims[pr.ODS]; ok {
-			pr.State = schemes.State(c.State)
+			pr.State = c.State
 		}
 	}
 	withImplicit(rec, rec)
@@ -690,9 +681,9 @@ func (s *Service) Move(ctx context.Context, req MoveRequest, u collector.User) (
 	if err != nil {
 		return schemes.Event{}, err
 	}
-	se := storeEvents([]schemes.Event{ev})[0]
-	se.PaidPence = paid
-	if err := s.DB.MoveClaim(ctx, se, out.Version); err != nil {
+	moved := ev
+	moved.PaidPence = paid
+	if err := s.DB.MoveClaim(ctx, moved, out.Version); err != nil {
 		return schemes.Event{}, err
 	}
 	return ev, nil
@@ -747,7 +738,7 @@ func (s *Service) separateDuties(ctx context.Context, c schemes.Claim, to scheme
 	if err != nil {
 		return err
 	}
-	for i := len(history) - 1; i >= 0 && history[i].To != string(schemes.Calculated); i-- {
+	for i := len(history) - 1; i >= 0 && history[i].To != schemes.Calculated; i-- {
 		if e := history[i]; e.Actor == u.Name {
 			return fmt.Errorf("%w: %s %s this claim, so someone else must move it to %s", ErrSameActor, u.Name, e.To, to)
 		}
@@ -833,7 +824,7 @@ func (s *Service) PaidAmounts(ctx context.Context, schemeID, period string) (map
 }
 
 // History returns the moves of one practice's claim, oldest first.
-func (s *Service) History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error) {
+func (s *Service) History(ctx context.Context, schemeID, period, practice string) ([]schemes.Event, error) {
 	return s.DB.ClaimEvents(ctx, schemeID, period, practice)
 }
 

@@ -340,7 +340,7 @@ func TestClaimLifecycle(t *testing.T) {
 		}
 		var path []string
 		for _, e := range history {
-			path = append(path, e.From+">"+e.To+":"+e.Actor)
+			path = append(path, string(e.From)+">"+string(e.To)+":"+e.Actor)
 		}
 		// The first calculation's open -> calculated is implied by the
 		// calculation, not written per claim.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -20,7 +21,7 @@ func (a *AuditLog) Append(ctx context.Context, e collector.AuditEntry) (int64, e
 		e.At = time.Now()
 	}
 	var id int64
-	err := a.db.w.QueryRowContext(ctx, a.db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
+	err := a.db.w.queryRow(ctx, "INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 		a.db.ts(e.At), e.Actor, e.Action, e.Subject, e.Before, e.After).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("append audit entry: %w", err)
@@ -28,11 +29,11 @@ func (a *AuditLog) Append(ctx context.Context, e collector.AuditEntry) (int64, e
 	return id, nil
 }
 
-func (db *DB) appendAudit(ctx context.Context, q querier, e collector.AuditEntry) error {
+func (db *DB) appendAudit(ctx context.Context, q handle, e collector.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := q.ExecContext(ctx, db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?)"),
+	_, err := q.exec(ctx, "INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?)",
 		db.ts(e.At), e.Actor, e.Action, e.Subject, e.Before, e.After)
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
@@ -52,20 +53,12 @@ func (a *AuditLog) List(ctx context.Context, subject string, limit int) ([]colle
 		args = append(args, subject)
 	}
 	args = append(args, limit)
-	rows, err := a.db.r.QueryContext(ctx, a.db.q(query+" ORDER BY at DESC, id DESC LIMIT ?"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read audit log: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.AuditEntry
-	for rows.Next() {
+	out, err := queryAll(ctx, a.db.r, query+" ORDER BY at DESC, id DESC LIMIT ?", func(rows *sql.Rows) (collector.AuditEntry, error) {
 		var e collector.AuditEntry
-		if err := rows.Scan(&e.ID, timeScan{&e.At}, &e.Actor, &e.Action, &e.Subject, &e.Before, &e.After); err != nil {
-			return nil, fmt.Errorf("read audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		err := rows.Scan(&e.ID, timeScan{&e.At}, &e.Actor, &e.Action, &e.Subject, &e.Before, &e.After)
+		return e, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return out, nil

@@ -74,23 +74,23 @@ func (db *DB) commitBatch(reqs []*ingestReq) {
 	// The batch outlives any one caller: a caller that gives up still has
 	// its submission committed (it will retry and get a duplicate ack).
 	ctx := context.Background()
-	tx, err := db.w.BeginTx(ctx, nil)
+	tx, h, err := db.begin(ctx)
 	if err != nil {
-		fail(fmt.Errorf("begin: %w", err))
+		fail(err)
 		return
 	}
 	for _, r := range reqs {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT ingest"); err != nil {
+		if _, err := h.exec(ctx, "SAVEPOINT ingest"); err != nil {
 			r.err = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		r.res, r.err = db.ingestTx(ctx, tx, r.sub)
+		r.res, r.err = db.ingestTx(ctx, h, r.sub)
 		stmts := []string{"RELEASE ingest"}
 		if r.err != nil {
 			stmts = []string{"ROLLBACK TO ingest", "RELEASE ingest"}
 		}
 		for _, stmt := range stmts {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			if _, err := h.exec(ctx, stmt); err != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("%s: %w", stmt, err))
 				return

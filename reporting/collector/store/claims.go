@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 // This file keeps what reconciliation needs beyond submissions: practices'
@@ -32,13 +33,13 @@ type ListSize struct {
 // before for the same practice and month, with one audit entry for the
 // batch.
 func (db *DB) SetListSizes(ctx context.Context, sizes []ListSize, actor string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx handle) error {
 		months := map[string]int{}
 		for _, l := range sizes {
-			if _, err := tx.ExecContext(ctx, db.q("DELETE FROM list_sizes WHERE practice = ? AND month = ?"), l.Practice, l.Month); err != nil {
+			if _, err := tx.exec(ctx, "DELETE FROM list_sizes WHERE practice = ? AND month = ?", l.Practice, l.Month); err != nil {
 				return fmt.Errorf("set list size of %s: %w", l.Practice, err)
 			}
-			_, err := tx.ExecContext(ctx, db.q("INSERT INTO list_sizes (practice, month, list_size, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?)"),
+			_, err := tx.exec(ctx, "INSERT INTO list_sizes (practice, month, list_size, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?)",
 				l.Practice, l.Month, l.Size, db.ts(now), actor)
 			if db.isForeignKeyViolation(err) {
 				return fmt.Errorf("list size of %s: practice %w", l.Practice, collector.ErrNotFound)
@@ -65,21 +66,20 @@ func (db *DB) ListSizesAt(ctx context.Context, month string) (map[string]int64, 
 		query = `SELECT DISTINCT ON (practice) practice, list_size FROM list_sizes
 		WHERE month <= $1 ORDER BY practice DESC, month DESC`
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), month)
-	if err != nil {
-		return nil, fmt.Errorf("read list sizes: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int64{}
-	for rows.Next() {
+	err := db.r.queryEach(ctx, query, func(rows *sql.Rows) error {
 		var ods string
 		var n int64
 		if err := rows.Scan(&ods, &n); err != nil {
-			return nil, fmt.Errorf("read list sizes: %w", err)
+			return err
 		}
 		out[ods] = n
+		return nil
+	}, month)
+	if err != nil {
+		return nil, fmt.Errorf("read list sizes: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Declaration records that a practice made (or withdrew) a scheme
@@ -96,9 +96,9 @@ type Declaration struct {
 
 // RecordDeclaration stores d and audits it.
 func (db *DB) RecordDeclaration(ctx context.Context, d Declaration) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO declarations (scheme, practice, declaration, from_period, made, recorded_at, recorded_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), d.Scheme, d.Practice, d.Declaration, d.FromPeriod, d.Made, db.ts(d.RecordedAt), d.RecordedBy)
+	return db.inTx(ctx, func(tx handle) error {
+		_, err := tx.exec(ctx, `INSERT INTO declarations (scheme, practice, declaration, from_period, made, recorded_at, recorded_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.Scheme, d.Practice, d.Declaration, d.FromPeriod, d.Made, db.ts(d.RecordedAt), d.RecordedBy)
 		if db.isForeignKeyViolation(err) {
 			return fmt.Errorf("declaration: scheme %s or practice %s %w", d.Scheme, d.Practice, collector.ErrNotFound)
 		}
@@ -119,27 +119,23 @@ func (db *DB) RecordDeclaration(ctx context.Context, d Declaration) error {
 // by practice: for each declaration the latest record from that period or
 // before decides (a later record of the same period wins).
 func (db *DB) DeclarationsAt(ctx context.Context, scheme, period string) (map[string][]string, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT practice, declaration, made FROM declarations
-	WHERE scheme = ? AND from_period <= ? ORDER BY practice, declaration, from_period, id`), scheme, period)
-	if err != nil {
-		return nil, fmt.Errorf("read declarations: %w", err)
-	}
-	defer rows.Close()
 	type key struct{ practice, declaration string }
 	state := map[key]bool{}
 	var order []key
-	for rows.Next() {
+	err := db.r.queryEach(ctx, `SELECT practice, declaration, made FROM declarations
+	WHERE scheme = ? AND from_period <= ? ORDER BY practice, declaration, from_period, id`, func(rows *sql.Rows) error {
 		var k key
 		var made bool
 		if err := rows.Scan(&k.practice, &k.declaration, &made); err != nil {
-			return nil, fmt.Errorf("read declarations: %w", err)
+			return err
 		}
 		if _, seen := state[k]; !seen {
 			order = append(order, k)
 		}
 		state[k] = made
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, scheme, period)
+	if err != nil {
 		return nil, fmt.Errorf("read declarations: %w", err)
 	}
 	out := map[string][]string{}
@@ -174,21 +170,13 @@ type MeasureFigure struct {
 // measures (MeasuresOf reads those).
 func (db *DB) PeriodSubmissions(ctx context.Context, pack, asOf, icb string) ([]PeriodFigures, error) {
 	where, args := periodWhere(pack, asOf, icb)
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT s.id, s.practice, s.idempotency_key, s.pack_version, s.baseline, s.received_at FROM submissions s"+
-		where+" ORDER BY s.practice"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read submissions: %w", err)
-	}
-	defer rows.Close()
-	var out []PeriodFigures
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, "SELECT s.id, s.practice, s.idempotency_key, s.pack_version, s.baseline, s.received_at FROM submissions s"+
+		where+" ORDER BY s.practice", func(rows *sql.Rows) (PeriodFigures, error) {
 		var f PeriodFigures
-		if err := rows.Scan(&f.SubmissionID, &f.Practice, &f.IdempotencyKey, &f.PackVersion, &f.Baseline, timeScan{&f.ReceivedAt}); err != nil {
-			return nil, fmt.Errorf("read submissions: %w", err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
+		err := rows.Scan(&f.SubmissionID, &f.Practice, &f.IdempotencyKey, &f.PackVersion, &f.Baseline, timeScan{&f.ReceivedAt})
+		return f, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("read submissions: %w", err)
 	}
 	return out, nil
@@ -242,8 +230,8 @@ func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, ids []string
 			args = append(args, id)
 		}
 	}
-	query := db.q("SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value" +
-		" FROM measure_rows m" + where + " ORDER BY m.submission_id, m.measure_id")
+	query := "SELECT m.submission_id, m.measure_id, m.kind, m.numerator, m.denominator, m.value" +
+		" FROM measure_rows m" + where + " ORDER BY m.submission_id, m.measure_id"
 	// A period has tens of thousands of rows naming a handful of measures:
 	// names are shared, and the numbers live in slabs, not one allocation
 	// each.
@@ -287,12 +275,7 @@ func (db *DB) MeasuresOf(ctx context.Context, subs []PeriodFigures, ids []string
 
 // periodMeasures runs a MeasuresOf query through database/sql.
 func (db *DB) periodMeasures(ctx context.Context, query string, args []any, add func(int64, []byte, []byte, sql.NullFloat64, sql.NullFloat64, sql.NullFloat64)) error {
-	rows, err := db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return db.r.queryEach(ctx, query, func(rows *sql.Rows) error {
 		var id int64
 		var measure, kind sql.RawBytes
 		var num, den, val sql.NullFloat64
@@ -300,8 +283,8 @@ func (db *DB) periodMeasures(ctx context.Context, query string, args []any, add 
 			return err
 		}
 		add(id, measure, kind, num, den, val)
-	}
-	return rows.Err()
+		return nil
+	}, args...)
 }
 
 // Calculation is a stored reconciliation of a scheme's period: Result is
@@ -319,33 +302,6 @@ type Calculation struct {
 	Result []byte
 }
 
-// ClaimEvent is one recorded move of a claim (schemes.Event as stored).
-type ClaimEvent struct {
-	ID       int64
-	Scheme   string
-	Period   string
-	Practice string
-	At       time.Time
-	Actor    string
-	Role     string
-	From     string
-	To       string
-	Reason   string
-	// PaidPence is the amount paid, on a move to paid.
-	PaidPence *int64
-}
-
-// Claim is one practice's period under a scheme.
-type Claim struct {
-	Scheme    string
-	Period    string
-	Practice  string
-	State     string
-	UpdatedAt time.Time
-	// PaidPence is what was paid, once the claim is paid.
-	PaidPence *int64
-}
-
 // ErrStale is returned when a claim or calculation changed between reading
 // and writing it; the caller reads again and retries.
 var ErrStale = errors.New("changed since it was read")
@@ -354,7 +310,7 @@ var ErrStale = errors.New("changed since it was read")
 // (ErrNotFound if it was never calculated).
 func (db *DB) Calculation(ctx context.Context, scheme, period string) (Calculation, error) {
 	c := Calculation{Scheme: scheme, Period: period}
-	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, inputs_sha256, result FROM reconciliations WHERE scheme = ? AND period = ?"),
+	err := db.r.queryRow(ctx, "SELECT version, calculated_at, calculated_by, inputs_sha256, result FROM reconciliations WHERE scheme = ? AND period = ?",
 		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs, &c.Result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("calculation of %s %s: %w", scheme, period, collector.ErrNotFound)
@@ -373,27 +329,22 @@ func (db *DB) Calculations(ctx context.Context, scheme string) ([]Calculation, e
 		query += " WHERE scheme = ?"
 		args = append(args, scheme)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY scheme, period DESC"), args...)
+	out, err := queryAll(ctx, db.r, query+" ORDER BY scheme, period DESC", func(rows *sql.Rows) (Calculation, error) {
+		var c Calculation
+		err := rows.Scan(&c.Scheme, &c.Period, &c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs)
+		return c, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list calculations: %w", err)
 	}
-	defer rows.Close()
-	var out []Calculation
-	for rows.Next() {
-		var c Calculation
-		if err := rows.Scan(&c.Scheme, &c.Period, &c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs); err != nil {
-			return nil, fmt.Errorf("list calculations: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CalculationMeta returns a stored calculation without its result
 // (ErrNotFound if the period was never calculated).
 func (db *DB) CalculationMeta(ctx context.Context, scheme, period string) (Calculation, error) {
 	c := Calculation{Scheme: scheme, Period: period}
-	err := db.r.QueryRowContext(ctx, db.q("SELECT version, calculated_at, calculated_by, inputs_sha256 FROM reconciliations WHERE scheme = ? AND period = ?"),
+	err := db.r.queryRow(ctx, "SELECT version, calculated_at, calculated_by, inputs_sha256 FROM reconciliations WHERE scheme = ? AND period = ?",
 		scheme, period).Scan(&c.Version, timeScan{&c.CalculatedAt}, &c.CalculatedBy, &c.Inputs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("calculation of %s %s: %w", scheme, period, collector.ErrNotFound)
@@ -408,7 +359,7 @@ func (db *DB) CalculationMeta(ctx context.Context, scheme, period string) (Calcu
 // new inputs that give the same result (version unchanged), if the stored
 // version is still version.
 func (db *DB) UpdateCalculationInputs(ctx context.Context, scheme, period string, version int64, inputs string) error {
-	_, err := db.w.ExecContext(ctx, db.q("UPDATE reconciliations SET inputs_sha256 = ? WHERE scheme = ? AND period = ? AND version = ?"),
+	_, err := db.w.exec(ctx, "UPDATE reconciliations SET inputs_sha256 = ? WHERE scheme = ? AND period = ? AND version = ?",
 		inputs, scheme, period, version)
 	if err != nil {
 		return fmt.Errorf("update calculation of %s %s: %w", scheme, period, err)
@@ -422,19 +373,19 @@ func (db *DB) UpdateCalculationInputs(ctx context.Context, scheme, period string
 // each event applies only if its claim is still in the event's From state;
 // otherwise nothing is written and the error wraps ErrStale. Events update
 // the claims' states and go to the claim history and the audit log.
-func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion int64, events []ClaimEvent) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion int64, events []schemes.Event) error {
+	return db.inTx(ctx, func(tx handle) error {
 		var res sql.Result
 		var err error
 		if prevVersion == 0 {
-			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, inputs_sha256, result)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result))
+			res, err = tx.exec(ctx, `INSERT INTO reconciliations (scheme, period, version, calculated_at, calculated_by, inputs_sha256, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Scheme, c.Period, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result))
 			if db.isUniqueViolation(err) {
 				return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
 			}
 		} else {
-			res, err = tx.ExecContext(ctx, db.q(`UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, inputs_sha256 = ?, result = ?
-			WHERE scheme = ? AND period = ? AND version = ?`), c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result),
+			res, err = tx.exec(ctx, `UPDATE reconciliations SET version = ?, calculated_at = ?, calculated_by = ?, inputs_sha256 = ?, result = ?
+			WHERE scheme = ? AND period = ? AND version = ?`, c.Version, db.ts(c.CalculatedAt), c.CalculatedBy, c.Inputs, db.text(c.Result),
 				c.Scheme, c.Period, prevVersion)
 		}
 		if err != nil {
@@ -461,14 +412,14 @@ func (db *DB) text(b []byte) any {
 // and the period's calculation is still version calcVersion (so a move is
 // never made on figures that changed since they were shown); otherwise the
 // error wraps ErrStale.
-func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) MoveClaim(ctx context.Context, e schemes.Event, calcVersion int64) error {
+	return db.inTx(ctx, func(tx handle) error {
 		lock := ""
 		if db.engine == Postgres {
 			lock = " FOR UPDATE"
 		}
 		var v int64
-		err := tx.QueryRowContext(ctx, db.q("SELECT version FROM reconciliations WHERE scheme = ? AND period = ?"+lock), e.Scheme, e.Period).Scan(&v)
+		err := tx.queryRow(ctx, "SELECT version FROM reconciliations WHERE scheme = ? AND period = ?"+lock, e.Scheme, e.Period).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("claim %s %s %s: the period has not been calculated: %w", e.Scheme, e.Period, e.Practice, collector.ErrNotFound)
 		}
@@ -478,7 +429,7 @@ func (db *DB) MoveClaim(ctx context.Context, e ClaimEvent, calcVersion int64) er
 		if v != calcVersion {
 			return fmt.Errorf("figures of %s %s were recalculated: %w", e.Scheme, e.Period, ErrStale)
 		}
-		return db.applyEvents(ctx, tx, []ClaimEvent{e})
+		return db.applyEvents(ctx, tx, []schemes.Event{e})
 	})
 }
 
@@ -498,9 +449,11 @@ const eventChunk = 500
 // practice when a period is first calculated, write no row and no event:
 // they are summed up in the calculation's audit entry. Every other move
 // writes the claim's row and an event; a closed claim always has a row.
-func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
-	implicit := func(e ClaimEvent) bool { return e.From == "open" && e.To == "calculated" && e.Actor == StewardActor }
-	var recorded, closing []ClaimEvent
+func (db *DB) applyEvents(ctx context.Context, tx handle, events []schemes.Event) error {
+	implicit := func(e schemes.Event) bool {
+		return e.From == schemes.Open && e.To == schemes.Calculated && e.Actor == StewardActor
+	}
+	var recorded, closing []schemes.Event
 	for _, e := range events {
 		if implicit(e) {
 			continue
@@ -512,14 +465,14 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 		}
 		var res sql.Result
 		var err error
-		if e.From == "open" || e.From == "calculated" {
+		if e.From == schemes.Open || e.From == schemes.Calculated {
 			// No row yet, or a row left in the From state.
-			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)
+			res, err = tx.exec(ctx, `INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
-			paid_pence = excluded.paid_pence WHERE claims.state = ?`), e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At), e.PaidPence, e.From)
+			paid_pence = excluded.paid_pence WHERE claims.state = ?`, e.Scheme, e.Period, e.Practice, string(e.To), db.ts(e.At), e.PaidPence, string(e.From))
 		} else {
-			res, err = tx.ExecContext(ctx, db.q("UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?"),
-				e.To, db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, e.From)
+			res, err = tx.exec(ctx, "UPDATE claims SET state = ?, updated_at = ?, paid_pence = ? WHERE scheme = ? AND period = ? AND practice = ? AND state = ?",
+				string(e.To), db.ts(e.At), e.PaidPence, e.Scheme, e.Period, e.Practice, string(e.From))
 		}
 		if err != nil {
 			return fmt.Errorf("move claim %s %s %s: %w", e.Scheme, e.Period, e.Practice, err)
@@ -537,29 +490,29 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 	byCollector := map[string]int{}
 	for _, e := range events {
 		if implicit(e) {
-			byCollector[e.From+" -> "+e.To]++
+			byCollector[string(e.From)+" -> "+string(e.To)]++
 		}
 	}
 	for chunk := range slices.Chunk(recorded, eventChunk) {
 		args := make([]any, 0, 9*len(chunk))
 		var audit []any
 		for _, e := range chunk {
-			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, e.From, e.To, e.Reason)
+			args = append(args, e.Scheme, e.Period, e.Practice, db.ts(e.At), e.Actor, e.Role, string(e.From), string(e.To), e.Reason)
 			if e.Actor == StewardActor {
-				byCollector[e.From+" -> "+e.To]++
+				byCollector[string(e.From)+" -> "+string(e.To)]++
 				continue
 			}
-			before, _ := json.Marshal(map[string]string{"state": e.From})
+			before, _ := json.Marshal(map[string]string{"state": string(e.From)})
 			after, _ := json.Marshal(map[string]any{"state": e.To, "role": e.Role, "reason": e.Reason, "paid_pence": e.PaidPence})
 			audit = append(audit, db.ts(e.At), e.Actor, "claim.move", "claim:"+e.Scheme+"/"+e.Period+"/"+e.Practice, string(before), string(after))
 		}
-		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason) VALUES "+
-			placeholders(len(chunk), 9)), args...); err != nil {
+		if _, err := tx.exec(ctx, "INSERT INTO claim_events (scheme, period, practice, at, actor, role, from_state, to_state, reason) VALUES "+
+			placeholders(len(chunk), 9), args...); err != nil {
 			return fmt.Errorf("record claim events: %w", err)
 		}
 		if len(audit) > 0 {
-			if _, err := tx.ExecContext(ctx, db.q("INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES "+
-				placeholders(len(audit)/6, 6)), audit...); err != nil {
+			if _, err := tx.exec(ctx, "INSERT INTO audit_log (at, actor, action, subject, before_json, after_json) VALUES "+
+				placeholders(len(audit)/6, 6), audit...); err != nil {
 				return fmt.Errorf("append audit entries: %w", err)
 			}
 		}
@@ -575,14 +528,14 @@ func (db *DB) applyEvents(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 
 // followsCalculation are the states the collector alone moves a claim
 // between, as calculations find something payable or nothing.
-var followsCalculation = []string{"open", "calculated", "closed"}
+var followsCalculation = []schemes.State{schemes.Open, schemes.Calculated, schemes.Closed}
 
 // closingMove reports whether e is the collector closing a claim that is
 // not being signed off, or reopening a closed one: a first calculation
 // can close thousands at once (every practice, in a month where nothing
 // is payable yet), so these are written a chunk at a time.
-func closingMove(e ClaimEvent) bool {
-	return e.Actor == StewardActor && (e.From == "closed" || e.To == "closed") &&
+func closingMove(e schemes.Event) bool {
+	return e.Actor == StewardActor && (e.From == schemes.Closed || e.To == schemes.Closed) &&
 		slices.Contains(followsCalculation, e.From) && slices.Contains(followsCalculation, e.To)
 }
 
@@ -591,15 +544,15 @@ func closingMove(e ClaimEvent) bool {
 // its calculations are serialised by the calculation's version; a claim
 // found in any other state (a person declared it meanwhile) makes the
 // transaction fail with ErrStale.
-func (db *DB) closeClaims(ctx context.Context, tx *sql.Tx, events []ClaimEvent) error {
+func (db *DB) closeClaims(ctx context.Context, tx handle, events []schemes.Event) error {
 	for chunk := range slices.Chunk(events, eventChunk) {
 		args := make([]any, 0, 5*len(chunk))
 		for _, e := range chunk {
-			args = append(args, e.Scheme, e.Period, e.Practice, e.To, db.ts(e.At))
+			args = append(args, e.Scheme, e.Period, e.Practice, string(e.To), db.ts(e.At))
 		}
-		res, err := tx.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES "+placeholders(len(chunk), 5)+
+		res, err := tx.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES "+placeholders(len(chunk), 5)+
 			` ON CONFLICT (scheme, period, practice) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, paid_pence = NULL
-			WHERE claims.state IN ('open', 'calculated', 'closed')`), args...)
+			WHERE claims.state IN ('open', 'calculated', 'closed')`, args...)
 		if err != nil {
 			return fmt.Errorf("close claims of %s %s: %w", chunk[0].Scheme, chunk[0].Period, err)
 		}
@@ -611,9 +564,8 @@ func (db *DB) closeClaims(ctx context.Context, tx *sql.Tx, events []ClaimEvent) 
 	return nil
 }
 
-// StewardActor is the actor of the collector's own claim moves
-// (schemes.RoleSteward).
-const StewardActor = "steward"
+// StewardActor is the actor of the collector's own claim moves.
+const StewardActor = schemes.RoleSteward
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {
@@ -623,48 +575,42 @@ func placeholders(rows, cols int) string {
 
 // Claims returns the stored claims of a scheme's period by practice; a
 // practice without a row is open.
-func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]Claim, error) {
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, state, updated_at, paid_pence FROM claims WHERE scheme = ? AND period = ?"), scheme, period)
-	if err != nil {
-		return nil, fmt.Errorf("read claims: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]Claim{}
-	for rows.Next() {
-		c := Claim{Scheme: scheme, Period: period}
+func (db *DB) Claims(ctx context.Context, scheme, period string) (map[string]schemes.Claim, error) {
+	out := map[string]schemes.Claim{}
+	err := db.r.queryEach(ctx, "SELECT practice, state, updated_at, paid_pence FROM claims WHERE scheme = ? AND period = ?", func(rows *sql.Rows) error {
+		c := schemes.Claim{Scheme: scheme, Period: period}
 		var paid sql.NullInt64
 		if err := rows.Scan(&c.Practice, &c.State, timeScan{&c.UpdatedAt}, &paid); err != nil {
-			return nil, fmt.Errorf("read claims: %w", err)
+			return err
 		}
 		if paid.Valid {
 			c.PaidPence = &paid.Int64
 		}
 		out[c.Practice] = c
+		return nil
+	}, scheme, period)
+	if err != nil {
+		return nil, fmt.Errorf("read claims: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ClaimEvents returns the history of a claim (every practice's when
 // practice is ""), oldest first.
-func (db *DB) ClaimEvents(ctx context.Context, scheme, period, practice string) ([]ClaimEvent, error) {
+func (db *DB) ClaimEvents(ctx context.Context, scheme, period, practice string) ([]schemes.Event, error) {
 	query := "SELECT id, scheme, period, practice, at, actor, role, from_state, to_state, reason FROM claim_events WHERE scheme = ? AND period = ?"
 	args := []any{scheme, period}
 	if practice != "" {
 		query += " AND practice = ?"
 		args = append(args, practice)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY id"), args...)
+	out, err := queryAll(ctx, db.r, query+" ORDER BY id", func(rows *sql.Rows) (schemes.Event, error) {
+		var e schemes.Event
+		err := rows.Scan(&e.ID, &e.Scheme, &e.Period, &e.Practice, timeScan{&e.At}, &e.Actor, &e.Role, &e.From, &e.To, &e.Reason)
+		return e, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read claim history: %w", err)
 	}
-	defer rows.Close()
-	var out []ClaimEvent
-	for rows.Next() {
-		var e ClaimEvent
-		if err := rows.Scan(&e.ID, &e.Scheme, &e.Period, &e.Practice, timeScan{&e.At}, &e.Actor, &e.Role, &e.From, &e.To, &e.Reason); err != nil {
-			return nil, fmt.Errorf("read claim history: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }

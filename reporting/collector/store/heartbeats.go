@@ -20,9 +20,9 @@ import (
 // one row, and history grows by at most 24 rows per practice per day
 // until Prune removes it.
 func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx handle) error {
 		if hb.Nonce != "" {
-			_, err := tx.ExecContext(ctx, db.q("INSERT INTO heartbeat_nonces (practice, nonce, seen_at) VALUES (?, ?, ?)"),
+			_, err := tx.exec(ctx, "INSERT INTO heartbeat_nonces (practice, nonce, seen_at) VALUES (?, ?, ?)",
 				hb.Practice, hb.Nonce, db.ts(hb.ReceivedAt))
 			if db.isUniqueViolation(err) {
 				return fmt.Errorf("heartbeat from %s: %w", hb.Practice, collector.ErrReplay)
@@ -34,22 +34,22 @@ func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error
 		// A later heartbeat of this practice already stored (two arriving
 		// at once): it stands for this hour.
 		var later int
-		if err := tx.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM heartbeats WHERE practice = ? AND received_at >= ?"),
+		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM heartbeats WHERE practice = ? AND received_at >= ?",
 			hb.Practice, db.ts(hb.ReceivedAt)).Scan(&later); err != nil {
 			return fmt.Errorf("record heartbeat: %w", err)
 		}
 		if later > 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM heartbeats WHERE practice = ? AND received_at >= ? AND received_at < ?"),
+		if _, err := tx.exec(ctx, "DELETE FROM heartbeats WHERE practice = ? AND received_at >= ? AND received_at < ?",
 			hb.Practice, db.ts(hb.ReceivedAt.Truncate(time.Hour)), db.ts(hb.ReceivedAt)); err != nil {
 			return fmt.Errorf("record heartbeat: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO heartbeats (practice, received_at, agent_version, bundle_version, pending, body) VALUES (?, ?, ?, ?, ?, ?)"),
+		if _, err := tx.exec(ctx, "INSERT INTO heartbeats (practice, received_at, agent_version, bundle_version, pending, body) VALUES (?, ?, ?, ?, ?, ?)",
 			hb.Practice, db.ts(hb.ReceivedAt), hb.AgentVersion, hb.BundleVersion, hb.Pending, hb.Body); err != nil {
 			return fmt.Errorf("record heartbeat: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE practices SET last_heartbeat_at = ? WHERE ods = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)"),
+		if _, err := tx.exec(ctx, "UPDATE practices SET last_heartbeat_at = ? WHERE ods = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?)",
 			db.ts(hb.ReceivedAt), hb.Practice, db.ts(hb.ReceivedAt)); err != nil {
 			return fmt.Errorf("record heartbeat: %w", err)
 		}
@@ -59,25 +59,20 @@ func (db *DB) RecordHeartbeat(ctx context.Context, hb collector.Heartbeat) error
 
 // HeartbeatHistory returns a practice's stored heartbeats, oldest first.
 func (db *DB) HeartbeatHistory(ctx context.Context, practice string) ([]collector.Heartbeat, error) {
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT practice, received_at, agent_version, bundle_version, pending, body FROM heartbeats WHERE practice = ? ORDER BY received_at, id"), practice)
+	out, err := queryAll(ctx, db.r, "SELECT practice, received_at, agent_version, bundle_version, pending, body FROM heartbeats WHERE practice = ? ORDER BY received_at, id",
+		scanHeartbeat, practice)
 	if err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
 	}
-	defer rows.Close()
-	var out []collector.Heartbeat
-	for rows.Next() {
-		var h collector.Heartbeat
-		var pending int64
-		if err := rows.Scan(&h.Practice, timeScan{&h.ReceivedAt}, &h.AgentVersion, &h.BundleVersion, &pending, &h.Body); err != nil {
-			return nil, fmt.Errorf("read heartbeats: %w", err)
-		}
-		h.Pending = int(pending)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read heartbeats: %w", err)
-	}
 	return out, nil
+}
+
+func scanHeartbeat(rows *sql.Rows) (collector.Heartbeat, error) {
+	var h collector.Heartbeat
+	var pending int64
+	err := rows.Scan(&h.Practice, timeScan{&h.ReceivedAt}, &h.AgentVersion, &h.BundleVersion, &pending, &h.Body)
+	h.Pending = int(pending)
+	return h, err
 }
 
 // LastHeartbeats returns the latest heartbeat of each practice (of icb, or
@@ -90,22 +85,15 @@ func (db *DB) LastHeartbeats(ctx context.Context, icb string) (map[string]collec
 		query += " WHERE p.icb = ?"
 		args = append(args, icb)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY h.practice, h.id"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read heartbeats: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]collector.Heartbeat{}
-	for rows.Next() {
-		var h collector.Heartbeat
-		var pending int64
-		if err := rows.Scan(&h.Practice, timeScan{&h.ReceivedAt}, &h.AgentVersion, &h.BundleVersion, &pending, &h.Body); err != nil {
-			return nil, fmt.Errorf("read heartbeats: %w", err)
+	err := db.r.queryEach(ctx, query+" ORDER BY h.practice, h.id", func(rows *sql.Rows) error {
+		h, err := scanHeartbeat(rows)
+		if err == nil {
+			out[h.Practice] = h
 		}
-		h.Pending = int(pending)
-		out[h.Practice] = h
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
 	}
 	return out, nil
@@ -121,21 +109,13 @@ func (db *DB) SilentPractices(ctx context.Context, icb string, silentFor time.Du
 		query += " AND icb = ?"
 		args = append(args, icb)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY ods"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list silent practices: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.SilentPractice
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, query+" ORDER BY ods", func(rows *sql.Rows) (collector.SilentPractice, error) {
 		var s collector.SilentPractice
 		p := &s.Practice
-		if err := rows.Scan(&p.ODS, &p.Name, &p.ICB, &p.PCN, timeScan{&p.CreatedAt}, &p.PublicKey, &p.KeyID, timeScan{&p.EnrolledAt}, timeScan{&s.LastHeartbeat}); err != nil {
-			return nil, fmt.Errorf("list silent practices: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		err := rows.Scan(&p.ODS, &p.Name, &p.ICB, &p.PCN, timeScan{&p.CreatedAt}, &p.PublicKey, &p.KeyID, timeScan{&p.EnrolledAt}, timeScan{&s.LastHeartbeat})
+		return s, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list silent practices: %w", err)
 	}
 	return out, nil

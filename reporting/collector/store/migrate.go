@@ -283,7 +283,7 @@ func (db *DB) Version(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var v sql.NullInt64
-	if err := db.w.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+	if err := db.w.queryRow(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return int(v.Int64), nil
@@ -295,7 +295,7 @@ func (db *DB) ensureMigrationsTable(ctx context.Context) error {
 	name TEXT NOT NULL,
 	applied_at {{time}} NOT NULL
 )`)
-	if _, err := db.w.ExecContext(ctx, ddl); err != nil {
+	if _, err := db.w.exec(ctx, ddl); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	return nil
@@ -316,15 +316,15 @@ func (db *DB) migrateTo(ctx context.Context, target int) error {
 		if m.version <= current || m.version > target {
 			continue
 		}
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx handle) error {
 			if db.engine == Postgres {
 				// Two collectors starting at once take turns.
-				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7306271)"); err != nil {
+				if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(7306271)"); err != nil {
 					return err
 				}
 			}
 			var done int
-			if err := tx.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&done); err != nil {
+			if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done); err != nil {
 				return err
 			}
 			if done > 0 {
@@ -334,11 +334,11 @@ func (db *DB) migrateTo(ctx context.Context, target int) error {
 				if strings.TrimSpace(stmt) == "" {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				if _, err := tx.exec(ctx, stmt); err != nil {
 					return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
 				}
 			}
-			_, err := tx.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, db.ts(time.Now()))
 			return err
 		})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -32,23 +33,23 @@ func TestMigrations(t *testing.T) {
 			if v, err := db.Version(ctx); err != nil || v != 1 {
 				t.Fatalf("Version = %d, %v; want 1", v, err)
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO practices (ods, name, icb, created_at) VALUES (?, ?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO practices (ods, name, icb, created_at) VALUES (?, ?, ?, ?)",
 				"Y01111", "Old", "QWE", db.ts(time.Now())); err != nil {
 				t.Fatal(err)
 			}
 			for i, body := range []string{`{"schema":"steward.results/v1","practice":"Y01111","as_of":"2025-03-31","baseline":"2024-03-31"}`,
 				`{"schema":"steward.results/v1","practice":"Y01111","as_of":"2025-04-30"}`} {
-				if _, err := db.w.ExecContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id,
-				signed_at, received_at, pack, pack_version, as_of, state) VALUES (?, ?, '', ?, '', '', '', ?, 'medsip', '1', ?, 'current')`),
+				if _, err := db.w.exec(ctx, `INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id,
+				signed_at, received_at, pack, pack_version, as_of, state) VALUES (?, ?, '', ?, '', '', '', ?, 'medsip', '1', ?, 'current')`,
 					"Y01111", fmt.Sprint("k", i), []byte(body), db.ts(time.Now()), []string{"2025-03-31", "2025-04-30"}[i]); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// A token from before tokens expired.
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO users (name, role, created_at) VALUES ('bot', 'admin', ?)"), db.ts(time.Now())); err != nil {
+			if _, err := db.w.exec(ctx, "INSERT INTO users (name, role, created_at) VALUES ('bot', 'admin', ?)", db.ts(time.Now())); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO api_tokens (token_hash, user_id, created_at) SELECT 'tok', id, ? FROM users WHERE name = 'bot'"), db.ts(time.Now())); err != nil {
+			if _, err := db.w.exec(ctx, "INSERT INTO api_tokens (token_hash, user_id, created_at) SELECT 'tok', id, ? FROM users WHERE name = 'bot'", db.ts(time.Now())); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -72,19 +73,14 @@ func TestMigrations(t *testing.T) {
 				t.Fatalf("audit log (version 2) after upgrade: %v", err)
 			}
 			// Version 4 took each stored submission's baseline from its body.
-			var baselines []string
-			rows, err := db.r.QueryContext(ctx, "SELECT baseline FROM submissions ORDER BY idempotency_key")
+			baselines, err := queryAll(ctx, db.r, "SELECT baseline FROM submissions ORDER BY idempotency_key", func(rows *sql.Rows) (string, error) {
+				var b string
+				err := rows.Scan(&b)
+				return b, err
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for rows.Next() {
-				var b string
-				if err := rows.Scan(&b); err != nil {
-					t.Fatal(err)
-				}
-				baselines = append(baselines, b)
-			}
-			rows.Close()
 			if strings.Join(baselines, ",") != "2024-03-31," {
 				t.Fatalf("baselines after upgrade = %q, want [2024-03-31 \"\"]", baselines)
 			}
@@ -97,9 +93,9 @@ func TestMigrations(t *testing.T) {
 			}
 			// On a PostgreSQL server built with lz4, stored results use it.
 			if db.engine == Postgres {
-				if _, err := db.w.ExecContext(ctx, "CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)"); err == nil {
+				if _, err := db.w.exec(ctx, "CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)"); err == nil {
 					var method string
-					if err := db.r.QueryRowContext(ctx, `SELECT attcompression FROM pg_attribute
+					if err := db.r.queryRow(ctx, `SELECT attcompression FROM pg_attribute
 					WHERE attrelid = 'reconciliations'::regclass AND attname = 'result'`).Scan(&method); err != nil || method != "l" {
 						t.Fatalf("reconciliations.result compression = %q, %v; want lz4 (l)", method, err)
 					}
@@ -110,11 +106,11 @@ func TestMigrations(t *testing.T) {
 				t.Fatalf("re-run: %v", err)
 			}
 			var n int
-			if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != len(migrations) {
+			if err := db.r.queryRow(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != len(migrations) {
 				t.Fatalf("schema_migrations has %d rows, %v; want %d", n, err, len(migrations))
 			}
 			// A database from a newer collector is refused.
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				SchemaVersion()+1, "future", db.ts(time.Now())); err != nil {
 				t.Fatal(err)
 			}
@@ -156,11 +152,11 @@ func TestMigrationClosedClaims(t *testing.T) {
 				{"INSERT INTO schemes (id, yaml, added_at, added_by) VALUES (?, ?, ?, ?)", []any{"s", "version: 1", now, "test"}},
 				{"INSERT INTO claims (scheme, period, practice, state, updated_at, paid_pence) VALUES (?, ?, ?, ?, ?, ?)", []any{"s", "2027-03", "Y01111", "paid", now, 1234}},
 			} {
-				if _, err := db.w.ExecContext(ctx, db.q(stmt.sql), stmt.args...); err != nil {
+				if _, err := db.w.exec(ctx, stmt.sql, stmt.args...); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)",
 				"s", "2027-02", "Y01111", "closed", now); err == nil {
 				t.Fatal("version 4 accepted a closed claim")
 			}
@@ -169,18 +165,18 @@ func TestMigrationClosedClaims(t *testing.T) {
 			}
 			var state string
 			var paid int64
-			if err := db.r.QueryRowContext(ctx, "SELECT state, paid_pence FROM claims WHERE period = '2027-03'").Scan(&state, &paid); err != nil || state != "paid" || paid != 1234 {
+			if err := db.r.queryRow(ctx, "SELECT state, paid_pence FROM claims WHERE period = '2027-03'").Scan(&state, &paid); err != nil || state != "paid" || paid != 1234 {
 				t.Fatalf("claim after upgrade = %s %d, %v", state, paid, err)
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)",
 				"s", "2027-02", "Y01111", "closed", now); err != nil {
 				t.Fatalf("closed claim after upgrade: %v", err)
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)",
 				"s", "2027-01", "Y01111", "lost", now); err == nil {
 				t.Fatal("a claim in an unknown state was stored")
 			}
-			if _, err := db.w.ExecContext(ctx, db.q("INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)"),
+			if _, err := db.w.exec(ctx, "INSERT INTO claims (scheme, period, practice, state, updated_at) VALUES (?, ?, ?, ?, ?)",
 				"nope", "2027-01", "Y01111", "open", now); err == nil {
 				t.Fatal("a claim of an unknown scheme was stored: the rebuilt table lost its foreign keys")
 			}

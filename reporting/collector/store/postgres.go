@@ -40,7 +40,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	p.SetMaxOpenConns(16)
 	p.SetMaxIdleConns(16)
 	p.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{engine: Postgres, w: p, r: p}
+	db := newDB(Postgres, p, p)
 	if err := db.ping(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact.URL(url), err)
@@ -68,12 +68,13 @@ func (db *DB) isUniqueViolation(err error) bool {
 	return isUniqueViolationSQLite(err)
 }
 
-// periodMeasuresPostgres runs a MeasuresOf query on pgx directly, reading
-// each row's bytes in PostgreSQL's binary format: database/sql makes a
-// string of every text value and boxes every number, and a cold
-// reconciliation of 24 periods reads over a million rows.
+// periodMeasuresPostgres runs a MeasuresOf query (written with ?
+// placeholders, rebound here) on pgx directly, reading each row's bytes in
+// PostgreSQL's binary format: database/sql makes a string of every text
+// value and boxes every number, and a cold reconciliation of 24 periods
+// reads over a million rows.
 func (db *DB) periodMeasuresPostgres(ctx context.Context, query string, args []any, add func(int64, []byte, []byte, sql.NullFloat64, sql.NullFloat64, sql.NullFloat64)) error {
-	conn, err := db.r.Conn(ctx)
+	conn, err := db.pool.r.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func (db *DB) periodMeasuresPostgres(ctx context.Context, query string, args []a
 		if !ok {
 			return fmt.Errorf("postgres connection is a %T, not pgx's", driverConn)
 		}
-		rows, err := sc.Conn().Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
+		rows, err := sc.Conn().Query(ctx, db.bind.bind(query), append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
 		if err != nil {
 			return err
 		}

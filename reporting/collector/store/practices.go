@@ -23,8 +23,8 @@ func (db *DB) AddPractice(ctx context.Context, p collector.Practice, actor strin
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = time.Now()
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q("INSERT INTO practices (ods, name, icb, pcn, created_at) VALUES (?, ?, ?, ?, ?)"),
+	return db.inTx(ctx, func(tx handle) error {
+		_, err := tx.exec(ctx, "INSERT INTO practices (ods, name, icb, pcn, created_at) VALUES (?, ?, ?, ?, ?)",
 			p.ODS, p.Name, p.ICB, p.PCN, db.ts(p.CreatedAt))
 		if db.isUniqueViolation(err) {
 			return fmt.Errorf("practice %s: %w", p.ODS, collector.ErrExists)
@@ -40,7 +40,7 @@ func (db *DB) AddPractice(ctx context.Context, p collector.Practice, actor strin
 // Practice returns the practice with ODS code ods (ErrNotFound if none).
 func (db *DB) Practice(ctx context.Context, ods string) (collector.Practice, error) {
 	var p collector.Practice
-	err := scanPractice(db.r.QueryRowContext(ctx, db.q("SELECT "+practiceCols+" FROM practices WHERE ods = ?"), ods), &p)
+	err := scanPractice(db.r.queryRow(ctx, "SELECT "+practiceCols+" FROM practices WHERE ods = ?", ods), &p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("practice %s: %w", ods, collector.ErrNotFound)
 	}
@@ -56,20 +56,12 @@ func (db *DB) Practices(ctx context.Context, icb string) ([]collector.Practice, 
 	if icb != "" {
 		query, args = "SELECT "+practiceCols+" FROM practices WHERE icb = ? ORDER BY ods", []any{icb}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list practices: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.Practice
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, query, func(rows *sql.Rows) (collector.Practice, error) {
 		var p collector.Practice
-		if err := scanPractice(rows, &p); err != nil {
-			return nil, fmt.Errorf("list practices: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		err := scanPractice(rows, &p)
+		return p, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list practices: %w", err)
 	}
 	return out, nil
@@ -78,8 +70,8 @@ func (db *DB) Practices(ctx context.Context, icb string) ([]collector.Practice, 
 // AddEnrolmentCode stores the hash of a one-time enrolment code for
 // practice ods, valid until expires.
 func (db *DB) AddEnrolmentCode(ctx context.Context, ods, codeHash string, created, expires time.Time, actor string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q("INSERT INTO enrolment_codes (code_hash, practice, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+	return db.inTx(ctx, func(tx handle) error {
+		_, err := tx.exec(ctx, "INSERT INTO enrolment_codes (code_hash, practice, created_at, expires_at) VALUES (?, ?, ?, ?)",
 			codeHash, ods, db.ts(created), db.ts(expires))
 		if err != nil {
 			return fmt.Errorf("add enrolment code for %s: %w", ods, err)
@@ -96,10 +88,10 @@ func (db *DB) AddEnrolmentCode(ctx context.Context, ods, codeHash string, create
 // Enrolling again with a new code replaces the key.
 func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID string, now time.Time) (collector.Practice, error) {
 	var p collector.Practice
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx handle) error {
 		var forPractice string
 		var expires, used time.Time
-		err := tx.QueryRowContext(ctx, db.q("SELECT practice, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?"), codeHash).
+		err := tx.queryRow(ctx, "SELECT practice, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?", codeHash).
 			Scan(&forPractice, timeScan{&expires}, timeScan{&used})
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -114,7 +106,7 @@ func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID
 			// written): answer as before, change nothing. Anyone else gets
 			// the refusal (only the holder of the private key can use it).
 			var current string
-			if err := tx.QueryRowContext(ctx, db.q("SELECT key_id FROM practices WHERE ods = ?"), ods).Scan(&current); err == nil &&
+			if err := tx.queryRow(ctx, "SELECT key_id FROM practices WHERE ods = ?", ods).Scan(&current); err == nil &&
 				current == keyID && now.Before(expires) {
 				p, err = db.practiceTx(ctx, tx, ods)
 				return err
@@ -123,7 +115,7 @@ func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID
 		case !now.Before(expires):
 			return fmt.Errorf("%w: code expired at %s", collector.ErrEnrolRefused, expires.Format(time.RFC3339))
 		}
-		res, err := tx.ExecContext(ctx, db.q("UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL"), db.ts(now), codeHash)
+		res, err := tx.exec(ctx, "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL", db.ts(now), codeHash)
 		if err != nil {
 			return fmt.Errorf("use enrolment code: %w", err)
 		}
@@ -134,7 +126,7 @@ func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE practices SET public_key = ?, key_id = ?, enrolled_at = ? WHERE ods = ?"),
+		if _, err := tx.exec(ctx, "UPDATE practices SET public_key = ?, key_id = ?, enrolled_at = ? WHERE ods = ?",
 			pub, keyID, db.ts(now), ods); err != nil {
 			return fmt.Errorf("store practice key: %w", err)
 		}
@@ -148,9 +140,9 @@ func (db *DB) Enrol(ctx context.Context, ods, codeHash string, pub []byte, keyID
 	return p, err
 }
 
-func (db *DB) practiceTx(ctx context.Context, tx *sql.Tx, ods string) (collector.Practice, error) {
+func (db *DB) practiceTx(ctx context.Context, tx handle, ods string) (collector.Practice, error) {
 	var p collector.Practice
-	err := scanPractice(tx.QueryRowContext(ctx, db.q("SELECT "+practiceCols+" FROM practices WHERE ods = ?"), ods), &p)
+	err := scanPractice(tx.queryRow(ctx, "SELECT "+practiceCols+" FROM practices WHERE ods = ?", ods), &p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("practice %s: %w", ods, collector.ErrNotFound)
 	}

@@ -48,7 +48,7 @@ func (db *DB) Prune(ctx context.Context, o PruneOptions) (Pruned, error) {
 		if s.args[0] == nil { // a zero time: that step is off
 			continue
 		}
-		res, err := db.w.ExecContext(ctx, db.q(s.query), s.args...)
+		res, err := db.w.exec(ctx, s.query, s.args...)
 		if err != nil {
 			return p, fmt.Errorf("prune %s: %w", s.what, err)
 		}

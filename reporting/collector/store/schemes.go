@@ -36,8 +36,8 @@ func (db *DB) AddScheme(ctx context.Context, s StoredScheme) error {
 	if s.AddedAt.IsZero() {
 		s.AddedAt = time.Now()
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q("INSERT INTO schemes (id, yaml, added_at, added_by) VALUES (?, ?, ?, ?)"),
+	return db.inTx(ctx, func(tx handle) error {
+		_, err := tx.exec(ctx, "INSERT INTO schemes (id, yaml, added_at, added_by) VALUES (?, ?, ?, ?)",
 			s.ID, s.YAML, db.ts(s.AddedAt), s.AddedBy)
 		if db.isUniqueViolation(err) {
 			return fmt.Errorf("scheme %s: %w", s.ID, collector.ErrExists)
@@ -63,7 +63,7 @@ func scanScheme(r rowScanner) (StoredScheme, error) {
 
 // Scheme returns the stored scheme with id (ErrNotFound if none).
 func (db *DB) Scheme(ctx context.Context, id string) (StoredScheme, error) {
-	s, err := scanScheme(db.r.QueryRowContext(ctx, db.q("SELECT "+schemeColumns+" FROM schemes WHERE id = ?"), id))
+	s, err := scanScheme(db.r.queryRow(ctx, "SELECT "+schemeColumns+" FROM schemes WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("scheme %s: %w", id, collector.ErrNotFound)
 	}
@@ -75,20 +75,10 @@ func (db *DB) Scheme(ctx context.Context, id string) (StoredScheme, error) {
 
 // Schemes lists the stored schemes by id, retired ones included.
 func (db *DB) Schemes(ctx context.Context) ([]StoredScheme, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+schemeColumns+" FROM schemes ORDER BY id")
+	out, err := queryAll(ctx, db.r, "SELECT "+schemeColumns+" FROM schemes ORDER BY id", func(rows *sql.Rows) (StoredScheme, error) {
+		return scanScheme(rows)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list schemes: %w", err)
-	}
-	defer rows.Close()
-	var out []StoredScheme
-	for rows.Next() {
-		s, err := scanScheme(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list schemes: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list schemes: %w", err)
 	}
 	return out, nil
@@ -107,12 +97,12 @@ var ErrClaimsInProgress = errors.New("claims being signed off")
 // claim of the scheme is declared or approved, and a scheme already
 // retired (ErrRetired).
 func (db *DB) RetireScheme(ctx context.Context, id, actor, reason string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx handle) error {
 		lock := ""
 		if db.engine == Postgres {
 			lock = " FOR UPDATE"
 		}
-		s, err := scanScheme(tx.QueryRowContext(ctx, db.q("SELECT "+schemeColumns+" FROM schemes WHERE id = ?"+lock), id))
+		s, err := scanScheme(tx.queryRow(ctx, "SELECT "+schemeColumns+" FROM schemes WHERE id = ?"+lock, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("scheme %s: %w", id, collector.ErrNotFound)
 		}
@@ -122,28 +112,19 @@ func (db *DB) RetireScheme(ctx context.Context, id, actor, reason string, at tim
 		if s.Retired() {
 			return fmt.Errorf("scheme %s was retired on %s by %s: %w", id, s.RetiredAt.UTC().Format(time.DateOnly), s.RetiredBy, ErrRetired)
 		}
-		rows, err := tx.QueryContext(ctx, db.q(`SELECT period, practice, state FROM claims WHERE scheme = ? AND state IN ('declared', 'approved')
-		ORDER BY period, practice`), id)
-		if err != nil {
-			return fmt.Errorf("read claims of %s: %w", id, err)
-		}
-		var busy []string
-		for rows.Next() {
+		busy, err := queryAll(ctx, tx, `SELECT period, practice, state FROM claims WHERE scheme = ? AND state IN ('declared', 'approved')
+		ORDER BY period, practice`, func(rows *sql.Rows) (string, error) {
 			var period, practice, state string
-			if err := rows.Scan(&period, &practice, &state); err != nil {
-				rows.Close()
-				return fmt.Errorf("read claims of %s: %w", id, err)
-			}
-			busy = append(busy, period+" "+practice+" "+state)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := rows.Scan(&period, &practice, &state)
+			return period + " " + practice + " " + state, err
+		}, id)
+		if err != nil {
 			return fmt.Errorf("read claims of %s: %w", id, err)
 		}
 		if len(busy) > 0 {
 			return fmt.Errorf("scheme %s: %w: %s", id, ErrClaimsInProgress, strings.Join(busy, ", "))
 		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE schemes SET retired_at = ?, retired_by = ?, retired_reason = ? WHERE id = ?"),
+		if _, err := tx.exec(ctx, "UPDATE schemes SET retired_at = ?, retired_by = ?, retired_reason = ? WHERE id = ?",
 			db.ts(at), actor, reason, id); err != nil {
 			return fmt.Errorf("retire scheme %s: %w", id, err)
 		}

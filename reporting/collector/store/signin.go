@@ -17,9 +17,9 @@ import (
 // audit log (action login.lockout) as done by the collector. A lockout
 // already in force is extended.
 func (db *DB) LockLogin(ctx context.Context, subject string, until time.Time, failures int, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO login_lockouts (subject, locked_at, locked_until, failures) VALUES (?, ?, ?, ?)
-ON CONFLICT (subject) DO UPDATE SET locked_at = excluded.locked_at, locked_until = excluded.locked_until, failures = excluded.failures`),
+	return db.inTx(ctx, func(tx handle) error {
+		_, err := tx.exec(ctx, `INSERT INTO login_lockouts (subject, locked_at, locked_until, failures) VALUES (?, ?, ?, ?)
+ON CONFLICT (subject) DO UPDATE SET locked_at = excluded.locked_at, locked_until = excluded.locked_until, failures = excluded.failures`,
 			subject, db.ts(now), db.ts(until), failures)
 		if err != nil {
 			return fmt.Errorf("lock sign-in for %s: %w", subject, err)
@@ -40,8 +40,8 @@ func (db *DB) LoginLockedUntil(ctx context.Context, subjects []string, now time.
 		args = append(args, s)
 	}
 	var until time.Time
-	err := db.r.QueryRowContext(ctx, db.q("SELECT MAX(locked_until) FROM login_lockouts WHERE locked_until > ? AND subject IN (?"+
-		strings.Repeat(", ?", len(subjects)-1)+")"), args...).Scan(timeScan{&until})
+	err := db.r.queryRow(ctx, "SELECT MAX(locked_until) FROM login_lockouts WHERE locked_until > ? AND subject IN (?"+
+		strings.Repeat(", ?", len(subjects)-1)+")", args...).Scan(timeScan{&until})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read sign-in lockouts: %w", err)
 	}
@@ -50,22 +50,14 @@ func (db *DB) LoginLockedUntil(ctx context.Context, subjects []string, now time.
 
 // LoginLockouts lists the lockouts in force at now, by subject.
 func (db *DB) LoginLockouts(ctx context.Context, now time.Time) ([]collector.Lockout, error) {
-	rows, err := db.r.QueryContext(ctx, db.q("SELECT subject, locked_at, locked_until, failures FROM login_lockouts WHERE locked_until > ? ORDER BY subject"), db.ts(now))
-	if err != nil {
-		return nil, fmt.Errorf("list sign-in lockouts: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.Lockout
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, "SELECT subject, locked_at, locked_until, failures FROM login_lockouts WHERE locked_until > ? ORDER BY subject", func(rows *sql.Rows) (collector.Lockout, error) {
 		var l collector.Lockout
 		var failures int64
-		if err := rows.Scan(&l.Subject, timeScan{&l.LockedAt}, timeScan{&l.Until}, &failures); err != nil {
-			return nil, fmt.Errorf("list sign-in lockouts: %w", err)
-		}
+		err := rows.Scan(&l.Subject, timeScan{&l.LockedAt}, timeScan{&l.Until}, &failures)
 		l.Failures = int(failures)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+		return l, err
+	}, db.ts(now))
+	if err != nil {
 		return nil, fmt.Errorf("list sign-in lockouts: %w", err)
 	}
 	return out, nil
@@ -75,8 +67,8 @@ func (db *DB) LoginLockouts(ctx context.Context, now time.Time) ([]collector.Loc
 // done by actor; it reports whether there was one in force.
 func (db *DB) UnlockLogin(ctx context.Context, subject, actor string, now time.Time) (bool, error) {
 	var ended bool
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q("DELETE FROM login_lockouts WHERE subject = ? AND locked_until > ?"), subject, db.ts(now))
+	err := db.inTx(ctx, func(tx handle) error {
+		res, err := tx.exec(ctx, "DELETE FROM login_lockouts WHERE subject = ? AND locked_until > ?", subject, db.ts(now))
 		if err != nil {
 			return fmt.Errorf("unlock %s: %w", subject, err)
 		}
@@ -94,20 +86,20 @@ func (db *DB) UnlockLogin(ctx context.Context, subject, actor string, now time.T
 // as done by actor (never the token).
 func (db *DB) RotateAPIToken(ctx context.Context, name, tokenHash string, created, expires time.Time, actor string) (collector.User, error) {
 	var u collector.User
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		err := scanUser(tx.QueryRowContext(ctx, db.q("SELECT "+userCols+" FROM users WHERE name = ?"), name), &u)
+	err := db.inTx(ctx, func(tx handle) error {
+		err := scanUser(tx.queryRow(ctx, "SELECT "+userCols+" FROM users WHERE name = ?", name), &u)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("user %s: %w", name, collector.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("read user %s: %w", name, err)
 		}
-		res, err := tx.ExecContext(ctx, db.q("DELETE FROM api_tokens WHERE user_id = ?"), u.ID)
+		res, err := tx.exec(ctx, "DELETE FROM api_tokens WHERE user_id = ?", u.ID)
 		if err != nil {
 			return fmt.Errorf("end tokens of %s: %w", name, err)
 		}
 		ended, _ := res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+		if _, err := tx.exec(ctx, "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
 			tokenHash, u.ID, db.ts(created), db.ts(expires)); err != nil {
 			return fmt.Errorf("add api token: %w", err)
 		}
@@ -120,18 +112,13 @@ func (db *DB) RotateAPIToken(ctx context.Context, name, tokenHash string, create
 // TokenExpiries returns, for each user with an API token, the latest
 // expiry of their tokens (the zero time for a token that never expires).
 func (db *DB) TokenExpiries(ctx context.Context) (map[int64]time.Time, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT user_id, expires_at FROM api_tokens")
-	if err != nil {
-		return nil, fmt.Errorf("read api tokens: %w", err)
-	}
-	defer rows.Close()
 	out := map[int64]time.Time{}
 	never := map[int64]bool{}
-	for rows.Next() {
+	err := db.r.queryEach(ctx, "SELECT user_id, expires_at FROM api_tokens", func(rows *sql.Rows) error {
 		var id int64
 		var exp time.Time
 		if err := rows.Scan(&id, timeScan{&exp}); err != nil {
-			return nil, fmt.Errorf("read api tokens: %w", err)
+			return err
 		}
 		switch {
 		case exp.IsZero():
@@ -139,8 +126,9 @@ func (db *DB) TokenExpiries(ctx context.Context) (map[int64]time.Time, error) {
 		case exp.After(out[id]):
 			out[id] = exp
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read api tokens: %w", err)
 	}
 	for id := range never {

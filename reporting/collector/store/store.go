@@ -17,7 +17,6 @@ import (
 	"github.com/nhs-steward/steward/internal/redact"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +34,14 @@ const (
 // DB is the collector's store.
 type DB struct {
 	engine Engine
-	w      *sql.DB // writes; SQLite: one connection
-	r      *sql.DB // reads; SQLite: read-only pool, PostgreSQL: same as w
-	rebind sync.Map
+	// pool holds the raw connections, only to open, ping, close and begin
+	// transactions on: statements go through the handles (see query.go).
+	pool struct {
+		w *sql.DB // writes; SQLite: one connection
+		r *sql.DB // reads; SQLite: read-only pool, PostgreSQL: same as w
+	}
+	w, r handle // the pools as queries see them
+	bind *rebinder
 
 	// Group commit of submissions (SQLite only).
 	batch     chan *ingestReq
@@ -71,9 +75,9 @@ func (db *DB) Close() error {
 			close(db.quit)
 			<-db.done
 		}
-		err = db.w.Close()
-		if db.r != db.w {
-			err = errors.Join(err, db.r.Close())
+		err = db.pool.w.Close()
+		if db.pool.r != db.pool.w {
+			err = errors.Join(err, db.pool.r.Close())
 		}
 	})
 	return err
@@ -95,41 +99,10 @@ func sqliteDSN(path string, readOnly bool) string {
 }
 
 func (db *DB) ping(ctx context.Context) error {
-	if err := db.w.PingContext(ctx); err != nil {
+	if err := db.pool.w.PingContext(ctx); err != nil {
 		return err
 	}
-	return db.r.PingContext(ctx)
-}
-
-// q rebinds a query written with ? placeholders for the engine.
-func (db *DB) q(query string) string {
-	if db.engine != Postgres {
-		return query
-	}
-	if v, ok := db.rebind.Load(query); ok {
-		return v.(string)
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	db.rebind.Store(query, out)
-	return out
-}
-
-// querier is what *sql.DB and *sql.Tx share.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	return db.pool.r.PingContext(ctx)
 }
 
 // timeLayout is how SQLite stores times: fixed width UTC, so text order is
@@ -197,12 +170,12 @@ func (d dateScan) Scan(src any) error {
 }
 
 // inTx runs f in a transaction on the writer and commits it.
-func (db *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *DB) inTx(ctx context.Context, f func(tx handle) error) error {
+	tx, h, err := db.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return err
 	}
-	if err := f(tx); err != nil {
+	if err := f(h); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -45,7 +45,7 @@ func (db *DB) Ingest(ctx context.Context, sub collector.Submission) (IngestResul
 	var res IngestResult
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = db.inTx(ctx, func(tx *sql.Tx) error {
+		err = db.inTx(ctx, func(tx handle) error {
 			var e error
 			res, e = db.ingestTx(ctx, tx, &sub)
 			return e
@@ -58,13 +58,13 @@ func (db *DB) Ingest(ctx context.Context, sub collector.Submission) (IngestResul
 }
 
 // ingestTx does Ingest's work inside tx.
-func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submission) (IngestResult, error) {
+func (db *DB) ingestTx(ctx context.Context, tx handle, sub *collector.Submission) (IngestResult, error) {
 	lock := ""
 	if db.engine == Postgres {
 		lock = " FOR UPDATE"
 	}
 	var ods string
-	err := tx.QueryRowContext(ctx, db.q("SELECT ods FROM practices WHERE ods = ?"+lock), sub.Practice).Scan(&ods)
+	err := tx.queryRow(ctx, "SELECT ods FROM practices WHERE ods = ?"+lock, sub.Practice).Scan(&ods)
 	if errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, fmt.Errorf("practice %s: %w", sub.Practice, collector.ErrNotFound)
 	}
@@ -74,7 +74,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 
 	var id int64
 	var sha string
-	err = tx.QueryRowContext(ctx, db.q("SELECT id, body_sha256 FROM submissions WHERE practice = ? AND idempotency_key = ?"),
+	err = tx.queryRow(ctx, "SELECT id, body_sha256 FROM submissions WHERE practice = ? AND idempotency_key = ?",
 		sub.Practice, sub.IdempotencyKey).Scan(&id, &sha)
 	switch {
 	case err == nil:
@@ -89,7 +89,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 
 	var prevID int64
 	var prevKey, prevGenerated string
-	err = tx.QueryRowContext(ctx, db.q("SELECT id, idempotency_key, generated_at FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'"),
+	err = tx.queryRow(ctx, "SELECT id, idempotency_key, generated_at FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'",
 		sub.Practice, sub.Pack, sub.AsOf).Scan(&prevID, &prevKey, &prevGenerated)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -105,7 +105,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 		state = "superseded"
 	}
 	if prevID != 0 && state == "current" {
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE submissions SET state = 'superseded' WHERE id = ?"), prevID); err != nil {
+		if _, err := tx.exec(ctx, "UPDATE submissions SET state = 'superseded' WHERE id = ?", prevID); err != nil {
 			return IngestResult{}, fmt.Errorf("supersede submission: %w", err)
 		}
 	}
@@ -117,9 +117,9 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 	if state == "superseded" {
 		supersededBy = prevID
 	}
-	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
+	err = tx.queryRow(ctx, `INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
 	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id, superseded_by_id, generated_at, corrects, correction_reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Body, sub.Signature, sub.KeyID, sub.SignedAt,
 		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, state, supersedes, supersededBy,
 		sub.GeneratedAt, sub.Corrects, sub.CorrectionReason).Scan(&id)
@@ -136,7 +136,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 			return IngestResult{}, err
 		}
 	case prevID != 0:
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE submissions SET superseded_by_id = ? WHERE id = ?"), id, prevID); err != nil {
+		if _, err := tx.exec(ctx, "UPDATE submissions SET superseded_by_id = ? WHERE id = ?", id, prevID); err != nil {
 			return IngestResult{}, fmt.Errorf("link superseded submission: %w", err)
 		}
 		before, _ := json.Marshal(map[string]string{"current": prevKey})
@@ -163,7 +163,7 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, id, m.MeasureID, m.Kind, m.Numerator, m.Denominator, m.Per, m.Value, m.Suppressed)
 		}
-		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
+		if _, err := tx.exec(ctx, b.String(), args...); err != nil {
 			return IngestResult{}, fmt.Errorf("insert measure rows: %w", err)
 		}
 	}
@@ -192,9 +192,9 @@ func scanSubmission(s interface{ Scan(...any) error }, sub *collector.Submission
 		&sub.GeneratedAt, &sub.Corrects, &sub.CorrectionReason)
 }
 
-func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool) (collector.Submission, error) {
+func (db *DB) submissionByID(ctx context.Context, q handle, id int64, full bool) (collector.Submission, error) {
 	var sub collector.Submission
-	err := scanSubmission(q.QueryRowContext(ctx, db.q("SELECT "+submissionCols+submissionFrom+" WHERE s.id = ?"), id), &sub)
+	err := scanSubmission(q.queryRow(ctx, "SELECT "+submissionCols+submissionFrom+" WHERE s.id = ?", id), &sub)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, fmt.Errorf("submission %d: %w", id, collector.ErrNotFound)
 	}
@@ -204,7 +204,7 @@ func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool
 	if !full {
 		return sub, nil
 	}
-	if err := q.QueryRowContext(ctx, db.q("SELECT body FROM submissions WHERE id = ?"), id).Scan(&sub.Body); err != nil {
+	if err := q.queryRow(ctx, "SELECT body FROM submissions WHERE id = ?", id).Scan(&sub.Body); err != nil {
 		return sub, fmt.Errorf("read submission body %d: %w", id, err)
 	}
 	sub.Measures, err = db.measureRows(ctx, q, "WHERE s.id = ? ORDER BY m.measure_id", id)
@@ -215,7 +215,7 @@ func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool
 // raw body and measure rows, current or superseded.
 func (db *DB) Submission(ctx context.Context, practice, key string) (collector.Submission, error) {
 	var id int64
-	err := db.r.QueryRowContext(ctx, db.q("SELECT id FROM submissions WHERE practice = ? AND idempotency_key = ?"), practice, key).Scan(&id)
+	err := db.r.queryRow(ctx, "SELECT id FROM submissions WHERE practice = ? AND idempotency_key = ?", practice, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return collector.Submission{}, fmt.Errorf("submission %s from %s: %w", key, practice, collector.ErrNotFound)
 	}
@@ -229,7 +229,7 @@ func (db *DB) Submission(ctx context.Context, practice, key string) (collector.S
 // and as-of date, with its body and measure rows (ErrNotFound if none).
 func (db *DB) CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error) {
 	var id int64
-	err := db.r.QueryRowContext(ctx, db.q("SELECT id FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'"),
+	err := db.r.queryRow(ctx, "SELECT id FROM submissions WHERE practice = ? AND pack = ? AND as_of = ? AND state = 'current'",
 		practice, pack, asOf).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return collector.Submission{}, fmt.Errorf("current submission %s/%s/%s: %w", practice, pack, asOf, collector.ErrNotFound)
@@ -271,20 +271,12 @@ func (f SubmissionFilter) where(current bool) (string, []any) {
 }
 
 func (db *DB) listSubmissions(ctx context.Context, query string, args []any) ([]collector.Submission, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list submissions: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.Submission
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, query, func(rows *sql.Rows) (collector.Submission, error) {
 		var s collector.Submission
-		if err := scanSubmission(rows, &s); err != nil {
-			return nil, fmt.Errorf("list submissions: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		err := scanSubmission(rows, &s)
+		return s, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list submissions: %w", err)
 	}
 	return out, nil
@@ -309,24 +301,16 @@ func (db *DB) SubmissionHistory(ctx context.Context, f SubmissionFilter) ([]coll
 const measureCols = `m.submission_id, s.practice, s.pack, s.pack_version, s.as_of, m.measure_id, m.kind,
 	m.numerator, m.denominator, m.per, m.value, m.suppressed, s.received_at`
 
-func (db *DB) measureRows(ctx context.Context, q querier, tail string, args ...any) ([]collector.MeasureRow, error) {
-	rows, err := q.QueryContext(ctx, db.q("SELECT "+measureCols+" FROM measure_rows m JOIN submissions s ON s.id = m.submission_id "+tail), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read measure rows: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.MeasureRow
-	for rows.Next() {
+func (db *DB) measureRows(ctx context.Context, q handle, tail string, args ...any) ([]collector.MeasureRow, error) {
+	out, err := queryAll(ctx, q, "SELECT "+measureCols+" FROM measure_rows m JOIN submissions s ON s.id = m.submission_id "+tail, func(rows *sql.Rows) (collector.MeasureRow, error) {
 		var m collector.MeasureRow
 		var num, den, val sql.NullFloat64
-		if err := rows.Scan(&m.SubmissionID, &m.Practice, &m.Pack, &m.PackVersion, dateScan{&m.AsOf}, &m.MeasureID, &m.Kind,
-			&num, &den, &m.Per, &val, &m.Suppressed, timeScan{&m.ReceivedAt}); err != nil {
-			return nil, fmt.Errorf("read measure rows: %w", err)
-		}
+		err := rows.Scan(&m.SubmissionID, &m.Practice, &m.Pack, &m.PackVersion, dateScan{&m.AsOf}, &m.MeasureID, &m.Kind,
+			&num, &den, &m.Per, &val, &m.Suppressed, timeScan{&m.ReceivedAt})
 		m.Numerator, m.Denominator, m.Value = nullFloat(num), nullFloat(den), nullFloat(val)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
+		return m, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("read measure rows: %w", err)
 	}
 	return out, nil

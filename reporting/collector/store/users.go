@@ -28,8 +28,8 @@ func (db *DB) AddUser(ctx context.Context, u collector.User, actor string) (coll
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now()
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, db.q("INSERT INTO users (name, role, icb, password_hash, created_at, disabled, practice, sign_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+	err := db.inTx(ctx, func(tx handle) error {
+		err := tx.queryRow(ctx, "INSERT INTO users (name, role, icb, password_hash, created_at, disabled, practice, sign_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
 			u.Name, string(u.Role), u.ICB, u.PasswordHash, db.ts(u.CreatedAt), u.Disabled, u.Practice, strings.Join(u.SignOff, ",")).Scan(&u.ID)
 		if db.isUniqueViolation(err) {
 			return fmt.Errorf("user %s: %w", u.Name, collector.ErrExists)
@@ -46,7 +46,7 @@ func (db *DB) AddUser(ctx context.Context, u collector.User, actor string) (coll
 
 func (db *DB) oneUser(ctx context.Context, what, query string, args ...any) (collector.User, error) {
 	var u collector.User
-	err := scanUser(db.r.QueryRowContext(ctx, db.q(query), args...), &u)
+	err := scanUser(db.r.queryRow(ctx, query, args...), &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %s: %w", what, collector.ErrNotFound)
 	}
@@ -68,20 +68,12 @@ func (db *DB) UserByID(ctx context.Context, id int64) (collector.User, error) {
 
 // Users lists every user by name.
 func (db *DB) Users(ctx context.Context) ([]collector.User, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+userCols+" FROM users ORDER BY name")
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []collector.User
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, "SELECT "+userCols+" FROM users ORDER BY name", func(rows *sql.Rows) (collector.User, error) {
 		var u collector.User
-		if err := scanUser(rows, &u); err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+		err := scanUser(rows, &u)
+		return u, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
@@ -90,7 +82,7 @@ func (db *DB) Users(ctx context.Context) ([]collector.User, error) {
 // AddAPIToken stores the hash of an API token for user id; expires may be
 // zero (no expiry).
 func (db *DB) AddAPIToken(ctx context.Context, userID int64, tokenHash string, created, expires time.Time) error {
-	_, err := db.w.ExecContext(ctx, db.q("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+	_, err := db.w.exec(ctx, "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
 		tokenHash, userID, db.ts(created), db.ts(expires))
 	if err != nil {
 		return fmt.Errorf("add api token: %w", err)
@@ -109,7 +101,7 @@ func (db *DB) UserByToken(ctx context.Context, tokenHash string, now time.Time) 
 
 // CreateSession stores a session under the hash of its id.
 func (db *DB) CreateSession(ctx context.Context, idHash string, s collector.Session) error {
-	_, err := db.w.ExecContext(ctx, db.q("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+	_, err := db.w.exec(ctx, "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 		idHash, s.UserID, s.CSRFToken, db.ts(s.CreatedAt), db.ts(s.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
@@ -123,9 +115,9 @@ func (db *DB) Session(ctx context.Context, idHash string, now time.Time) (collec
 	var s collector.Session
 	var u collector.User
 	var role, signOff string
-	err := db.r.QueryRowContext(ctx, db.q(
+	err := db.r.queryRow(ctx,
 		"SELECT s.user_id, s.csrf_token, s.created_at, s.expires_at, u.id, u.name, u.role, u.icb, u.password_hash, u.created_at, u.disabled, u.practice, u.sign_off"+
-			" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?"),
+			" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = ?",
 		idHash, db.ts(now), false).Scan(&s.UserID, &s.CSRFToken, timeScan{&s.CreatedAt}, timeScan{&s.ExpiresAt},
 		&u.ID, &u.Name, &role, &u.ICB, &u.PasswordHash, timeScan{&u.CreatedAt}, &u.Disabled, &u.Practice, &signOff)
 	u.Role = collector.Role(role)
@@ -141,7 +133,7 @@ func (db *DB) Session(ctx context.Context, idHash string, now time.Time) (collec
 
 // DeleteSession ends a session.
 func (db *DB) DeleteSession(ctx context.Context, idHash string) error {
-	if _, err := db.w.ExecContext(ctx, db.q("DELETE FROM sessions WHERE id_hash = ?"), idHash); err != nil {
+	if _, err := db.w.exec(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -150,7 +142,7 @@ func (db *DB) DeleteSession(ctx context.Context, idHash string) error {
 // DeleteExpiredSessions removes sessions expired at now and returns how
 // many.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.w.ExecContext(ctx, db.q("DELETE FROM sessions WHERE expires_at <= ?"), db.ts(now))
+	res, err := db.w.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ?", db.ts(now))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -178,8 +170,8 @@ type UserChange struct {
 // sessions and tokens stop working at once (every lookup checks).
 func (db *DB) ChangeUser(ctx context.Context, name string, c UserChange, actor string, now time.Time) (collector.User, error) {
 	var u collector.User
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		err := scanUser(tx.QueryRowContext(ctx, db.q("SELECT "+userCols+" FROM users WHERE name = ?"), name), &u)
+	err := db.inTx(ctx, func(tx handle) error {
+		err := scanUser(tx.queryRow(ctx, "SELECT "+userCols+" FROM users WHERE name = ?", name), &u)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("user %s: %w", name, collector.ErrNotFound)
 		}
@@ -195,11 +187,11 @@ func (db *DB) ChangeUser(ctx context.Context, name string, c UserChange, actor s
 		}
 		if c.PasswordHash != nil {
 			u.PasswordHash = *c.PasswordHash
-			if _, err := tx.ExecContext(ctx, db.q("DELETE FROM sessions WHERE user_id = ?"), u.ID); err != nil {
+			if _, err := tx.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", u.ID); err != nil {
 				return fmt.Errorf("end sessions of %s: %w", name, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE users SET sign_off = ?, disabled = ?, password_hash = ? WHERE id = ?"),
+		if _, err := tx.exec(ctx, "UPDATE users SET sign_off = ?, disabled = ?, password_hash = ? WHERE id = ?",
 			strings.Join(u.SignOff, ","), u.Disabled, u.PasswordHash, u.ID); err != nil {
 			return fmt.Errorf("change user %s: %w", name, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 // Opener returns a new, migrated, empty store; the test closes it.
@@ -678,9 +679,9 @@ func testRetireScheme(t *testing.T, db *store.DB) {
 		t.Fatalf("RetireScheme(nope) = %v, want ErrNotFound", err)
 	}
 	// A claim being signed off holds the scheme in force.
-	move := func(from, to string) error {
+	move := func(from, to schemes.State) error {
 		return db.SaveCalculation(ctx, store.Calculation{Scheme: "s1", Period: "2025-03", Version: 1, CalculatedAt: t0, CalculatedBy: "t",
-			Inputs: "i", Result: []byte("{}")}, 0, []store.ClaimEvent{{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0,
+			Inputs: "i", Result: []byte("{}")}, 0, []schemes.Event{{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0,
 			Actor: "pm", Role: "practice_manager", From: from, To: to}})
 	}
 	if err := move("calculated", "declared"); err != nil {
@@ -693,7 +694,7 @@ func testRetireScheme(t *testing.T, db *store.DB) {
 	if s, err := db.Scheme(ctx, "s1"); err != nil || s.Retired() {
 		t.Fatalf("scheme after a refused retirement = %+v, %v", s, err)
 	}
-	if err := db.MoveClaim(ctx, store.ClaimEvent{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0, Actor: "lead",
+	if err := db.MoveClaim(ctx, schemes.Event{Scheme: "s1", Period: "2025-03", Practice: "Y01111", At: t0, Actor: "lead",
 		Role: "icb_lead", From: "declared", To: "calculated", Reason: "r"}, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -741,11 +742,11 @@ func testClosedClaims(t *testing.T, db *store.DB) {
 		return store.Calculation{Scheme: "s", Period: "2025-03", Version: version, CalculatedAt: t0, CalculatedBy: "steward",
 			Inputs: fmt.Sprint(version), Result: []byte("{}")}
 	}
-	steward := func(ods, from, to string) store.ClaimEvent {
-		return store.ClaimEvent{Scheme: "s", Period: "2025-03", Practice: ods, At: t0, Actor: store.StewardActor, Role: "steward",
+	steward := func(ods string, from, to schemes.State) schemes.Event {
+		return schemes.Event{Scheme: "s", Period: "2025-03", Practice: ods, At: t0, Actor: store.StewardActor, Role: "steward",
 			From: from, To: to, Reason: "nothing payable: gateway not met (x)"}
 	}
-	var events []store.ClaimEvent
+	var events []schemes.Event
 	for i, ods := range practices {
 		if i%2 == 0 {
 			events = append(events, steward(ods, "open", "closed"))
@@ -771,11 +772,11 @@ func testClosedClaims(t *testing.T, db *store.DB) {
 
 	// Y00000 reopens; Y00001 (calculated, no row) closes; Y00003 is
 	// declared by its practice before the next calculation lands.
-	if err := db.MoveClaim(ctx, store.ClaimEvent{Scheme: "s", Period: "2025-03", Practice: "Y00003", At: t0, Actor: "pm",
+	if err := db.MoveClaim(ctx, schemes.Event{Scheme: "s", Period: "2025-03", Practice: "Y00003", At: t0, Actor: "pm",
 		Role: "practice_manager", From: "calculated", To: "declared"}, 1); err != nil {
 		t.Fatal(err)
 	}
-	stale := []store.ClaimEvent{steward("Y00000", "closed", "calculated"), steward("Y00001", "calculated", "closed"), steward("Y00003", "calculated", "closed")}
+	stale := []schemes.Event{steward("Y00000", "closed", "calculated"), steward("Y00001", "calculated", "closed"), steward("Y00003", "calculated", "closed")}
 	if err := db.SaveCalculation(ctx, calc(2), 1, stale); !errors.Is(err, store.ErrStale) {
 		t.Fatalf("closing a claim declared meanwhile = %v, want ErrStale", err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
-	"github.com/nhs-steward/steward/reporting/collector/store"
 	"github.com/nhs-steward/steward/reporting/schemes"
 	"github.com/nhs-steward/steward/reporting/wire"
 	"github.com/nhs-steward/steward/searches/bundle"
@@ -27,7 +26,7 @@ type Claims interface {
 	Scheme(ctx context.Context, id string) (*schemes.Scheme, error)
 	Periods(ctx context.Context, schemeID string) ([]string, error)
 	Calculated(ctx context.Context, sc *schemes.Scheme, period string) (*schemes.Reconciliation, int64, error)
-	History(ctx context.Context, schemeID, period, practice string) ([]store.ClaimEvent, error)
+	History(ctx context.Context, schemeID, period, practice string) ([]schemes.Event, error)
 	PaidAmounts(ctx context.Context, schemeID, period string) (map[string]int64, error)
 	Move(ctx context.Context, req claims.MoveRequest, u collector.User) (schemes.Event, error)
 }
@@ -271,7 +270,7 @@ type PaymentView struct {
 	Version int64
 	Result  schemes.PracticeResult
 	Moves   []schemes.State // what the signed-in user may do
-	History []store.ClaimEvent
+	History []schemes.Event
 	// Paid is what was paid on a paid claim; PaidDiffers says the figures
 	// changed since, so the calculation now gives another amount.
 	Paid        *int64
