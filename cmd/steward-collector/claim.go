@@ -240,8 +240,7 @@ Examples:
 			if u.Disabled {
 				return fmt.Errorf("--user: %s is disabled", u.Name)
 			}
-			req := claims.MoveRequest{Scheme: sp.scheme, Period: sp.period,
-				Practice: ods, To: to, Reason: reason}
+			req := claims.MoveRequest{Scheme: sp.scheme, Period: sp.period, Practice: ods, To: to, Reason: reason}
 			ev, err := (&claims.Service{DB: db}).Move(ctx, req, u)
 			if err != nil {
 				return err

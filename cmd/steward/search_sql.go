@@ -41,7 +41,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dialectName, "dialect", "sqlite", "SQL dialect: "+strings.Join(dialect.Names(), ", "))
 			fs.StringVar(&profileSpec, "profile", "canonical", "schema profile: "+strings.Join(profile.Names(), ", ")+", or a profile file")
-			params = profileParams{}
+			params = profileParams{} // fresh for every parse, like the other flags' defaults
 			fs.Var(params, "profile-param", "set a parameter of the profile, name=value (repeatable)")
 			fs.StringVar(&practice, "practice", "Y01234", "the practice's ODS code (a bind parameter)")
 			fs.StringVar(&asOf, "as-of", "", "as-of date YYYY-MM-DD (default: the end of last month)")

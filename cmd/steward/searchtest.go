@@ -63,7 +63,7 @@ Examples:
 			fs.StringVar(&engineList, "engines", "", "comma-separated engines: eval, sqlite, postgres, or sqlite/tpp etc. (default eval,sqlite and postgres with --pg)")
 			fs.StringVar(&pgURL, "pg", "", "PostgreSQL URL of a scratch database where the user may create schemas (default $STEWARD_TEST_PG)")
 			fs.StringVar(&profileSpec, "profile", "", "read the cases through this profile: a built-in name or a profile file")
-			params = profileParams{}
+			params = profileParams{} // fresh for every parse, like the other flags' defaults
 			fs.Var(params, "profile-param", "with --profile: set a parameter of the profile, name=value (repeatable)")
 			fs.StringVar(&layout, "layout", "", "with --profile: the layout each case's data are written in (canonical, tpp or emis)")
 			fs.StringVar(&setup, "setup", "", "with --profile: an SQL script building the profile's layout from the written tables")
