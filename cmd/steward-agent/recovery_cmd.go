@@ -13,6 +13,7 @@ import (
 // the service, because wixl cannot write ServiceConfig/failure actions; the
 // values come from installer/service, like those of `install`.
 func serviceRecoveryCommand() *cli.Command {
+	var name, startIfConfig string
 	return &cli.Command{
 		Name:    "service-recovery",
 		Summary: "set the Windows service's recovery actions (the installer runs this)",
@@ -30,14 +31,14 @@ Windows only; on Linux the systemd unit does the same (Restart=on-failure).
 Example (what the MSI runs):
   steward-agent service-recovery --start-if-config "C:\ProgramData\Steward\agent.yaml"`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("name", service.Agent("").Name, "the service `name`")
-			fs.String("start-if-config", "", "start the service if this config `file` exists")
+			fs.StringVar(&name, "name", service.Agent("").Name, "the service `name`")
+			fs.StringVar(&startIfConfig, "start-if-config", "", "start the service if this config `file` exists")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if fs.NArg() > 0 {
 				return cli.Usagef("unexpected argument %q", fs.Arg(0))
 			}
-			return setServiceRecovery(fs.Lookup("name").Value.String(), fs.Lookup("start-if-config").Value.String(), stdio)
+			return setServiceRecovery(name, startIfConfig, stdio)
 		},
 	}
 }

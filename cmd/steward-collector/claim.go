@@ -30,13 +30,23 @@ func claimCommand() *cli.Command {
 	}
 }
 
-func schemePeriodFlags(fs *flag.FlagSet) {
-	configFlag(fs)
-	fs.String("scheme", "", "the stored scheme's `id`")
-	fs.String("period", "", "the `month`, YYYY-MM")
+// schemePeriod holds the flags naming a stored scheme's period.
+type schemePeriod struct{ config, scheme, period string }
+
+// flags declares --config, --scheme and --period.
+func (sp *schemePeriod) flags(fs *flag.FlagSet) {
+	configFlag(fs, &sp.config)
+	fs.StringVar(&sp.scheme, "scheme", "", "the stored scheme's `id`")
+	fs.StringVar(&sp.period, "period", "", "the `month`, YYYY-MM")
+}
+
+// require refuses an empty --scheme or --period.
+func (sp *schemePeriod) require() error {
+	return requireFlags(need{"scheme", sp.scheme}, need{"period", sp.period})
 }
 
 func claimListCommand() *cli.Command {
+	var sp schemePeriod
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list a calculated period's claims with their states and totals",
@@ -46,17 +56,17 @@ state, when it last moved, and the total payable and indicative.
 
 Example:
   steward-collector claim list --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml`,
-		Flags: schemePeriodFlags,
+		Flags: sp.flags,
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "scheme", "period"); err != nil {
+			if err := sp.require(); err != nil {
 				return err
 			}
-			_, db, sc, err := openScheme(ctx, fs)
+			_, db, sc, err := openScheme(ctx, sp.config, sp.scheme)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			period := fs.Lookup("period").Value.String()
+			period := sp.period
 			if err := claims.CheckPeriod(sc, period); err != nil {
 				return cli.Usagef("--period: %v", err)
 			}
@@ -106,6 +116,8 @@ Example:
 }
 
 func claimHistoryCommand() *cli.Command {
+	var sp schemePeriod
+	var ods string
 	return &cli.Command{
 		Name:    "history",
 		Summary: "show who moved a claim, when and why",
@@ -117,23 +129,23 @@ to, and the reason.
 Example:
   steward-collector claim history --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			schemePeriodFlags(fs)
-			fs.String("ods", "", "one practice's ODS `code`")
+			sp.flags(fs)
+			fs.StringVar(&ods, "ods", "", "one practice's ODS `code`")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "scheme", "period"); err != nil {
+			if err := sp.require(); err != nil {
 				return err
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, sp.config)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			events, err := db.ClaimEvents(ctx, fs.Lookup("scheme").Value.String(), fs.Lookup("period").Value.String(), fs.Lookup("ods").Value.String())
+			events, err := db.ClaimEvents(ctx, sp.scheme, sp.period, ods)
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
-			rows, err := withCorrections(ctx, db, events, fs.Lookup("period").Value.String(), fs.Lookup("ods").Value.String())
+			rows, err := withCorrections(ctx, db, events, sp.period, ods)
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
@@ -192,6 +204,8 @@ func withCorrections(ctx context.Context, db *store.DB, events []schemes.Event, 
 }
 
 func claimMoveCommand() *cli.Command {
+	var sp schemePeriod
+	var ods, state, user, reason string
 	return &cli.Command{
 		Name:    "move",
 		Summary: "move a claim on (declare, approve, pay) or back to calculated, as a named user",
@@ -217,36 +231,35 @@ Examples:
   steward-collector claim move --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --to declared --user pm-y01001 --config collector.yaml
   steward-collector claim move --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --ods Y01001 --to calculated --reason "list size wrong" --user mo-lead --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			schemePeriodFlags(fs)
-			fs.String("ods", "", "the practice's ODS `code`")
-			fs.String("to", "", "the `state` to move to: declared, approved, paid or calculated")
-			fs.String("user", "", "the collector user `name` making the move")
-			fs.String("reason", "", "why (required to move back to calculated)")
+			sp.flags(fs)
+			fs.StringVar(&ods, "ods", "", "the practice's ODS `code`")
+			fs.StringVar(&state, "to", "", "the `state` to move to: declared, approved, paid or calculated")
+			fs.StringVar(&user, "user", "", "the collector user `name` making the move")
+			fs.StringVar(&reason, "reason", "", "why (required to move back to calculated)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "scheme", "period", "ods", "to", "user"); err != nil {
+			if err := requireFlags(need{"scheme", sp.scheme}, need{"period", sp.period}, need{"ods", ods}, need{"to", state}, need{"user", user}); err != nil {
 				return err
 			}
-			to := schemes.State(fs.Lookup("to").Value.String())
+			to := schemes.State(state)
 			switch to {
 			case schemes.Declared, schemes.Approved, schemes.Paid, schemes.Calculated:
 			default:
 				return cli.Usagef("--to %q: want declared, approved, paid or calculated", to)
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, sp.config)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			u, err := db.UserByName(ctx, fs.Lookup("user").Value.String())
+			u, err := db.UserByName(ctx, user)
 			if err != nil {
 				return fmt.Errorf("--user: %w ('user list' shows the users)", err)
 			}
 			if u.Disabled {
 				return fmt.Errorf("--user: %s is disabled", u.Name)
 			}
-			req := claims.MoveRequest{Scheme: fs.Lookup("scheme").Value.String(), Period: fs.Lookup("period").Value.String(),
-				Practice: fs.Lookup("ods").Value.String(), To: to, Reason: fs.Lookup("reason").Value.String()}
+			req := claims.MoveRequest{Scheme: sp.scheme, Period: sp.period, Practice: ods, To: to, Reason: reason}
 			ev, err := (&claims.Service{DB: db}).Move(ctx, req, u)
 			if err != nil {
 				return err
@@ -258,6 +271,7 @@ Examples:
 }
 
 func practiceListSizeCommand() *cli.Command {
+	var configFile, actor, month string
 	return &cli.Command{
 		Name:    "list-size",
 		Summary: "record practices' registered list sizes from a CSV",
@@ -273,15 +287,14 @@ is stored or none of it.
 Example:
   steward-collector practice list-size --month 2027-01 --config collector.yaml list-sizes-2027-01.csv`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
-			fs.String("month", "", "the `month` (YYYY-MM) the sizes apply from")
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
+			fs.StringVar(&month, "month", "", "the `month` (YYYY-MM) the sizes apply from")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "month"); err != nil {
+			if err := requireFlags(need{"month", month}); err != nil {
 				return err
 			}
-			month := fs.Lookup("month").Value.String()
 			if err := checkMonth("month", month); err != nil {
 				return err
 			}
@@ -292,12 +305,12 @@ Example:
 			if err != nil {
 				return cli.WithCode(cli.ExitConfig, err)
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if err := db.SetListSizes(ctx, sizes, actorName(fs), time.Now()); err != nil {
+			if err := db.SetListSizes(ctx, sizes, actorName(actor), time.Now()); err != nil {
 				if errors.Is(err, collector.ErrNotFound) {
 					return fmt.Errorf("%s: %w (add the practice first; nothing stored)", fs.Arg(0), err)
 				}
@@ -367,6 +380,8 @@ func parseListSizes(path string, in io.Reader, month string) ([]store.ListSize, 
 }
 
 func schemeDeclareCommand() *cli.Command {
+	var configFile, actor, scheme, ods, name, from string
+	var withdraw bool
 	return &cli.Command{
 		Name:    "declare",
 		Summary: "record a practice's declaration for a scheme's gateway (or withdraw it)",
@@ -380,34 +395,32 @@ audit log.
 Example:
   steward-collector scheme declare --scheme example-icb-opioid-mos-2026-27 --ods Y01001 --declaration opioid_lead_named --from 2026-04 --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
-			fs.String("scheme", "", "the stored scheme's `id`")
-			fs.String("ods", "", "the practice's ODS `code`")
-			fs.String("declaration", "", "the declaration's `name`, as the scheme's gateway gives it")
-			fs.String("from", "", "the first `month` (YYYY-MM) it applies to")
-			fs.Bool("withdraw", false, "record a withdrawal instead")
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
+			fs.StringVar(&scheme, "scheme", "", "the stored scheme's `id`")
+			fs.StringVar(&ods, "ods", "", "the practice's ODS `code`")
+			fs.StringVar(&name, "declaration", "", "the declaration's `name`, as the scheme's gateway gives it")
+			fs.StringVar(&from, "from", "", "the first `month` (YYYY-MM) it applies to")
+			fs.BoolVar(&withdraw, "withdraw", false, "record a withdrawal instead")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "scheme", "ods", "declaration", "from"); err != nil {
+			if err := requireFlags(need{"scheme", scheme}, need{"ods", ods}, need{"declaration", name}, need{"from", from}); err != nil {
 				return err
 			}
-			from := fs.Lookup("from").Value.String()
 			if err := checkMonth("from", from); err != nil {
 				return err
 			}
-			_, db, sc, err := openScheme(ctx, fs)
+			_, db, sc, err := openScheme(ctx, configFile, scheme)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			name := fs.Lookup("declaration").Value.String()
 			if !sc.HasDeclaration(name) {
 				return cli.Usagef("--declaration %q: scheme %s's gateway asks for none of that name (it asks for: %s)",
 					name, sc.ID, dash(strings.Join(sc.Declarations(), ", ")))
 			}
-			d := store.Declaration{Scheme: sc.ID, Practice: fs.Lookup("ods").Value.String(), Declaration: name, FromPeriod: from,
-				Made: fs.Lookup("withdraw").Value.String() != "true", RecordedAt: time.Now(), RecordedBy: actorName(fs)}
+			d := store.Declaration{Scheme: sc.ID, Practice: ods, Declaration: name, FromPeriod: from,
+				Made: !withdraw, RecordedAt: time.Now(), RecordedBy: actorName(actor)}
 			if err := db.RecordDeclaration(ctx, d); err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}

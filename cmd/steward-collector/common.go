@@ -14,12 +14,12 @@ import (
 // cliActor names the command line in the audit log.
 const cliActor = "cli"
 
-func configFlag(fs *flag.FlagSet) {
-	fs.String("config", "", "the collector's configuration `file` (required)")
+// configFlag declares --config, read into path.
+func configFlag(fs *flag.FlagSet, path *string) {
+	fs.StringVar(path, "config", "", "the collector's configuration `file` (required)")
 }
 
-func loadConfig(fs *flag.FlagSet) (*config.Config, error) {
-	path := fs.Lookup("config").Value.String()
+func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return nil, cli.Usagef("--config is required")
 	}
@@ -30,14 +30,14 @@ func loadConfig(fs *flag.FlagSet) (*config.Config, error) {
 	return cfg, nil
 }
 
-// openStore loads the configuration named by --config, opens its store and
-// brings the schema up to date.
-func openStore(ctx context.Context, fs *flag.FlagSet) (*config.Config, *store.DB, error) {
-	return openStoreMigrate(ctx, fs, true)
+// openStore loads the configuration file path (--config), opens its store
+// and brings the schema up to date.
+func openStore(ctx context.Context, path string) (*config.Config, *store.DB, error) {
+	return openStoreMigrate(ctx, path, true)
 }
 
-func openStoreMigrate(ctx context.Context, fs *flag.FlagSet, migrate bool) (*config.Config, *store.DB, error) {
-	cfg, err := loadConfig(fs)
+func openStoreMigrate(ctx context.Context, path string, migrate bool) (*config.Config, *store.DB, error) {
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,11 +55,15 @@ func openStoreMigrate(ctx context.Context, fs *flag.FlagSet, migrate bool) (*con
 	return cfg, db, nil
 }
 
-func requireFlags(fs *flag.FlagSet, names ...string) error {
+// need pairs a required flag's name with the value it was given.
+type need struct{ flag, value string }
+
+// requireFlags refuses, as one usage error, every required flag left empty.
+func requireFlags(needs ...need) error {
 	var missing []error
-	for _, n := range names {
-		if fs.Lookup(n).Value.String() == "" {
-			missing = append(missing, fmt.Errorf("--%s is required", n))
+	for _, n := range needs {
+		if n.value == "" {
+			missing = append(missing, fmt.Errorf("--%s is required", n.flag))
 		}
 	}
 	if err := errors.Join(missing...); err != nil {

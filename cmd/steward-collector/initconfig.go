@@ -13,6 +13,7 @@ import (
 )
 
 func initConfigCommand() *cli.Command {
+	var out string
 	return &cli.Command{
 		Name:    "init-config",
 		Summary: "write a commented example configuration",
@@ -21,10 +22,9 @@ func initConfigCommand() *cli.Command {
 overwritten. Edit icb (and listen/tls for a real deployment), then run
 'steward-collector serve --config FILE --check'.`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("out", "", "write to this `file` instead of standard output")
+			fs.StringVar(&out, "out", "", "write to this `file` instead of standard output")
 		},
-		Run: func(ctx context.Context, flags *flag.FlagSet, stdio cli.IO) error {
-			out := flags.Lookup("out").Value.String()
+		Run: func(ctx context.Context, _ *flag.FlagSet, stdio cli.IO) error {
 			if out == "" {
 				_, err := fmt.Fprint(stdio.Out, config.Example)
 				return err

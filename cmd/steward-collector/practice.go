@@ -26,6 +26,8 @@ func practiceCommand() *cli.Command {
 }
 
 func practiceAddCommand() *cli.Command {
+	var configFile string
+	var p collector.Practice
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a practice and print its one-time enrolment code",
@@ -37,24 +39,20 @@ It expires after the configured enrolment_code_lifetime and works once.
 Example:
   steward-collector practice add --ods Y01234 --name "Riverside Surgery" --icb QWE --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.String("ods", "", "the practice's ODS `code`")
-			fs.String("name", "", "the practice's `name`")
-			fs.String("icb", "", "the ICB `code` (default: the configured icb)")
-			fs.String("pcn", "", "the primary care network `name`")
+			configFlag(fs, &configFile)
+			fs.StringVar(&p.ODS, "ods", "", "the practice's ODS `code`")
+			fs.StringVar(&p.Name, "name", "", "the practice's `name`")
+			fs.StringVar(&p.ICB, "icb", "", "the ICB `code` (default: the configured icb)")
+			fs.StringVar(&p.PCN, "pcn", "", "the primary care network `name`")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "ods", "name"); err != nil {
+			if err := requireFlags(need{"ods", p.ODS}, need{"name", p.Name}); err != nil {
 				return err
-			}
-			p := collector.Practice{
-				ODS: fs.Lookup("ods").Value.String(), Name: fs.Lookup("name").Value.String(),
-				ICB: fs.Lookup("icb").Value.String(), PCN: fs.Lookup("pcn").Value.String(),
 			}
 			if !odsPattern.MatchString(p.ODS) {
 				return cli.Usagef("--ods %q is not an ODS code (upper-case letters and digits, e.g. Y01234)", p.ODS)
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -90,6 +88,7 @@ func issueCode(ctx context.Context, db *store.DB, ods string, lifetime time.Dura
 }
 
 func practiceCodeCommand() *cli.Command {
+	var configFile, ods string
 	return &cli.Command{
 		Name:    "code",
 		Summary: "issue a new one-time enrolment code for a practice (re-enrolment)",
@@ -97,19 +96,18 @@ func practiceCodeCommand() *cli.Command {
 		Help: `Enrolling with the new code replaces the practice's agent key, e.g. after
 the practice server is replaced.`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.String("ods", "", "the practice's ODS `code`")
+			configFlag(fs, &configFile)
+			fs.StringVar(&ods, "ods", "", "the practice's ODS `code`")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "ods"); err != nil {
+			if err := requireFlags(need{"ods", ods}); err != nil {
 				return err
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			ods := fs.Lookup("ods").Value.String()
 			if _, err := db.Practice(ctx, ods); err != nil {
 				return fmt.Errorf("%w (add it with 'practice add')", err)
 			}
@@ -126,21 +124,21 @@ func when(t time.Time) string {
 }
 
 func practiceListCommand() *cli.Command {
+	var configFile, icb string
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list practices, whether enrolled and when last heard from",
 		Usage:   "list [--icb CODE] --config FILE",
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.String("icb", "", "only this ICB's practices")
+			configFlag(fs, &configFile)
+			fs.StringVar(&icb, "icb", "", "only this ICB's practices")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			icb := fs.Lookup("icb").Value.String()
 			ps, err := db.Practices(ctx, icb)
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
@@ -168,26 +166,27 @@ func dash(s string) string {
 }
 
 func practiceSilentCommand() *cli.Command {
+	var configFile, icb string
+	var days int
 	return &cli.Command{
 		Name:    "silent",
 		Summary: "list enrolled practices with no heartbeat for N days",
 		Usage:   "silent [--days N] [--icb CODE] --config FILE",
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.Int("days", 0, "days of silence (default: the configured heartbeat_silence_days)")
-			fs.String("icb", "", "only this ICB's practices")
+			configFlag(fs, &configFile)
+			fs.IntVar(&days, "days", 0, "days of silence (default: the configured heartbeat_silence_days)")
+			fs.StringVar(&icb, "icb", "", "only this ICB's practices")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			days := fs.Lookup("days").Value.(flag.Getter).Get().(int)
 			if days <= 0 {
 				days = cfg.HeartbeatSilenceDays
 			}
-			silent, err := db.SilentPractices(ctx, fs.Lookup("icb").Value.String(), time.Duration(days)*24*time.Hour, time.Now())
+			silent, err := db.SilentPractices(ctx, icb, time.Duration(days)*24*time.Hour, time.Now())
 			if err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}

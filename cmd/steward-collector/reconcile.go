@@ -32,19 +32,28 @@ func checkMonth(flag, value string) error {
 	return nil
 }
 
-func reconcileFlags(fs *flag.FlagSet) {
-	configFlag(fs)
-	actorFlag(fs)
-	fs.String("scheme", "", "the stored scheme's `id`")
-	fs.String("period", "", "the `month` to reconcile, YYYY-MM")
-	fs.String("format", "table", "output `format`: table or csv (finance's export)")
-	fs.Int("silent-days", 0, "list agents silent for more than `N` days (default: the configured heartbeat_silence_days)")
-	fs.Bool("dry-run", false, "show the reconciliation without storing it or moving any claim")
-	fs.String("out", "", "csv: write the CSV to this `file` (and its manifest beside it) instead of standard output")
-	fs.String("manifest", "", "csv: write the manifest (row count, payable and indicative totals, SHA-256) to this `file` (default with --out: FILE.manifest.json)")
+// reconcileOptions are the flags of reconcile and export.
+type reconcileOptions struct {
+	config, actor, scheme, period, format, out, manifest string
+	silentDays                                           int
+	dryRun                                               bool
+}
+
+// flags declares the options, with format the default --format.
+func (o *reconcileOptions) flags(fs *flag.FlagSet, format string) {
+	configFlag(fs, &o.config)
+	actorFlag(fs, &o.actor)
+	fs.StringVar(&o.scheme, "scheme", "", "the stored scheme's `id`")
+	fs.StringVar(&o.period, "period", "", "the `month` to reconcile, YYYY-MM")
+	fs.StringVar(&o.format, "format", format, "output `format`: table or csv (finance's export)")
+	fs.IntVar(&o.silentDays, "silent-days", 0, "list agents silent for more than `N` days (default: the configured heartbeat_silence_days)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "show the reconciliation without storing it or moving any claim")
+	fs.StringVar(&o.out, "out", "", "csv: write the CSV to this `file` (and its manifest beside it) instead of standard output")
+	fs.StringVar(&o.manifest, "manifest", "", "csv: write the manifest (row count, payable and indicative totals, SHA-256) to this `file` (default with --out: FILE.manifest.json)")
 }
 
 func reconcileCommand() *cli.Command {
+	var o reconcileOptions
 	return &cli.Command{
 		Name:    "reconcile",
 		Summary: "calculate a scheme's period from the practices' current submissions",
@@ -71,14 +80,15 @@ claims on (declare, approve, pay).
 
 Example:
   steward-collector reconcile --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml`,
-		Flags: reconcileFlags,
+		Flags: func(fs *flag.FlagSet) { o.flags(fs, "table") },
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			return runReconcile(ctx, fs, stdio, false)
+			return runReconcile(ctx, &o, stdio, false)
 		},
 	}
 }
 
 func exportCommand() *cli.Command {
+	var o reconcileOptions
 	return &cli.Command{
 		Name:    "export",
 		Summary: "write finance's CSV for a scheme's period",
@@ -99,24 +109,18 @@ standard error. Recorded in the audit log.
 Examples:
   steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --out payments-2027-03.csv --config collector.yaml
   steward-collector export --scheme example-icb-opioid-mos-2026-27 --period 2027-03 --config collector.yaml > payments.csv`,
-		Flags: func(fs *flag.FlagSet) {
-			reconcileFlags(fs)
-			fs.Lookup("format").DefValue = "csv"
-			_ = fs.Set("format", "csv")
-		},
+		Flags: func(fs *flag.FlagSet) { o.flags(fs, "csv") },
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			return runReconcile(ctx, fs, stdio, true)
+			return runReconcile(ctx, &o, stdio, true)
 		},
 	}
 }
 
-func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bool) error {
-	if err := requireFlags(fs, "scheme", "period"); err != nil {
+func runReconcile(ctx context.Context, o *reconcileOptions, stdio cli.IO, export bool) error {
+	if err := requireFlags(need{"scheme", o.scheme}, need{"period", o.period}); err != nil {
 		return err
 	}
-	period := fs.Lookup("period").Value.String()
-	format := fs.Lookup("format").Value.String()
-	dryRun := fs.Lookup("dry-run").Value.String() == "true"
+	period, format, dryRun := o.period, o.format, o.dryRun
 	switch {
 	case export && format != "csv":
 		return cli.Usagef("export writes csv only (use 'reconcile' for a table)")
@@ -126,7 +130,7 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	if err := checkMonth("period", period); err != nil {
 		return err
 	}
-	cfg, db, s, err := openScheme(ctx, fs)
+	cfg, db, s, err := openScheme(ctx, o.config, o.scheme)
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,7 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 			s.ID, st.RetiredAt.UTC().Format(time.DateOnly), st.RetiredReason)
 	}
 	svc := &claims.Service{DB: db}
-	actor := actorName(fs)
+	actor := actorName(o.actor)
 	var out *claims.Outcome
 	if dryRun {
 		rec, err := svc.Evaluate(ctx, s, period)
@@ -162,12 +166,12 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 		return cli.WithCode(cli.ExitDatabase, err)
 	}
 	if format == "csv" {
-		if err := writeExport(fs, stdio, rec); err != nil {
+		if err := writeExport(o.out, o.manifest, stdio, rec); err != nil {
 			return err
 		}
 		return out.PaidChanged
 	}
-	silent, err := schemeSilent(ctx, db, cfg, s, fs.Lookup("silent-days").Value.(flag.Getter).Get().(int))
+	silent, err := schemeSilent(ctx, db, cfg, s, o.silentDays)
 	if err != nil {
 		return err
 	}
@@ -181,11 +185,10 @@ func runReconcile(ctx context.Context, fs *flag.FlagSet, stdio cli.IO, export bo
 	return nil
 }
 
-// writeExport writes finance's CSV of rec and its manifest where --out and
-// --manifest say. A file is written whole or not at all.
-func writeExport(fs *flag.FlagSet, stdio cli.IO, rec *schemes.Reconciliation) error {
-	outPath := fs.Lookup("out").Value.String()
-	manifestPath := fs.Lookup("manifest").Value.String()
+// writeExport writes finance's CSV of rec and its manifest where --out
+// (outPath) and --manifest (manifestPath) say. A file is written whole or
+// not at all.
+func writeExport(outPath, manifestPath string, stdio cli.IO, rec *schemes.Reconciliation) error {
 	if manifestPath == "" && outPath != "" {
 		manifestPath = outPath + ".manifest.json"
 	}

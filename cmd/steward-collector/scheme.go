@@ -29,15 +29,16 @@ func schemeCommand() *cli.Command {
 	}
 }
 
-// actorFlag declares --actor, who the audit log records.
-func actorFlag(fs *flag.FlagSet) {
-	fs.String("actor", "", "who to record in the audit log (default: the operating-system user)")
+// actorFlag declares --actor, who the audit log records, read into actor.
+func actorFlag(fs *flag.FlagSet, actor *string) {
+	fs.StringVar(actor, "actor", "", "who to record in the audit log (default: the operating-system user)")
 }
 
-// actorName returns --actor, or the operating-system user, or cliActor.
-func actorName(fs *flag.FlagSet) string {
-	if f := fs.Lookup("actor"); f != nil && f.Value.String() != "" {
-		return f.Value.String()
+// actorName returns actor (--actor) when given, or the operating-system
+// user, or cliActor.
+func actorName(actor string) string {
+	if actor != "" {
+		return actor
 	}
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return "os:" + u.Username
@@ -160,6 +161,7 @@ paying the same practices for the same months, agents running a pack
 version outside the range) are printed but do not refuse the scheme.`
 
 func schemeCheckCommand() *cli.Command {
+	var configFile string
 	return &cli.Command{
 		Name:    "check",
 		Summary: "check a scheme file against the collector without storing it",
@@ -171,12 +173,12 @@ it has problems.
 
 Example:
   steward-collector scheme check --config collector.yaml schemes/medsip-local-example.yaml`,
-		Flags: configFlag,
+		Flags: func(fs *flag.FlagSet) { configFlag(fs, &configFile) },
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if fs.NArg() != 1 {
 				return cli.Usagef("give one scheme file")
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -194,6 +196,7 @@ Example:
 }
 
 func schemeAddCommand() *cli.Command {
+	var configFile, actor string
 	return &cli.Command{
 		Name:    "add",
 		Summary: "check a scheme file and store it",
@@ -207,14 +210,14 @@ its id, which must not be in use.
 Example:
   steward-collector scheme add --config collector.yaml schemes/medsip-local-example.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if fs.NArg() != 1 {
 				return cli.Usagef("give one scheme file")
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -224,7 +227,7 @@ Example:
 				return err
 			}
 			s := c.s
-			if err := db.AddScheme(ctx, store.StoredScheme{ID: s.ID, YAML: string(c.data), AddedBy: actorName(fs)}); err != nil {
+			if err := db.AddScheme(ctx, store.StoredScheme{ID: s.ID, YAML: string(c.data), AddedBy: actorName(actor)}); err != nil {
 				if errors.Is(err, collector.ErrExists) {
 					return fmt.Errorf("%w (a stored scheme is never replaced: give the new version a new id)", err)
 				}
@@ -237,6 +240,7 @@ Example:
 }
 
 func schemeRetireCommand() *cli.Command {
+	var configFile, actor, id, reason string
 	return &cli.Command{
 		Name:    "retire",
 		Summary: "retire a scheme: hide it from default views, keep it for audit",
@@ -253,22 +257,21 @@ audit log with the reason.
 Example:
   steward-collector scheme retire --scheme example-icb-opioid-mos-2026-27 --reason "replaced by example-icb-opioid-mos-2026-27b" --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
-			fs.String("scheme", "", "the stored scheme's `id`")
-			fs.String("reason", "", "why it is retired (recorded in the audit log)")
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
+			fs.StringVar(&id, "scheme", "", "the stored scheme's `id`")
+			fs.StringVar(&reason, "reason", "", "why it is retired (recorded in the audit log)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "scheme", "reason"); err != nil {
+			if err := requireFlags(need{"scheme", id}, need{"reason", reason}); err != nil {
 				return err
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			id := fs.Lookup("scheme").Value.String()
-			err = db.RetireScheme(ctx, id, actorName(fs), strings.TrimSpace(fs.Lookup("reason").Value.String()), time.Now())
+			err = db.RetireScheme(ctx, id, actorName(actor), strings.TrimSpace(reason), time.Now())
 			switch {
 			case errors.Is(err, collector.ErrNotFound):
 				return fmt.Errorf("%w ('scheme list --all' shows the schemes stored)", err)
@@ -295,14 +298,15 @@ func practicesDesc(s *schemes.Scheme) string {
 	return fmt.Sprintf("%d practices", len(s.Practices))
 }
 
-// openScheme opens the store of --config and loads the stored scheme
-// named by --scheme; the caller closes the store.
-func openScheme(ctx context.Context, fs *flag.FlagSet) (*config.Config, *store.DB, *schemes.Scheme, error) {
-	cfg, db, err := openStore(ctx, fs)
+// openScheme opens the store of the configuration file configFile
+// (--config) and loads the stored scheme id (--scheme); the caller closes
+// the store.
+func openScheme(ctx context.Context, configFile, id string) (*config.Config, *store.DB, *schemes.Scheme, error) {
+	cfg, db, err := openStore(ctx, configFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sc, err := loadScheme(ctx, db, fs.Lookup("scheme").Value.String())
+	sc, err := loadScheme(ctx, db, id)
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err
@@ -327,6 +331,8 @@ func loadScheme(ctx context.Context, db *store.DB, id string) (*schemes.Scheme, 
 }
 
 func schemeListCommand() *cli.Command {
+	var configFile string
+	var all bool
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list stored schemes",
@@ -334,12 +340,11 @@ func schemeListCommand() *cli.Command {
 		Help: `Lists the schemes in force; --all adds retired ones, with when, by whom and
 why they were retired.`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.Bool("all", false, "list retired schemes too")
+			configFlag(fs, &configFile)
+			fs.BoolVar(&all, "all", false, "list retired schemes too")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			all := fs.Lookup("all").Value.String() == "true"
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}

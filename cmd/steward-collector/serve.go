@@ -25,6 +25,9 @@ import (
 )
 
 func serveCommand() *cli.Command {
+	var configFile string
+	var check bool
+	var every time.Duration
 	return &cli.Command{
 		Name:    "serve",
 		Summary: "run the collector: agent API and dashboard",
@@ -56,14 +59,13 @@ Examples:
   steward-collector serve --config collector.yaml --check
   steward-collector serve --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.Bool("check", false, "check the configuration and the store, then exit")
-			fs.Duration("recalculate-every", 10*time.Minute, "recalculate every calculated scheme period this `often`, so new figures send claims back to calculated (0: never)")
+			configFlag(fs, &configFile)
+			fs.BoolVar(&check, "check", false, "check the configuration and the store, then exit")
+			fs.DurationVar(&every, "recalculate-every", 10*time.Minute, "recalculate every calculated scheme period this `often`, so new figures send claims back to calculated (0: never)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			log := slog.New(slog.NewTextHandler(stdio.Err, nil))
-			check := fs.Lookup("check").Value.String() == "true"
-			cfg, db, err := openStoreMigrate(ctx, fs, !check)
+			cfg, db, err := openStoreMigrate(ctx, configFile, !check)
 			if err != nil {
 				return err
 			}
@@ -131,7 +133,6 @@ Examples:
 				opts.Bundles = repo
 				background.Go(func() { repo.KeepFresh(bctx, 0) })
 			}
-			every := fs.Lookup("recalculate-every").Value.(flag.Getter).Get().(time.Duration)
 			if every > 0 {
 				background.Go(func() { recalculateLoop(bctx, log, claimSvc, every) })
 			}

@@ -33,6 +33,11 @@ func userCommand() *cli.Command {
 }
 
 func userAddCommand() *cli.Command {
+	var (
+		configFile, name, role, icb, practice, signOff string
+		passwordStdin                                  bool
+		lifetime                                       time.Duration
+	)
 	return &cli.Command{
 		Name:    "add",
 		Summary: "add a user with a password (read from stdin) or an API token (printed once)",
@@ -69,22 +74,22 @@ Examples:
   printf '%s\n' "$PASSWORD" | steward-collector user add --name pm-y01234 --role practice --practice Y01234 --sign-off practice_manager --password-stdin --config collector.yaml
   printf '%s\n' "$PASSWORD" | steward-collector user add --name mo-lead --role icb_analyst --icb QWE --sign-off icb_medicines_optimisation_lead --password-stdin --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			fs.String("name", "", "the user's sign-in `name`")
-			fs.String("role", "", "icb_analyst, practice, search_author or admin")
-			fs.String("practice", "", "the `ODS` code of the practice a practice user acts for")
-			fs.String("sign-off", "", "scheme sign-off `roles` the user holds, comma separated (e.g. icb_finance)")
-			fs.String("icb", "", "the ICB `code` an analyst belongs to (default: the configured icb)")
-			fs.Bool("password-stdin", false, "read a password from standard input instead of printing an API token")
-			fs.Duration("token-lifetime", 0, "how long the API token works, e.g. 720h (default: api_token_lifetime)")
+			configFlag(fs, &configFile)
+			fs.StringVar(&name, "name", "", "the user's sign-in `name`")
+			fs.StringVar(&role, "role", "", "icb_analyst, practice, search_author or admin")
+			fs.StringVar(&practice, "practice", "", "the `ODS` code of the practice a practice user acts for")
+			fs.StringVar(&signOff, "sign-off", "", "scheme sign-off `roles` the user holds, comma separated (e.g. icb_finance)")
+			fs.StringVar(&icb, "icb", "", "the ICB `code` an analyst belongs to (default: the configured icb)")
+			fs.BoolVar(&passwordStdin, "password-stdin", false, "read a password from standard input instead of printing an API token")
+			fs.DurationVar(&lifetime, "token-lifetime", 0, "how long the API token works, e.g. 720h (default: api_token_lifetime)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "name", "role"); err != nil {
+			if err := requireFlags(need{"name", name}, need{"role", role}); err != nil {
 				return err
 			}
 			u := collector.User{
-				Name: fs.Lookup("name").Value.String(), Role: collector.Role(fs.Lookup("role").Value.String()),
-				ICB: fs.Lookup("icb").Value.String(), Practice: fs.Lookup("practice").Value.String(),
+				Name: name, Role: collector.Role(role),
+				ICB: icb, Practice: practice,
 			}
 			if u.Name == schemes.RoleSteward {
 				return cli.Usagef("--name %q is reserved for the collector's own moves of claims", u.Name)
@@ -99,17 +104,17 @@ Examples:
 				return cli.Usagef("--practice goes with --role practice, and --role practice needs --practice")
 			}
 			var err error
-			if u.SignOff, err = parseSignOff(fs.Lookup("sign-off").Value.String()); err != nil {
+			if u.SignOff, err = parseSignOff(signOff); err != nil {
 				return err
 			}
 			var password string
-			if fs.Lookup("password-stdin").Value.String() == "true" {
+			if passwordStdin {
 				var err error
 				if password, err = readPassword(stdio.In, u.Name); err != nil {
 					return err
 				}
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -153,7 +158,7 @@ Examples:
 				return err
 			}
 			now := time.Now()
-			expires := now.Add(tokenLifetime(fs, cfg.APITokenLifetime))
+			expires := now.Add(tokenLifetime(lifetime, cfg.APITokenLifetime))
 			if err := db.AddAPIToken(ctx, u.ID, auth.HashSecret(tok), now, expires); err != nil {
 				return cli.WithCode(cli.ExitDatabase, err)
 			}
@@ -165,13 +170,14 @@ Examples:
 }
 
 func userListCommand() *cli.Command {
+	var configFile string
 	return &cli.Command{
 		Name:    "list",
 		Summary: "list users and their roles",
 		Usage:   "list --config FILE",
-		Flags:   configFlag,
+		Flags:   func(fs *flag.FlagSet) { configFlag(fs, &configFile) },
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -260,6 +266,7 @@ func parseSignOff(v string) ([]string, error) {
 }
 
 func userSetCommand() *cli.Command {
+	var configFile, actor, name, signOff string
 	return &cli.Command{
 		Name:    "set",
 		Summary: "change a user's sign-off roles, disable, enable or unlock them",
@@ -279,24 +286,25 @@ Examples:
   steward-collector user set --name pm-y01234 --disable --config collector.yaml
   steward-collector user set --name ana --unlock --config collector.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
-			fs.String("name", "", "the user's `name`")
-			fs.String("sign-off", "", "the scheme sign-off `roles` the user holds from now on, comma separated")
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
+			fs.StringVar(&name, "name", "", "the user's `name`")
+			fs.StringVar(&signOff, "sign-off", "", "the scheme sign-off `roles` the user holds from now on, comma separated")
+			// These are read by whether they were given (fs.Visit below).
 			fs.Bool("disable", false, "stop the user signing in or using tokens")
 			fs.Bool("enable", false, "let a disabled user back in")
 			fs.Bool("password-stdin", false, "set a new password, read from standard input")
 			fs.Bool("unlock", false, "end a lockout after repeated failed sign-ins")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "name"); err != nil {
+			if err := requireFlags(need{"name", name}); err != nil {
 				return err
 			}
 			var change store.UserChange
 			set := map[string]bool{}
 			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 			if set["sign-off"] {
-				roles, err := parseSignOff(fs.Lookup("sign-off").Value.String())
+				roles, err := parseSignOff(signOff)
 				if err != nil {
 					return err
 				}
@@ -310,7 +318,7 @@ Examples:
 				change.Disabled = &disabled
 			}
 			if set["password-stdin"] {
-				password, err := readPassword(stdio.In, fs.Lookup("name").Value.String())
+				password, err := readPassword(stdio.In, name)
 				if err != nil {
 					return err
 				}
@@ -323,12 +331,11 @@ Examples:
 			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil && !set["unlock"] {
 				return cli.Usagef("nothing to change: give --sign-off, --disable, --enable, --password-stdin or --unlock")
 			}
-			_, db, err := openStore(ctx, fs)
+			_, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			name := fs.Lookup("name").Value.String()
 			if set["unlock"] {
 				if _, err := db.UserByName(ctx, name); err != nil {
 					if errors.Is(err, collector.ErrNotFound) {
@@ -336,7 +343,7 @@ Examples:
 					}
 					return cli.WithCode(cli.ExitDatabase, err)
 				}
-				ended, err := db.UnlockLogin(ctx, web.AccountSubject(name), actorName(fs), time.Now())
+				ended, err := db.UnlockLogin(ctx, web.AccountSubject(name), actorName(actor), time.Now())
 				if err != nil {
 					return cli.WithCode(cli.ExitDatabase, err)
 				}
@@ -361,7 +368,7 @@ Examples:
 					return err
 				}
 			}
-			u, err := db.ChangeUser(ctx, name, change, actorName(fs), time.Now())
+			u, err := db.ChangeUser(ctx, name, change, actorName(actor), time.Now())
 			if err != nil {
 				if errors.Is(err, collector.ErrNotFound) {
 					return fmt.Errorf("%w ('user list' shows the users)", err)
@@ -392,14 +399,10 @@ func readPassword(r io.Reader, name string) (string, error) {
 	return password, nil
 }
 
-// tokenLifetime is --token-lifetime (or --lifetime) when given, else def.
-func tokenLifetime(fs *flag.FlagSet, def time.Duration) time.Duration {
-	for _, name := range []string{"token-lifetime", "lifetime"} {
-		if f := fs.Lookup(name); f != nil {
-			if d := f.Value.(flag.Getter).Get().(time.Duration); d > 0 {
-				return d
-			}
-		}
+// tokenLifetime is d (--token-lifetime or --lifetime) when given, else def.
+func tokenLifetime(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
 	return def
 }
@@ -413,6 +416,8 @@ func userTokenCommand() *cli.Command {
 }
 
 func userTokenRotateCommand() *cli.Command {
+	var configFile, actor, name string
+	var lifetime time.Duration
 	return &cli.Command{
 		Name:    "rotate",
 		Summary: "replace a user's API tokens with a new one (printed once)",
@@ -426,19 +431,19 @@ log (never the token).
 Example:
   TOKEN=$(steward-collector user token rotate --name finance-export --config collector.yaml)`,
 		Flags: func(fs *flag.FlagSet) {
-			configFlag(fs)
-			actorFlag(fs)
-			fs.String("name", "", "the user's `name`")
-			fs.Duration("lifetime", 0, "how long the new token works, e.g. 720h (default: api_token_lifetime)")
+			configFlag(fs, &configFile)
+			actorFlag(fs, &actor)
+			fs.StringVar(&name, "name", "", "the user's `name`")
+			fs.DurationVar(&lifetime, "lifetime", 0, "how long the new token works, e.g. 720h (default: api_token_lifetime)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
-			if err := requireFlags(fs, "name"); err != nil {
+			if err := requireFlags(need{"name", name}); err != nil {
 				return err
 			}
-			if d := fs.Lookup("lifetime").Value.(flag.Getter).Get().(time.Duration); d < 0 || (d > 0 && d < time.Hour) {
+			if d := lifetime; d < 0 || (d > 0 && d < time.Hour) {
 				return cli.Usagef("--lifetime %s: give at least 1h", d)
 			}
-			cfg, db, err := openStore(ctx, fs)
+			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
 				return err
 			}
@@ -448,9 +453,8 @@ Example:
 				return err
 			}
 			now := time.Now()
-			expires := now.Add(tokenLifetime(fs, cfg.APITokenLifetime))
-			name := fs.Lookup("name").Value.String()
-			if _, err := db.RotateAPIToken(ctx, name, auth.HashSecret(tok), now, expires, actorName(fs)); err != nil {
+			expires := now.Add(tokenLifetime(lifetime, cfg.APITokenLifetime))
+			if _, err := db.RotateAPIToken(ctx, name, auth.HashSecret(tok), now, expires, actorName(actor)); err != nil {
 				if errors.Is(err, collector.ErrNotFound) {
 					return fmt.Errorf("%w ('user list' shows the users)", err)
 				}

@@ -18,6 +18,8 @@ import (
 // searchSQLCommand is `steward search sql`: print the SQL a search compiles
 // to, with its bind parameters as comments.
 func searchSQLCommand() *cli.Command {
+	var dialectName, profileSpec, practice, asOf, baseline string
+	var params profileParams
 	return &cli.Command{
 		Name:    "sql",
 		Summary: "print the SQL a search compiles to for a dialect and schema profile",
@@ -37,27 +39,27 @@ Examples:
   steward search sql --dialect sqlserver --profile tpp --profile-param organisation_id=12345 \
       --as-of 2025-03-31 searches/packs/medsip/medsip.yaml`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("dialect", "sqlite", "SQL dialect: "+strings.Join(dialect.Names(), ", "))
-			fs.String("profile", "canonical", "schema profile: "+strings.Join(profile.Names(), ", ")+", or a profile file")
-			fs.Var(profileParams{}, "profile-param", "set a parameter of the profile, name=value (repeatable)")
-			fs.String("practice", "Y01234", "the practice's ODS code (a bind parameter)")
-			fs.String("as-of", "", "as-of date YYYY-MM-DD (default: the end of last month)")
-			fs.String("baseline", "", "baseline date YYYY-MM-DD (default: 12 months before the as-of date)")
+			fs.StringVar(&dialectName, "dialect", "sqlite", "SQL dialect: "+strings.Join(dialect.Names(), ", "))
+			fs.StringVar(&profileSpec, "profile", "canonical", "schema profile: "+strings.Join(profile.Names(), ", ")+", or a profile file")
+			params = profileParams{} // fresh for every parse, like the other flags' defaults
+			fs.Var(params, "profile-param", "set a parameter of the profile, name=value (repeatable)")
+			fs.StringVar(&practice, "practice", "Y01234", "the practice's ODS code (a bind parameter)")
+			fs.StringVar(&asOf, "as-of", "", "as-of date YYYY-MM-DD (default: the end of last month)")
+			fs.StringVar(&baseline, "baseline", "", "baseline date YYYY-MM-DD (default: 12 months before the as-of date)")
 		},
 		Run: func(_ context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if fs.NArg() != 1 {
 				return cli.Usagef("want one search file, got %d arguments", fs.NArg())
 			}
-			get := func(name string) string { return fs.Lookup(name).Value.String() }
-			d, err := dialect.Lookup(get("dialect"))
+			d, err := dialect.Lookup(dialectName)
 			if err != nil {
 				return cli.Usagef("%v", err)
 			}
-			prof, err := loadProfile(get("profile"), fs.Lookup("profile-param").Value.(profileParams))
+			prof, err := loadProfile(profileSpec, params)
 			if err != nil {
 				return err
 			}
-			dates, err := runDates(get("as-of"), get("baseline"), time.Now())
+			dates, err := runDates(asOf, baseline, time.Now())
 			if err != nil {
 				return cli.Usagef("%v", err)
 			}
@@ -69,12 +71,12 @@ Examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitConfig, fmt.Errorf("resolve %s: %w", fs.Arg(0), err))
 			}
-			st, err := compile.SQL(plan, d, prof, compile.Options{Practice: get("practice"), Dates: dates})
+			st, err := compile.SQL(plan, d, prof, compile.Options{Practice: practice, Dates: dates})
 			if err != nil {
 				return cli.WithCode(cli.ExitConfig, err)
 			}
 			fmt.Fprintf(stdio.Out, "-- search %s, as of %s, baseline %s, practice %s\n",
-				search.ID, dates.AsOf.Format(time.DateOnly), dates.Baseline.Format(time.DateOnly), get("practice"))
+				search.ID, dates.AsOf.Format(time.DateOnly), dates.Baseline.Format(time.DateOnly), practice)
 			_, err = fmt.Fprint(stdio.Out, st.String())
 			return err
 		},

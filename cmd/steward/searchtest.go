@@ -23,6 +23,8 @@ import (
 // searchTestCommand is "steward search test": run fixture files on the
 // reference evaluator and the SQL engines, and report each case.
 func searchTestCommand() *cli.Command {
+	var engineList, pgURL, profileSpec, layout, setup string
+	var params profileParams
 	return &cli.Command{
 		Name:    "test",
 		Summary: "run search fixtures (*.test.yaml) on the evaluator and the SQL engines",
@@ -58,31 +60,31 @@ Examples:
   steward search test --pg postgres://me@localhost/scratch tests/
   steward search test --profile ours.yaml --setup ours-from-canonical.sql searches/packs/medsip`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.String("engines", "", "comma-separated engines: eval, sqlite, postgres, or sqlite/tpp etc. (default eval,sqlite and postgres with --pg)")
-			fs.String("pg", "", "PostgreSQL URL of a scratch database where the user may create schemas (default $STEWARD_TEST_PG)")
-			fs.String("profile", "", "read the cases through this profile: a built-in name or a profile file")
-			fs.Var(profileParams{}, "profile-param", "with --profile: set a parameter of the profile, name=value (repeatable)")
-			fs.String("layout", "", "with --profile: the layout each case's data are written in (canonical, tpp or emis)")
-			fs.String("setup", "", "with --profile: an SQL script building the profile's layout from the written tables")
+			fs.StringVar(&engineList, "engines", "", "comma-separated engines: eval, sqlite, postgres, or sqlite/tpp etc. (default eval,sqlite and postgres with --pg)")
+			fs.StringVar(&pgURL, "pg", "", "PostgreSQL URL of a scratch database where the user may create schemas (default $STEWARD_TEST_PG)")
+			fs.StringVar(&profileSpec, "profile", "", "read the cases through this profile: a built-in name or a profile file")
+			params = profileParams{} // fresh for every parse, like the other flags' defaults
+			fs.Var(params, "profile-param", "with --profile: set a parameter of the profile, name=value (repeatable)")
+			fs.StringVar(&layout, "layout", "", "with --profile: the layout each case's data are written in (canonical, tpp or emis)")
+			fs.StringVar(&setup, "setup", "", "with --profile: an SQL script building the profile's layout from the written tables")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if fs.NArg() == 0 {
 				return cli.Usagef("give at least one fixture file or directory")
 			}
-			pg := fs.Lookup("pg").Value.String()
+			pg := pgURL
 			if pg == "" {
 				pg = os.Getenv(pgtest.EnvURL)
 			}
-			get := func(name string) string { return fs.Lookup(name).Value.String() }
 			var engines map[string]fixture.Factory
 			var err error
-			if spec := get("profile"); spec != "" {
-				engines, err = profileEngines(spec, fs.Lookup("profile-param").Value.(profileParams), get("layout"), get("setup"), get("engines"), pg)
+			if profileSpec != "" {
+				engines, err = profileEngines(profileSpec, params, layout, setup, engineList, pg)
 			} else {
-				if get("layout") != "" || get("setup") != "" || len(fs.Lookup("profile-param").Value.(profileParams)) > 0 {
+				if layout != "" || setup != "" || len(params) > 0 {
 					return cli.Usagef("--layout, --setup and --profile-param go with --profile")
 				}
-				engines, err = testEngines(get("engines"), pg)
+				engines, err = testEngines(engineList, pg)
 			}
 			if err != nil {
 				return err

@@ -65,9 +65,15 @@ type Command struct {
 	Usage string
 	// Help is the longer explanation shown by --help, with examples.
 	Help string
-	// Flags declares the command's flags on fs; it may be nil.
+	// Flags declares the command's flags on fs; it may be nil. Bind each
+	// flag to a typed variable the command's constructor declares
+	// (fs.StringVar(&name, "name", ...)) and read the variable in Run:
+	// never fs.Lookup("name"), which panics at run time once the flag is
+	// renamed (TestCommandsReadTypedFlags refuses it under cmd/). Flags is
+	// called before every Run, which resets the variables to their defaults.
 	Flags func(fs *flag.FlagSet)
-	// Run runs the command with the flag set parsed.
+	// Run runs the command with the flag set parsed (for its arguments,
+	// fs.Args, and which flags were given, fs.Visit).
 	Run func(ctx context.Context, fs *flag.FlagSet, stdio IO) error
 	// Sub holds nested subcommands (e.g. "search lint"); when set, Run is unused.
 	Sub []*Command
