@@ -60,6 +60,9 @@ func TestCommands(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
 		t.Fatalf("user add (token): %d\n%s", code, out)
 	}
+	if code, _, errs := run(t, "", "user", "add", "--name", "x", "--role", "admin", "--token-lifetime", "5m", "--config", cfg); code != cli.ExitUsage || !strings.Contains(errs, "at least 1h") {
+		t.Fatalf("user add with a 5-minute token: exit %d %s", code, errs)
+	}
 	if code, _, _ := run(t, "", "user", "add", "--name", "x", "--role", "boss", "--config", cfg); code != cli.ExitUsage {
 		t.Fatalf("user add with a bad role: exit %d", code)
 	}
@@ -86,6 +89,9 @@ func TestCommands(t *testing.T) {
 		{[]string{"--name", "ana", "--enable", "--sign-off", ""}, 0, "User ana: enabled, sign-off -."},
 		{[]string{"--name", "ana"}, cli.ExitUsage, ""},
 		{[]string{"--name", "ana", "--enable", "--disable"}, cli.ExitUsage, ""},
+		// A flag given as false is a flag not given: it disables nobody.
+		{[]string{"--name", "ana", "--disable=false"}, cli.ExitUsage, ""},
+		{[]string{"--name", "ana", "--enable", "--disable=false"}, 0, "User ana: enabled, sign-off -."},
 		{[]string{"--name", "ana", "--sign-off", "steward"}, cli.ExitUsage, ""},
 		{[]string{"--name", "nobody", "--disable"}, cli.ExitFailure, ""},
 		{[]string{"--name", "ana", "--password-stdin"}, 0, "User ana: enabled"},

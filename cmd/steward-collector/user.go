@@ -107,6 +107,9 @@ Examples:
 			if u.SignOff, err = parseSignOff(signOff); err != nil {
 				return err
 			}
+			if err := checkTokenLifetime("--token-lifetime", lifetime); err != nil {
+				return err
+			}
 			var password string
 			if passwordStdin {
 				var err error
@@ -267,6 +270,7 @@ func parseSignOff(v string) ([]string, error) {
 
 func userSetCommand() *cli.Command {
 	var configFile, actor, name, signOff string
+	var disable, enable, passwordStdin, unlock bool
 	return &cli.Command{
 		Name:    "set",
 		Summary: "change a user's sign-off roles, disable, enable or unlock them",
@@ -290,20 +294,20 @@ Examples:
 			actorFlag(fs, &actor)
 			fs.StringVar(&name, "name", "", "the user's `name`")
 			fs.StringVar(&signOff, "sign-off", "", "the scheme sign-off `roles` the user holds from now on, comma separated")
-			// These are read by whether they were given (fs.Visit below).
-			fs.Bool("disable", false, "stop the user signing in or using tokens")
-			fs.Bool("enable", false, "let a disabled user back in")
-			fs.Bool("password-stdin", false, "set a new password, read from standard input")
-			fs.Bool("unlock", false, "end a lockout after repeated failed sign-ins")
+			fs.BoolVar(&disable, "disable", false, "stop the user signing in or using tokens")
+			fs.BoolVar(&enable, "enable", false, "let a disabled user back in")
+			fs.BoolVar(&passwordStdin, "password-stdin", false, "set a new password, read from standard input")
+			fs.BoolVar(&unlock, "unlock", false, "end a lockout after repeated failed sign-ins")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
 			if err := requireFlags(need{"name", name}); err != nil {
 				return err
 			}
 			var change store.UserChange
-			set := map[string]bool{}
-			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-			if set["sign-off"] {
+			// --sign-off "" (remove them all) differs from no --sign-off.
+			signOffGiven := false
+			fs.Visit(func(f *flag.Flag) { signOffGiven = signOffGiven || f.Name == "sign-off" })
+			if signOffGiven {
 				roles, err := parseSignOff(signOff)
 				if err != nil {
 					return err
@@ -311,13 +315,12 @@ Examples:
 				change.SignOff = &roles
 			}
 			switch {
-			case set["disable"] && set["enable"]:
+			case disable && enable:
 				return cli.Usagef("give --disable or --enable, not both")
-			case set["disable"], set["enable"]:
-				disabled := set["disable"]
-				change.Disabled = &disabled
+			case disable, enable:
+				change.Disabled = &disable
 			}
-			if set["password-stdin"] {
+			if passwordStdin {
 				password, err := readPassword(stdio.In, name)
 				if err != nil {
 					return err
@@ -328,7 +331,7 @@ Examples:
 				}
 				change.PasswordHash = &hash
 			}
-			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil && !set["unlock"] {
+			if change.SignOff == nil && change.Disabled == nil && change.PasswordHash == nil && !unlock {
 				return cli.Usagef("nothing to change: give --sign-off, --disable, --enable, --password-stdin or --unlock")
 			}
 			_, db, err := openStore(ctx, configFile)
@@ -336,7 +339,7 @@ Examples:
 				return err
 			}
 			defer db.Close()
-			if set["unlock"] {
+			if unlock {
 				if _, err := db.UserByName(ctx, name); err != nil {
 					if errors.Is(err, collector.ErrNotFound) {
 						return fmt.Errorf("%w ('user list' shows the users)", err)
@@ -399,6 +402,15 @@ func readPassword(r io.Reader, name string) (string, error) {
 	return password, nil
 }
 
+// checkTokenLifetime refuses a token lifetime given as less than an hour
+// (0: not given).
+func checkTokenLifetime(flagName string, d time.Duration) error {
+	if d < 0 || (d > 0 && d < time.Hour) {
+		return cli.Usagef("%s %s: give at least 1h", flagName, d)
+	}
+	return nil
+}
+
 // tokenLifetime is d (--token-lifetime or --lifetime) when given, else def.
 func tokenLifetime(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -440,8 +452,8 @@ Example:
 			if err := requireFlags(need{"name", name}); err != nil {
 				return err
 			}
-			if d := lifetime; d < 0 || (d > 0 && d < time.Hour) {
-				return cli.Usagef("--lifetime %s: give at least 1h", d)
+			if err := checkTokenLifetime("--lifetime", lifetime); err != nil {
+				return err
 			}
 			cfg, db, err := openStore(ctx, configFile)
 			if err != nil {
