@@ -1,44 +1,27 @@
 package yamlstrict
 
 import (
-	"fmt"
-	"sort"
-	"strings"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nhs-steward/steward/internal/diag"
 )
 
-// Problem is one thing wrong with a hand-written file, at a line and
-// column, with how to fix it.
-type Problem struct {
-	Line, Col int
-	Msg, Fix  string
-}
+// Pos, Problem and Problems are internal/diag's, named here too so that a
+// YAML loader needs one import for its diagnostics.
+type (
+	Pos      = diag.Pos
+	Problem  = diag.Problem
+	Problems = diag.Problems
+)
 
-// Problems is every problem found in one file in one pass; its Error
-// prints one a line as file:line:col: problem (fix).
-type Problems struct {
-	File string
-	List []Problem
-}
+// ErrInvalid is matched by every Problems.
+var ErrInvalid = diag.ErrInvalid
 
-func (e *Problems) Error() string {
-	var b strings.Builder
-	for i, q := range e.List {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, q.Line, q.Col, q.Msg)
-		if q.Fix != "" {
-			fmt.Fprintf(&b, " (%s)", q.Fix)
-		}
+// At is where node n is in file; the file's first line and column when n
+// is nil (a problem with the document as a whole).
+func At(file string, n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: file, Line: 1, Col: 1}
 	}
-	return b.String()
-}
-
-// Sort puts the problems in file order (line, then column), keeping the
-// order of problems at the same place.
-func (e *Problems) Sort() {
-	sort.SliceStable(e.List, func(i, j int) bool {
-		a, b := e.List[i], e.List[j]
-		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-	})
+	return Pos{File: file, Line: n.Line, Col: n.Column}
 }

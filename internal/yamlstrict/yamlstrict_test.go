@@ -265,8 +265,9 @@ func describe(probs []KeyProblem) []string {
 }
 
 func TestProblems(t *testing.T) {
-	p := &Problems{File: "f.yaml", List: []Problem{{Line: 3, Col: 1, Msg: "b", Fix: "fix b"}, {Line: 1, Col: 5, Msg: "a"}, {Line: 3, Col: 1, Msg: "c"}}}
-	p.Sort()
+	at := func(line, col int) Pos { return Pos{File: "f.yaml", Line: line, Col: col} }
+	p := Problems{{Pos: at(3, 1), Msg: "b", Fix: "fix b"}, {Pos: at(1, 5), Msg: "a"}, {Pos: at(3, 1), Msg: "c"}}
+	p = p.Sorted()
 	if got, want := p.Error(), "f.yaml:1:5: a\nf.yaml:3:1: b (fix b)\nf.yaml:3:1: c"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}

@@ -32,12 +32,7 @@ func newDoc(file, dir string, src []byte, e *errs) *doc {
 	return d
 }
 
-func (d *doc) pos(n *yaml.Node) model.Pos {
-	if n == nil {
-		return model.Pos{File: d.file, Line: 1, Col: 1}
-	}
-	return model.Pos{File: d.file, Line: n.Line, Col: n.Column}
-}
+func (d *doc) pos(n *yaml.Node) model.Pos { return yamlstrict.At(d.file, n) }
 
 // parseYAML parses src, which must hold exactly one YAML document whose
 // root is a mapping, with no anchors, aliases, merge keys or tags. It

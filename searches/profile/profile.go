@@ -308,38 +308,35 @@ func (p *Profile) Expand(table string, d schema.Dialect, subst func(Placeholder)
 // (internal/yamlstrict): every problem of a profile file in one pass, each
 // as file:line:col: problem (fix).
 type (
+	Pos      = yamlstrict.Pos
 	Problem  = yamlstrict.Problem
 	Problems = yamlstrict.Problems
 )
 
 // Parse reads and validates a profile file. source names it in errors.
-// Every problem is reported in one pass, as a *Problems.
+// Every problem is reported in one pass, as a Problems.
 func Parse(source string, data []byte) (*Profile, error) {
-	ps := &parser{probs: &Problems{File: source}, src: strings.Split(string(data), "\n")}
+	ps := &parser{file: source, src: strings.Split(string(data), "\n")}
 	p := ps.parse(data)
-	if len(ps.probs.List) > 0 {
-		ps.probs.Sort()
-		return nil, ps.probs
+	if err := ps.probs.Err(); err != nil {
+		return nil, err
 	}
 	p.Source = source
 	return p, nil
 }
 
 type parser struct {
-	probs *Problems
+	file  string
+	probs Problems
 	src   []string
 }
 
 func (ps *parser) add(n *yaml.Node, msg, fix string) {
-	line, col := 1, 1
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	ps.probs.List = append(ps.probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+	ps.probs = append(ps.probs, Problem{Pos: yamlstrict.At(ps.file, n), Msg: msg, Fix: fix})
 }
 
 func (ps *parser) at(line, col int, msg, fix string) {
-	ps.probs.List = append(ps.probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+	ps.probs = append(ps.probs, Problem{Pos: Pos{File: ps.file, Line: line, Col: col}, Msg: msg, Fix: fix})
 }
 
 func (ps *parser) keys(n *yaml.Node, where string, allowed []string) yamlstrict.Pairs {

@@ -116,9 +116,9 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Parse("p.yaml", []byte(c.text))
-		var ps *Problems
+		var ps Problems
 		if err == nil || !errors.As(err, &ps) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want a *Problems containing %q", c.name, err, c.want)
+			t.Errorf("%s: error %v, want a Problems containing %q", c.name, err, c.want)
 		}
 	}
 	// Every problem of a file is reported at once, in file order.
