@@ -18,45 +18,19 @@ import (
 	"github.com/nhs-steward/steward/searches/semver"
 )
 
-// ErrInvalid is wrapped by every Problems error.
-var ErrInvalid = errors.New("invalid scheme")
+// ErrInvalid is wrapped by every Problems error. It is the sentinel every
+// loader's Problems matches (internal/diag): a refused file, as against one
+// that could not be read.
+var ErrInvalid = yamlstrict.ErrInvalid
 
-// Problem is one thing wrong with a scheme file.
-type Problem struct {
-	Pos Pos
-	// Path is where in the document, e.g. "elements[1].count".
-	Path string
-	Msg  string
-	// Fix says how to put it right.
-	Fix string
-}
-
-func (p Problem) String() string {
-	s := p.Pos.String() + ": "
-	if p.Path != "" {
-		s += p.Path + ": "
-	}
-	s += p.Msg
-	if p.Fix != "" {
-		s += " (" + p.Fix + ")"
-	}
-	return s
-}
+// Problem is one thing wrong with a scheme file: its Pos, the Path within
+// the document (e.g. "elements[1].count"), what is wrong and how to fix it.
+// It is the diagnostic every loader shares.
+type Problem = yamlstrict.Problem
 
 // Problems is every problem found in a scheme file, in file order. It is
 // the error Load and Parse return; errors.Is(err, ErrInvalid) holds.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap lets callers test for ErrInvalid.
-func (ps Problems) Unwrap() error { return ErrInvalid }
+type Problems = yamlstrict.Problems
 
 // MaxFileBytes bounds a scheme file.
 const MaxFileBytes = 1 << 20
@@ -110,15 +84,8 @@ func (l Loader) Parse(name string, data []byte) (*Scheme, error) {
 	}
 	p := &parser{file: name, cat: cat, packID: pack}
 	s := p.parse(data)
-	if len(p.problems) > 0 {
-		sort.SliceStable(p.problems, func(i, j int) bool {
-			a, b := p.problems[i].Pos, p.problems[j].Pos
-			if a.Line != b.Line {
-				return a.Line < b.Line
-			}
-			return a.Col < b.Col
-		})
-		return nil, Problems(p.problems)
+	if err := Problems(p.problems).Err(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -143,7 +110,7 @@ type parser struct {
 	positions map[string]Pos
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+func (p *parser) pos(n *yaml.Node) Pos { return yamlstrict.At(p.file, n) }
 
 // mark records where the value at path is, for Validate's messages.
 func (p *parser) mark(path string, n *yaml.Node) {
