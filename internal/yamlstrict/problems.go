@@ -1,6 +1,9 @@
 package yamlstrict
 
 import (
+	"strconv"
+	"strings"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhs-steward/steward/internal/diag"
@@ -24,4 +27,64 @@ func At(file string, n *yaml.Node) Pos {
 		return Pos{File: file, Line: 1, Col: 1}
 	}
 	return Pos{File: file, Line: n.Line, Col: n.Column}
+}
+
+// maxShown bounds how much of a value Describe quotes.
+const maxShown = 60
+
+// Describe words what node n is, for a message such as "title must be
+// text, not a list": "a mapping", "a list", "an alias", "empty" (null, or
+// nothing after the colon), and for any other scalar its type and value as
+// written: the text "yes", the number 12, the boolean true, the date
+// 2026-03-31. The type is said because a value alone misleads: 12 and "12"
+// look alike in a message but not to the loader. Every loader words a
+// node's kind with it.
+func Describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	case yaml.ScalarNode:
+	default:
+		return "nothing"
+	}
+	switch n.Tag {
+	case "!!null":
+		return "empty"
+	case "!!str":
+		return "the text " + strconv.Quote(shorten(n.Value))
+	case "!!int", "!!float":
+		return "the number " + bare(n.Value)
+	case "!!bool":
+		return "the boolean " + bare(n.Value)
+	case "!!timestamp":
+		return "the date " + bare(n.Value)
+	}
+	// A tag of the file's own (!x) may hold any character, %0A too.
+	return "a value tagged " + bare(n.Tag)
+}
+
+// bare is s as written when it is short and plain, and quoted otherwise,
+// so that a description stays on one line.
+func bare(s string) string {
+	if short := shorten(s); short != s || strings.ContainsAny(s, " \"") || strconv.Quote(s)[1:len(strconv.Quote(s))-1] != s {
+		return strconv.Quote(short)
+	}
+	return s
+}
+
+// shorten cuts s to maxShown characters, marking the cut with "...".
+func shorten(s string) string {
+	if r := []rune(s); len(r) > maxShown {
+		return string(r[:maxShown-3]) + "..."
+	}
+	return s
 }

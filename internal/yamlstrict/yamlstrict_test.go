@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,48 @@ func TestProblems(t *testing.T) {
 	p = p.Sorted()
 	if got, want := p.Error(), "f.yaml:1:5: a\nf.yaml:3:1: b (fix b)\nf.yaml:3:1: c"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for _, c := range []struct{ src, want string }{
+		{"v: {a: 1}", "a mapping"},
+		{"v: [1, 2]", "a list"},
+		{"v:", "empty"},
+		{"v: null", "empty"},
+		{"v: ~", "empty"},
+		{`v: "yes"`, `the text "yes"`},
+		{"v: yes", `the text "yes"`}, // YAML 1.2: yes is text, not a boolean
+		{`v: "12"`, `the text "12"`},
+		{"v: 'a\n\n  b'", `the text "a\nb"`},
+		{"v: " + long, `the text "` + strings.Repeat("x", 57) + `..."`},
+		{"v: 12", "the number 12"},
+		{"v: -1.5", "the number -1.5"},
+		{"v: .inf", "the number .inf"},
+		{"v: true", "the boolean true"},
+		{"v: 2026-03-31", "the date 2026-03-31"},
+		{"v: !!binary aGk=", "a value tagged !!binary"},
+		{"v: !x 1", "a value tagged !x"},
+		{"v: !!int 1 2", `the number "1 2"`},
+		{"a: &a 1\nv: *a", "an alias"},
+	} {
+		root := node(t, c.src)
+		if got := Describe(Lookup(root, "v")); got != c.want {
+			t.Errorf("Describe(%q) = %q, want %q", c.src, got, c.want)
+		}
+	}
+	if got, want := Describe(nil), "nothing"; got != want {
+		t.Errorf("Describe(nil) = %q, want %q", got, want)
+	}
+}
+
+func TestAt(t *testing.T) {
+	root := node(t, "a: 1\nb:\n  c: 2\n")
+	if got, want := At("f.yaml", Lookup(root, "b", "c")), (Pos{File: "f.yaml", Line: 3, Col: 6}); got != want {
+		t.Errorf("At = %+v, want %+v", got, want)
+	}
+	if got, want := At("f.yaml", nil), (Pos{File: "f.yaml", Line: 1, Col: 1}); got != want {
+		t.Errorf("At(nil) = %+v, want %+v", got, want)
 	}
 }

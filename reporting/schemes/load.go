@@ -256,7 +256,7 @@ func join(path, key string) string {
 // once. what names the mapping in messages.
 func (p *parser) mapping(n *yaml.Node, path, what string, allowed, required []string) *mapping {
 	if n.Kind != yaml.MappingNode {
-		p.add(n, path, fmt.Sprintf("%s must be a mapping of keys to values, not %s", what, describe(n)), "write key: value lines, indented under it")
+		p.add(n, path, fmt.Sprintf("%s must be a mapping of keys to values, not %s", what, yamlstrict.Describe(n)), "write key: value lines, indented under it")
 		return nil
 	}
 	pairs, probs := yamlstrict.Keys(n, allowed)
@@ -290,35 +290,6 @@ func (m *mapping) require(keys ...string) {
 	}
 }
 
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!str":
-			return "a string"
-		case "!!int", "!!float":
-			return "a number"
-		case "!!bool":
-			return "a boolean"
-		case "!!null":
-			return "empty"
-		case "!!timestamp":
-			return "a date"
-		}
-		// A tag of the file's own (!x) may hold any character, %0A too.
-		tag := strings.TrimPrefix(n.Tag, "!!")
-		if q := strconv.Quote(tag); q[1:len(q)-1] != tag {
-			tag = q
-		}
-		return "a " + tag
-	}
-	return "nothing"
-}
-
 // scalarString returns the text of a string scalar (dates count as text),
 // or reports a type problem.
 func (p *parser) scalarString(n *yaml.Node, path string) (string, bool) {
@@ -335,7 +306,7 @@ func (p *parser) scalarString(n *yaml.Node, path string) (string, bool) {
 	} else if n.Kind == yaml.ScalarNode {
 		fix = fmt.Sprintf("quote it: %q", n.Value)
 	}
-	p.add(n, path, "must be a string, not "+describe(n), fix)
+	p.add(n, path, "must be a string, not "+yamlstrict.Describe(n), fix)
 	return "", false
 }
 
@@ -410,7 +381,7 @@ func (p *parser) number(n *yaml.Node, path string) (Decimal, bool) {
 				fix = "remove the quotes"
 			}
 		}
-		p.add(n, path, "must be a number, not "+describe(n), fix)
+		p.add(n, path, "must be a number, not "+yamlstrict.Describe(n), fix)
 		return Decimal{}, false
 	}
 	d, err := ParseDecimal(n.Value)
@@ -455,7 +426,7 @@ func (p *parser) whole(m *mapping, key string, lo, hi int64) (int64, bool) {
 	}
 	path := join(m.path, key)
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		p.add(n, path, "must be a whole number, not "+describe(n), fmt.Sprintf("write a whole number from %d to %d", lo, hi))
+		p.add(n, path, "must be a whole number, not "+yamlstrict.Describe(n), fmt.Sprintf("write a whole number from %d to %d", lo, hi))
 		return 0, false
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
@@ -555,7 +526,7 @@ func (p *parser) practices(n *yaml.Node) ([]string, bool) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.add(n, "practices", "must be all or a list of ODS codes, not "+describe(n), "write practices: all, or one - Y01234 line per practice")
+		p.add(n, "practices", "must be all or a list of ODS codes, not "+yamlstrict.Describe(n), "write practices: all, or one - Y01234 line per practice")
 		return nil, false
 	}
 	if len(n.Content) == 0 {
@@ -588,7 +559,7 @@ func (p *parser) practices(n *yaml.Node) ([]string, bool) {
 
 func (p *parser) seq(n *yaml.Node, path, what string) []*yaml.Node {
 	if n.Kind != yaml.SequenceNode {
-		p.add(n, path, fmt.Sprintf("%s must be a list, not %s", what, describe(n)), "write one - item per entry")
+		p.add(n, path, fmt.Sprintf("%s must be a list, not %s", what, yamlstrict.Describe(n)), "write one - item per entry")
 		return nil
 	}
 	return n.Content
