@@ -163,15 +163,14 @@ func Parse(path string, src []byte) (*Config, error) {
 	}
 	root, err := yamlstrict.Parse(src)
 	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		add(nil, "the config is empty", "run `steward-agent init` for a commented template")
-		return nil, probs.Err()
-	case errors.As(err, &second):
-		probs = append(probs, Problem{Pos: yamlstrict.Pos{File: path, Line: second.Line, Col: second.Col},
-			Msg: "a second YAML document", Fix: "a config holds one document: remove the second '---'"})
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err != nil {
+		probs = append(probs, yamlstrict.ParseProblem(path, err, yamlstrict.Fixes{
+			Empty:  "run `steward-agent init` for a commented template",
+			Second: "a config holds one document: remove the second '---'",
+		}))
+		if !errors.As(err, &second) {
+			return nil, probs.Err()
+		}
 	}
 	if root.Kind != yaml.MappingNode {
 		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")

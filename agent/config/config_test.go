@@ -116,10 +116,10 @@ func TestBlankValueLeavesDefault(t *testing.T) {
 }
 
 func TestNotOneDocument(t *testing.T) {
-	if _, err := Parse("a.yaml", []byte("# nothing yet\n")); err == nil || err.Error() != "a.yaml:1:1: the config is empty (run `steward-agent init` for a commented template)" {
+	if _, err := Parse("a.yaml", []byte("# nothing yet\n")); err == nil || err.Error() != "a.yaml:1:1: the file is empty (run `steward-agent init` for a commented template)" {
 		t.Errorf("empty: err = %v", err)
 	}
-	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || !strings.HasPrefix(err.Error(), "a.yaml: yaml: line 2: ") {
+	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || err.Error() != "a.yaml:2:1: invalid YAML: mapping values are not allowed in this context (check the indentation, colons and brackets around this line)" {
 		t.Errorf("syntax: err = %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package yamlstrict
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -88,3 +89,43 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// Fixes says how a file of one kind is put right when Parse refuses it; the
+// rest of the wording is ParseProblem's, the same for every loader.
+type Fixes struct {
+	// Empty is the fix for an empty file, e.g. "start the file with
+	// version: 1".
+	Empty string
+	// Second is the fix for a second document, e.g. "a scheme file holds
+	// one document: remove the --- and what follows".
+	Second string
+}
+
+// syntaxFix is the fix for a YAML syntax error. yaml.v3 names the line
+// where it noticed the fault, which is often the line after the slip.
+const syntaxFix = "check the indentation, colons and brackets around this line"
+
+// ParseProblem words an error of Parse as a Problem in file, the same way
+// for every loader:
+//
+//	file:1:1: the file is empty (fixes.Empty)
+//	file:4:1: invalid YAML: did not find expected key (check the indentation, colons and brackets around this line)
+//	file:6:1: a second YAML document (---) is not allowed (fixes.Second)
+//
+// A syntax error has no column from yaml.v3, so it is placed at column 1.
+func ParseProblem(file string, err error, fixes Fixes) Problem {
+	var syntax *SyntaxError
+	var second *SecondDocumentError
+	switch {
+	case errors.Is(err, ErrEmpty):
+		return Problem{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "the file is empty", Fix: fixes.Empty}
+	case errors.As(err, &syntax):
+		return Problem{Pos: Pos{File: file, Line: syntax.Line, Col: 1}, Msg: "invalid YAML: " + oneLine(syntax.Msg), Fix: syntaxFix}
+	case errors.As(err, &second):
+		return Problem{Pos: Pos{File: file, Line: second.Line, Col: second.Col}, Msg: "a second YAML document (---) is not allowed", Fix: fixes.Second}
+	}
+	return Problem{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "invalid YAML: " + oneLine(err.Error()), Fix: syntaxFix}
+}
+
+// oneLine keeps a message on one line.
+func oneLine(s string) string { return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s) }

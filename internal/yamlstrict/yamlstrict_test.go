@@ -316,3 +316,24 @@ func TestAt(t *testing.T) {
 		t.Errorf("At(nil) = %+v, want %+v", got, want)
 	}
 }
+
+func TestParseProblem(t *testing.T) {
+	fixes := Fixes{Empty: "start with version: 1", Second: "keep one document"}
+	for _, c := range []struct{ src, want string }{
+		{"# nothing\n", "f.yaml:1:1: the file is empty (start with version: 1)"},
+		{"a: 1\nb: c: d\n", "f.yaml:2:1: invalid YAML: mapping values are not allowed in this context (check the indentation, colons and brackets around this line)"},
+		{"a: 1\n---\nb: 2\n", "f.yaml:2:1: a second YAML document (---) is not allowed (keep one document)"},
+	} {
+		_, err := Parse([]byte(c.src))
+		if err == nil {
+			t.Fatalf("Parse(%q) = nil error", c.src)
+		}
+		if got := ParseProblem("f.yaml", err, fixes).Error(); got != c.want {
+			t.Errorf("ParseProblem for %q = %q, want %q", c.src, got, c.want)
+		}
+	}
+	// An error Parse does not return is still a problem at the file's start, on one line.
+	if got, want := ParseProblem("f.yaml", errors.New("odd\nthing"), fixes).Error(), `f.yaml:1:1: invalid YAML: odd\nthing (check the indentation, colons and brackets around this line)`; got != want {
+		t.Errorf("ParseProblem(other) = %q, want %q", got, want)
+	}
+}

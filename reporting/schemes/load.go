@@ -1,7 +1,6 @@
 package schemes
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -140,19 +139,11 @@ func (p *parser) parse(data []byte) *Scheme {
 		return nil
 	}
 	root, err := yamlstrict.Parse(data)
-	var syntax *yamlstrict.SyntaxError
-	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: 1, Col: 1},
-			Msg: "file is empty", Fix: "start with version: 1"})
-		return nil
-	case errors.As(err, &syntax):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: syntax.Line, Col: 1},
-			Msg: "YAML syntax error: " + syntax.Msg, Fix: "fix the YAML; nothing else was checked"})
-	case errors.As(err, &second):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: second.Line, Col: second.Col},
-			Msg: "a second YAML document", Fix: "a scheme file holds one document; remove the --- and what follows, or move it to its own file"})
+	if err != nil {
+		p.problems = append(p.problems, yamlstrict.ParseProblem(p.file, err, yamlstrict.Fixes{
+			Empty:  "start with version: 1",
+			Second: "a scheme file holds one document; remove the --- and what follows, or move it to its own file",
+		}))
 	}
 	if root == nil {
 		return nil

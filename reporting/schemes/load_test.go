@@ -33,7 +33,7 @@ invalid-duplicates.yaml:24:9: gateway[2].id: id "lead" is used twice (give each 
 invalid-duplicates.yaml:33:9: elements[1].id: id "reviews" is used twice (give each an id of its own)
 invalid-duplicates.yaml:40:31: sign_off.declare[1]: role "practice_manager" is listed twice (list each role once)
 invalid-duplicates.yaml:41:23: sign_off.approve[1]: role "steward" is Steward itself (name a person's role)`},
-		{"invalid-empty.yaml", `invalid-empty.yaml:1:1: file is empty (start with version: 1)`},
+		{"invalid-empty.yaml", `invalid-empty.yaml:1:1: the file is empty (start with version: 1)`},
 		{"invalid-measure-refs.yaml", `invalid-measure-refs.yaml:20:14: gateway[0].measure: unknown field "total" of measure eligible_adults (use .numerator, .denominator or .value, or the bare id for the value)
 invalid-measure-refs.yaml:21:9: gateway[0].op: "=>" is not a comparison (use one of > >= < <= == !=)
 invalid-measure-refs.yaml:28:12: elements[0].count: long_term_reviewed is a ratio, not a count of patients (name its numerator or denominator, e.g. long_term_reviewed.numerator)
@@ -50,8 +50,8 @@ invalid-missing-keys.yaml:25:5: elements[1]: missing key "type" (add type: one o
 invalid-missing-keys.yaml:25:5: elements[1]: missing key "id" (add id: under elements[1])
 invalid-missing-keys.yaml:28:3: sign_off: missing key "pay" (add pay: under sign_off)`},
 		{"invalid-missing-version.yaml", `invalid-missing-version.yaml:1:1: missing key "version" (add version: 1 as the first line)`},
-		{"invalid-second-document.yaml", `invalid-second-document.yaml:28:1: a second YAML document (a scheme file holds one document; remove the --- and what follows, or move it to its own file)`},
-		{"invalid-syntax.yaml", `invalid-syntax.yaml:1:1: YAML syntax error: did not find expected ',' or ']' (fix the YAML; nothing else was checked)`},
+		{"invalid-second-document.yaml", `invalid-second-document.yaml:28:1: a second YAML document (---) is not allowed (a scheme file holds one document; remove the --- and what follows, or move it to its own file)`},
+		{"invalid-syntax.yaml", `invalid-syntax.yaml:1:1: invalid YAML: did not find expected ',' or ']' (check the indentation, colons and brackets around this line)`},
 		{"invalid-types.yaml", `invalid-types.yaml:4:6: icb: must be a string, not the number 123 (quote it: "123")
 invalid-types.yaml:14:29: periods.submission_deadline_days: must be a whole number, not the text "ten" (write a whole number from 0 to 366)
 invalid-types.yaml:16:12: practices: must be all or a list of ODS codes, not the boolean true (write practices: all, or one - Y01234 line per practice)

@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,16 +37,11 @@ func (d *doc) pos(n *yaml.Node) model.Pos { return yamlstrict.At(d.file, n) }
 // returns the root mapping, or nil after reporting why not.
 func (d *doc) parseYAML(src []byte) *yaml.Node {
 	top, err := yamlstrict.Parse(src)
-	var syntax *yamlstrict.SyntaxError
-	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		d.add(d.pos(nil), "start the file with its steward: line", "the file is empty")
-		return nil
-	case errors.As(err, &syntax):
-		d.add(model.Pos{File: d.file, Line: syntax.Line, Col: 1}, "check the indentation, colons and brackets around this line", "invalid YAML: %s", syntax.Msg)
-	case errors.As(err, &second):
-		d.add(model.Pos{File: d.file, Line: second.Line, Col: second.Col}, "put each search in its own file, and list the files in a pack.yaml", "a second YAML document (---) is not allowed")
+	if err != nil {
+		d.all = append(d.all, yamlstrict.ParseProblem(d.file, err, yamlstrict.Fixes{
+			Empty:  "start the file with its steward: line",
+			Second: "put each search in its own file, and list the files in a pack.yaml",
+		}))
 	}
 	if top == nil {
 		return nil

@@ -367,19 +367,14 @@ func (ps *parser) scalar(n *yaml.Node, what string) (string, bool) {
 func (ps *parser) parse(data []byte) *Profile {
 	root, err := yamlstrict.Parse(data)
 	var second *yamlstrict.SecondDocumentError
-	var syntax *yamlstrict.SyntaxError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		ps.at(1, 1, "the profile is empty", "start from a built-in profile: see docs/layouts.md")
-		return nil
-	case errors.As(err, &second):
-		ps.at(second.Line, second.Col, "a second YAML document", "a profile holds one document: remove the second '---'")
-	case errors.As(err, &syntax):
-		ps.at(syntax.Line, 1, "not YAML: "+syntax.Msg, "check the indentation and quoting on this line or the one before")
-		return nil
-	case err != nil:
-		ps.at(1, 1, err.Error(), "")
-		return nil
+	if err != nil {
+		ps.probs = append(ps.probs, yamlstrict.ParseProblem(ps.file, err, yamlstrict.Fixes{
+			Empty:  "start from a built-in profile: see docs/layouts.md",
+			Second: "a profile holds one document: remove the second '---'",
+		}))
+		if !errors.As(err, &second) {
+			return nil
+		}
 	}
 	if root.Kind != yaml.MappingNode {
 		ps.add(root, "a profile must be a mapping of keys to values", "start from a built-in profile: see docs/layouts.md")

@@ -6,7 +6,6 @@ package config
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -137,23 +136,11 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	p := &parser{file: file}
 	root, err := yamlstrict.Parse(data)
-	var second *yamlstrict.SecondDocumentError
-	var syntax *yamlstrict.SyntaxError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		return nil, Error{{Pos: yamlstrict.Pos{File: file}, Msg: "the file is empty", Fix: "start it with `version: 1`"}}
-	case errors.As(err, &second):
-		return nil, Error{{Pos: yamlstrict.Pos{File: file, Line: second.Line, Col: second.Col}, Msg: "a second YAML document: the file must hold one", Fix: "remove the `---` and what follows"}}
-	case errors.As(err, &syntax):
-		msg := "not valid YAML: "
-		if root != nil {
-			msg = "not valid YAML after the first document: "
-		}
-		return nil, Error{{Pos: yamlstrict.Pos{File: file, Line: syntax.Line, Col: 1}, Msg: msg + syntax.Msg}}
-	case err != nil && root != nil:
-		return nil, Error{{Pos: yamlstrict.Pos{File: file}, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}
-	case err != nil:
-		return nil, Error{{Pos: yamlstrict.Pos{File: file}, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
+	if err != nil {
+		return nil, Error{yamlstrict.ParseProblem(file, err, yamlstrict.Fixes{
+			Empty:  "start it with `version: 1`",
+			Second: "the file must hold one: remove the `---` and what follows",
+		})}
 	}
 	if root.Kind != yaml.MappingNode {
 		p.add(root, "the configuration must be a mapping of keys to values")
