@@ -76,8 +76,9 @@ func Describe(n *yaml.Node) string {
 // bare is s as written when it is short and plain, and quoted otherwise,
 // so that a description stays on one line.
 func bare(s string) string {
-	if short := shorten(s); short != s || strings.ContainsAny(s, " \"") || strconv.Quote(s)[1:len(strconv.Quote(s))-1] != s {
-		return strconv.Quote(short)
+	q := strconv.Quote(shorten(s))
+	if q[1:len(q)-1] != s || strings.ContainsAny(s, " \"") {
+		return q
 	}
 	return s
 }

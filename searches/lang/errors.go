@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/nhs-steward/steward/internal/diag"
-
 	"github.com/nhs-steward/steward/searches/model"
 )
 
