@@ -157,30 +157,24 @@ var odsPattern = regexp.MustCompile(`^[A-Z][0-9A-Z]{2,9}$`)
 // Parse reads and validates config text; path names it in messages and
 // anchors relative paths.
 func Parse(path string, src []byte) (*Config, error) {
-	probs := &Problems{File: path}
+	var probs Problems
 	add := func(n *yaml.Node, msg, fix string) {
-		line, col := 1, 1
-		if n != nil {
-			line, col = n.Line, n.Column
-		}
-		probs.List = append(probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+		probs = append(probs, Problem{Pos: yamlstrict.At(path, n), Msg: msg, Fix: fix})
 	}
 	root, err := yamlstrict.Parse(src)
 	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		add(nil, "the config is empty", "run `steward-agent init` for a commented template")
-		return nil, probs
-	case errors.As(err, &second):
-		probs.List = append(probs.List, Problem{Line: second.Line, Col: second.Col,
-			Msg: "a second YAML document", Fix: "a config holds one document: remove the second '---'"})
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err != nil {
+		probs = append(probs, yamlstrict.ParseProblem(path, err, yamlstrict.Fixes{
+			Empty:  "run `steward-agent init` for a commented template",
+			Second: "a config holds one document: remove the second '---'",
+		}))
+		if !errors.As(err, &second) {
+			return nil, probs.Err()
+		}
 	}
 	if root.Kind != yaml.MappingNode {
 		add(root, "the config must be a mapping of keys to values", "see `steward-agent init`")
-		probs.Sort()
-		return nil, probs
+		return nil, probs.Err()
 	}
 	c := &Config{path: path}
 	if v := yamlstrict.Lookup(root, "version"); v == nil {
@@ -194,9 +188,8 @@ func Parse(path string, src []byte) (*Config, error) {
 	c.decode(root, add)
 	c.applyDefaults()
 	c.validate(root, add)
-	if len(probs.List) > 0 {
-		probs.Sort()
-		return nil, probs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -502,11 +495,11 @@ func (c *Config) validate(root *yaml.Node, add func(*yaml.Node, string, string))
 // parameters against it, each problem at its key.
 func (c *Config) validateProfile(at func(string) *yaml.Node, add func(*yaml.Node, string, string)) {
 	prof, err := profile.Load(c.Database.Profile, "")
-	var ps *profile.Problems
+	var ps profile.Problems
 	switch {
 	case errors.As(err, &ps):
-		add(at("database.profile"), fmt.Sprintf("profile file %s has %d %s, the first: %s:%d:%d: %s", c.Database.Profile, len(ps.List),
-			plural(len(ps.List), "problem"), ps.File, ps.List[0].Line, ps.List[0].Col, ps.List[0].Msg),
+		add(at("database.profile"), fmt.Sprintf("profile file %s has %d %s, the first: %s: %s", c.Database.Profile, len(ps),
+			plural(len(ps), "problem"), ps[0].Pos, ps[0].Msg),
 			"run `steward profile lint "+c.Database.Profile+"` for every problem and its fix")
 		return
 	case err != nil && profile.IsFile(c.Database.Profile):

@@ -38,9 +38,9 @@ bundle: {approval: sometimes}
 heartbeat: soon
 `
 	_, err := Parse("agent.yaml", []byte(src))
-	var p *Problems
+	var p Problems
 	if !errors.As(err, &p) {
-		t.Fatalf("err = %v, want *Problems", err)
+		t.Fatalf("err = %v, want Problems", err)
 	}
 	want := []string{
 		`agent.yaml:2:11: practice "y1" is not an ODS code`,
@@ -91,9 +91,9 @@ func TestDuplicateAndTypeProblemsHavePositions(t *testing.T) {
 	src = strings.Replace(src, "day_of_month: 5", "day_of_month: [5]", 1)
 	src = strings.Replace(src, "catch_up_months: 12", "catch_up_months: 0x0c", 1)
 	_, err := Parse("a.yaml", []byte(src))
-	var p *Problems
+	var p Problems
 	if !errors.As(err, &p) {
-		t.Fatalf("err = %v, want *Problems", err)
+		t.Fatalf("err = %v, want Problems", err)
 	}
 	want := `a.yaml:19:3: key "profile" given twice in database (keep one: the first is on line 18)
 a.yaml:32:17: a single value is expected here, not a list or a mapping (write the value after the colon)
@@ -116,10 +116,10 @@ func TestBlankValueLeavesDefault(t *testing.T) {
 }
 
 func TestNotOneDocument(t *testing.T) {
-	if _, err := Parse("a.yaml", []byte("# nothing yet\n")); err == nil || err.Error() != "a.yaml:1:1: the config is empty (run `steward-agent init` for a commented template)" {
+	if _, err := Parse("a.yaml", []byte("# nothing yet\n")); err == nil || err.Error() != "a.yaml:1:1: the file is empty (run `steward-agent init` for a commented template)" {
 		t.Errorf("empty: err = %v", err)
 	}
-	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || !strings.HasPrefix(err.Error(), "a.yaml: yaml: line 2: ") {
+	if _, err := Parse("a.yaml", []byte("version: 1\npractice: a: b\n")); err == nil || err.Error() != "a.yaml:2:1: invalid YAML: mapping values are not allowed in this context (check the indentation, colons and brackets around this line)" {
 		t.Errorf("syntax: err = %v", err)
 	}
 }

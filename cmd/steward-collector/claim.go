@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/internal/diag"
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/claims"
 	"github.com/nhs-steward/steward/reporting/collector/store"
@@ -332,51 +333,89 @@ func readListSizes(path, month string) ([]store.ListSize, error) {
 	return parseListSizes(path, io.LimitReader(f, 16<<20), month)
 }
 
+// maxListSizeProblems bounds how many problems one list-size file reports:
+// a file that is wrong throughout is not read to its end.
+const maxListSizeProblems = 100
+
 // parseListSizes reads list sizes from a CSV with header ods,list_size,
 // naming the file path in errors. A spreadsheet's UTF-8 byte order mark
-// before the header is allowed.
+// before the header is allowed. A refused file is a diag.Problems listing
+// every problem, each at its line and column, as the other loaders do.
 func parseListSizes(path string, in io.Reader, month string) ([]store.ListSize, error) {
 	br := bufio.NewReader(in)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		br.Discard(3)
 	}
+	var ps diag.Problems
+	add := func(line, col int, fix, format string, a ...any) {
+		ps = append(ps, diag.Problem{Pos: diag.Pos{File: path, Line: line, Col: max(col, 1)}, Msg: fmt.Sprintf(format, a...), Fix: fix})
+	}
 	r := csv.NewReader(br)
 	r.FieldsPerRecord = 2
 	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:1: the file is empty: want the header ods,list_size and a line per practice", path)
-	}
-	if err != nil {
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		add(1, 1, "start with the header ods,list_size, then a line per practice", "the file is empty")
+		return nil, ps.Err()
+	case errors.As(err, &pe):
+		add(pe.Line, pe.Column, "check the quoting, and that each line is ods,list_size", "invalid CSV: %v", pe.Err)
+		return nil, ps.Err()
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if strings.Join(header, ",") != "ods,list_size" {
-		return nil, fmt.Errorf("%s:1: header is %q, want ods,list_size", path, strings.Join(header, ","))
+		add(1, 1, "the first line must be ods,list_size", "header is %q, want ods,list_size", strings.Join(header, ","))
+		return nil, ps.Err()
 	}
 	var out []store.ListSize
 	seen := map[string]int{}
-	for {
+	for len(ps) < maxListSizeProblems {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			break
+		}
+		if errors.As(err, &pe) {
+			add(pe.Line, pe.Column, "check the quoting, and that each line is ods,list_size", "invalid CSV: %v", pe.Err)
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				continue // the reader is still at a line's start
+			}
+			return nil, ps.Err()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		line, _ := r.FieldPos(0)
+		line, col := r.FieldPos(0)
 		ods, v := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
+		ok := true
 		if !odsPattern.MatchString(ods) {
-			return nil, fmt.Errorf("%s:%d: %q is not an ODS code", path, line, ods)
+			add(line, col, "write the practice's ODS code in capitals, e.g. Y01234", "%q is not an ODS code", ods)
+			ok = false
+		} else if prev, dup := seen[ods]; dup {
+			add(line, col, "keep one line per practice", "practice %s is also on line %d", ods, prev)
+			ok = false
+		} else {
+			seen[ods] = line
 		}
-		if prev, dup := seen[ods]; dup {
-			return nil, fmt.Errorf("%s:%d: practice %s is also on line %d", path, line, ods, prev)
-		}
-		seen[ods] = line
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s:%d: list_size %q is not a whole number >= 0", path, line, v)
+			vl, vc := r.FieldPos(1)
+			add(vl, vc, "write the number of registered patients, digits only", "list_size %q is not a whole number >= 0", v)
+			ok = false
 		}
-		out = append(out, store.ListSize{Practice: ods, Month: month, Size: n})
+		if ok {
+			out = append(out, store.ListSize{Practice: ods, Month: month, Size: n})
+		}
 	}
+	if len(ps) >= maxListSizeProblems {
+		last := ps[len(ps)-1]
+		ps = append(ps, diag.Problem{Pos: last.Pos, Msg: fmt.Sprintf("stopped after %d problems; there may be more", len(ps)),
+			Fix: "fix these and import the file again"})
+	}
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func schemeDeclareCommand() *cli.Command {

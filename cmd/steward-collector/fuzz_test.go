@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// placed matches an error that says where in the file the problem is:
-// file:line: from the checks, or the line encoding/csv gives.
-var placed = regexp.MustCompile(`^sizes\.csv(:[0-9]+: |: (record on line|parse error on line) [0-9]+)`)
+// placed matches a problem that says where in the file it is:
+// file:line:col: what is wrong (how to fix).
+var placed = regexp.MustCompile(`^sizes\.csv:[0-9]+:[0-9]+: .+ \(.+\)$`)
 
 // FuzzListSizes gives the list-size import arbitrary CSV files, which an
 // ICB exports from a spreadsheet (`steward-collector practice list-size`).
@@ -20,7 +20,8 @@ var placed = regexp.MustCompile(`^sizes\.csv(:[0-9]+: |: (record on line|parse e
 // with a byte order mark and CRLF, broken ones).
 //
 // Properties:
-//   - an error names the file and the line, on one line;
+//   - an error lists at most maxListSizeProblems+1 problems, one a line,
+//     each naming the file, line and column, with a fix;
 //   - accepted sizes are for the month asked, one per practice, each an
 //     ODS code and a whole number >= 0;
 //   - the sizes written out again as CSV, with or without a byte order
@@ -30,8 +31,14 @@ func FuzzListSizes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sizes, err := parseListSizes(name, bytes.NewReader(data), month)
 		if err != nil {
-			if !placed.MatchString(err.Error()) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("error does not say where the problem is: %q", err)
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) > maxListSizeProblems+1 {
+				t.Fatalf("%d problems, want at most %d", len(lines), maxListSizeProblems+1)
+			}
+			for _, l := range lines {
+				if !placed.MatchString(l) {
+					t.Fatalf("problem does not say where it is: %q in\n%v", l, err)
+				}
 			}
 			return
 		}

@@ -79,7 +79,7 @@ func TestSchemeAddList(t *testing.T) {
 	bad := schemeFile(t, dir, "bad.yaml", "count: long_term_reviewed.numerator", "count: long_term_reviewd.numerator",
 		"pence_per_patient: 1500", `pence_per_patient: "1500"`)
 	code, _, errs := run(t, "", "scheme", "add", "--config", cfg, bad)
-	if code != cli.ExitConfig || !strings.Contains(errs, `unknown measure "long_term_reviewd"`) || !strings.Contains(errs, "must be a number, not a string") {
+	if code != cli.ExitConfig || !strings.Contains(errs, `unknown measure "long_term_reviewd"`) || !strings.Contains(errs, `must be a number, not the text "1500"`) {
 		t.Fatalf("scheme add (invalid): exit %d\n%s", code, errs)
 	}
 	if code, out, _ := run(t, "", "scheme", "list", "--config", cfg); code != 0 || strings.Contains(out, "example-icb") {

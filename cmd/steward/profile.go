@@ -92,11 +92,11 @@ Examples:
 			problems, bad := 0, 0
 			for _, path := range fs.Args() {
 				p, err := profile.LoadFile(path)
-				var ps *profile.Problems
+				var ps profile.Problems
 				switch {
 				case errors.As(err, &ps):
 					bad++
-					problems += len(ps.List)
+					problems += len(ps)
 					fmt.Fprintln(stdio.Out, ps.Error())
 				case err != nil:
 					bad++

@@ -1,8 +1,12 @@
 // Package yamlstrict holds what Steward's strict YAML loaders share on top
 // of yaml.Node: exactly one document, mapping keys checked against an
 // allow-list (unknown, repeated and non-scalar keys, each with its node for
-// line:col), and scalars of a definite type. It finds problems and leaves
-// their wording to each loader, whose messages are its user interface.
+// line:col), and scalars of a definite type; and the diagnostic kit every
+// loader reports with: Problem and Problems (internal/diag's), At for a
+// node's position, Describe for a node's kind and ParseProblem for a file
+// Parse refuses. Those few are worded here, once, so that the same fault
+// reads the same in every file; the rest of the wording is each loader's,
+// whose messages are its user interface.
 //
 // Decoding to yaml.Node and checking keys here, rather than decoding into
 // structs, is what keeps a column in every position: yaml.v3's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,9 +266,74 @@ func describe(probs []KeyProblem) []string {
 }
 
 func TestProblems(t *testing.T) {
-	p := &Problems{File: "f.yaml", List: []Problem{{Line: 3, Col: 1, Msg: "b", Fix: "fix b"}, {Line: 1, Col: 5, Msg: "a"}, {Line: 3, Col: 1, Msg: "c"}}}
-	p.Sort()
+	at := func(line, col int) Pos { return Pos{File: "f.yaml", Line: line, Col: col} }
+	p := Problems{{Pos: at(3, 1), Msg: "b", Fix: "fix b"}, {Pos: at(1, 5), Msg: "a"}, {Pos: at(3, 1), Msg: "c"}}
+	p = p.Sorted()
 	if got, want := p.Error(), "f.yaml:1:5: a\nf.yaml:3:1: b (fix b)\nf.yaml:3:1: c"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for _, c := range []struct{ src, want string }{
+		{"v: {a: 1}", "a mapping"},
+		{"v: [1, 2]", "a list"},
+		{"v:", "empty"},
+		{"v: null", "empty"},
+		{"v: ~", "empty"},
+		{`v: "yes"`, `the text "yes"`},
+		{"v: yes", `the text "yes"`}, // YAML 1.2: yes is text, not a boolean
+		{`v: "12"`, `the text "12"`},
+		{"v: 'a\n\n  b'", `the text "a\nb"`},
+		{"v: " + long, `the text "` + strings.Repeat("x", 57) + `..."`},
+		{"v: 12", "the number 12"},
+		{"v: -1.5", "the number -1.5"},
+		{"v: .inf", "the number .inf"},
+		{"v: true", "the boolean true"},
+		{"v: 2026-03-31", "the date 2026-03-31"},
+		{"v: !!binary aGk=", "a value tagged !!binary"},
+		{"v: !x 1", "a value tagged !x"},
+		{"v: !!int 1 2", `the number "1 2"`},
+		{"a: &a 1\nv: *a", "an alias"},
+	} {
+		root := node(t, c.src)
+		if got := Describe(Lookup(root, "v")); got != c.want {
+			t.Errorf("Describe(%q) = %q, want %q", c.src, got, c.want)
+		}
+	}
+	if got, want := Describe(nil), "nothing"; got != want {
+		t.Errorf("Describe(nil) = %q, want %q", got, want)
+	}
+}
+
+func TestAt(t *testing.T) {
+	root := node(t, "a: 1\nb:\n  c: 2\n")
+	if got, want := At("f.yaml", Lookup(root, "b", "c")), (Pos{File: "f.yaml", Line: 3, Col: 6}); got != want {
+		t.Errorf("At = %+v, want %+v", got, want)
+	}
+	if got, want := At("f.yaml", nil), (Pos{File: "f.yaml", Line: 1, Col: 1}); got != want {
+		t.Errorf("At(nil) = %+v, want %+v", got, want)
+	}
+}
+
+func TestParseProblem(t *testing.T) {
+	fixes := Fixes{Empty: "start with version: 1", Second: "keep one document"}
+	for _, c := range []struct{ src, want string }{
+		{"# nothing\n", "f.yaml:1:1: the file is empty (start with version: 1)"},
+		{"a: 1\nb: c: d\n", "f.yaml:2:1: invalid YAML: mapping values are not allowed in this context (check the indentation, colons and brackets around this line)"},
+		{"a: 1\n---\nb: 2\n", "f.yaml:2:1: a second YAML document (---) is not allowed (keep one document)"},
+	} {
+		_, err := Parse([]byte(c.src))
+		if err == nil {
+			t.Fatalf("Parse(%q) = nil error", c.src)
+		}
+		if got := ParseProblem("f.yaml", err, fixes).Error(); got != c.want {
+			t.Errorf("ParseProblem for %q = %q, want %q", c.src, got, c.want)
+		}
+	}
+	// An error Parse does not return is still a problem at the file's start, on one line.
+	if got, want := ParseProblem("f.yaml", errors.New("odd\nthing"), fixes).Error(), `f.yaml:1:1: invalid YAML: odd\nthing (check the indentation, colons and brackets around this line)`; got != want {
+		t.Errorf("ParseProblem(other) = %q, want %q", got, want)
 	}
 }

@@ -3,7 +3,6 @@ package schemes
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -66,9 +65,7 @@ func Validate(s *Scheme, env *Environment) (problems, warnings Problems) {
 	if env != nil {
 		c.collector(env)
 	}
-	sortProblems(c.problems)
-	sortProblems(c.warnings)
-	return c.problems, c.warnings
+	return c.problems.Sorted(), c.warnings.Sorted()
 }
 
 type checker struct {
@@ -89,16 +86,6 @@ func (c *checker) warn(path, msg, fix string) {
 func trimPath(path string) string {
 	p, _, _ := strings.Cut(path, "/")
 	return p
-}
-
-func sortProblems(ps Problems) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i].Pos, ps[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
 }
 
 func month(s string) (time.Time, bool) {

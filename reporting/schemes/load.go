@@ -1,7 +1,6 @@
 package schemes
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,45 +17,19 @@ import (
 	"github.com/nhs-steward/steward/searches/semver"
 )
 
-// ErrInvalid is wrapped by every Problems error.
-var ErrInvalid = errors.New("invalid scheme")
+// ErrInvalid is wrapped by every Problems error. It is the sentinel every
+// loader's Problems matches (internal/diag): a refused file, as against one
+// that could not be read.
+var ErrInvalid = yamlstrict.ErrInvalid
 
-// Problem is one thing wrong with a scheme file.
-type Problem struct {
-	Pos Pos
-	// Path is where in the document, e.g. "elements[1].count".
-	Path string
-	Msg  string
-	// Fix says how to put it right.
-	Fix string
-}
-
-func (p Problem) String() string {
-	s := p.Pos.String() + ": "
-	if p.Path != "" {
-		s += p.Path + ": "
-	}
-	s += p.Msg
-	if p.Fix != "" {
-		s += " (" + p.Fix + ")"
-	}
-	return s
-}
+// Problem is one thing wrong with a scheme file: its Pos, the Path within
+// the document (e.g. "elements[1].count"), what is wrong and how to fix it.
+// It is the diagnostic every loader shares.
+type Problem = yamlstrict.Problem
 
 // Problems is every problem found in a scheme file, in file order. It is
 // the error Load and Parse return; errors.Is(err, ErrInvalid) holds.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap lets callers test for ErrInvalid.
-func (ps Problems) Unwrap() error { return ErrInvalid }
+type Problems = yamlstrict.Problems
 
 // MaxFileBytes bounds a scheme file.
 const MaxFileBytes = 1 << 20
@@ -110,15 +83,8 @@ func (l Loader) Parse(name string, data []byte) (*Scheme, error) {
 	}
 	p := &parser{file: name, cat: cat, packID: pack}
 	s := p.parse(data)
-	if len(p.problems) > 0 {
-		sort.SliceStable(p.problems, func(i, j int) bool {
-			a, b := p.problems[i].Pos, p.problems[j].Pos
-			if a.Line != b.Line {
-				return a.Line < b.Line
-			}
-			return a.Col < b.Col
-		})
-		return nil, Problems(p.problems)
+	if err := Problems(p.problems).Err(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -143,7 +109,7 @@ type parser struct {
 	positions map[string]Pos
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+func (p *parser) pos(n *yaml.Node) Pos { return yamlstrict.At(p.file, n) }
 
 // mark records where the value at path is, for Validate's messages.
 func (p *parser) mark(path string, n *yaml.Node) {
@@ -173,19 +139,11 @@ func (p *parser) parse(data []byte) *Scheme {
 		return nil
 	}
 	root, err := yamlstrict.Parse(data)
-	var syntax *yamlstrict.SyntaxError
-	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: 1, Col: 1},
-			Msg: "file is empty", Fix: "start with version: 1"})
-		return nil
-	case errors.As(err, &syntax):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: syntax.Line, Col: 1},
-			Msg: "YAML syntax error: " + syntax.Msg, Fix: "fix the YAML; nothing else was checked"})
-	case errors.As(err, &second):
-		p.problems = append(p.problems, Problem{Pos: Pos{File: p.file, Line: second.Line, Col: second.Col},
-			Msg: "a second YAML document", Fix: "a scheme file holds one document; remove the --- and what follows, or move it to its own file"})
+	if err != nil {
+		p.problems = append(p.problems, yamlstrict.ParseProblem(p.file, err, yamlstrict.Fixes{
+			Empty:  "start with version: 1",
+			Second: "a scheme file holds one document; remove the --- and what follows, or move it to its own file",
+		}))
 	}
 	if root == nil {
 		return nil
@@ -289,7 +247,7 @@ func join(path, key string) string {
 // once. what names the mapping in messages.
 func (p *parser) mapping(n *yaml.Node, path, what string, allowed, required []string) *mapping {
 	if n.Kind != yaml.MappingNode {
-		p.add(n, path, fmt.Sprintf("%s must be a mapping of keys to values, not %s", what, describe(n)), "write key: value lines, indented under it")
+		p.add(n, path, fmt.Sprintf("%s must be a mapping of keys to values, not %s", what, yamlstrict.Describe(n)), "write key: value lines, indented under it")
 		return nil
 	}
 	pairs, probs := yamlstrict.Keys(n, allowed)
@@ -323,35 +281,6 @@ func (m *mapping) require(keys ...string) {
 	}
 }
 
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!str":
-			return "a string"
-		case "!!int", "!!float":
-			return "a number"
-		case "!!bool":
-			return "a boolean"
-		case "!!null":
-			return "empty"
-		case "!!timestamp":
-			return "a date"
-		}
-		// A tag of the file's own (!x) may hold any character, %0A too.
-		tag := strings.TrimPrefix(n.Tag, "!!")
-		if q := strconv.Quote(tag); q[1:len(q)-1] != tag {
-			tag = q
-		}
-		return "a " + tag
-	}
-	return "nothing"
-}
-
 // scalarString returns the text of a string scalar (dates count as text),
 // or reports a type problem.
 func (p *parser) scalarString(n *yaml.Node, path string) (string, bool) {
@@ -368,7 +297,7 @@ func (p *parser) scalarString(n *yaml.Node, path string) (string, bool) {
 	} else if n.Kind == yaml.ScalarNode {
 		fix = fmt.Sprintf("quote it: %q", n.Value)
 	}
-	p.add(n, path, "must be a string, not "+describe(n), fix)
+	p.add(n, path, "must be a string, not "+yamlstrict.Describe(n), fix)
 	return "", false
 }
 
@@ -443,7 +372,7 @@ func (p *parser) number(n *yaml.Node, path string) (Decimal, bool) {
 				fix = "remove the quotes"
 			}
 		}
-		p.add(n, path, "must be a number, not "+describe(n), fix)
+		p.add(n, path, "must be a number, not "+yamlstrict.Describe(n), fix)
 		return Decimal{}, false
 	}
 	d, err := ParseDecimal(n.Value)
@@ -488,7 +417,7 @@ func (p *parser) whole(m *mapping, key string, lo, hi int64) (int64, bool) {
 	}
 	path := join(m.path, key)
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		p.add(n, path, "must be a whole number, not "+describe(n), fmt.Sprintf("write a whole number from %d to %d", lo, hi))
+		p.add(n, path, "must be a whole number, not "+yamlstrict.Describe(n), fmt.Sprintf("write a whole number from %d to %d", lo, hi))
 		return 0, false
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
@@ -588,7 +517,7 @@ func (p *parser) practices(n *yaml.Node) ([]string, bool) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.add(n, "practices", "must be all or a list of ODS codes, not "+describe(n), "write practices: all, or one - Y01234 line per practice")
+		p.add(n, "practices", "must be all or a list of ODS codes, not "+yamlstrict.Describe(n), "write practices: all, or one - Y01234 line per practice")
 		return nil, false
 	}
 	if len(n.Content) == 0 {
@@ -621,7 +550,7 @@ func (p *parser) practices(n *yaml.Node) ([]string, bool) {
 
 func (p *parser) seq(n *yaml.Node, path, what string) []*yaml.Node {
 	if n.Kind != yaml.SequenceNode {
-		p.add(n, path, fmt.Sprintf("%s must be a list, not %s", what, describe(n)), "write one - item per entry")
+		p.add(n, path, fmt.Sprintf("%s must be a list, not %s", what, yamlstrict.Describe(n)), "write one - item per entry")
 		return nil
 	}
 	return n.Content

@@ -33,7 +33,7 @@ invalid-duplicates.yaml:24:9: gateway[2].id: id "lead" is used twice (give each 
 invalid-duplicates.yaml:33:9: elements[1].id: id "reviews" is used twice (give each an id of its own)
 invalid-duplicates.yaml:40:31: sign_off.declare[1]: role "practice_manager" is listed twice (list each role once)
 invalid-duplicates.yaml:41:23: sign_off.approve[1]: role "steward" is Steward itself (name a person's role)`},
-		{"invalid-empty.yaml", `invalid-empty.yaml:1:1: file is empty (start with version: 1)`},
+		{"invalid-empty.yaml", `invalid-empty.yaml:1:1: the file is empty (start with version: 1)`},
 		{"invalid-measure-refs.yaml", `invalid-measure-refs.yaml:20:14: gateway[0].measure: unknown field "total" of measure eligible_adults (use .numerator, .denominator or .value, or the bare id for the value)
 invalid-measure-refs.yaml:21:9: gateway[0].op: "=>" is not a comparison (use one of > >= < <= == !=)
 invalid-measure-refs.yaml:28:12: elements[0].count: long_term_reviewed is a ratio, not a count of patients (name its numerator or denominator, e.g. long_term_reviewed.numerator)
@@ -50,14 +50,14 @@ invalid-missing-keys.yaml:25:5: elements[1]: missing key "type" (add type: one o
 invalid-missing-keys.yaml:25:5: elements[1]: missing key "id" (add id: under elements[1])
 invalid-missing-keys.yaml:28:3: sign_off: missing key "pay" (add pay: under sign_off)`},
 		{"invalid-missing-version.yaml", `invalid-missing-version.yaml:1:1: missing key "version" (add version: 1 as the first line)`},
-		{"invalid-second-document.yaml", `invalid-second-document.yaml:28:1: a second YAML document (a scheme file holds one document; remove the --- and what follows, or move it to its own file)`},
-		{"invalid-syntax.yaml", `invalid-syntax.yaml:1:1: YAML syntax error: did not find expected ',' or ']' (fix the YAML; nothing else was checked)`},
-		{"invalid-types.yaml", `invalid-types.yaml:4:6: icb: must be a string, not a number (quote it: "123")
-invalid-types.yaml:14:29: periods.submission_deadline_days: must be a whole number, not a string (write a whole number from 0 to 366)
-invalid-types.yaml:16:12: practices: must be all or a list of ODS codes, not a boolean (write practices: all, or one - Y01234 line per practice)
-invalid-types.yaml:19:12: elements[0].title: must be a string, not a boolean (quote it: "true")
+		{"invalid-second-document.yaml", `invalid-second-document.yaml:28:1: a second YAML document (---) is not allowed (a scheme file holds one document; remove the --- and what follows, or move it to its own file)`},
+		{"invalid-syntax.yaml", `invalid-syntax.yaml:1:1: invalid YAML: did not find expected ',' or ']' (check the indentation, colons and brackets around this line)`},
+		{"invalid-types.yaml", `invalid-types.yaml:4:6: icb: must be a string, not the number 123 (quote it: "123")
+invalid-types.yaml:14:29: periods.submission_deadline_days: must be a whole number, not the text "ten" (write a whole number from 0 to 366)
+invalid-types.yaml:16:12: practices: must be all or a list of ODS codes, not the boolean true (write practices: all, or one - Y01234 line per practice)
+invalid-types.yaml:19:12: elements[0].title: must be a string, not the boolean true (quote it: "true")
 invalid-types.yaml:21:11: elements[0].paid: must be a string, not a list (write a single value)
-invalid-types.yaml:23:24: elements[0].pence_per_patient: must be a number, not a string (remove the quotes)`},
+invalid-types.yaml:23:24: elements[0].pence_per_patient: must be a number, not the text "1500" (remove the quotes)`},
 		{"invalid-unknown-keys.yaml", `invalid-unknown-keys.yaml:1:1: missing key "title" (add title: at the top level)
 invalid-unknown-keys.yaml:3:1: unknown key "titel" in the scheme (did you mean "title"?)
 invalid-unknown-keys.yaml:18:5: elements[0]: missing key "pence_per_patient" (add pence_per_patient: under elements[0])
@@ -85,7 +85,7 @@ invalid-values.yaml:47:28: elements[2].national_average_list: "1e4" is not a pla
 invalid-values.yaml:48:16: elements[2].cap_pence: -5 is out of range (write a whole number from 1 to 1000000000000)
 invalid-values.yaml:50:13: sign_off.declare[0]: "Practice Manager" is not a role name (use lower-case letters, digits and _, e.g. practice_manager)
 invalid-values.yaml:51:12: sign_off.approve: no roles (name at least one role)
-invalid-values.yaml:52:8: sign_off.pay: pay must be a list, not a string (write one - item per entry)`},
+invalid-values.yaml:52:8: sign_off.pay: pay must be a list, not the text "icb_finance" (write one - item per entry)`},
 		{"invalid-version-type.yaml", `invalid-version-type.yaml:1:10: version: must be a whole number (write version: 1)`},
 		{"invalid-version.yaml", `invalid-version.yaml:1:10: version: version 2 is not supported (this Steward reads version 1)`},
 	}

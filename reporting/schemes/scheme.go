@@ -21,20 +21,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/semver"
 )
 
 // FormatVersion is the scheme file format version this package reads.
 const FormatVersion = 1
 
-// Pos is a position in a scheme file.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// Pos is a position in a scheme file: the one position type every loader
+// uses.
+type Pos = yamlstrict.Pos
 
 // Scheme is a validated, immutable scheme definition. Build one with Load or
 // Parse; a Scheme built by hand is not checked.

@@ -32,6 +32,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/semver"
 )
 
@@ -120,34 +121,71 @@ func ParseVersion(v string) (semver.Version, error) { return semver.Parse(v) }
 // precedence. It returns -1, 0 or 1.
 func CompareVersions(a, b string) (int, error) { return semver.Compare(a, b) }
 
-// packFile is the part of pack.yaml Build needs; searches/lang validates the rest.
-type packFile struct {
-	Steward  string   `yaml:"steward"`
-	ID       string   `yaml:"id"`
-	Version  string   `yaml:"version"`
-	Searches []string `yaml:"searches"`
-}
-
-// ReadPack reads the pack id, version and search files of the pack in dir.
+// ReadPack reads the pack id, version and search files of the pack in dir:
+// the part of pack.yaml Build needs; searches/lang validates the rest. A
+// refused pack.yaml is a yamlstrict.Problems, every problem at its place.
 func ReadPack(dir string) (id, version string, searches []string, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, "pack.yaml"))
+	const file = "pack.yaml"
+	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return "", "", nil, fmt.Errorf("read pack: %w", err)
 	}
-	var p packFile
-	if err := yaml.Unmarshal(b, &p); err != nil {
-		return "", "", nil, fmt.Errorf("pack.yaml: %w", err)
+	var ps yamlstrict.Problems
+	root, err := yamlstrict.Parse(b)
+	if err != nil {
+		ps = append(ps, yamlstrict.ParseProblem(file, err, yamlstrict.Fixes{
+			Empty:  "start the file with steward: pack/v1",
+			Second: "a pack.yaml holds one document: remove the --- and what follows",
+		}))
+		if root == nil {
+			return "", "", nil, ps.Err()
+		}
 	}
-	if p.Steward != "pack/v1" {
-		return "", "", nil, fmt.Errorf("pack.yaml: steward: %q is not a pack (want pack/v1)", p.Steward)
+	add := func(n *yaml.Node, msg string) {
+		if n == nil {
+			n = root
+		}
+		ps = append(ps, yamlstrict.Problem{Pos: yamlstrict.At(file, n), Msg: msg})
 	}
-	if !ValidPackID(p.ID) {
-		return "", "", nil, fmt.Errorf("pack.yaml: id %q must be lower-case letters, digits, - or _", p.ID)
+	text := func(key string) (string, *yaml.Node) {
+		n := yamlstrict.Lookup(root, key)
+		if n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+			return n.Value, n
+		}
+		return "", n
 	}
-	if _, err := ParseVersion(p.Version); err != nil {
-		return "", "", nil, fmt.Errorf("pack.yaml: %w", err)
+	if root.Kind != yaml.MappingNode {
+		add(root, "a pack.yaml must be a mapping of keys to values, not "+yamlstrict.Describe(root))
+		return "", "", nil, ps.Err()
 	}
-	return p.ID, p.Version, p.Searches, nil
+	if v, n := text("steward"); v != "pack/v1" {
+		add(n, fmt.Sprintf("steward: %q is not a pack (want pack/v1)", v))
+	}
+	id, n := text("id")
+	if !ValidPackID(id) {
+		add(n, fmt.Sprintf("id %q must be lower-case letters, digits, - or _", id))
+	}
+	version, n = text("version")
+	if _, err := ParseVersion(version); err != nil {
+		add(n, err.Error())
+	}
+	switch n := yamlstrict.Lookup(root, "searches"); {
+	case n == nil || n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+	case n.Kind != yaml.SequenceNode:
+		add(n, "searches must be a list, not "+yamlstrict.Describe(n))
+	default:
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
+				add(c, "a search must be a file name, not "+yamlstrict.Describe(c))
+				continue
+			}
+			searches = append(searches, c.Value)
+		}
+	}
+	if err := ps.Err(); err != nil {
+		return "", "", nil, err
+	}
+	return id, version, searches, nil
 }
 
 // Build packs the pack in packDir, and every file its searches reference
@@ -341,12 +379,17 @@ func referencedPaths(file string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(file), err)
+	name := filepath.Base(file)
+	doc, err := yamlstrict.Parse(b)
+	var syntax *yamlstrict.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return nil, yamlstrict.Problems{yamlstrict.ParseProblem(name, err, yamlstrict.Fixes{})}
+	case doc == nil:
+		return nil, nil // an empty file refers to nothing
 	}
 	var out []string
-	var errs []error
+	var errs yamlstrict.Problems
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
@@ -355,7 +398,7 @@ func referencedPaths(file string) ([]string, error) {
 				if k.Value == "path" && v.Kind == yaml.ScalarNode {
 					p := v.Value
 					if p == "" || path.IsAbs(p) || filepath.IsAbs(p) || strings.Contains(p, `\`) {
-						errs = append(errs, fmt.Errorf("%s:%d:%d: path %q must be relative with forward slashes", filepath.Base(file), v.Line, v.Column, p))
+						errs = append(errs, yamlstrict.Problem{Pos: yamlstrict.At(name, v), Msg: fmt.Sprintf("path %q must be relative with forward slashes", p)})
 						continue
 					}
 					out = append(out, p)
@@ -369,8 +412,8 @@ func referencedPaths(file string) ([]string, error) {
 			walk(c)
 		}
 	}
-	walk(&doc)
-	return out, errors.Join(errs...)
+	walk(doc)
+	return out, errs.Err()
 }
 
 // checkPath checks a slash path inside a bundle: relative, clean, no .., no

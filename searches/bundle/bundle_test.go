@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 )
 
 var created = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
@@ -261,5 +263,51 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestReadPackProblems checks that a refused pack.yaml lists every problem
+// at its place, in the shared file:line:col form.
+func TestReadPackProblems(t *testing.T) {
+	for _, c := range []struct{ name, pack, want string }{
+		{"fields", "steward: search/v1\nid: Bad\nversion: one\nsearches: [a.yaml, [b]]\n",
+			"pack.yaml:1:10: steward: \"search/v1\" is not a pack (want pack/v1)\n" +
+				"pack.yaml:2:5: id \"Bad\" must be lower-case letters, digits, - or _\n" +
+				"pack.yaml:3:10: "},
+		{"missing", "title: x\n", "pack.yaml:1:1: steward: \"\" is not a pack (want pack/v1)\npack.yaml:1:1: id \"\""},
+		{"searches", "steward: pack/v1\nid: p\nversion: 1.0.0\nsearches: a.yaml\n", "pack.yaml:4:11: searches must be a list, not the text \"a.yaml\""},
+		{"syntax", "steward: [\n", "pack.yaml:1:1: invalid YAML: "},
+		{"empty", "", "pack.yaml:1:1: the file is empty (start the file with steward: pack/v1)"},
+		{"not a mapping", "- a\n", "pack.yaml:1:1: a pack.yaml must be a mapping of keys to values, not a list"},
+	} {
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"pack.yaml": c.pack})
+		_, _, _, err := ReadPack(dir)
+		var ps yamlstrict.Problems
+		if !errors.As(err, &ps) || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: ReadPack = %v, want Problems starting %q", c.name, err, c.want)
+		}
+	}
+	// The list item [b] is reported too, in the same pass.
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"pack.yaml": "steward: pack/v1\nid: p\nversion: 1.0.0\nsearches: [a.yaml, [b]]\n"})
+	if _, _, _, err := ReadPack(dir); err == nil || err.Error() != "pack.yaml:4:20: a search must be a file name, not a list" {
+		t.Errorf("ReadPack = %v", err)
+	}
+	if id, version, searches, err := ReadPack(medsipDir); err != nil || id != "medsip" || version == "" || len(searches) == 0 {
+		t.Errorf("ReadPack(medsip) = %q %q %v %v", id, version, searches, err)
+	}
+}
+
+func TestBuildRefusesAbsolutePath(t *testing.T) {
+	pack := filepath.Join(t.TempDir(), "packs", "p")
+	writeFiles(t, pack, map[string]string{
+		"pack.yaml": "steward: pack/v1\nid: p\nversion: 1.0.0\nsearches: [s.yaml]\n",
+		"s.yaml":    "codelists:\n  x:\n    files:\n      - path: /etc/x.csv\n      - path: 'a\\b.csv'\n",
+	})
+	_, _, err := Build(pack, WithCreated(created))
+	want := "build bundle: s.yaml:4:15: path \"/etc/x.csv\" must be relative with forward slashes\ns.yaml:5:15: path \"a\\\\b.csv\" must be relative with forward slashes"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Build = %v, want %q", err, want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhs-steward/steward/internal/yamlstrict"
 	"github.com/nhs-steward/steward/searches/model"
 )
 
@@ -371,7 +372,7 @@ func (l *loader) prefixes(n *yaml.Node, what string) map[string][]string {
 				l.add(l.pos(item), fmt.Sprintf("write it in quotes, \"%s\": unquoted, YAML reads it as a number and drops leading zeros", item.Value), "%s prefix %s must be text", what, item.Value)
 				ok = false
 			default:
-				l.add(l.pos(item), "write a quoted prefix such as \"0407\"", "%s prefix must be text, not %s", what, kindName(item))
+				l.add(l.pos(item), "write a quoted prefix such as \"0407\"", "%s prefix must be text, not %s", what, yamlstrict.Describe(item))
 				ok = false
 			}
 		}

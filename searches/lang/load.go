@@ -87,7 +87,7 @@ func ParseSearchNode(name string, src []byte, n *yaml.Node, dir string) (*model.
 		return nil, e.result()
 	}
 	if n.Kind != yaml.MappingNode {
-		d.add(d.pos(n), "write the search as a mapping starting with steward: "+VersionSearch, "a search must be a mapping, not %s", kindName(n))
+		d.add(d.pos(n), "write the search as a mapping starting with steward: "+VersionSearch, "a search must be a mapping, not %s", yamlstrict.Describe(n))
 		return nil, e.result()
 	}
 	s := d.search(n)
@@ -136,7 +136,12 @@ func (d *doc) header(top *yaml.Node, want string) bool {
 		d.add(d.pos(val), "this Steward reads "+want+": upgrade Steward, or write the file for "+want, "unsupported version steward: %s", v)
 		return false
 	default:
-		d.add(d.pos(val), "write steward: "+want, "unknown steward: value %s", kindName(val))
+		// Name the value itself: the message is about what was written, not its type.
+		what := yamlstrict.Describe(val)
+		if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
+			what = fmt.Sprintf("%q", v)
+		}
+		d.add(d.pos(val), "write steward: "+want, "unknown steward: value %s", what)
 		return false
 	}
 	if top.Content[0] != key {

@@ -288,7 +288,7 @@ func (l *loader) ratioPart(n *yaml.Node, what string, at model.Anchor) (*model.A
 		return l.countAgg(n, what, at), nil
 	}
 	if n.Kind != yaml.MappingNode {
-		l.add(l.pos(n), "write an expression, {count: ...}, {sum: {value: ..., where: ...}} or {measure: id}", "%s must be an expression or a mapping, not %s", what, kindName(n))
+		l.add(l.pos(n), "write an expression, {count: ...}, {sum: {value: ..., where: ...}} or {measure: id}", "%s must be an expression or a mapping, not %s", what, yamlstrict.Describe(n))
 		return nil, nil
 	}
 	_, order := l.fields(n, what, "count", "sum", "measure")

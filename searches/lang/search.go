@@ -194,7 +194,7 @@ func (l *loader) variables(n *yaml.Node) {
 		case p.val.Kind == yaml.ScalarNode && p.val.Tag != "!!null":
 			e = l.expr(p.val, "variable "+p.key.Value, 0)
 		default:
-			l.add(l.pos(p.val), "write an expression such as registered and age >= 18, or an aggregate such as exists: {issues: opioids, window: {months: 3}}", "variable %s must be an expression or an aggregate, not %s", p.key.Value, kindName(p.val))
+			l.add(l.pos(p.val), "write an expression such as registered and age >= 18, or an aggregate such as exists: {issues: opioids, window: {months: 3}}", "variable %s must be an expression or an aggregate, not %s", p.key.Value, yamlstrict.Describe(p.val))
 		}
 		if !ok || e == nil {
 			l.broken[p.key.Value] = true
@@ -244,7 +244,7 @@ func (l *loader) worklist(key, n *yaml.Node) {
 // exprText returns the text of an expression scalar.
 func (l *loader) exprText(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.add(l.pos(n), "write an expression such as long_term and not reviewed", "%s must be an expression, not %s", what, kindName(n))
+		l.add(l.pos(n), "write an expression such as long_term and not reviewed", "%s must be an expression, not %s", what, yamlstrict.Describe(n))
 		return "", false
 	}
 	return n.Value, true

@@ -1,8 +1,6 @@
 package lang
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,28 +30,18 @@ func newDoc(file, dir string, src []byte, e *errs) *doc {
 	return d
 }
 
-func (d *doc) pos(n *yaml.Node) model.Pos {
-	if n == nil {
-		return model.Pos{File: d.file, Line: 1, Col: 1}
-	}
-	return model.Pos{File: d.file, Line: n.Line, Col: n.Column}
-}
+func (d *doc) pos(n *yaml.Node) model.Pos { return yamlstrict.At(d.file, n) }
 
 // parseYAML parses src, which must hold exactly one YAML document whose
 // root is a mapping, with no anchors, aliases, merge keys or tags. It
 // returns the root mapping, or nil after reporting why not.
 func (d *doc) parseYAML(src []byte) *yaml.Node {
 	top, err := yamlstrict.Parse(src)
-	var syntax *yamlstrict.SyntaxError
-	var second *yamlstrict.SecondDocumentError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		d.add(d.pos(nil), "start the file with its steward: line", "the file is empty")
-		return nil
-	case errors.As(err, &syntax):
-		d.add(model.Pos{File: d.file, Line: syntax.Line, Col: 1}, "check the indentation, colons and brackets around this line", "invalid YAML: %s", syntax.Msg)
-	case errors.As(err, &second):
-		d.add(model.Pos{File: d.file, Line: second.Line, Col: second.Col}, "put each search in its own file, and list the files in a pack.yaml", "a second YAML document (---) is not allowed")
+	if err != nil {
+		d.all = append(d.all, yamlstrict.ParseProblem(d.file, err, yamlstrict.Fixes{
+			Empty:  "start the file with its steward: line",
+			Second: "put each search in its own file, and list the files in a pack.yaml",
+		}))
 	}
 	if top == nil {
 		return nil
@@ -64,7 +52,7 @@ func (d *doc) parseYAML(src []byte) *yaml.Node {
 		return nil
 	}
 	if top.Kind != yaml.MappingNode {
-		d.add(d.pos(top), "start the file with its steward: line, then one key: value per line", "the file must be a YAML mapping of keys, not %s", kindName(top))
+		d.add(d.pos(top), "start the file with its steward: line, then one key: value per line", "the file must be a YAML mapping of keys, not %s", yamlstrict.Describe(top))
 		return nil
 	}
 	return top
@@ -89,21 +77,6 @@ func (d *doc) checkPlain(n *yaml.Node) {
 	}
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "empty"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an alias"
-}
-
 // field is one key: value pair of a mapping.
 type field struct {
 	key, val *yaml.Node
@@ -114,14 +87,14 @@ type field struct {
 // duplicate keys. what names the mapping in messages ("a measure").
 func (d *doc) fields(n *yaml.Node, what string, allowed ...string) (map[string]field, []field) {
 	if n.Kind != yaml.MappingNode {
-		d.add(d.pos(n), "write it as key: value lines or {key: value, ...}", "%s must be a mapping, not %s", what, kindName(n))
+		d.add(d.pos(n), "write it as key: value lines or {key: value, ...}", "%s must be a mapping, not %s", what, yamlstrict.Describe(n))
 		return nil, nil
 	}
 	pairs, probs := yamlstrict.Keys(n, allowed)
 	for _, kp := range probs {
 		switch k := kp.Key; kp.Kind {
 		case yamlstrict.KeyNotScalar:
-			d.add(d.pos(k), "keys are plain names", "%s has a key that is %s", what, kindName(k))
+			d.add(d.pos(k), "keys are plain names", "%s has a key that is %s", what, yamlstrict.Describe(k))
 		case yamlstrict.UnknownKey:
 			d.add(d.pos(k), yamlstrict.Suggest(k.Value, allowed, "allowed keys: "+strings.Join(allowed, ", ")), "unknown key %q in %s", k.Value, what)
 		case yamlstrict.DuplicateKey:
@@ -156,7 +129,7 @@ func (d *doc) required(m map[string]field, at *yaml.Node, what, key, fix string)
 // text returns a scalar's text; numbers and dates are taken as written.
 func (d *doc) text(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.add(d.pos(n), "write it as text", "%s must be text, not %s", what, kindName(n))
+		d.add(d.pos(n), "write it as text", "%s must be text, not %s", what, yamlstrict.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -201,7 +174,7 @@ func (d *doc) notNumber(n *yaml.Node, what string) {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!float":
 		d.add(d.pos(n), "write a finite decimal number", "%s must be a finite number, not %s", what, n.Value)
 	default:
-		d.add(d.pos(n), "write a decimal number such as 120 or 1.5", "%s must be a number, not %s", what, kindName(n))
+		d.add(d.pos(n), "write a decimal number such as 120 or 1.5", "%s must be a number, not %s", what, yamlstrict.Describe(n))
 	}
 }
 
@@ -246,14 +219,14 @@ func (d *doc) boolean(n *yaml.Node, what string) (bool, bool) {
 			return false, true
 		}
 	}
-	d.add(d.pos(n), "write true or false", "%s must be true or false, not %s", what, kindName(n))
+	d.add(d.pos(n), "write true or false", "%s must be true or false, not %s", what, yamlstrict.Describe(n))
 	return false, false
 }
 
 // list returns a sequence's items.
 func (d *doc) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 	if n.Kind != yaml.SequenceNode {
-		d.add(d.pos(n), "write a list, e.g. [a, b] or one \"- item\" a line", "%s must be a list, not %s", what, kindName(n))
+		d.add(d.pos(n), "write a list, e.g. [a, b] or one \"- item\" a line", "%s must be a list, not %s", what, yamlstrict.Describe(n))
 		return nil, false
 	}
 	return n.Content, true

@@ -16,25 +16,15 @@
 package model
 
 import (
-	"fmt"
+	"github.com/nhs-steward/steward/internal/diag"
 )
 
 // LanguageVersion is the search language version this model implements.
 const LanguageVersion = 1
 
-// Pos is a position in a source file, for error messages.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-func (p Pos) String() string {
-	if p.File == "" {
-		return fmt.Sprintf("%d:%d", p.Line, p.Col)
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
-}
+// Pos is a position in a source file, for error messages: the one
+// position type every loader uses.
+type Pos = diag.Pos
 
 // Type is the type of an expression.
 type Type int

@@ -20,7 +20,7 @@ import (
 // lacks, broken ones).
 //
 // Properties:
-//   - an error is a *Problems naming the file, every problem at a line
+//   - an error is a Problems naming the file, every problem at a line
 //     (and column) of it, and no profile comes with it;
 //   - an accepted profile has, for every table and dialect, one trimmed
 //     SELECT fragment without ';' whose placeholders are {{as_of}},
@@ -43,13 +43,16 @@ func FuzzParse(f *testing.F) {
 			if p != nil {
 				t.Fatalf("Parse returned a profile and the error %v", err)
 			}
-			var ps *Problems
-			if !errors.As(err, &ps) || ps.File != source || len(ps.List) == 0 {
-				t.Fatalf("error is not a *Problems naming the file: %v", err)
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("error is not a Problems: %v", err)
 			}
 			// YAML breaks lines at \n, \r\n and a lone \r.
 			lines := strings.Count(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") + strings.Count(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r") + 2
-			for _, q := range ps.List {
+			for _, q := range ps {
+				if q.File != source {
+					t.Fatalf("problem %+v does not name the file %s", q, source)
+				}
 				if q.Line < 1 || q.Line > lines || q.Col < 1 || q.Msg == "" {
 					t.Fatalf("problem %+v is not at a place in the %d lines", q, lines)
 				}

@@ -308,38 +308,35 @@ func (p *Profile) Expand(table string, d schema.Dialect, subst func(Placeholder)
 // (internal/yamlstrict): every problem of a profile file in one pass, each
 // as file:line:col: problem (fix).
 type (
+	Pos      = yamlstrict.Pos
 	Problem  = yamlstrict.Problem
 	Problems = yamlstrict.Problems
 )
 
 // Parse reads and validates a profile file. source names it in errors.
-// Every problem is reported in one pass, as a *Problems.
+// Every problem is reported in one pass, as a Problems.
 func Parse(source string, data []byte) (*Profile, error) {
-	ps := &parser{probs: &Problems{File: source}, src: strings.Split(string(data), "\n")}
+	ps := &parser{file: source, src: strings.Split(string(data), "\n")}
 	p := ps.parse(data)
-	if len(ps.probs.List) > 0 {
-		ps.probs.Sort()
-		return nil, ps.probs
+	if err := ps.probs.Err(); err != nil {
+		return nil, err
 	}
 	p.Source = source
 	return p, nil
 }
 
 type parser struct {
-	probs *Problems
+	file  string
+	probs Problems
 	src   []string
 }
 
 func (ps *parser) add(n *yaml.Node, msg, fix string) {
-	line, col := 1, 1
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	ps.probs.List = append(ps.probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+	ps.probs = append(ps.probs, Problem{Pos: yamlstrict.At(ps.file, n), Msg: msg, Fix: fix})
 }
 
 func (ps *parser) at(line, col int, msg, fix string) {
-	ps.probs.List = append(ps.probs.List, Problem{Line: line, Col: col, Msg: msg, Fix: fix})
+	ps.probs = append(ps.probs, Problem{Pos: Pos{File: ps.file, Line: line, Col: col}, Msg: msg, Fix: fix})
 }
 
 func (ps *parser) keys(n *yaml.Node, where string, allowed []string) yamlstrict.Pairs {
@@ -370,19 +367,14 @@ func (ps *parser) scalar(n *yaml.Node, what string) (string, bool) {
 func (ps *parser) parse(data []byte) *Profile {
 	root, err := yamlstrict.Parse(data)
 	var second *yamlstrict.SecondDocumentError
-	var syntax *yamlstrict.SyntaxError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		ps.at(1, 1, "the profile is empty", "start from a built-in profile: see docs/layouts.md")
-		return nil
-	case errors.As(err, &second):
-		ps.at(second.Line, second.Col, "a second YAML document", "a profile holds one document: remove the second '---'")
-	case errors.As(err, &syntax):
-		ps.at(syntax.Line, 1, "not YAML: "+syntax.Msg, "check the indentation and quoting on this line or the one before")
-		return nil
-	case err != nil:
-		ps.at(1, 1, err.Error(), "")
-		return nil
+	if err != nil {
+		ps.probs = append(ps.probs, yamlstrict.ParseProblem(ps.file, err, yamlstrict.Fixes{
+			Empty:  "start from a built-in profile: see docs/layouts.md",
+			Second: "a profile holds one document: remove the second '---'",
+		}))
+		if !errors.As(err, &second) {
+			return nil
+		}
 	}
 	if root.Kind != yaml.MappingNode {
 		ps.add(root, "a profile must be a mapping of keys to values", "start from a built-in profile: see docs/layouts.md")

@@ -111,14 +111,14 @@ func TestParseErrors(t *testing.T) {
 		{"parameter default", strings.Replace(ok, "type: integer", "type: integer\n    default: one", 1), `parameter org: default "one" is not a whole number`},
 		{"builtin name", strings.Replace(strings.Replace(ok, "  org:", "  as_of:", 1), "{{org}}", "{{as_of}}", 1), `parameter name "as_of" is a built-in placeholder`},
 		{"lacks a required column", strings.Replace(ok, "lacks: [quantity]", "lacks: [dmd_code]", 1), `table medication_issues cannot lack "dmd_code"`},
-		{"syntax", "steward: [\n", "p.yaml:1:1: not YAML"},
-		{"empty", "# nothing\n", "p.yaml:1:1: the profile is empty"},
+		{"syntax", "steward: [\n", "p.yaml:1:1: invalid YAML"},
+		{"empty", "# nothing\n", "p.yaml:1:1: the file is empty"},
 	}
 	for _, c := range cases {
 		_, err := Parse("p.yaml", []byte(c.text))
-		var ps *Problems
+		var ps Problems
 		if err == nil || !errors.As(err, &ps) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want a *Problems containing %q", c.name, err, c.want)
+			t.Errorf("%s: error %v, want a Problems containing %q", c.name, err, c.want)
 		}
 	}
 	// Every problem of a file is reported at once, in file order.

@@ -5,9 +5,7 @@
 package config
 
 import (
-	"cmp"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -112,30 +110,12 @@ func Defaults() Config {
 	}
 }
 
-// Problem is one thing wrong with a file.
-type Problem struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
+// Problem is one thing wrong with a file, at its line and column: the
+// diagnostic every loader shares (internal/diag).
+type Problem = yamlstrict.Problem
 
-func (p Problem) String() string {
-	if p.Line == 0 {
-		return fmt.Sprintf("%s: %s", p.File, p.Msg)
-	}
-	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
-}
-
-// Error lists every problem found in one pass.
-type Error struct{ Problems []Problem }
-
-func (e *Error) Error() string {
-	s := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		s[i] = p.String()
-	}
-	return strings.Join(s, "\n")
-}
+// Error lists every problem found in one pass, in file order.
+type Error = yamlstrict.Problems
 
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
@@ -156,23 +136,11 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	p := &parser{file: file}
 	root, err := yamlstrict.Parse(data)
-	var second *yamlstrict.SecondDocumentError
-	var syntax *yamlstrict.SyntaxError
-	switch {
-	case errors.Is(err, yamlstrict.ErrEmpty):
-		return nil, &Error{[]Problem{{File: file, Msg: "the file is empty (start it with `version: 1`)"}}}
-	case errors.As(err, &second):
-		return nil, &Error{[]Problem{{File: file, Line: second.Line, Col: second.Col, Msg: "a second YAML document: the file must hold one (remove the `---` and what follows)"}}}
-	case errors.As(err, &syntax):
-		msg := "not valid YAML: "
-		if root != nil {
-			msg = "not valid YAML after the first document: "
-		}
-		return nil, &Error{[]Problem{{File: file, Line: syntax.Line, Col: 1, Msg: msg + syntax.Msg}}}
-	case err != nil && root != nil:
-		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML after the first document: %v", err)}}}
-	case err != nil:
-		return nil, &Error{[]Problem{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
+	if err != nil {
+		return nil, Error{yamlstrict.ParseProblem(file, err, yamlstrict.Fixes{
+			Empty:  "start it with `version: 1`",
+			Second: "the file must hold one: remove the `---` and what follows",
+		})}
 	}
 	if root.Kind != yaml.MappingNode {
 		p.add(root, "the configuration must be a mapping of keys to values")
@@ -200,22 +168,16 @@ func Parse(file string, data []byte) (*Config, error) {
 
 type parser struct {
 	file     string
-	problems []Problem
+	problems Error
 }
 
 func (p *parser) add(n *yaml.Node, msg string) {
-	p.problems = append(p.problems, Problem{File: p.file, Line: n.Line, Col: n.Column, Msg: msg})
+	p.problems = append(p.problems, Problem{Pos: yamlstrict.At(p.file, n), Msg: msg})
 }
 
 // err returns the problems found, in file order.
 func (p *parser) err() error {
-	if len(p.problems) == 0 {
-		return nil
-	}
-	slices.SortStableFunc(p.problems, func(a, b Problem) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-	})
-	return &Error{Problems: p.problems}
+	return p.problems.Err()
 }
 
 // fields decodes mapping m with fields, reporting unknown and repeated

@@ -87,7 +87,7 @@ func TestTUFRepository(t *testing.T) {
 
 func TestInvalid(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
-		{"empty", "", "c.yaml: the file is empty (start it with `version: 1`)"},
+		{"empty", "", "c.yaml:1:1: the file is empty (start it with `version: 1`)"},
 		{"no version", "icb: QWE\n", "c.yaml:1:1: version is required: start the file with `version: 1`"},
 		{"future version", "version: 2\nicb: QWE\n", `c.yaml:1:10: unsupported version "2": this collector reads version 1`},
 		{"unknown key", "version: 1\nicb: QWE\nlisten_addr: x\n",
@@ -103,7 +103,7 @@ func TestInvalid(t *testing.T) {
 		{"history days", "version: 1\nicb: QWE\nheartbeat_history_days: 0\n", "c.yaml:3:25: heartbeat_history_days must be between 1 and 3650"},
 		{"prune every", "version: 1\nicb: QWE\nprune_every: 0s\n", "c.yaml:3:14: prune_every must be between 1m and 24h"},
 		{"unknown nested key", "version: 1\nicb: QWE\ntls:\n  cert: a\n  key: b\n  chain: c\n", `c.yaml:6:3: unknown key "chain" in tls (known keys: cert, key)`},
-		{"second document", "version: 1\nicb: QWE\n---\nicb: QXY\n", "c.yaml:3:1: a second YAML document: the file must hold one (remove the `---` and what follows)"},
+		{"second document", "version: 1\nicb: QWE\n---\nicb: QXY\n", "c.yaml:3:1: a second YAML document (---) is not allowed (the file must hold one: remove the `---` and what follows)"},
 		{"several problems", "version: 1\nicb: QWE\nheartbeat_silence_days: many\nbogus: 1\n",
 			"c.yaml:3:25: heartbeat_silence_days must be a whole number, not \"many\"\nc.yaml:4:1: unknown key \"bogus\""},
 		{"plain http off loopback", "version: 1\nicb: QWE\nlisten: 0.0.0.0:80\n", `c.yaml:3:9: plain HTTP on "0.0.0.0:80" is not allowed`},

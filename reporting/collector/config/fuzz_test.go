@@ -16,7 +16,7 @@ import (
 // example, the demo's, broken ones).
 //
 // Properties:
-//   - an error is an *Error naming the file, each problem at a line and
+//   - an error is an Error naming the file, each problem at a line and
 //     column of the text (only an empty file has none), in order, one a
 //     line;
 //   - an accepted config holds what serve relies on (a host:port, positive
@@ -32,29 +32,29 @@ func FuzzParse(f *testing.F) {
 			if cfg != nil {
 				t.Fatalf("Parse returned a config and the error %v", err)
 			}
-			var e *Error
-			if !errors.As(err, &e) || len(e.Problems) == 0 {
-				t.Fatalf("error %T %v is not an *Error with problems", err, err)
+			var e Error
+			if !errors.As(err, &e) || len(e) == 0 {
+				t.Fatalf("error %T %v is not an Error with problems", err, err)
 			}
-			for i, p := range e.Problems {
+			for i, p := range e {
 				if p.File != name || p.Msg == "" {
 					t.Fatalf("problem %+v", p)
 				}
-				if p.Line == 0 && p.Col == 0 && len(e.Problems) == 1 && strings.Contains(p.Msg, "empty") {
+				if p.Line == 0 && p.Col == 0 && len(e) == 1 && strings.Contains(p.Msg, "empty") {
 					continue
 				}
 				if !fuzzcheck.InYAML(src, p.Line, p.Col) {
 					t.Fatalf("problem %q is not at a place in the %d lines", p, fuzzcheck.YAMLLines(src))
 				}
 				if i > 0 {
-					q := e.Problems[i-1]
+					q := e[i-1]
 					if q.Line > p.Line || q.Line == p.Line && q.Col > p.Col {
 						t.Fatalf("problems out of order: %q before %q", q, p)
 					}
 				}
 			}
-			if got := strings.Count(err.Error(), "\n") + 1; got != len(e.Problems) {
-				t.Fatalf("%d problems printed on %d lines:\n%v", len(e.Problems), got, err)
+			if got := strings.Count(err.Error(), "\n") + 1; got != len(e) {
+				t.Fatalf("%d problems printed on %d lines:\n%v", len(e), got, err)
 			}
 			return
 		}
