@@ -82,7 +82,14 @@ func encode(c *Config) map[string]any {
 		"version": c.Version, "listen": c.Listen, "storage": c.Storage, "icb": c.ICB,
 		"enrolment_code_lifetime": c.EnrolmentCodeLifetime.String(), "heartbeat_silence_days": c.HeartbeatSilenceDays,
 		"max_request_bytes": c.MaxRequestBytes, "session_lifetime": c.SessionLifetime.String(),
-		"shutdown_timeout": c.ShutdownTimeout.String(),
+		"shutdown_timeout": c.ShutdownTimeout.String(), "receipt_key": c.ReceiptKey,
+		"api_token_lifetime": c.APITokenLifetime.String(), "heartbeat_history_days": c.HeartbeatHistoryDays,
+		"prune_every": c.PruneEvery.String(),
+		"sign_in": map[string]any{
+			"memory_budget_mib": c.SignIn.MemoryBudgetMiB, "queue_wait": c.SignIn.QueueWait.String(),
+			"account_lockout_after": c.SignIn.AccountLockoutAfter, "address_lockout_after": c.SignIn.AddressLockoutAfter,
+			"lockout_duration": c.SignIn.LockoutDuration.String(), "client_address_header": c.SignIn.ClientAddressHeader,
+		},
 	}
 	if c.TLSCert != "" || c.TLSKey != "" {
 		m["tls"] = map[string]any{"cert": c.TLSCert, "key": c.TLSKey}
