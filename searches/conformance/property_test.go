@@ -216,7 +216,7 @@ func compareResults(p *model.Plan, want, got *engine.Result) []string {
 		if pm.Kind == model.KindRatio {
 			num("numerator", w.Numerator, g.Numerator)
 			num("denominator", w.Denominator, g.Denominator)
-			// The value is numerator / (denominator / per): a difference
+			// The value is numerator / denominator x per: a difference
 			// within tolerance in the numerator grows by per / denominator.
 			wv, gv := fixture.RatioValue(w.Numerator, w.Denominator, pm.Per), fixture.RatioValue(g.Numerator, g.Denominator, pm.Per)
 			if wv.Valid != gv.Valid || (wv.Valid && math.Abs(wv.Value-gv.Value) > fixture.Tolerance*math.Max(1, math.Abs(pm.Per/w.Denominator.Value))*(1+1e-6) && !fixture.Close(wv.Value, gv.Value)) {

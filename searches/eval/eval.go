@@ -191,8 +191,9 @@ func (r *run) measure(m *model.PlannedMeasure) (engine.MeasureResult, error) {
 	return mr, nil
 }
 
-// RatioValue is the value of a ratio: numerator / (denominator / per), null
-// when either is null or the denominator is 0. A per of 0 means 1.
+// RatioValue is the value of a ratio: numerator / denominator x per
+// (MEASURES.md: the denominator is the raw count, per only scales the value),
+// null when either is null or the denominator is 0. A per of 0 means 1.
 func RatioValue(num, den engine.Number, per float64) engine.Number {
 	if per == 0 {
 		per = 1
@@ -200,7 +201,7 @@ func RatioValue(num, den engine.Number, per float64) engine.Number {
 	if !num.Valid || !den.Valid || den.Value == 0 {
 		return engine.Number{}
 	}
-	return engine.Number{Value: num.Value / (den.Value / per), Valid: true}
+	return engine.Number{Value: num.Value / den.Value * per, Valid: true}
 }
 
 func stratum(p *patient, dim model.Dimension, at time.Time, bands []int) string {
