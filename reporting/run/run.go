@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
@@ -152,6 +155,46 @@ func (q Request) check(usesBaseline bool) error {
 	return nil
 }
 
+// checkParams refuses a parameter no search of the pack declares: a
+// misspelt override would otherwise be ignored and the run would silently
+// use the default.
+func (r *Runner) checkParams(params map[string]float64) error {
+	known := map[string]bool{}
+	var names []string
+	for _, p := range r.Plans {
+		for _, prm := range p.Search.Parameters {
+			if !known[prm.Name] {
+				known[prm.Name] = true
+				names = append(names, prm.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	var unknown []string
+	for name := range params {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	what := "parameter " + strconv.Quote(unknown[0])
+	if len(unknown) > 1 {
+		qs := make([]string, len(unknown))
+		for i, u := range unknown {
+			qs[i] = strconv.Quote(u)
+		}
+		what = "parameters " + strings.Join(qs, ", ")
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: unknown %s: pack %s has no parameters (remove --param)", ErrBadRequest, what, r.Pack.ID)
+	}
+	return fmt.Errorf("%w: unknown %s: pack %s's parameters are %s (check the spelling: --param NAME=VALUE)",
+		ErrBadRequest, what, r.Pack.ID, strings.Join(names, ", "))
+}
+
 func isMonthEnd(t time.Time) bool { return !t.IsZero() && t.AddDate(0, 0, 1).Day() == 1 }
 
 // Document evaluates every search and returns the results document,
@@ -162,6 +205,9 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 		uses = uses || p.UsesBaseline
 	}
 	if err := q.check(uses); err != nil {
+		return nil, err
+	}
+	if err := r.checkParams(q.Params); err != nil {
 		return nil, err
 	}
 	dates := model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}
@@ -217,6 +263,9 @@ type Worklist struct {
 // Worklist evaluates the first search of the pack that has a worklist.
 func (r *Runner) Worklist(ctx context.Context, q Request) (*Worklist, error) {
 	if err := q.check(false); err != nil {
+		return nil, err
+	}
+	if err := r.checkParams(q.Params); err != nil {
 		return nil, err
 	}
 	for _, p := range r.Plans {
