@@ -194,3 +194,99 @@ func (s *Search) Variable(name string) *Variable {
 	}
 	return nil
 }
+
+// BaselineUse returns where a search first needs the run's baseline date — a
+// measure with at: baseline, an @baseline anchor, a window ending at or
+// starting after the baseline — and what uses it there, for messages that
+// say where to look. ok is false when no measure or worklist column needs a
+// baseline, so the search runs without one.
+func BaselineUse(s *Search) (pos Pos, what string, ok bool) {
+	u := &baselineUse{seen: map[*Variable]Anchor{}}
+	for _, m := range s.Measures {
+		at := concrete(m.At, AnchorAsOf)
+		if at == AnchorBaseline {
+			return m.Pos, "measure " + m.ID + " (at: baseline)", true
+		}
+		for _, a := range []*Agg{m.Value, m.Numerator, m.Denominator} {
+			if a == nil {
+				continue
+			}
+			aat := concrete(a.At, at)
+			if aat == AnchorBaseline {
+				return m.Pos, "measure " + m.ID + " (at: baseline)", true
+			}
+			for _, e := range []Expr{a.Where, a.Value} {
+				if u.expr(e, aat) {
+					return u.pos, u.what, true
+				}
+			}
+		}
+	}
+	if w := s.Worklist; w != nil {
+		if u.expr(w.Where, AnchorAsOf) {
+			return u.pos, u.what, true
+		}
+		for _, c := range w.Columns {
+			if u.expr(c.Expr, AnchorAsOf) {
+				return u.pos, u.what, true
+			}
+		}
+	}
+	return Pos{}, "", false
+}
+
+type baselineUse struct {
+	seen map[*Variable]Anchor
+	pos  Pos
+	what string
+}
+
+// expr reports whether e evaluated at cur reads the baseline date, noting
+// the first place that does.
+func (u *baselineUse) expr(e Expr, cur Anchor) bool {
+	found := func(p Pos, what string) bool {
+		u.pos, u.what = p, what
+		return true
+	}
+	switch e := e.(type) {
+	case nil:
+		return false
+	case *VarRef:
+		at := concrete(e.At, cur)
+		if e.At == AnchorBaseline {
+			return found(e.P, e.Var.Name+"@baseline")
+		}
+		if prev, ok := u.seen[e.Var]; ok && prev == at {
+			return false
+		}
+		u.seen[e.Var] = at
+		if at == AnchorBaseline {
+			return found(e.P, e.Var.Name+" evaluated at the baseline")
+		}
+		return u.expr(e.Var.Expr, at)
+	case *Not:
+		return u.expr(e.X, cur)
+	case *Logic:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Compare:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Arith:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Registered:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "registered@baseline")
+		}
+	case *Age:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "age@baseline")
+		}
+	case *Aggregate:
+		if concrete(e.Window.End, cur) == AnchorBaseline {
+			return found(e.P, "a window ending at the baseline")
+		}
+		if e.Window.Kind == WindowBetween && concrete(e.Window.Start, cur) == AnchorBaseline {
+			return found(e.P, "a window after the baseline")
+		}
+	}
+	return false
+}
