@@ -245,6 +245,14 @@ func (l *loader) window(n *yaml.Node) (model.Window, bool) {
 	ok := true
 	switch k.key.Value {
 	case "months", "days":
+		if k.val.Kind == yaml.ScalarNode && k.val.Tag == "!!str" && k.val.Style == 0 && !decimalRE.MatchString(k.val.Value) {
+			// Most often params.NAME: a window's size is part of what the
+			// search means, fixed when the pack is signed.
+			l.add(l.pos(k.val), fmt.Sprintf("write the number of %s, e.g. %s: 3; to offer a choice, publish a search for each size", k.key.Value, k.key.Value),
+				"window %s must be a whole number written here, not %s: window sizes cannot be parameters or expressions", k.key.Value, k.val.Value)
+			ok = false
+			break
+		}
 		v, good := l.integer(k.val, "window "+k.key.Value)
 		switch {
 		case !good:
@@ -288,7 +296,7 @@ func (l *loader) window(n *yaml.Node) (model.Window, bool) {
 		case s == "baseline":
 			w.End = model.AnchorBaseline
 		default:
-			l.add(l.pos(f.val), "write ending: as_of or ending: baseline", "unknown ending %q", s)
+			l.add(l.pos(f.val), "write ending: as_of or ending: baseline (a window cannot end at a date written in the search or at a parameter)", "unknown ending %q", s)
 			ok = false
 		}
 	}

@@ -429,6 +429,10 @@ func (c *checker) binary(a *ast) (model.Expr, model.Type) {
 				x = a.r
 			}
 			c.errorf(x.off, "compare numbers or dates, e.g. daily_ome >= 120; use and, or and not with booleans", "%q compares numbers or dates, but %s is a boolean", op, quoteText(x.text(c.src)))
+		case (lt == model.Date) != (rt == model.Date):
+			// The usual cause: a date written in the expression, which
+			// reads as arithmetic (2024-01-01 is 2024 - 1 - 1).
+			c.errorf(a.opOff, "expressions have no date literals: 2024-01-01 reads as the number 2024 - 1 - 1; compare with another date such as a first or last variable, or bound the rows with a window, e.g. {months: 12}", "%q cannot compare %s with %s", op, article(lt), article(rt))
 		default:
 			c.errorf(a.opOff, "compare a number with a number, or a date with a date", "%q cannot compare %s with %s", op, article(lt), article(rt))
 		}
@@ -507,6 +511,14 @@ func (c *checker) name(a *ast) (model.Expr, model.Type) {
 	}
 	if _, ok := l.measureIDs[a.name]; ok {
 		c.errorf(a.off, "use a variable here; a ratio can refer to a measure with {measure: "+a.name+"}", "%s is a measure, not a variable", a.name)
+		return nil, 0
+	}
+	switch a.name {
+	case "as_of", "baseline":
+		// Run dates, not values: without this, the fix would be to define
+		// a variable of that name.
+		c.errorf(a.off, fmt.Sprintf("evaluate a name at it with an anchor, e.g. registered@%s, or end a window at it with ending: %s", a.name, a.name),
+			"%s is the run's %s date, not a value: expressions cannot use dates directly", a.name, strings.ReplaceAll(a.name, "_", "-"))
 		return nil, 0
 	}
 	var visible []string
