@@ -130,13 +130,30 @@ func (r *resolver) expr(e Expr, cur Anchor) Expr {
 		at := concrete(e.At, cur)
 		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
 		return &Age{At: at, P: e.P}
+	case *RunDate:
+		c := *e
+		c.At = concrete(e.At, cur)
+		if !c.IsLit && c.At == AnchorBaseline {
+			r.usesBaseline = true
+		}
+		return &c
+	case *DateShift:
+		return &DateShift{X: r.expr(e.X, cur), Shift: e.Shift, P: e.P}
+	case *DaysBetweenExpr:
+		return &DaysBetweenExpr{A: r.expr(e.A, cur), B: r.expr(e.B, cur), P: e.P}
+	case *AgeAt:
+		return &AgeAt{X: r.expr(e.X, cur), P: e.P}
+	case *RegDate:
+		at := concrete(e.At, cur)
+		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
+		return &RegDate{Kind: e.Kind, At: at, P: e.P}
 	case *Aggregate:
 		c := *e
 		c.Window.End = concrete(e.Window.End, cur)
 		if c.Window.Kind == WindowBetween {
 			c.Window.Start = concrete(e.Window.Start, cur)
 		}
-		if c.Window.End == AnchorBaseline || (c.Window.Kind == WindowBetween && c.Window.Start == AnchorBaseline) {
+		if (c.Window.UsesAnchor() && c.Window.End == AnchorBaseline) || (c.Window.Kind == WindowBetween && c.Window.Start == AnchorBaseline) {
 			r.usesBaseline = true
 		}
 		k := Key(&c)
@@ -168,6 +185,13 @@ func Walk(e Expr, f func(Expr)) {
 	case *Arith:
 		Walk(e.L, f)
 		Walk(e.R, f)
+	case *DateShift:
+		Walk(e.X, f)
+	case *DaysBetweenExpr:
+		Walk(e.A, f)
+		Walk(e.B, f)
+	case *AgeAt:
+		Walk(e.X, f)
 	case *VarRef:
 		Walk(e.Var.Expr, f)
 	}
@@ -280,8 +304,22 @@ func (u *baselineUse) expr(e Expr, cur Anchor) bool {
 		if concrete(e.At, cur) == AnchorBaseline {
 			return found(e.P, "age@baseline")
 		}
+	case *RunDate:
+		if !e.IsLit && concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "baseline")
+		}
+	case *DateShift:
+		return u.expr(e.X, cur)
+	case *DaysBetweenExpr:
+		return u.expr(e.A, cur) || u.expr(e.B, cur)
+	case *AgeAt:
+		return u.expr(e.X, cur)
+	case *RegDate:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, e.Kind.String()+"@baseline")
+		}
 	case *Aggregate:
-		if concrete(e.Window.End, cur) == AnchorBaseline {
+		if e.Window.UsesAnchor() && concrete(e.Window.End, cur) == AnchorBaseline {
 			return found(e.P, "a window ending at the baseline")
 		}
 		if e.Window.Kind == WindowBetween && concrete(e.Window.Start, cur) == AnchorBaseline {
