@@ -27,3 +27,18 @@ func TestRunRefusesUnknownParameter(t *testing.T) {
 		t.Errorf("known parameter: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestRunWithoutBaselineSaysWhere: a run of a pack that needs a baseline,
+// without one, names where the pack uses it (as lint does) and the flag.
+func TestRunWithoutBaselineSaysWhere(t *testing.T) {
+	db := synthDB(t, t.TempDir(), schema.Canonical)
+	code, _, errOut := steward(t, "run", "--db", "sqlite:"+db, "--pack", "medsip", "--practice", "Y01234", "--as-of", "2025-03-31")
+	if code != cli.ExitUsage {
+		t.Fatalf("exit %d, want %d\n%s", code, cli.ExitUsage, errOut)
+	}
+	for _, want := range []string{"this pack compares against a baseline (search medsip uses it: ", "medsip.yaml:", "--baseline 2024-03-31"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("message lacks %q:\n%s", want, errOut)
+		}
+	}
+}

@@ -136,13 +136,13 @@ type Request struct {
 // ErrBadRequest marks a request that can never succeed as given.
 var ErrBadRequest = errors.New("bad run request")
 
-func (q Request) check(usesBaseline bool) error {
+func (q Request) check(usesBaseline string) error {
 	if !isMonthEnd(q.AsOf) {
 		return fmt.Errorf("%w: as-of date %s is not the last day of a month", ErrBadRequest, q.AsOf.Format(time.DateOnly))
 	}
 	if q.Baseline.IsZero() {
-		if usesBaseline {
-			return fmt.Errorf("%w: this pack compares against a baseline: give a baseline month end (e.g. --baseline 2024-03-31)", ErrBadRequest)
+		if usesBaseline != "" {
+			return fmt.Errorf("%w: this pack compares against a baseline (%s): give a baseline month end (e.g. --baseline 2024-03-31)", ErrBadRequest, usesBaseline)
 		}
 		return nil
 	}
@@ -200,9 +200,15 @@ func isMonthEnd(t time.Time) bool { return !t.IsZero() && t.AddDate(0, 0, 1).Day
 // Document evaluates every search and returns the results document,
 // disclosure-controlled unless the request says otherwise.
 func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, error) {
-	uses := false
+	uses := ""
 	for _, p := range r.Plans {
-		uses = uses || p.UsesBaseline
+		if p.UsesBaseline && uses == "" {
+			// Say where, as lint does: the first use in the pack.
+			uses = "search " + p.Search.ID
+			if pos, what, ok := model.BaselineUse(p.Search); ok {
+				uses = fmt.Sprintf("search %s uses it: %s at %s", p.Search.ID, what, pos)
+			}
+		}
 	}
 	if err := q.check(uses); err != nil {
 		return nil, err
@@ -262,7 +268,7 @@ type Worklist struct {
 
 // Worklist evaluates the first search of the pack that has a worklist.
 func (r *Runner) Worklist(ctx context.Context, q Request) (*Worklist, error) {
-	if err := q.check(false); err != nil {
+	if err := q.check(""); err != nil {
 		return nil, err
 	}
 	if err := r.checkParams(q.Params); err != nil {
