@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nhs-steward/steward/internal/cli"
+	"github.com/nhs-steward/steward/searches/fixture"
 	"github.com/nhs-steward/steward/searches/lang"
 	"github.com/nhs-steward/steward/searches/model"
 )
@@ -25,10 +26,11 @@ func searchLintCommand() *cli.Command {
 		Summary: "check search files and pack manifests, reporting every problem",
 		// The framework prints Usage after the parent's path ("steward search").
 		Usage: "lint PATH...",
-		Help: `Each PATH is a search file, a pack manifest (pack.yaml) or a directory. In a directory,
-every .yaml and .yml file is checked, in sub-directories too (except hidden ones and
-testdata). Fixture files (*.test.yaml, steward: search-test/v1) are skipped: steward search
-test runs them.
+		Help: `Each PATH is a search file, a pack manifest (pack.yaml), a fixture file or a directory. In
+a directory, every .yaml and .yml file is checked, in sub-directories too (except hidden ones
+and testdata). Fixture files (*.test.yaml, steward: search-test/v1) are checked but not run
+(a case without the baseline its search needs is reported here): steward search test runs
+them.
 
 Problems are printed one a line as file:line:col: what is wrong (how to fix), and the
 command exits with status 3. A file without problems gets a one-line summary.
@@ -121,10 +123,6 @@ func lintFiles(path string) ([]string, error) {
 // lintFile lints one file, reporting its problems, and says whether it had
 // none.
 func lintFile(path string, stdio cli.IO, report func(string)) bool {
-	if strings.HasSuffix(path, ".test.yaml") || strings.HasSuffix(path, ".test.yml") {
-		fmt.Fprintf(stdio.Out, "%s: skipped: fixture files are run by steward search test\n", path)
-		return true
-	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		report(fmt.Sprintf("%s: %v", path, err))
@@ -133,8 +131,13 @@ func lintFile(path string, stdio cli.IO, report func(string)) bool {
 	var summary string
 	switch lang.Version(src) {
 	case lang.VersionFixture:
-		fmt.Fprintf(stdio.Out, "%s: skipped: fixture files are run by steward search test\n", path)
-		return true
+		// Checked, not run: a fixture's problems (a case without the
+		// baseline its search needs, a misspelt key) show in lint;
+		// steward search test runs the cases.
+		var f *fixture.File
+		if f, err = fixture.Parse(path, src); err == nil {
+			summary = fmt.Sprintf("fixture for search %s, %d %s (steward search test runs them)", f.Search.ID, len(f.Cases), plural(len(f.Cases), "case"))
+		}
 	case lang.VersionPack:
 		var p *model.Pack
 		if p, err = lang.LoadPack(path); err == nil {
@@ -175,6 +178,11 @@ func searchSummary(s *model.Search) string {
 			cls[i] = fmt.Sprintf("%s (%d %s)", c.Name, len(c.Codes), plural(len(c.Codes), "code"))
 		}
 		fmt.Fprintf(&b, ", %s %s", plural(len(cls), "codelist"), strings.Join(cls, ", "))
+	}
+	if pos, what, ok := model.BaselineUse(s); ok {
+		// Said here so that an author knows before any run: every run, and
+		// every fixture case, must give a baseline date.
+		fmt.Fprintf(&b, "; needs a baseline date (%s at line %d): runs give --baseline, fixture cases baseline:", what, pos.Line)
 	}
 	return b.String()
 }

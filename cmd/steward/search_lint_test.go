@@ -56,14 +56,16 @@ func TestSearchLintProblems(t *testing.T) {
 	}
 	for _, want := range []string{
 		bad + `:4:6: undefined name "registerd" (did you mean "registered"?)`,
-		fixture + ": skipped",
+		// Fixture files are checked (not run) since issue #15: this one
+		// names no search, which is now a problem lint reports.
+		fixture + ":1:1: a fixture file has no search",
 		filepath.Join(dir, "missing.yaml") + ": no such file or directory",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if want := "steward search lint: 2 problems in 2 files\n"; errOut != want {
+	if want := "steward search lint: 3 problems in 3 files\n"; errOut != want {
 		t.Errorf("stderr = %q, want %q", errOut, want)
 	}
 }
@@ -88,5 +90,33 @@ func TestSearchLintUsage(t *testing.T) {
 	code, out, _ := lint(t, "--help")
 	if code != cli.ExitOK || !strings.Contains(out, "Usage: steward search lint PATH...\n") {
 		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+}
+
+// TestSearchLintBaseline: a search that needs a baseline says so, with
+// where, and a fixture case without one is a lint problem at the case,
+// naming what in the search uses the baseline (issue #15), rather than an
+// engine error when the case runs.
+func TestSearchLintBaseline(t *testing.T) {
+	dir := t.TempDir()
+	search := filepath.Join(dir, "b.yaml")
+	if err := os.WriteFile(search, []byte("steward: search/v1\nid: b\nvariables:\n  adult: registered and age >= 18\nmeasures:\n  - id: now\n    count: adult\n  - id: then\n    count: adult@baseline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fix := filepath.Join(dir, "b.test.yaml")
+	if err := os.WriteFile(fix, []byte("steward: search-test/v1\nsearch: b.yaml\ncases:\n  - name: no baseline\n    practice: Y01234\n    as_of: 2025-03-31\n    patients: []\n    expect: {measures: {now: 0}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := lint(t, dir)
+	if code != cli.ExitConfig {
+		t.Fatalf("exit %d, want %d\n%s", code, cli.ExitConfig, out)
+	}
+	for _, want := range []string{
+		fix + `:4:5: case "no baseline" has no baseline, but search b needs one: adult@baseline at ` + search + `:9:12 (add baseline: YYYY-MM-DD to the case`,
+		search + ": ok: search b, 1 variable, 2 measures; needs a baseline date (adult@baseline at line 9): runs give --baseline, fixture cases baseline:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -191,11 +191,11 @@ func protectMeasure(m results.Measure, sum *Summary) (results.Measure, error) {
 		case num == nil || den == nil || *den == 0:
 			out.Value = nil
 		default:
-			d := *den
+			per := 1.0
 			if m.Per > 0 {
-				d /= m.Per
+				per = m.Per
 			}
-			out.Value = results.F(results.Round4(*num / d))
+			out.Value = results.F(results.Round4(*num / *den * per))
 		}
 	default:
 		v, ok, err := protectValue(m.Value, sum)

@@ -210,7 +210,7 @@ func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (res
 		m.Numerator = results.F(results.Round4(num))
 		m.Denominator = results.F(results.Round4(den))
 		if den != 0 {
-			m.Value = results.F(results.Round4(num / (den / per)))
+			m.Value = results.F(results.Round4(num / den * per))
 		}
 	default:
 		return m, fmt.Errorf("measure %s: unknown kind %q", pm.ID, pm.Kind)

@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/internal/buildinfo"
@@ -133,13 +136,13 @@ type Request struct {
 // ErrBadRequest marks a request that can never succeed as given.
 var ErrBadRequest = errors.New("bad run request")
 
-func (q Request) check(usesBaseline bool) error {
+func (q Request) check(usesBaseline string) error {
 	if !isMonthEnd(q.AsOf) {
 		return fmt.Errorf("%w: as-of date %s is not the last day of a month", ErrBadRequest, q.AsOf.Format(time.DateOnly))
 	}
 	if q.Baseline.IsZero() {
-		if usesBaseline {
-			return fmt.Errorf("%w: this pack compares against a baseline: give a baseline month end (e.g. --baseline 2024-03-31)", ErrBadRequest)
+		if usesBaseline != "" {
+			return fmt.Errorf("%w: this pack compares against a baseline (%s): give a baseline month end (e.g. --baseline 2024-03-31)", ErrBadRequest, usesBaseline)
 		}
 		return nil
 	}
@@ -152,16 +155,65 @@ func (q Request) check(usesBaseline bool) error {
 	return nil
 }
 
+// checkParams refuses a parameter no search of the pack declares: a
+// misspelt override would otherwise be ignored and the run would silently
+// use the default.
+func (r *Runner) checkParams(params map[string]float64) error {
+	known := map[string]bool{}
+	var names []string
+	for _, p := range r.Plans {
+		for _, prm := range p.Search.Parameters {
+			if !known[prm.Name] {
+				known[prm.Name] = true
+				names = append(names, prm.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	var unknown []string
+	for name := range params {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	what := "parameter " + strconv.Quote(unknown[0])
+	if len(unknown) > 1 {
+		qs := make([]string, len(unknown))
+		for i, u := range unknown {
+			qs[i] = strconv.Quote(u)
+		}
+		what = "parameters " + strings.Join(qs, ", ")
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: unknown %s: pack %s has no parameters (remove --param)", ErrBadRequest, what, r.Pack.ID)
+	}
+	return fmt.Errorf("%w: unknown %s: pack %s's parameters are %s (check the spelling: --param NAME=VALUE)",
+		ErrBadRequest, what, r.Pack.ID, strings.Join(names, ", "))
+}
+
 func isMonthEnd(t time.Time) bool { return !t.IsZero() && t.AddDate(0, 0, 1).Day() == 1 }
 
 // Document evaluates every search and returns the results document,
 // disclosure-controlled unless the request says otherwise.
 func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, error) {
-	uses := false
+	uses := ""
 	for _, p := range r.Plans {
-		uses = uses || p.UsesBaseline
+		if p.UsesBaseline && uses == "" {
+			// Say where, as lint does: the first use in the pack.
+			uses = "search " + p.Search.ID
+			if pos, what, ok := model.BaselineUse(p.Search); ok {
+				uses = fmt.Sprintf("search %s uses it: %s at %s", p.Search.ID, what, pos)
+			}
+		}
 	}
 	if err := q.check(uses); err != nil {
+		return nil, err
+	}
+	if err := r.checkParams(q.Params); err != nil {
 		return nil, err
 	}
 	dates := model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}
@@ -216,7 +268,10 @@ type Worklist struct {
 
 // Worklist evaluates the first search of the pack that has a worklist.
 func (r *Runner) Worklist(ctx context.Context, q Request) (*Worklist, error) {
-	if err := q.check(false); err != nil {
+	if err := q.check(""); err != nil {
+		return nil, err
+	}
+	if err := r.checkParams(q.Params); err != nil {
 		return nil, err
 	}
 	for _, p := range r.Plans {

@@ -95,6 +95,10 @@ type compiler struct {
 
 	// anchors whose registered/age columns pat must compute.
 	reg, age map[model.Anchor]bool
+	// registration dates (kind at anchor) pat must carry from reg, and
+	// whether expressions read the date of birth (age_at).
+	regDates map[regDateKey]bool
+	dob      bool
 }
 
 func newCompiler(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options) (*compiler, error) {
@@ -113,7 +117,7 @@ func newCompiler(plan *model.Plan, d Dialect, prof *profile.Profile, opts Option
 	return &compiler{
 		plan: plan, d: d, prof: prof, opts: opts, b: NewBinder(d),
 		aggs: map[string]*aggCol{}, lists: map[string]int{}, refs: map[string]int{},
-		reg: map[model.Anchor]bool{}, age: map[model.Anchor]bool{},
+		reg: map[model.Anchor]bool{}, age: map[model.Anchor]bool{}, regDates: map[regDateKey]bool{},
 	}, nil
 }
 

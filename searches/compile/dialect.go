@@ -31,6 +31,14 @@ type Dialect interface {
 	MonthDay(x string) string
 	// MonthKey gives a value identifying the calendar month of a date.
 	MonthKey(x string) string
+	// AddDays shifts a date by n days; AddMonths by n calendar months,
+	// clamped to the last day of the target month when it is shorter
+	// (model.AddMonths); both give a date, and NULL for NULL.
+	AddDays(x string, n int) string
+	AddMonths(x string, n int) string
+	// DaysBetween gives the whole days from date a to date b (b - a) as
+	// an integer, NULL when either is NULL.
+	DaysBetween(a, b string) string
 	// Unindexed wraps a column so that the planner does not read the big
 	// tables through an index for a predicate or grouping on it (SQLite:
 	// +x). One sequential scan of the issues table is far cheaper than an

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/nhs-steward/steward/searches/model"
 )
@@ -29,6 +30,36 @@ func (c *compiler) expr(e model.Expr) (string, error) {
 			break
 		}
 		return c.aggColumn(e)
+	case *model.RunDate:
+		d, err := c.runDate(e)
+		if err != nil {
+			return "", err
+		}
+		return c.b.Date(d), nil
+	case *model.DateShift:
+		x, err := c.expr(e.X)
+		if err != nil {
+			return "", err
+		}
+		if m, ok := e.Shift.Months(); ok {
+			return c.d.AddMonths(x, m), nil
+		}
+		return c.d.AddDays(x, e.Shift.N), nil
+	case *model.DaysBetweenExpr:
+		a, b, err := c.pair(e.A, e.B)
+		if err != nil {
+			return "", err
+		}
+		return c.d.DaysBetween(a, b), nil
+	case *model.AgeAt:
+		return c.ageAt(e)
+	case *model.RegDate:
+		if _, err := c.date(e.At); err != nil {
+			return "", err
+		}
+		k := regDateKey{e.Kind, anchorOf(e.At)}
+		c.regDates[k] = true
+		return "p." + k.column(), nil
 	case *model.VarRef:
 		return "", fmt.Errorf("compile: unresolved variable reference %s", e.Var.Name)
 	case nil:
@@ -76,6 +107,52 @@ func (c *compiler) ageColumn(at model.Anchor) (string, error) {
 	}
 	c.age[a] = true
 	return "p.age_" + anchorName(a), nil
+}
+
+// runDate is the concrete date of a run date, failing when it reads a
+// baseline the run does not have.
+func (c *compiler) runDate(e *model.RunDate) (time.Time, error) {
+	d := *e
+	if !d.IsLit {
+		d.At = anchorOf(d.At)
+		if _, err := c.date(d.At); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return d.On(c.opts.Dates), nil
+}
+
+// ageAt is age_at(x): whole years completed on x, NULL when x is NULL. A
+// run date binds its year and month-day, like age.
+func (c *compiler) ageAt(e *model.AgeAt) (string, error) {
+	c.dob = true
+	if rd, ok := e.X.(*model.RunDate); ok {
+		d, err := c.runDate(rd)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("(%s - %s - CASE WHEN %s > %s THEN 1 ELSE 0 END)",
+			c.b.Int(int64(d.Year())), c.d.Year("p.date_of_birth"), c.d.MonthDay("p.date_of_birth"), c.b.Int(int64(int(d.Month())*100+d.Day()))), nil
+	}
+	x, err := c.expr(e.X)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("(%s - %s - CASE WHEN %s > %s THEN 1 ELSE 0 END)",
+		c.d.Year(x), c.d.Year("p.date_of_birth"), c.d.MonthDay("p.date_of_birth"), c.d.MonthDay(x)), nil
+}
+
+// regDateKey is a registration date at an anchor, a column of reg and pat.
+type regDateKey struct {
+	kind model.RegDateKind
+	at   model.Anchor
+}
+
+func (k regDateKey) column() string {
+	if k.kind == model.Joined {
+		return "joined_" + anchorName(k.at)
+	}
+	return "regstart_" + anchorName(k.at)
 }
 
 // aggColumn is the column of pat holding a collected aggregate.

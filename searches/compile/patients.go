@@ -23,6 +23,9 @@ func (c *compiler) pat(in patInputs) (cte, error) {
 	}
 	var b strings.Builder
 	b.WriteString("SELECT r.patient_id,\n           x.sex,\n           x.imd_decile")
+	if c.dob {
+		b.WriteString(",\n           x.date_of_birth")
+	}
 	c.patAnchors(&b)
 	for _, col := range in.cols {
 		b.WriteString(",\n           " + col)
@@ -50,6 +53,13 @@ func (c *compiler) patAnchors(b *strings.Builder) {
 		d, _ := c.date(a)
 		fmt.Fprintf(b, ",\n           CASE WHEN r.reg_%s = 1 AND (x.date_of_death IS NULL OR x.date_of_death > %s) THEN 1 ELSE 0 END AS registered_%s",
 			anchorName(a), c.b.Date(d), anchorName(a))
+	}
+	for _, a := range anchors {
+		for _, kind := range []model.RegDateKind{model.RegStart, model.Joined} {
+			if k := (regDateKey{kind, a}); c.regDates[k] {
+				fmt.Fprintf(b, ",\n           r.%s", k.column())
+			}
+		}
 	}
 	for _, a := range anchors {
 		if !c.age[a] {

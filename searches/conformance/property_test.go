@@ -216,7 +216,7 @@ func compareResults(p *model.Plan, want, got *engine.Result) []string {
 		if pm.Kind == model.KindRatio {
 			num("numerator", w.Numerator, g.Numerator)
 			num("denominator", w.Denominator, g.Denominator)
-			// The value is numerator / (denominator / per): a difference
+			// The value is numerator / denominator x per: a difference
 			// within tolerance in the numerator grows by per / denominator.
 			wv, gv := fixture.RatioValue(w.Numerator, w.Denominator, pm.Per), fixture.RatioValue(g.Numerator, g.Denominator, pm.Per)
 			if wv.Valid != gv.Valid || (wv.Valid && math.Abs(wv.Value-gv.Value) > fixture.Tolerance*math.Max(1, math.Abs(pm.Per/w.Denominator.Value))*(1+1e-6) && !fixture.Close(wv.Value, gv.Value)) {
@@ -449,6 +449,17 @@ func (g *gen) addVariable(e model.Expr) *model.Variable {
 }
 
 func (g *gen) window(months bool) model.Window {
+	w := g.windowShape(months)
+	if w.Kind != model.WindowBetween && g.pick(3) == 0 {
+		// Ending at a run date: a literal (perhaps after as_of, which the
+		// engines cut) or the anchor shifted, month ends included.
+		rd := g.runDate()
+		w.End, w.EndLit, w.EndIsLit, w.EndShifts = rd.At, rd.Lit, rd.IsLit, rd.Shifts
+	}
+	return w
+}
+
+func (g *gen) windowShape(months bool) model.Window {
 	end := model.AnchorCurrent
 	if g.pick(4) == 0 {
 		end = model.AnchorBaseline
@@ -465,6 +476,60 @@ func (g *gen) window(months bool) model.Window {
 		return model.Window{Kind: model.WindowEver, End: end}
 	}
 	return model.Window{Kind: model.WindowBetween, Start: model.AnchorBaseline, End: model.AnchorCurrent}
+}
+
+// shift is a date shift that often crosses a month end or 29 February.
+func (g *gen) shift() model.Shift {
+	switch g.pick(3) {
+	case 0:
+		return model.Shift{N: []int{-1, 1, -30, 31, -365, 10}[g.pick(6)], Unit: model.Days}
+	case 1:
+		return model.Shift{N: []int{-1, 1, -3, -6, 12, -13}[g.pick(6)], Unit: model.Months}
+	}
+	return model.Shift{N: []int{-1, 1, -4}[g.pick(3)], Unit: model.Years}
+}
+
+// runDate is as_of, baseline or a literal (a month end, 29 February, a 31st),
+// shifted zero to two times.
+func (g *gen) runDate() *model.RunDate {
+	rd := &model.RunDate{At: []model.Anchor{model.AnchorCurrent, model.AnchorBaseline}[g.pick(2)]}
+	if g.pick(3) == 0 {
+		rd.IsLit, rd.At = true, model.AnchorCurrent
+		rd.Lit = []time.Time{
+			time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC),
+			time.Date(2023, 1, 31, 0, 0, 0, 0, time.UTC), time.Date(2025, 8, 31, 0, 0, 0, 0, time.UTC),
+			time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC),
+		}[g.pick(5)]
+	}
+	for range g.pick(3) {
+		rd.Shifts = append(rd.Shifts, g.shift())
+	}
+	return rd
+}
+
+// dateExpr is a date: a run date, a date variable (perhaps shifted) or a
+// registration date.
+func (g *gen) dateExpr() model.Expr {
+	var dates []*model.Variable
+	for _, v := range g.s.Variables {
+		if v.Expr.Type() == model.Date {
+			dates = append(dates, v)
+		}
+	}
+	switch g.pick(4) {
+	case 0:
+		return g.runDate()
+	case 1:
+		return &model.RegDate{Kind: []model.RegDateKind{model.RegStart, model.Joined}[g.pick(2)], At: g.anchor()}
+	}
+	if len(dates) == 0 {
+		return g.runDate()
+	}
+	var x model.Expr = &model.VarRef{Var: dates[g.pick(len(dates))], At: g.anchor()}
+	if g.pick(2) == 0 {
+		x = &model.DateShift{X: x, Shift: g.shift()}
+	}
+	return x
 }
 
 func (g *gen) aggregate() *model.Aggregate {
@@ -516,6 +581,12 @@ func (g *gen) numExpr(depth int) (model.Expr, bool) {
 		case 1:
 			return &model.ParamRef{Param: g.params[g.pick(len(g.params))]}, false
 		case 2:
+			switch g.pick(3) {
+			case 0:
+				return &model.DaysBetweenExpr{A: g.dateExpr(), B: g.dateExpr()}, true
+			case 1:
+				return &model.AgeAt{X: g.dateExpr()}, true
+			}
 			return &model.Age{At: g.anchor()}, true
 		}
 		if len(g.numbers) > 0 {
@@ -555,10 +626,11 @@ func (g *gen) boolExpr(depth int) model.Expr {
 					dates = append(dates, v)
 				}
 			}
-			if len(dates) > 0 {
+			if len(dates) > 0 && g.pick(2) == 0 {
 				return &model.Compare{Op: []string{"<", "<=", "=", "!="}[g.pick(4)],
 					L: &model.VarRef{Var: dates[g.pick(len(dates))], At: g.anchor()}, R: &model.VarRef{Var: dates[g.pick(len(dates))], At: g.anchor()}}
 			}
+			return &model.Compare{Op: []string{"<", "<=", ">", ">=", "=", "!="}[g.pick(6)], L: g.dateExpr(), R: g.dateExpr()}
 		}
 		if len(g.bools) > 0 {
 			return &model.VarRef{Var: g.bools[g.pick(len(g.bools))], At: g.anchor()}
@@ -827,7 +899,10 @@ func aggText(a *model.Aggregate) string {
 	case model.WindowBetween:
 		w = "{after: baseline"
 	}
-	if a.Window.End == model.AnchorBaseline {
+	switch {
+	case a.Window.EndIsLit || len(a.Window.EndShifts) > 0:
+		w += ", ending: " + exprText(a.Window.EndDate())
+	case a.Window.End == model.AnchorBaseline:
 		w += ", ending: baseline"
 	}
 	parts = append(parts, "window: "+w+"}")
@@ -849,6 +924,13 @@ func aggText(a *model.Aggregate) string {
 		parts = append(parts, "per_day: true")
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func shiftText(s model.Shift) string {
+	if s.N < 0 {
+		return fmt.Sprintf(" - %d %s", -s.N, s.Unit)
+	}
+	return fmt.Sprintf(" + %d %s", s.N, s.Unit)
 }
 
 func at(a model.Anchor) string {
@@ -883,6 +965,26 @@ func exprText(e model.Expr) string {
 		return "(" + exprText(e.L) + " " + e.Op + " " + exprText(e.R) + ")"
 	case *model.Aggregate:
 		return string(e.Op) + aggText(e)
+	case *model.RunDate:
+		s := "as_of"
+		switch {
+		case e.IsLit:
+			s = `date("` + e.Lit.Format(time.DateOnly) + `")`
+		case e.At == model.AnchorBaseline:
+			s = "baseline"
+		}
+		for _, sh := range e.Shifts {
+			s = "(" + s + shiftText(sh) + ")"
+		}
+		return s
+	case *model.DateShift:
+		return "(" + exprText(e.X) + shiftText(e.Shift) + ")"
+	case *model.DaysBetweenExpr:
+		return "days_between(" + exprText(e.A) + ", " + exprText(e.B) + ")"
+	case *model.AgeAt:
+		return "age_at(" + exprText(e.X) + ")"
+	case *model.RegDate:
+		return e.Kind.String() + at(e.At)
 	}
 	return fmt.Sprintf("?%T", e)
 }

@@ -191,8 +191,9 @@ func (r *run) measure(m *model.PlannedMeasure) (engine.MeasureResult, error) {
 	return mr, nil
 }
 
-// RatioValue is the value of a ratio: numerator / (denominator / per), null
-// when either is null or the denominator is 0. A per of 0 means 1.
+// RatioValue is the value of a ratio: numerator / denominator x per
+// (MEASURES.md: the denominator is the raw count, per only scales the value),
+// null when either is null or the denominator is 0. A per of 0 means 1.
 func RatioValue(num, den engine.Number, per float64) engine.Number {
 	if per == 0 {
 		per = 1
@@ -200,7 +201,7 @@ func RatioValue(num, den engine.Number, per float64) engine.Number {
 	if !num.Valid || !den.Valid || den.Value == 0 {
 		return engine.Number{}
 	}
-	return engine.Number{Value: num.Value / (den.Value / per), Valid: true}
+	return engine.Number{Value: num.Value / den.Value * per, Valid: true}
 }
 
 func stratum(p *patient, dim model.Dimension, at time.Time, bands []int) string {
@@ -427,6 +428,52 @@ func (r *run) eval(e model.Expr, p *patient, cur model.Anchor) (engine.Value, er
 		return number(float64(age(p, day))), nil
 	case *model.Aggregate:
 		return r.aggregate(e, p, cur)
+	case *model.RunDate:
+		if !e.IsLit {
+			if _, err := r.date(concrete(e.At, cur)); err != nil {
+				return engine.Value{}, err
+			}
+		}
+		d := *e
+		d.At = concrete(e.At, cur)
+		return dateValue(d.On(r.in.Dates)), nil
+	case *model.DateShift:
+		x, err := r.eval(e.X, p, cur)
+		if err != nil || !x.Valid {
+			return x, err
+		}
+		return dateValue(model.AddShift(x.Date, e.Shift)), nil
+	case *model.DaysBetweenExpr:
+		a, err := r.eval(e.A, p, cur)
+		if err != nil {
+			return a, err
+		}
+		b, err := r.eval(e.B, p, cur)
+		if err != nil {
+			return b, err
+		}
+		if !a.Valid || !b.Valid {
+			return nullNumber, nil
+		}
+		return number(float64(model.DaysBetween(a.Date, b.Date))), nil
+	case *model.AgeAt:
+		x, err := r.eval(e.X, p, cur)
+		if err != nil {
+			return x, err
+		}
+		if !x.Valid {
+			return nullNumber, nil
+		}
+		return number(float64(age(p, x.Date))), nil
+	case *model.RegDate:
+		day, err := r.date(concrete(e.At, cur))
+		if err != nil {
+			return engine.Value{}, err
+		}
+		if d, ok := regDate(p, e.Kind, day); ok {
+			return dateValue(d), nil
+		}
+		return engine.Value{Type: model.Date}, nil
 	}
 	return engine.Value{}, fmt.Errorf("unknown expression %T", e)
 }
@@ -469,6 +516,37 @@ func registered(p *patient, day time.Time) bool {
 	return false
 }
 
+func dateValue(d time.Time) engine.Value {
+	return engine.Value{Type: model.Date, Valid: true, Date: d}
+}
+
+// regDate is a registration date of p at day: the start of the spell
+// covering day (the latest, when spells overlap), or the earliest start on
+// or before day.
+func regDate(p *patient, k model.RegDateKind, day time.Time) (time.Time, bool) {
+	var out time.Time
+	found := false
+	for _, s := range p.spells {
+		if s.Start.After(day) {
+			continue
+		}
+		switch k {
+		case model.RegStart:
+			if s.End != nil && s.End.Before(day) {
+				continue
+			}
+			if !found || s.Start.After(out) {
+				out, found = s.Start, true
+			}
+		case model.Joined:
+			if !found || s.Start.Before(out) {
+				out, found = s.Start, true
+			}
+		}
+	}
+	return out, found
+}
+
 func age(p *patient, day time.Time) int {
 	b := p.DateOfBirth
 	return model.AgeOn(b.Year(), int(b.Month()), b.Day(), day.Year(), int(day.Month()), day.Day())
@@ -486,7 +564,7 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 	w := a.Window
 	w.End = concrete(w.End, cur)
 	w.Start = concrete(w.Start, cur)
-	if (w.End == model.AnchorBaseline || (w.Kind == model.WindowBetween && w.Start == model.AnchorBaseline)) && r.in.Dates.Baseline.IsZero() {
+	if ((w.UsesAnchor() && w.End == model.AnchorBaseline) || (w.Kind == model.WindowBetween && w.Start == model.AnchorBaseline)) && r.in.Dates.Baseline.IsZero() {
 		return engine.Value{}, ErrNoBaseline
 	}
 	from, to, hasFrom := w.Range(r.in.Dates)

@@ -512,3 +512,23 @@ func TestHighDoseExactly120(t *testing.T) {
 	check(t, ds, in, daily, map[int64]any{1: 120.0})
 	check(t, ds, in, high, map[int64]any{1: true})
 }
+
+// TestRatioValue: a ratio's value is numerator / denominator x per, with the
+// denominator the raw figure (MEASURES.md's own example: 126,684 mg over 36
+// adults per 1,000 is exactly 3,519,000; dividing the denominator by per
+// first gives 3519000.0000000005).
+func TestRatioValue(t *testing.T) {
+	n := func(v float64) engine.Number { return engine.Number{Value: v, Valid: true} }
+	for _, c := range []struct {
+		num, den, per float64
+		want          engine.Number
+	}{
+		{126684, 36, 1000, n(3519000)},
+		{30, 41, 0, n(30.0 / 41)},
+		{1, 0, 1000, engine.Number{}},
+	} {
+		if got := RatioValue(n(c.num), n(c.den), c.per); got != c.want {
+			t.Errorf("RatioValue(%v, %v, per %v) = %+v, want %+v", c.num, c.den, c.per, got, c.want)
+		}
+	}
+}

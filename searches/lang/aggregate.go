@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -210,6 +211,35 @@ var windowKeys = []string{"months", "days", "ever", "after", "ending"}
 
 const windowFix = "write {months: N}, {days: N}, ever or {after: baseline}"
 
+// runDate decodes a window's ending: a date fixed for the run, such as
+// as_of - 6 months, baseline, date("2024-03-31") or a bare YAML date.
+func (l *loader) runDate(n *yaml.Node, s string) (*model.RunDate, bool) {
+	const fix = `end it at as_of, baseline or date("YYYY-MM-DD"), shifted by days, months or years, e.g. ending: as_of - 6 months`
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return &model.RunDate{Lit: t, IsLit: true, P: l.pos(n)}, true
+	}
+	a, serr := parseExpr(s)
+	if serr != nil {
+		l.add(l.scalarPos(n, serr.off), serr.fix, "ending: %s", serr.msg)
+		return nil, false
+	}
+	c := &checker{l: l, n: n, src: s}
+	x, t := c.check(a)
+	if x == nil {
+		return nil, false
+	}
+	rd, ok := x.(*model.RunDate)
+	if !ok {
+		what := "a per-patient " + t.String()
+		if t == model.Date {
+			what = "a date that differs between patients"
+		}
+		l.add(l.pos(n), fix+" (windows are the same for every patient)", "a window cannot end at %s: %s is %s", s, s, what)
+		return nil, false
+	}
+	return rd, true
+}
+
 // window decodes a window: ever, {months: N}, {days: N}, {ever: true},
 // {after: baseline}, with an optional ending: as_of | baseline.
 func (l *loader) window(n *yaml.Node) (model.Window, bool) {
@@ -245,6 +275,14 @@ func (l *loader) window(n *yaml.Node) (model.Window, bool) {
 	ok := true
 	switch k.key.Value {
 	case "months", "days":
+		if k.val.Kind == yaml.ScalarNode && k.val.Tag == "!!str" && k.val.Style == 0 && !decimalRE.MatchString(k.val.Value) {
+			// Most often params.NAME: a window's size is part of what the
+			// search means, fixed when the pack is signed.
+			l.add(l.pos(k.val), fmt.Sprintf("write the number of %s, e.g. %s: 3; to offer a choice, publish a search for each size", k.key.Value, k.key.Value),
+				"window %s must be a whole number written here, not %s: window sizes cannot be parameters or expressions", k.key.Value, k.val.Value)
+			ok = false
+			break
+		}
 		v, good := l.integer(k.val, "window "+k.key.Value)
 		switch {
 		case !good:
@@ -288,8 +326,12 @@ func (l *loader) window(n *yaml.Node) (model.Window, bool) {
 		case s == "baseline":
 			w.End = model.AnchorBaseline
 		default:
-			l.add(l.pos(f.val), "write ending: as_of or ending: baseline", "unknown ending %q", s)
-			ok = false
+			rd, good := l.runDate(f.val, s)
+			if !good {
+				ok = false
+				break
+			}
+			w.End, w.EndLit, w.EndIsLit, w.EndShifts = rd.At, rd.Lit, rd.IsLit, rd.Shifts
 		}
 	}
 	return w, ok

@@ -11,7 +11,13 @@ import (
 //	expr := or ;  or := and ("or" and)* ;  and := not ("and" not)* ;  not := "not" not | cmp
 //	cmp  := sum (("<"|"<="|">"|">="|"="|"!=") sum)?
 //	sum  := prod (("+"|"-") prod)* ;  prod := unary (("*"|"/") unary)* ;  unary := "-" unary | atom
-//	atom := number | "true" | "false" | "(" expr ")" | "params." name | name ("@" ("as_of"|"baseline"))?
+//	atom := number unit? | "true" | "false" | "(" expr ")" | "params." name | name ("@" ("as_of"|"baseline"))?
+//	      | "date" "(" string ")" | "days_between" "(" expr "," expr ")" | "age_at" "(" expr ")"
+//	unit := "day" | "days" | "month" | "months" | "year" | "years"
+//
+// A string is allowed only as the argument of date(); a number followed by
+// a unit is a duration, which only a date may be shifted by (date + 3
+// months).
 //
 // Parsing yields a small syntax tree with byte offsets into the expression
 // text; the loader type-checks it and builds model expressions, turning the
@@ -23,7 +29,8 @@ const (
 	tEOF tokKind = iota
 	tNum
 	tName
-	tOp // operators and punctuation: < <= > >= = != + - * / ( ) . @
+	tOp  // operators and punctuation: < <= > >= = != + - * / ( ) . @ ,
+	tStr // a quoted string: only date("YYYY-MM-DD") takes one
 )
 
 type token struct {
@@ -102,7 +109,7 @@ func lex(src string) ([]token, *syntaxError) {
 				return nil, &syntaxError{off: i, msg: `unexpected "<>"`, fix: "write != to test inequality"}
 			}
 			switch c {
-			case '<', '>', '=', '+', '-', '*', '/', '(', ')', '.', '@':
+			case '<', '>', '=', '+', '-', '*', '/', '(', ')', '.', '@', ',':
 				toks = append(toks, token{tOp, string(c), i})
 				i++
 			case '!':
@@ -112,7 +119,12 @@ func lex(src string) ([]token, *syntaxError) {
 			case '|':
 				return nil, &syntaxError{off: i, msg: `unexpected "|"`, fix: "write or"}
 			case '"', '\'':
-				return nil, &syntaxError{off: i, msg: "unexpected quote inside an expression", fix: "expressions have no strings: use names, numbers, true and false"}
+				j := strings.IndexByte(src[i+1:], c)
+				if j < 0 {
+					return nil, &syntaxError{off: i, msg: "unexpected quote inside an expression", fix: "expressions have no strings: use names, numbers, true and false"}
+				}
+				toks = append(toks, token{tStr, src[i+1 : i+1+j], i})
+				i += j + 2
 			default:
 				r := []rune(src[i:])[0]
 				return nil, &syntaxError{off: i, msg: fmt.Sprintf("unexpected character %q", r), fix: "expressions use names, numbers, and, or, not, comparisons, + - * / and parentheses"}
@@ -134,6 +146,9 @@ const (
 	aNeg
 	aBin // and, or, comparisons, arithmetic
 	aParen
+	aDur  // a number with a unit: num, unit
+	aCall // name(args...): date, days_between, age_at
+	aStr  // a string, only as date()'s argument
 )
 
 type ast struct {
@@ -147,7 +162,16 @@ type ast struct {
 	at       string // "", "as_of" or "baseline"
 	atOff    int
 	l, r     *ast // aBin operands; aNot, aNeg, aParen use l
+	unit     string
+	args     []*ast
+	str      string
 }
+
+// units maps the words a duration may use to the unit.
+var units = map[string]string{"day": "days", "days": "days", "month": "months", "months": "months", "year": "years", "years": "years"}
+
+// functions are the names that take arguments, with their arity.
+var functions = map[string]int{"date": 1, "days_between": 2, "age_at": 1}
 
 var compareOps = map[string]bool{"<": true, "<=": true, ">": true, ">=": true, "=": true, "!=": true}
 
@@ -306,10 +330,16 @@ func (p *parser) unary() *ast {
 func (p *parser) atom() *ast {
 	t := p.next()
 	switch t.kind {
+	case tStr:
+		p.fail(t.off, "unexpected quote inside an expression", "expressions have no strings: use names, numbers, true and false")
 	case tNum:
 		v, err := strconv.ParseFloat(t.text, 64)
 		if err != nil {
 			p.fail(t.off, fmt.Sprintf("malformed number %q", t.text), "write a plain decimal such as 120 or 1.5")
+		}
+		if u := p.peek(); u.kind == tName && units[u.text] != "" {
+			p.next()
+			return &ast{kind: aDur, num: v, unit: units[u.text], off: t.off, end: u.off + len(u.text)}
 		}
 		return &ast{kind: aNum, num: v, off: t.off, end: t.off + len(t.text)}
 	case tName:
@@ -336,7 +366,13 @@ func (p *parser) atom() *ast {
 			}
 			return x
 		}
+		if n, ok := functions[t.text]; ok && p.isOp("(") {
+			return p.call(t, n)
+		}
 		x := &ast{kind: aName, name: t.text, off: t.off, end: t.off + len(t.text)}
+		if p.isOp("(") {
+			p.fail(p.peek().off, fmt.Sprintf("%s is not a function", t.text), "the functions are date(\"YYYY-MM-DD\"), days_between(a, b) and age_at(date)")
+		}
 		if p.isOp(".") {
 			p.fail(p.peek().off, fmt.Sprintf("unexpected \".\" after %s", t.text), "only parameters are written with a dot, as params.NAME")
 		}
@@ -374,6 +410,41 @@ func (p *parser) atom() *ast {
 	}
 	p.fail(t.off, fmt.Sprintf("expected a value, found %s", describe(t)), "write a name, a number, true, false, params.NAME or a parenthesised expression")
 	return nil
+}
+
+// call parses the arguments of a function: date takes a string, the others
+// expressions.
+func (p *parser) call(name token, n int) *ast {
+	p.next() // (
+	x := &ast{kind: aCall, name: name.text, off: name.off}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			if !p.isOp(",") {
+				c := p.peek()
+				p.fail(c.off, fmt.Sprintf("%s takes %d arguments: expected \",\", found %s", name.text, n, describe(c)), "separate the arguments with a comma, e.g. days_between(first_issue, as_of)")
+			}
+			p.next()
+		}
+		if name.text == "date" {
+			s := p.next()
+			if s.kind != tStr {
+				p.fail(s.off, "date() takes a date in quotes", `write date("2024-04-01")`)
+			}
+			x.args = append(x.args, &ast{kind: aStr, str: s.text, off: s.off, end: s.off + len(s.text) + 2})
+			continue
+		}
+		x.args = append(x.args, p.or())
+	}
+	c := p.peek()
+	if !(c.kind == tOp && c.text == ")") {
+		if c.kind == tOp && c.text == "," {
+			p.fail(c.off, fmt.Sprintf("%s takes %d argument%s", name.text, n, map[bool]string{true: "", false: "s"}[n == 1]), "remove the extra arguments")
+		}
+		p.fail(c.off, fmt.Sprintf("expected \")\" to close %s(, found %s", name.text, describe(c)), "close the parenthesis after the arguments")
+	}
+	p.next()
+	x.end = c.off + 1
+	return x
 }
 
 // text is the source of an AST node, for messages.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func TestMedsipModel(t *testing.T) {
 
 	daily := s.Variable("daily_ome").Expr.(*model.Aggregate)
 	if daily.Op != model.OpSum || daily.Value != model.ValueQuantityRef || daily.Ref != ome || !daily.PerDay ||
-		daily.Window != (model.Window{Kind: model.WindowMonths, N: 3, End: model.AnchorCurrent}) {
+		!reflect.DeepEqual(daily.Window, model.Window{Kind: model.WindowMonths, N: 3, End: model.AnchorCurrent}) {
 		t.Errorf("daily_ome = %+v", daily)
 	}
 	if w := s.Variable("new_since_baseline").Expr.(*model.Aggregate).Window; w.Kind != model.WindowBetween || w.Start != model.AnchorBaseline || w.End != model.AnchorCurrent {

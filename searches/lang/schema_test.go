@@ -144,21 +144,22 @@ func TestSchemaRejects(t *testing.T) {
 	s := compileSchema(t)
 	const head = "steward: search/v1\nid: x\ncodelists: {c: {files: [{path: c.csv, version: v}]}}\n"
 	for name, src := range map[string]string{
-		"unknown version":   "steward: search/v2\nid: x\n",
-		"unknown key":       head + "titel: x\nmeasures: [{id: m, count: registered}]\n",
-		"yes is no boolean": head + "measures: [{id: m, count: registered, publishable: yes}]\n",
-		"months 0":          head + "variables: {a: {exists: {issues: c, window: {months: 0}}}}\nmeasures: [{id: m, count: a}]\n",
-		"each_month ever":   head + "variables: {a: {each_month: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
-		"sum without value": head + "variables: {a: {sum: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
-		"rows no value":     head + "variables: {a: {count: {issues: c, window: ever, rows: value_known}}}\nmeasures: [{id: m, count: a}]\n",
-		"two ops":           head + "variables: {a: {exists: {issues: c, window: ever}, count: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
-		"local_only false":  head + "worklist: {local_only: false, where: registered}\n",
-		"stratify ratio":    head + "measures: [{id: m, ratio: {numerator: registered, denominator: registered}, stratify: [sex]}]\n",
-		"count and sum":     head + "measures: [{id: m, count: registered, sum: {value: age}}]\n",
-		"builtin shadowed":  head + "variables: {age: registered}\nmeasures: [{id: m, count: age}]\n",
-		"pack version":      "steward: pack/v1\nid: p\nversion: 2026.1\nsearches: [a.yaml]\n",
-		"fixture both":      "steward: search-test/v1\nsearch: a.yaml\nsearch_inline: {steward: search/v1, id: x, measures: []}\ncases: []\n",
-		"unquoted code":     "steward: search-test/v1\nsearch: a.yaml\ncases: [{name: n, practice: P, as_of: 2025-03-31, patients: [{id: 1, issues: [{date: 2025-01-01, code: 123}]}], expect: {}}]\n",
+		"unknown version":     "steward: search/v2\nid: x\n",
+		"unknown key":         head + "titel: x\nmeasures: [{id: m, count: registered}]\n",
+		"yes is no boolean":   head + "measures: [{id: m, count: registered, publishable: yes}]\n",
+		"months 0":            head + "variables: {a: {exists: {issues: c, window: {months: 0}}}}\nmeasures: [{id: m, count: a}]\n",
+		"each_month ever":     head + "variables: {a: {each_month: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
+		"sum without value":   head + "variables: {a: {sum: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
+		"rows no value":       head + "variables: {a: {count: {issues: c, window: ever, rows: value_known}}}\nmeasures: [{id: m, count: a}]\n",
+		"two ops":             head + "variables: {a: {exists: {issues: c, window: ever}, count: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
+		"local_only false":    head + "worklist: {local_only: false, where: registered}\n",
+		"stratify ratio":      head + "measures: [{id: m, ratio: {numerator: registered, denominator: registered}, stratify: [sex]}]\n",
+		"count and sum":       head + "measures: [{id: m, count: registered, sum: {value: age}}]\n",
+		"builtin shadowed":    head + "variables: {age: registered}\nmeasures: [{id: m, count: age}]\n",
+		"pack version":        "steward: pack/v1\nid: p\nversion: 2026.1\nsearches: [a.yaml]\n",
+		"fixture both":        "steward: search-test/v1\nsearch: a.yaml\nsearch_inline: {steward: search/v1, id: x, measures: []}\ncases: []\n",
+		"code with letters":   "steward: search-test/v1\nsearch: a.yaml\ncases: [{name: n, practice: P, as_of: 2025-03-31, patients: [{id: 1, sex: F, date_of_birth: 1960-01-01, issues: [{date: 2025-01-01, code: 12a}]}], expect: {}}]\n",
+		"patient without sex": "steward: search-test/v1\nsearch: a.yaml\ncases: [{name: n, practice: P, as_of: 2025-03-31, patients: [{id: 1, date_of_birth: 1960-01-01}], expect: {}}]\n",
 	} {
 		if err := s.Validate(jsonValue(t, []byte(src))); err == nil {
 			t.Errorf("%s: schema accepts\n%s", name, strings.TrimSpace(src))

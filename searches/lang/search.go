@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,18 +19,25 @@ var DefaultAgeBands = []int{18, 40, 65, 80}
 var searchKeys = []string{"steward", "id", "title", "description", "parameters", "codelists", "references", "age_bands", "variables", "measures", "worklist"}
 
 // builtins are the names an expression may use without defining them.
-var builtins = []string{"registered", "age"}
+var builtins = []string{"registered", "age", "registration_start", "joined_practice", "as_of", "baseline"}
 
 // reserved names cannot be variables: built-ins and expression keywords.
 var reserved = map[string]string{
-	"registered": "a built-in",
-	"age":        "a built-in",
-	"params":     "reserved for parameters (params.NAME)",
-	"and":        "an expression keyword",
-	"or":         "an expression keyword",
-	"not":        "an expression keyword",
-	"true":       "an expression keyword",
-	"false":      "an expression keyword",
+	"registered":         "a built-in",
+	"age":                "a built-in",
+	"params":             "reserved for parameters (params.NAME)",
+	"registration_start": "a built-in",
+	"joined_practice":    "a built-in",
+	"as_of":              "the run's as-of date",
+	"baseline":           "the run's baseline date",
+	"date":               "a function",
+	"days_between":       "a function",
+	"age_at":             "a function",
+	"and":                "an expression keyword",
+	"or":                 "an expression keyword",
+	"not":                "an expression keyword",
+	"true":               "an expression keyword",
+	"false":              "an expression keyword",
 }
 
 // loader decodes one search.
@@ -372,8 +380,68 @@ func (c *checker) check(a *ast) (model.Expr, model.Type) {
 		return &model.Arith{Op: "-", L: &model.NumberLit{Value: 0, P: p}, R: x, P: p}, model.Number
 	case aBin:
 		return c.binary(a)
+	case aCall:
+		return c.call(a)
+	case aDur:
+		c.errorf(a.off, "shift a date by it, e.g. as_of - "+a.text(c.src)+"; days_between(a, b) gives the days between two dates", "%s is a duration: it can only be added to or subtracted from a date", a.text(c.src))
+		return nil, 0
 	}
 	return nil, 0
+}
+
+// call checks date(), days_between() and age_at().
+func (c *checker) call(a *ast) (model.Expr, model.Type) {
+	p := c.pos(a.off)
+	if a.name == "date" {
+		s := a.args[0]
+		t, err := time.Parse(time.DateOnly, s.str)
+		if err != nil {
+			c.errorf(s.off, `write the date as YYYY-MM-DD, e.g. date("2024-04-01")`, "%q is not a date", s.str)
+			return nil, 0
+		}
+		return &model.RunDate{Lit: t, IsLit: true, P: p}, model.Date
+	}
+	var xs []model.Expr
+	for _, arg := range a.args {
+		x, t := c.check(arg)
+		if x == nil {
+			return nil, 0
+		}
+		if t != model.Date {
+			c.errorf(arg.off, "give it a date, e.g. "+a.name+"(first_issue) or "+a.name+`(date("2024-04-01"))`, "%s needs a date, but %s is %s", a.name, quoteText(arg.text(c.src)), article(t))
+			return nil, 0
+		}
+		xs = append(xs, x)
+	}
+	if a.name == "days_between" {
+		return &model.DaysBetweenExpr{A: xs[0], B: xs[1], P: p}, model.Number
+	}
+	return &model.AgeAt{X: xs[0], P: p}, model.Number
+}
+
+// shift checks date +/- duration: a run date stays a run date (computed
+// once), any other date becomes a per-patient shift.
+func (c *checker) shift(a *ast, l model.Expr, lt model.Type) (model.Expr, model.Type) {
+	d := a.r
+	if lt != model.Date {
+		c.errorf(a.l.off, "a duration shifts a date, e.g. as_of - 6 months", "%q %s needs a date on the left, but %s is %s", a.op, d.text(c.src), quoteText(a.l.text(c.src)), article(lt))
+		return nil, 0
+	}
+	if d.num != float64(int(d.num)) || d.num > 100000 {
+		c.errorf(d.off, "write a whole number of "+d.unit+" up to 100000", "%s is not a whole number of %s", d.text(c.src), d.unit)
+		return nil, 0
+	}
+	n := int(d.num)
+	if a.op == "-" {
+		n = -n
+	}
+	s := model.Shift{N: n, Unit: model.Unit(d.unit)}
+	if rd, ok := l.(*model.RunDate); ok {
+		out := *rd
+		out.Shifts = append(slices.Clone(rd.Shifts), s)
+		return &out, model.Date
+	}
+	return &model.DateShift{X: l, Shift: s, P: c.pos(a.opOff)}, model.Date
 }
 
 // operand reports an operand of the wrong type.
@@ -395,6 +463,13 @@ func (c *checker) operand(a *ast, t model.Type, need string) {
 }
 
 func (c *checker) binary(a *ast) (model.Expr, model.Type) {
+	if a.r.kind == aDur && (a.op == "+" || a.op == "-") {
+		l, lt := c.check(a.l)
+		if l == nil {
+			return nil, 0
+		}
+		return c.shift(a, l, lt)
+	}
 	l, lt := c.check(a.l)
 	r, rt := c.check(a.r)
 	if l == nil || r == nil {
@@ -429,6 +504,10 @@ func (c *checker) binary(a *ast) (model.Expr, model.Type) {
 				x = a.r
 			}
 			c.errorf(x.off, "compare numbers or dates, e.g. daily_ome >= 120; use and, or and not with booleans", "%q compares numbers or dates, but %s is a boolean", op, quoteText(x.text(c.src)))
+		case (lt == model.Date) != (rt == model.Date):
+			// The usual cause: a date written in the expression, which
+			// reads as arithmetic (2024-01-01 is 2024 - 1 - 1).
+			c.errorf(a.opOff, `write a date as date("2024-01-01"): 2024-01-01 unquoted reads as the number 2024 - 1 - 1`, "%q cannot compare %s with %s", op, article(lt), article(rt))
 		default:
 			c.errorf(a.opOff, "compare a number with a number, or a date with a date", "%q cannot compare %s with %s", op, article(lt), article(rt))
 		}
@@ -442,7 +521,7 @@ func (c *checker) binary(a *ast) (model.Expr, model.Type) {
 			switch x.t {
 			case model.Number:
 			case model.Date:
-				c.errorf(x.a.off, "compare dates with < <= > >= = !=, or show them as worklist columns", "%q needs numbers, but %s is a date: dates have no arithmetic", op, quoteText(x.a.text(c.src)))
+				c.errorf(x.a.off, "shift a date by days, months or years (last_issue + 3 months), or count the days between two dates with days_between(a, b)", "%q needs numbers, but %s is a date", op, quoteText(x.a.text(c.src)))
 				ok = false
 			default:
 				c.errorf(x.a.off, "only numbers can be added, subtracted, multiplied or divided", "%q needs numbers, but %s is %s", op, quoteText(x.a.text(c.src)), article(x.t))
@@ -479,6 +558,22 @@ func (c *checker) name(a *ast) (model.Expr, model.Type) {
 		return &model.Registered{At: at, P: p}, model.Bool
 	case "age":
 		return &model.Age{At: at, P: p}, model.Number
+	case "registration_start":
+		return &model.RegDate{Kind: model.RegStart, At: at, P: p}, model.Date
+	case "joined_practice":
+		return &model.RegDate{Kind: model.Joined, At: at, P: p}, model.Date
+	case "as_of", "baseline":
+		if a.at != "" {
+			c.errorf(a.atOff, "write "+a.name+" alone: it is already a date", "%s is a date, not a name evaluated at a date: it takes no @", a.name)
+			return nil, 0
+		}
+		// as_of is the date the expression is evaluated at (the run's
+		// baseline inside x@baseline), like a window's ending: as_of.
+		at := model.AnchorCurrent
+		if a.name == "baseline" {
+			at = model.AnchorBaseline
+		}
+		return &model.RunDate{At: at, P: p}, model.Date
 	}
 	l := c.l
 	if v, ok := l.vars[a.name]; ok {

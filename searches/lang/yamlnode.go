@@ -277,3 +277,13 @@ func (d *doc) scalarPos(n *yaml.Node, off int) model.Pos {
 	// The end of the value: just after its last character.
 	return model.Pos{File: d.file, Line: line + 1, Col: col + 1}
 }
+
+// PlainYAML reports, in a parsed Steward file, the YAML features every
+// Steward file refuses — anchors, aliases, merge keys and tags — so that the
+// fixture loader is exactly as strict as the search loader: a file means
+// what it shows.
+func PlainYAML(file string, n *yaml.Node) Errors {
+	e := &errs{}
+	(&doc{file: file, errs: e}).checkPlain(n)
+	return e.all
+}

@@ -162,13 +162,27 @@ const (
 	WindowBetween
 )
 
-// Window is a date range relative to anchors.
+// Window is a date range relative to anchors. Its end is the date of End,
+// or the literal EndLit when EndIsLit, shifted by EndShifts in order: a run
+// date (RunDate), the same for every patient.
 type Window struct {
-	Kind  WindowKind
-	N     int
-	End   Anchor
-	Start Anchor // WindowBetween only: exclusive
+	Kind      WindowKind
+	N         int
+	End       Anchor
+	EndLit    time.Time
+	EndIsLit  bool
+	EndShifts []Shift
+	Start     Anchor // WindowBetween only: exclusive
 }
+
+// EndDate is the window's end as a run date.
+func (w Window) EndDate() *RunDate {
+	return &RunDate{Lit: w.EndLit, IsLit: w.EndIsLit, At: w.End, Shifts: w.EndShifts}
+}
+
+// UsesAnchor reports whether the window's end reads its End anchor (a
+// literal end does not).
+func (w Window) UsesAnchor() bool { return !w.EndIsLit }
 
 // Dates are the concrete dates of a run.
 type Dates struct {
@@ -186,8 +200,21 @@ func (d Dates) Date(a Anchor) time.Time {
 
 // Range returns the inclusive first and last dates of a resolved window.
 // For WindowEver, from is the zero time and hasFrom is false.
+//
+// A window ending after the as-of date (a literal or a forward shift) is
+// cut at the as-of date: nothing from the future is visible. Its number of
+// days (Days, for per_day) is still that of the whole window.
 func (w Window) Range(d Dates) (from, to time.Time, hasFrom bool) {
-	to = d.Date(w.End)
+	from, to, hasFrom = w.nominal(d)
+	if !d.AsOf.IsZero() && to.After(d.AsOf) {
+		to = d.AsOf
+	}
+	return from, to, hasFrom
+}
+
+// nominal is the window's range before the cut at the as-of date.
+func (w Window) nominal(d Dates) (from, to time.Time, hasFrom bool) {
+	to = w.EndDate().On(d)
 	switch w.Kind {
 	case WindowMonths:
 		first := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -202,7 +229,7 @@ func (w Window) Range(d Dates) (from, to time.Time, hasFrom bool) {
 
 // Days returns the number of days in a resolved window, or 0 for WindowEver.
 func (w Window) Days(d Dates) int {
-	from, to, ok := w.Range(d)
+	from, to, ok := w.nominal(d)
 	if !ok || to.Before(from) {
 		return 0
 	}
@@ -224,15 +251,16 @@ func (w Window) Months(d Dates) []time.Time {
 }
 
 func (w Window) String() string {
+	end := w.EndDate().String()
 	switch w.Kind {
 	case WindowMonths:
-		return fmt.Sprintf("months(%d,%s)", w.N, w.End)
+		return fmt.Sprintf("months(%d,%s)", w.N, end)
 	case WindowDays:
-		return fmt.Sprintf("days(%d,%s)", w.N, w.End)
+		return fmt.Sprintf("days(%d,%s)", w.N, end)
 	case WindowEver:
-		return fmt.Sprintf("ever(%s)", w.End)
+		return fmt.Sprintf("ever(%s)", end)
 	case WindowBetween:
-		return fmt.Sprintf("between(%s,%s)", w.Start, w.End)
+		return fmt.Sprintf("between(%s,%s)", w.Start, end)
 	}
 	return "window(?)"
 }
@@ -280,6 +308,24 @@ func writeKey(b *strings.Builder, e Expr) {
 		fmt.Fprintf(b, "registered@%s", e.At)
 	case *Age:
 		fmt.Fprintf(b, "age@%s", e.At)
+	case *RunDate:
+		b.WriteString(e.String())
+	case *DateShift:
+		b.WriteString("shift(")
+		writeKey(b, e.X)
+		b.WriteString("," + e.Shift.String() + ")")
+	case *DaysBetweenExpr:
+		b.WriteString("days_between(")
+		writeKey(b, e.A)
+		b.WriteString(",")
+		writeKey(b, e.B)
+		b.WriteString(")")
+	case *AgeAt:
+		b.WriteString("age_at(")
+		writeKey(b, e.X)
+		b.WriteString(")")
+	case *RegDate:
+		fmt.Fprintf(b, "%s@%s", e.Kind, e.At)
 	case *Aggregate:
 		fmt.Fprintf(b, "%s(%s:%s,%s", e.Op, e.Source, e.Codelist.Name, e.Window)
 		if e.Value != ValueNone {

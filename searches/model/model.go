@@ -192,7 +192,8 @@ type Measure struct {
 	Value *Agg
 	// Numerator and Denominator of a ratio.
 	Numerator, Denominator *Agg
-	// Per scales a ratio's denominator: value = numerator / (denominator / Per).
+	// Per scales a ratio's value: value = numerator / denominator x Per; the
+	// denominator stays the raw figure (MEASURES.md).
 	Per         float64
 	Stratify    []Dimension
 	Publishable bool

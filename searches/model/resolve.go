@@ -130,13 +130,30 @@ func (r *resolver) expr(e Expr, cur Anchor) Expr {
 		at := concrete(e.At, cur)
 		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
 		return &Age{At: at, P: e.P}
+	case *RunDate:
+		c := *e
+		c.At = concrete(e.At, cur)
+		if !c.IsLit && c.At == AnchorBaseline {
+			r.usesBaseline = true
+		}
+		return &c
+	case *DateShift:
+		return &DateShift{X: r.expr(e.X, cur), Shift: e.Shift, P: e.P}
+	case *DaysBetweenExpr:
+		return &DaysBetweenExpr{A: r.expr(e.A, cur), B: r.expr(e.B, cur), P: e.P}
+	case *AgeAt:
+		return &AgeAt{X: r.expr(e.X, cur), P: e.P}
+	case *RegDate:
+		at := concrete(e.At, cur)
+		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
+		return &RegDate{Kind: e.Kind, At: at, P: e.P}
 	case *Aggregate:
 		c := *e
 		c.Window.End = concrete(e.Window.End, cur)
 		if c.Window.Kind == WindowBetween {
 			c.Window.Start = concrete(e.Window.Start, cur)
 		}
-		if c.Window.End == AnchorBaseline || (c.Window.Kind == WindowBetween && c.Window.Start == AnchorBaseline) {
+		if (c.Window.UsesAnchor() && c.Window.End == AnchorBaseline) || (c.Window.Kind == WindowBetween && c.Window.Start == AnchorBaseline) {
 			r.usesBaseline = true
 		}
 		k := Key(&c)
@@ -168,6 +185,13 @@ func Walk(e Expr, f func(Expr)) {
 	case *Arith:
 		Walk(e.L, f)
 		Walk(e.R, f)
+	case *DateShift:
+		Walk(e.X, f)
+	case *DaysBetweenExpr:
+		Walk(e.A, f)
+		Walk(e.B, f)
+	case *AgeAt:
+		Walk(e.X, f)
 	case *VarRef:
 		Walk(e.Var.Expr, f)
 	}
@@ -193,4 +217,114 @@ func (s *Search) Variable(name string) *Variable {
 		}
 	}
 	return nil
+}
+
+// BaselineUse returns where a search first needs the run's baseline date — a
+// measure with at: baseline, an @baseline anchor, a window ending at or
+// starting after the baseline — and what uses it there, for messages that
+// say where to look. ok is false when no measure or worklist column needs a
+// baseline, so the search runs without one.
+func BaselineUse(s *Search) (pos Pos, what string, ok bool) {
+	u := &baselineUse{seen: map[*Variable]Anchor{}}
+	for _, m := range s.Measures {
+		at := concrete(m.At, AnchorAsOf)
+		if at == AnchorBaseline {
+			return m.Pos, "measure " + m.ID + " (at: baseline)", true
+		}
+		for _, a := range []*Agg{m.Value, m.Numerator, m.Denominator} {
+			if a == nil {
+				continue
+			}
+			aat := concrete(a.At, at)
+			if aat == AnchorBaseline {
+				return m.Pos, "measure " + m.ID + " (at: baseline)", true
+			}
+			for _, e := range []Expr{a.Where, a.Value} {
+				if u.expr(e, aat) {
+					return u.pos, u.what, true
+				}
+			}
+		}
+	}
+	if w := s.Worklist; w != nil {
+		if u.expr(w.Where, AnchorAsOf) {
+			return u.pos, u.what, true
+		}
+		for _, c := range w.Columns {
+			if u.expr(c.Expr, AnchorAsOf) {
+				return u.pos, u.what, true
+			}
+		}
+	}
+	return Pos{}, "", false
+}
+
+type baselineUse struct {
+	seen map[*Variable]Anchor
+	pos  Pos
+	what string
+}
+
+// expr reports whether e evaluated at cur reads the baseline date, noting
+// the first place that does.
+func (u *baselineUse) expr(e Expr, cur Anchor) bool {
+	found := func(p Pos, what string) bool {
+		u.pos, u.what = p, what
+		return true
+	}
+	switch e := e.(type) {
+	case nil:
+		return false
+	case *VarRef:
+		at := concrete(e.At, cur)
+		if e.At == AnchorBaseline {
+			return found(e.P, e.Var.Name+"@baseline")
+		}
+		if prev, ok := u.seen[e.Var]; ok && prev == at {
+			return false
+		}
+		u.seen[e.Var] = at
+		if at == AnchorBaseline {
+			return found(e.P, e.Var.Name+" evaluated at the baseline")
+		}
+		return u.expr(e.Var.Expr, at)
+	case *Not:
+		return u.expr(e.X, cur)
+	case *Logic:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Compare:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Arith:
+		return u.expr(e.L, cur) || u.expr(e.R, cur)
+	case *Registered:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "registered@baseline")
+		}
+	case *Age:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "age@baseline")
+		}
+	case *RunDate:
+		if !e.IsLit && concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, "baseline")
+		}
+	case *DateShift:
+		return u.expr(e.X, cur)
+	case *DaysBetweenExpr:
+		return u.expr(e.A, cur) || u.expr(e.B, cur)
+	case *AgeAt:
+		return u.expr(e.X, cur)
+	case *RegDate:
+		if concrete(e.At, cur) == AnchorBaseline {
+			return found(e.P, e.Kind.String()+"@baseline")
+		}
+	case *Aggregate:
+		if e.Window.UsesAnchor() && concrete(e.Window.End, cur) == AnchorBaseline {
+			return found(e.P, "a window ending at the baseline")
+		}
+		if e.Window.Kind == WindowBetween && concrete(e.Window.Start, cur) == AnchorBaseline {
+			return found(e.P, "a window after the baseline")
+		}
+	}
+	return false
 }

@@ -59,6 +59,22 @@ func (Dialect) Round(x string, places int) string {
 	return "CAST(ROUND(CAST(" + x + " AS numeric), " + strconv.Itoa(places) + ") AS double precision)"
 }
 
+// AddDays implements compile.Dialect.
+func (Dialect) AddDays(x string, n int) string {
+	return fmt.Sprintf("CAST(%s + %d AS date)", x, n)
+}
+
+// AddMonths implements compile.Dialect: adding an interval of months
+// clamps to the last day of a shorter month.
+func (Dialect) AddMonths(x string, n int) string {
+	return fmt.Sprintf("CAST(%s + INTERVAL '%d months' AS date)", x, n)
+}
+
+// DaysBetween implements compile.Dialect: date - date is whole days.
+func (Dialect) DaysBetween(a, b string) string {
+	return "(CAST(" + b + " AS date) - CAST(" + a + " AS date))"
+}
+
 // Year implements compile.Dialect.
 func (Dialect) Year(x string) string { return "CAST(EXTRACT(YEAR FROM " + x + ") AS integer)" }
 

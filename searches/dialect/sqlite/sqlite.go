@@ -57,6 +57,25 @@ func (Dialect) Year(x string) string { return "CAST(strftime('%Y', " + x + ") AS
 // MonthDay implements compile.Dialect.
 func (Dialect) MonthDay(x string) string { return "CAST(strftime('%m%d', " + x + ") AS INTEGER)" }
 
+// AddDays implements compile.Dialect.
+func (Dialect) AddDays(x string, n int) string {
+	return fmt.Sprintf("date(%s, '%+d days')", x, n)
+}
+
+// AddMonths implements compile.Dialect. SQLite's '+N months' rolls an
+// overflowing day into the next month (31 January + 1 month is 3 March),
+// so the day is added to the first of the target month and capped at
+// that month's last day.
+func (Dialect) AddMonths(x string, n int) string {
+	return fmt.Sprintf("min(date(%s, 'start of month', '%+d months', '+' || (CAST(strftime('%%d', %s) AS INTEGER) - 1) || ' days'), date(%s, 'start of month', '%+d months', '-1 day'))",
+		x, n, x, x, n+1)
+}
+
+// DaysBetween implements compile.Dialect.
+func (Dialect) DaysBetween(a, b string) string {
+	return "CAST(julianday(" + b + ") - julianday(" + a + ") AS INTEGER)"
+}
+
 // MonthKey implements compile.Dialect.
 func (Dialect) MonthKey(x string) string { return "strftime('%Y-%m', " + x + ")" }
 

@@ -68,6 +68,22 @@ func (Dialect) Round(x string, places int) string {
 	return "ROUND(" + x + ", " + strconv.Itoa(places) + ")"
 }
 
+// AddDays implements compile.Dialect.
+func (Dialect) AddDays(x string, n int) string {
+	return fmt.Sprintf("DATEADD(day, %d, %s)", n, x)
+}
+
+// AddMonths implements compile.Dialect: DATEADD clamps to the last day of
+// a shorter month.
+func (Dialect) AddMonths(x string, n int) string {
+	return fmt.Sprintf("DATEADD(month, %d, %s)", n, x)
+}
+
+// DaysBetween implements compile.Dialect.
+func (Dialect) DaysBetween(a, b string) string {
+	return "DATEDIFF(day, " + a + ", " + b + ")"
+}
+
 // Year implements compile.Dialect.
 func (Dialect) Year(x string) string { return "YEAR(" + x + ")" }
 

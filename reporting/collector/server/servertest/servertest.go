@@ -47,7 +47,7 @@ func MedsipDocument(practice, asOf string, f Figures) results.Document {
 			per = 1
 		}
 		if den != 0 {
-			m.Value = results.F(results.Round4(num / (den / per)))
+			m.Value = results.F(results.Round4(num / den * per))
 		}
 		return m
 	}

@@ -140,7 +140,7 @@ IF OBJECT_ID('tempdb..#steward_codes') IS NOT NULL DROP TABLE #steward_codes;
 -- statement 7 of 7: teardown
 IF OBJECT_ID('tempdb..#steward_refs') IS NOT NULL DROP TABLE #steward_refs;
 
--- case: per scales the denominator
+-- case: per scales the value, not the denominator
 -- dialect: sqlserver, profile: emis
 
 -- statement 1 of 7: setup
