@@ -44,8 +44,11 @@ verify "$DIST/steward-agent.exe"
 verify "$msi"
 tmp=$(mktemp -d)
 collector_pid=
+installed=
 cleanup() {
   if [ -n "$collector_pid" ]; then kill "$collector_pid" 2>/dev/null || true; fi
+  # A failed check purges what it installed, so the next run starts clean.
+  if [ -n "$installed" ]; then dpkg --purge steward-agent steward-collector >/dev/null 2>&1 || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -77,6 +80,7 @@ done
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 cfg=/etc/steward/agent.yaml ccfg=/etc/steward/collector.yaml
 
+installed=1
 dpkg -i "$agent_deb" "$collector_deb" >/dev/null
 say "installed $(dpkg-query -W -f='${Package} ${Version}, ' steward-agent steward-collector)"
 for spec in "steward-agent steward /var/lib/steward" "steward-collector steward-collector /var/lib/steward-collector"; do
@@ -190,6 +194,7 @@ dpkg -r steward-agent steward-collector >/dev/null
   fail "dpkg -r removed the config, the practice key or the account"
 say "dpkg -r kept $cfg, the practice key and the account"
 dpkg --purge steward-agent steward-collector >/dev/null
+installed=
 left=()
 for f in /usr/bin/steward-agent /usr/bin/steward-collector /lib/systemd/system/steward-agent.service \
   /lib/systemd/system/steward-collector.service /etc/steward /var/lib/steward /var/lib/steward-collector \
