@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/catalogue"
 	"github.com/nhs-steward/steward/reporting/collector/web"
+	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/collector/web/chart"
 	"github.com/nhs-steward/steward/reporting/spc"
 )
@@ -21,8 +25,10 @@ type practicePage struct {
 	Latest  string            `json:"latest"` // the "Latest figures as of ..." heading
 	Facts   map[string]string `json:"facts"`
 	Figures []struct {
-		ID    string   `json:"id"`
-		Cells []string `json:"cells"` // measure, kind, numerator, denominator, value
+		ID      string   `json:"id"`
+		Measure string   `json:"measure"` // data-measure: the id
+		IDTitle string   `json:"idTitle"` // the title attribute of the row's header: the id
+		Cells   []string `json:"cells"`   // measure title, numerator, denominator, value, pack version
 	} `json:"figures"`
 	Charts []chartDOM `json:"charts"`
 }
@@ -76,7 +82,7 @@ const readPracticePage = `(() => {
 		heading: text(document.querySelector('main h2')),
 		latest: text([...document.querySelectorAll('main h3')].find(h => h.textContent.startsWith('Latest figures'))),
 		facts,
-		figures: [...document.querySelectorAll('table.figures tbody tr')].map(tr => ({id: tr.id, cells: [...tr.cells].map(text)})),
+		figures: [...document.querySelectorAll('table.figures tbody tr')].map(tr => ({id: tr.id, measure: tr.dataset.measure, idTitle: tr.cells[0].getAttribute('title'), cells: [...tr.cells].map(text)})),
 		charts: [...document.querySelectorAll('section.chart')].map(s => {
 			const svg = s.querySelector('svg');
 			return {
@@ -139,7 +145,7 @@ func checkPracticePage(t *testing.T, f *fixture, ods string, page practicePage) 
 	if want := seed.name + " (" + ods + ")"; page.Heading != want {
 		t.Errorf("%s: heading %q, want %q", ods, page.Heading, want)
 	}
-	if want := "as of " + last.asOf; !strings.HasSuffix(page.Latest, want) {
+	if want := "as of " + web.Month(last.asOf); !strings.HasSuffix(page.Latest, want) {
 		t.Errorf("%s: %q, want the figures %s", ods, page.Latest, want)
 	}
 	if page.Facts["ICB"] != seed.icb {
@@ -174,13 +180,35 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 	if len(page.Figures) != len(stored.Measures) || len(stored.Measures) != len(sent.Measures) {
 		t.Errorf("%s: %d figures shown, %d stored, %d sent", ods, len(page.Figures), len(stored.Measures), len(sent.Measures))
 	}
+	// Issue #19: measures by their titles in the pack's order (the id in
+	// the title attribute), figures with separators and units, ratios as
+	// percentages; no "Kind" column.
+	spec, err := catalogue.New(nil, nil).Lookup(pack, stored.PackVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ms := range spec.Measures {
+		if slices.ContainsFunc(stored.Measures, func(m collector.MeasureRow) bool { return m.MeasureID == ms.ID }) {
+			order = append(order, ms.ID)
+		}
+	}
+	var shownOrder []string
 	shown := map[string][]string{}
 	for _, r := range page.Figures {
-		shown[strings.TrimPrefix(r.ID, "figure-")] = r.Cells
+		id := strings.TrimPrefix(r.ID, "figure-")
+		shown[id] = r.Cells
+		shownOrder = append(shownOrder, id)
+		if r.Measure != id || r.IDTitle != id {
+			t.Errorf("%s: row %s has data-measure %q and title %q, want the id", ods, r.ID, r.Measure, r.IDTitle)
+		}
+	}
+	if !slices.Equal(shownOrder, order) {
+		t.Errorf("%s: measures shown in the order %v, the pack's is %v", ods, shownOrder, order)
 	}
 	for _, m := range stored.Measures {
 		cells, ok := shown[m.MeasureID]
-		if !ok || len(cells) != 6 {
+		if !ok || len(cells) != 5 {
 			t.Errorf("%s: no figure row for %s (%v)", ods, m.MeasureID, cells)
 			continue
 		}
@@ -189,28 +217,46 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 			t.Errorf("%s: %s stored as %v (%v/%v), sent %+v", ods, m.MeasureID, fmtValue(m.Value), fmtValue(m.Numerator), fmtValue(m.Denominator), s)
 		}
 		for j, want := range []*float64{m.Numerator, m.Denominator, m.Value} {
-			if got := cells[2+j]; !sameText(got, want) {
+			if got := cells[1+j]; !sameText(got, want) {
 				t.Errorf("%s: %s %s shown as %q, stored %s", ods, m.MeasureID, []string{"numerator", "denominator", "value"}[j], got, fmtValue(want))
 			}
 		}
-		if cells[0] != m.MeasureID || cells[1] != m.Kind {
-			t.Errorf("%s: row %v, want measure %s of kind %s", ods, cells, m.MeasureID, m.Kind)
+		if title := measureTitle(spec, m.MeasureID); cells[0] != title {
+			t.Errorf("%s: row %v, want measure %s titled %q", ods, cells, m.MeasureID, title)
 		}
-		if cells[5] != m.PackVersion {
-			t.Errorf("%s: %s shows pack version %q, stored %q", ods, m.MeasureID, cells[5], m.PackVersion)
+		if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !strings.HasSuffix(cells[3], "%") {
+			t.Errorf("%s: proportion %s shown as %q, want a percentage", ods, m.MeasureID, cells[3])
+		}
+		if cells[4] != m.PackVersion {
+			t.Errorf("%s: %s shows pack version %q, stored %q", ods, m.MeasureID, cells[4], m.PackVersion)
+		}
+	}
+	for id, want := range map[string]string{"ome_total_mg": " mg OME", "ome_per_1000": " mg OME per 1,000 adults", "long_term": " patients"} {
+		if v := shown[id]; len(v) == 5 && !strings.HasSuffix(v[3], want) {
+			t.Errorf("%s: %s shown as %q, want the unit%s", ods, id, v[3], want)
 		}
 	}
 }
 
+func measureTitle(spec *results.PackSpec, id string) string {
+	for _, m := range spec.Measures {
+		if m.ID == id {
+			return m.Title
+		}
+	}
+	return id
+}
+
 func same(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-// sameText reports whether a figure cell shows v exactly ("" for none).
+// sameText reports whether a figure cell shows v to the precision it
+// shows ("" for none), its unit after the number.
 func sameText(text string, v *float64) bool {
 	if v == nil {
 		return text == "" || text == "—"
 	}
-	got, err := strconv.ParseFloat(text, 64)
-	return err == nil && got == *v
+	num, _, _ := strings.Cut(text, " ")
+	return shows(num, *v)
 }
 
 // checkChart checks one run chart against the stored series: its points,

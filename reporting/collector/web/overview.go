@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,10 +65,11 @@ func (r OverviewRow) Figure(id string) string {
 	if !ok {
 		return "—"
 	}
-	if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !m.Suppressed {
-		return strconv.FormatFloat(*m.Value*100, 'f', 1, 64) + "%"
+	u := UnitOf(m.MeasureID, m.Kind, m.Per, nil)
+	if m.Suppressed || m.Value == nil {
+		return FormatFigure(m.Value, m.Suppressed, u)
 	}
-	return formatValue(m.Value, m.Suppressed)
+	return FormatNumber(*m.Value, u) // the unit is in the column's heading
 }
 
 // OverviewView is the data of the overview page.

@@ -75,7 +75,7 @@ type PracticeView struct {
 	Heartbeat *collector.Heartbeat
 	Pack      string
 	AsOf      string // latest as-of date with figures, "" if none
-	Figures   []collector.MeasureRow
+	Figures   []FigureView // in the pack's order, titled from it
 	Charts    []ChartView
 	Payments  []PaymentView
 	// Corrections are the documents the practice resent to correct a
@@ -185,7 +185,7 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
-		v.Figures = sub.Measures
+		v.Figures = figures(w.spec(pack, sub.PackVersion), sub.Measures)
 		v.FiguresVersion = sub.PackVersion
 		if rel, ok := published[sub.PackVersion]; ok {
 			v.FiguresWithdrawn = rel.Withdrawn

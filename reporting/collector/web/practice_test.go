@@ -72,7 +72,7 @@ func TestPracticePage(t *testing.T) {
 		t.Fatalf("GET /practices/Y01111 as ana = %d %s", rec.Code, rec.Body)
 	}
 	body := rec.Body.String()
-	for _, want := range []string{"Riverside Surgery", "QWE", "2025-03-04 05:06 UTC", "as of " + last} {
+	for _, want := range []string{"Riverside Surgery", "QWE", "4 March 2025, 05:06 UTC", "as of <time datetime=\"" + last + "\">" + Month(last) + "</time>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -92,14 +92,16 @@ func TestPracticePage(t *testing.T) {
 	// The figures are those of the latest submission.
 	latest := f.subs[len(f.subs)-1]
 	for _, m := range latest.Measures {
-		row := fmt.Sprintf(`<tr id="figure-%s"><td>%s</td>`, m.MeasureID, m.MeasureID)
+		// Shown by title (here, with no pack catalogue, the id) in a
+		// row header, the id in its title attribute.
+		row := fmt.Sprintf(`<tr id="figure-%s" data-measure="%s" data-kind="%s"><th scope="row" title="%s">%s</th>`, m.MeasureID, m.MeasureID, m.Kind, m.MeasureID, m.MeasureID)
 		i := strings.Index(body, row)
 		if i < 0 {
 			t.Errorf("no figure row for %s", m.MeasureID)
 			continue
 		}
 		end := strings.Index(body[i:], "</tr>")
-		want := `<td class="value">` + formatValue(m.Value, m.Suppressed) + `</td>`
+		want := `<td class="value">` + FormatFigure(m.Value, m.Suppressed, UnitOf(m.MeasureID, m.Kind, m.Per, nil)) + `</td>`
 		if !strings.Contains(body[i:i+end], want) {
 			t.Errorf("figure %s: %s, want %s", m.MeasureID, body[i:i+end], want)
 		}

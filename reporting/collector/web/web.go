@@ -18,12 +18,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
@@ -72,6 +72,21 @@ type Options struct {
 	// CheckPassword checks a password against an encoded hash; nil:
 	// auth.CheckPassword. Tests count its calls.
 	CheckPassword func(encoded, password string) error
+	// Packs gives the titles, order and scales of each pack version's
+	// measures; nil: measures are shown by their ids, in the order stored.
+	Packs Packs
+	// ServiceName is the name in the page header; "" gives
+	// DefaultServiceName.
+	ServiceName string
+}
+
+// DefaultServiceName is the header's name of the service.
+const DefaultServiceName = "Steward: opioid harm reduction"
+
+// Packs looks up a pack version's spec; the server's catalogue
+// implements it.
+type Packs interface {
+	Lookup(id, version string) (*results.PackSpec, error)
 }
 
 // Web serves the browser pages.
@@ -120,32 +135,28 @@ func parsePages() map[string]*template.Template {
 	if err != nil {
 		panic(err)
 	}
-	funcs := template.FuncMap{"agentNotes": AgentNotes, "date": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	}, "num": formatValue, "pence": func(v any) string {
-		switch p := v.(type) {
-		case int64:
-			return schemes.FormatPence(p)
-		case *int64:
-			if p != nil {
-				return schemes.FormatPence(*p)
+	funcs := template.FuncMap{"agentNotes": AgentNotes, "date": When, "month": Month, "money": Money,
+		"num": formatValue, "pence": func(v any) string {
+			switch p := v.(type) {
+			case int64:
+				return Pounds(p)
+			case *int64:
+				if p != nil {
+					return Pounds(*p)
+				}
 			}
-		}
-		return ""
-	}, "fixed": func(f *schemes.Fixed) string {
-		if f == nil {
 			return ""
-		}
-		return f.String()
-	}, "int": func(p *int64) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.FormatInt(*p, 10)
-	}}
+		}, "fixed": func(f *schemes.Fixed) string {
+			if f == nil {
+				return ""
+			}
+			return f.String()
+		}, "int": func(p *int64) string {
+			if p == nil {
+				return ""
+			}
+			return Thousands(float64(*p), 0)
+		}, "thousands": func(v float64) string { return Thousands(v, 0) }}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
