@@ -14,8 +14,8 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/catalogue"
 	"github.com/nhs-steward/steward/reporting/collector/web"
-	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/collector/web/chart"
+	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/spc"
 )
 

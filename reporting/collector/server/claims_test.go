@@ -106,7 +106,7 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		page := string(body)
 		for _, c := range []struct{ ods, field, want string }{
 			{"Y01001", "status", "ok"},
-			{"Y01001", "as_of", "2027-03-31"},
+			{"Y01001", "as_of", `<time datetime="2027-03-31">March 2027</time>`},
 			{"Y01001", "long_term", "40"},
 			{"Y01001", "long_term_reviewed", "75.0%"},
 			{"Y01001", "gateway", "pass"},

@@ -58,7 +58,7 @@ func TestPracticePageAndMeasureReport(t *testing.T) {
 			t.Fatalf("page = %d %s", resp.StatusCode, body)
 		}
 		page := string(body)
-		if !strings.Contains(page, "<svg") || !strings.Contains(page, "as of 2026-03-31") {
+		if !strings.Contains(page, "<svg") || !strings.Contains(page, `as of <time datetime="2026-03-31">March 2026</time>`) {
 			t.Fatalf("page lacks the chart or the latest date:\n%s", page)
 		}
 		cur, err := e.db.CurrentSubmission(ctx, "Y01234", "medsip", "2026-03-31")

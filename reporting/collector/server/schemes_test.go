@@ -161,7 +161,7 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 		}
 		_, body = december.getAs(t, analyst, "/")
 		page := string(body)
-		if got := summary(page); !strings.HasPrefix(got, sc.Title+", 2026-11 (figures as of 2026-11-30") || !strings.Contains(got, "0 declared") || !strings.Contains(got, "1 closed with nothing payable") {
+		if got := summary(page); !strings.HasPrefix(got, sc.Title+", November 2026 (figures as of November 2026") || !strings.Contains(got, "0 declared") || !strings.Contains(got, "1 closed with nothing payable") {
 			t.Fatalf("overview in December: %s", got)
 		}
 		if got := cell(t, page, "Y01001", "claim"); got != "closed" {

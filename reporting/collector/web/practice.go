@@ -74,7 +74,7 @@ type PracticeView struct {
 	Practice  collector.Practice
 	Heartbeat *collector.Heartbeat
 	Pack      string
-	AsOf      string // latest as-of date with figures, "" if none
+	AsOf      string       // latest as-of date with figures, "" if none
 	Figures   []FigureView // in the pack's order, titled from it
 	Charts    []ChartView
 	Payments  []PaymentView
