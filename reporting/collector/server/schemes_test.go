@@ -184,7 +184,7 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 
 		// After the scheme year the overview opens on its last period.
 		_, body = e.atClock(t, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)).getAs(t, analyst, "/")
-		if got := summary(string(body)); !strings.HasPrefix(got, sc.Title+", 2027-03 (figures as of 2027-03-31") {
+		if got := summary(string(body)); !strings.HasPrefix(got, sc.Title+", March 2027 (figures as of March 2027") {
 			t.Fatalf("overview after the year: %s", got)
 		}
 		// Before its first month has ended there is nothing to open on.
