@@ -430,6 +430,15 @@ func (e *routesEnv) cases(t *testing.T) []inputCase {
 		add("GET /practices/{ods}", n+" as ?pack", func(t *testing.T) *http.Request {
 			return e.get(t, "/practices/Y01001?pack="+url.QueryEscape(v), true)
 		})
+		add("GET /practices/{ods}/series/{measure}", n+" as the practice", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/"+pv+"/series/long_term", true)
+		})
+		add("GET /practices/{ods}/series/{measure}", n+" as the measure", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/Y01001/series/"+pv, true)
+		})
+		add("GET /practices/{ods}/series/{measure}", n+" as ?pack", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/Y01001/series/long_term?pack="+url.QueryEscape(v), true)
+		})
 		for _, field := range []string{"scheme", "period", "practice", "to", "reason", "version"} {
 			add("POST /claims/move", n+" as the "+field, func(t *testing.T) *http.Request {
 				f := url.Values{"scheme": {e.scID}, "period": {"2027-03"}, "practice": {"Y01001"}, "to": {"paid"}, "version": {"1"}}

@@ -182,6 +182,7 @@ func (w *Web) Routes() []Route {
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
+		{"GET", "/practices/{ods}/series/{measure}", w.RequireUser(w.series)},
 		{"POST", "/claims/move", w.RequireUser(w.moveClaim)},
 		{"GET", "/v1/practices/{ods}/measure-reports/{as_of}", w.RequireUser(w.measureReport)},
 	}
