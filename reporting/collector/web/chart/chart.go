@@ -200,4 +200,3 @@ func num(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
-
