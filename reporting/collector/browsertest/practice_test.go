@@ -86,8 +86,8 @@ const readPracticePage = `(() => {
 	const facts = {};
 	for (const dt of document.querySelectorAll('dl.facts dt')) facts[text(dt)] = text(dt.nextElementSibling);
 	return {
-		heading: text(document.querySelector('main h2')),
-		latest: text([...document.querySelectorAll('main h3')].find(h => h.textContent.startsWith('Latest figures'))),
+		heading: text(document.querySelector('main h1')),
+		latest: text([...document.querySelectorAll('main h2')].find(h => h.textContent.startsWith('Latest figures'))),
 		facts,
 		figures: [...document.querySelectorAll('table.figures tbody tr')].map(tr => ({id: tr.id, measure: tr.dataset.measure, idTitle: tr.cells[0].getAttribute('title'), cells: [...tr.cells].map(text)})),
 		charts: [...document.querySelectorAll('section.chart')].map(s => {

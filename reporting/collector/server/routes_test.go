@@ -430,6 +430,14 @@ func (e *routesEnv) cases(t *testing.T) []inputCase {
 		add("GET /practices/{ods}", n+" as ?pack", func(t *testing.T) *http.Request {
 			return e.get(t, "/practices/Y01001?pack="+url.QueryEscape(v), true)
 		})
+		add("GET /static/{path...}", n+" as the path", func(t *testing.T) *http.Request {
+			return e.get(t, "/static/"+pv, false)
+		})
+		add("GET /static/{path...}", n+" under nhsuk-frontend", func(t *testing.T) *http.Request {
+			return e.get(t, "/static/nhsuk-frontend/"+pv, false)
+		})
+		cs = append(cs, inputCase{route: "GET /help", name: n + " in the query", ignored: true,
+			req: func(t *testing.T) *http.Request { return e.get(t, "/help?x="+url.QueryEscape(v), true) }})
 		add("GET /practices/{ods}/series/{measure}", n+" as the practice", func(t *testing.T) *http.Request {
 			return e.get(t, "/practices/"+pv+"/series/long_term", true)
 		})

@@ -172,13 +172,13 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 		}
 		// The practice manager sees the closed claim, why, and no button.
 		_, body = december.getAs(t, pm, "/practices/Y01001")
-		section := regexp.MustCompile(`(?s)<section class="claim" id="claim-` + sc.ID + `-2026-11".*?</section>`).FindString(string(body))
+		section := regexp.MustCompile(`(?s)<section class="claim[^"]*" id="claim-` + sc.ID + `-2026-11".*?</section>`).FindString(string(body))
 		if section == "" || strings.Contains(section, "Mark ") || strings.Contains(section, `action="/claims/move"`) ||
 			!strings.Contains(section, `data-field="claim">closed`) || !strings.Contains(section, "Closed: nothing to sign off (nothing payable: no element is payable in 2026-11") {
 			t.Fatalf("practice page's November claim:\n%s", section)
 		}
 		// March, still to come, offers its buttons only when asked for.
-		if !strings.Contains(string(body), `value="declared">Mark declared`) {
+		if !strings.Contains(string(body), `value="declared">Declare the claim`) {
 			t.Fatalf("the payable March claim offers no declare button:\n%s", body)
 		}
 
@@ -206,7 +206,7 @@ func TestMoveOnRetiredScheme(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp, body := e.postAs(t, pm, "/claims/move", map[string][]string{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"},
-			"to": {"declared"}, "version": {"1"}})
+			"to": {"declared"}, "version": {"1"}, "confirm": {"yes"}})
 		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "retired") {
 			t.Fatalf("move on a retired scheme = %d %s", resp.StatusCode, body)
 		}

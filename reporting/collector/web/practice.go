@@ -8,6 +8,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -244,7 +245,7 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v})
+	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v, Flash: movedFlash(r.URL.Query(), v.Payments)})
 }
 
 func chartView(m ChartMeasure, rows []collector.MeasureRow, published map[string]bundle.TargetCustom, target *float64) (ChartView, error) {
@@ -313,6 +314,24 @@ func pointClass(p spc.PointResult) string {
 		return "common cause"
 	}
 	return "run chart: no limits"
+}
+
+// movedFlash is the success message after a claim moved: the move's
+// redirect names the state, scheme and period, and the message is shown
+// only when the claim is in that state now.
+func movedFlash(q url.Values, pays []PaymentView) string {
+	to := q.Get("moved")
+	if to == "" {
+		return ""
+	}
+	for _, pv := range pays {
+		if pv.Scheme.ID == q.Get("scheme") && pv.Period == q.Get("period") && string(pv.Result.State) == to {
+			what := map[string]string{"declared": "declared: the ICB will now review it for approval", "approved": "approved: finance will now pay it",
+				"paid": "marked as paid", "calculated": "sent back to calculated: the practice can declare it again"}[to]
+			return fmt.Sprintf("The claim under %s for %s (%s) is %s.", pv.Scheme.Title, Month(pv.Period), Money(pv.Result.TotalPence), what)
+		}
+	}
+	return ""
 }
 
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {

@@ -106,6 +106,30 @@ type Web struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
+// staticFS holds the stylesheets and scripts the pages load: the vendored
+// NHS.UK frontend (static/nhsuk-frontend/README.md) and Steward's own.
+//
+//go:embed static
+var staticFS embed.FS
+
+// staticFiles serves GET /static/{path...}: the embedded files, cached
+// for a day; anything else is 404.
+func (w *Web) staticFiles(rw http.ResponseWriter, r *http.Request) {
+	sub, _ := fs.Sub(staticFS, "static")
+	name := r.PathValue("path")
+	if !fs.ValidPath(name) || strings.HasSuffix(name, "/") || name == "." {
+		http.NotFound(rw, r)
+		return
+	}
+	if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+		http.NotFound(rw, r)
+		return
+	}
+	rw.Header().Set("Cache-Control", "public, max-age=86400")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeFileFS(rw, r, sub, name)
+}
+
 // New returns the web side. It panics if the embedded templates do not
 // parse, which a test catches.
 func New(opts Options) *Web {
@@ -178,6 +202,8 @@ type Route struct {
 func (w *Web) Routes() []Route {
 	return []Route{
 		{"GET", "/login", w.loginForm},
+		{"GET", "/static/{path...}", w.staticFiles},
+		{"GET", "/help", w.RequireUser(w.help)},
 		{"POST", "/login", w.login},
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
@@ -195,7 +221,33 @@ type Page struct {
 	CSRF  string // put in every form as csrf_token
 	Error string
 	Data  any
+	// Service is the header's service name; Nav its links (for a signed-in
+	// user); Flash a success message at the top of the page.
+	Service string
+	Nav     []NavLink
+	Flash   string
 }
+
+// NavLink is one link of the header's navigation.
+type NavLink struct {
+	Href, Text string
+	Current    bool
+}
+
+// navFor lists the header's links, marking the one for path.
+func navFor(path string) []NavLink {
+	links := []NavLink{{Href: "/", Text: "Practices"}, {Href: "/help", Text: "How to read this dashboard"}}
+	for i := range links {
+		links[i].Current = links[i].Href == path
+	}
+	return links
+}
+
+// ContentSecurityPolicy is the policy of every page: everything from the
+// collector itself (the NHS.UK frontend is served from /static/), data:
+// images for the stylesheet's icons, no inline scripts or styles, no
+// framing, forms only to the collector.
+const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
 // Render writes the page template name with p.
 func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name string, p Page) {
@@ -211,8 +263,14 @@ func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name s
 	if p.CSRF == "" {
 		p.CSRF = CSRFFrom(r.Context())
 	}
+	if p.Service = w.opts.ServiceName; p.Service == "" {
+		p.Service = DefaultServiceName
+	}
+	if p.User != nil && p.Nav == nil {
+		p.Nav = navFor(r.URL.Path)
+	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rw.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 	rw.WriteHeader(status)
 	if err := t.Execute(rw, p); err != nil {
 		w.log.Error("render page", "template", name, "err", err)
