@@ -47,6 +47,7 @@ const (
 // practiceSeed is one practice and the monthly figures its agent submits.
 type practiceSeed struct {
 	ods, name, icb string
+	pcn            string // primary care network, "" for none
 	months         []month
 	heartbeat      bool
 }
@@ -135,8 +136,8 @@ func shortSeries(from time.Month, longTerm ...float64) []month {
 }
 
 var seeds = []practiceSeed{
-	{ods: odsLong, name: "Riverside Surgery", icb: icbA, months: longSeries(), heartbeat: true},
-	{ods: odsShort, name: "Hill & Dale Medical Centre", icb: icbA, months: shortSeries(time.July, 30, 32, 31, 29, 33, 30)},
+	{ods: odsLong, name: "Riverside Surgery", icb: icbA, pcn: "Riverside PCN", months: longSeries(), heartbeat: true},
+	{ods: odsShort, name: "Hill & Dale Medical Centre", icb: icbA, pcn: "Uplands PCN", months: shortSeries(time.July, 30, 32, 31, 29, 33, 30)},
 	{ods: odsOther, name: "Seaview Practice", icb: icbB, months: shortSeries(time.October, 55, 57, 56)},
 }
 
@@ -224,7 +225,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) seed(t *testing.T, s practiceSeed) {
 	t.Helper()
 	ctx := t.Context()
-	if err := f.db.AddPractice(ctx, collector.Practice{ODS: s.ods, Name: s.name, ICB: s.icb}, "test"); err != nil {
+	if err := f.db.AddPractice(ctx, collector.Practice{ODS: s.ods, Name: s.name, ICB: s.icb, PCN: s.pcn}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	code, err := auth.NewEnrolmentCode()

@@ -89,3 +89,26 @@ func TestNoMovesWhy(t *testing.T) {
 		}
 	}
 }
+
+// The ICB view renders whole for an analyst (a template error would cut
+// the page short) and is refused to a practice user.
+func TestICBViewRenders(t *testing.T) {
+	f, _, h := newFake(t)
+	addSeries(t, f, "Y01111", 18)
+	rec := get(t, h, f, 1, "/icb")
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(body), "</html>") {
+		t.Fatalf("GET /icb = %d, complete page: %v", rec.Code, strings.HasSuffix(strings.TrimSpace(body), "</html>"))
+	}
+	for _, m := range ICBMeasures {
+		if !strings.Contains(body, `id="icb-`+m.ID+`"`) {
+			t.Errorf("no section for %s", m.ID)
+		}
+	}
+	if !strings.Contains(body, `class="funnel-chart"`) || !strings.Contains(body, `class="ranked-chart"`) {
+		t.Error("no funnel plot or ranking")
+	}
+	if rec := get(t, h, f, 1, "/icb?pcn=Nowhere"); rec.Code != http.StatusBadRequest {
+		t.Errorf("unknown PCN = %d", rec.Code)
+	}
+}

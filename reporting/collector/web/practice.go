@@ -49,6 +49,14 @@ var PracticeCharts = []ChartMeasure{
 	{"ome_per_1000", "Oral morphine equivalent per 1,000 adults", spc.LowerIsBetter, "mg OME per 1,000 adults", "ratio", 1000},
 }
 
+// Better says which way is better, in words.
+func (m ChartMeasure) Better() string {
+	if m.Improvement == spc.HigherIsBetter {
+		return "higher is better"
+	}
+	return "lower is better"
+}
+
 // Unit is the measure's unit.
 func (m ChartMeasure) Unit() Unit { return UnitOf(m.ID, m.Kind, m.Per, nil) }
 

@@ -43,6 +43,8 @@ type Store interface {
 	CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error)
 	LatestMeasures(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
 	SubmissionHistory(ctx context.Context, f store.SubmissionFilter) ([]collector.Submission, error)
+	ICBMeasureRows(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
+	ICBDocuments(ctx context.Context, pack, icb, asOf string) ([]store.StoredDocument, error)
 }
 
 // Cookie and form names.
@@ -207,6 +209,7 @@ func (w *Web) Routes() []Route {
 		{"POST", "/login", w.login},
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
+		{"GET", "/icb", w.RequireUser(w.icbView)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
 		{"GET", "/practices/{ods}/series/{measure}", w.RequireUser(w.series)},
 		{"POST", "/claims/move", w.RequireUser(w.moveClaim)},
@@ -235,8 +238,12 @@ type NavLink struct {
 }
 
 // navFor lists the header's links, marking the one for path.
-func navFor(path string) []NavLink {
-	links := []NavLink{{Href: "/", Text: "Practices"}, {Href: "/help", Text: "How to read this dashboard"}}
+func navFor(path string, u *collector.User) []NavLink {
+	links := []NavLink{{Href: "/", Text: "Practices"}}
+	if u.Role == collector.RoleAdmin || u.Role == collector.RoleICBAnalyst {
+		links = append(links, NavLink{Href: "/icb", Text: "ICB view"})
+	}
+	links = append(links, NavLink{Href: "/help", Text: "How to read this dashboard"})
 	for i := range links {
 		links[i].Current = links[i].Href == path
 	}
@@ -267,7 +274,7 @@ func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name s
 		p.Service = DefaultServiceName
 	}
 	if p.User != nil && p.Nav == nil {
-		p.Nav = navFor(r.URL.Path)
+		p.Nav = navFor(r.URL.Path, p.User)
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
