@@ -2,6 +2,7 @@ package browsertest_test
 
 import (
 	"context"
+	"math"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -158,7 +159,28 @@ func (m month) document(ods string) results.Document {
 		Eligible: m.eligible, LongTerm: m.longTerm, HighDose: m.highDose, Reviewed: m.reviewed, OMEmg: m.omeMg})
 	d.Baseline = "2023-03-31"
 	d.Producer.Version = agentVersion
+	for i := range d.Measures {
+		if m := &d.Measures[i]; m.ID == "long_term" || m.ID == "high_dose" {
+			m.Strata = strata(*m.Value)
+		}
+	}
 	return d
+}
+
+// strata are disclosure-controlled breakdowns of a count of n as a
+// practice's agent sends them: cells rounded to 5, small ones suppressed
+// and a complementary one suppressed beside each, zeros shown.
+func strata(n float64) []results.Strata {
+	r5 := func(f float64) *float64 { v := math.Round(n*f/5) * 5; return &v }
+	zero := 0.0
+	supp := func(reason string) results.Cell { return results.Cell{Suppressed: true, Reason: reason} }
+	cell := func(s string, c results.Cell) results.Cell { c.Stratum = s; return c }
+	val := func(s string, v *float64) results.Cell { return results.Cell{Stratum: s, Value: v} }
+	return []results.Strata{
+		{Dimension: "sex", Cells: []results.Cell{val("F", r5(0.6)), val("M", r5(0.4)), val("U", &zero)}},
+		{Dimension: "age_band", Cells: []results.Cell{val("under_18", &zero), cell("18-39", supp("small")), val("40-64", r5(0.5)), val("65-79", r5(0.3)), cell("80+", supp("complementary"))}},
+		{Dimension: "imd_quintile", Cells: []results.Cell{val("1", r5(0.35)), val("2", r5(0.25)), cell("3", supp("small")), cell("4", supp("complementary")), val("5", r5(0.15)), val("unknown", &zero)}},
+	}
 }
 
 // fixture is a running collector and its store.

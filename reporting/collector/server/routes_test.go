@@ -436,6 +436,11 @@ func (e *routesEnv) cases(t *testing.T) []inputCase {
 		add("GET /static/{path...}", n+" under nhsuk-frontend", func(t *testing.T) *http.Request {
 			return e.get(t, "/static/nhsuk-frontend/"+pv, false)
 		})
+		for _, q := range []string{"measure", "icb"} {
+			add("GET /equity", n+" as ?"+q, func(t *testing.T) *http.Request {
+				return e.get(t, "/equity?"+q+"="+url.QueryEscape(v), true)
+			})
+		}
 		for _, q := range []string{"icb", "pcn"} {
 			add("GET /icb", n+" as ?"+q, func(t *testing.T) *http.Request {
 				return e.get(t, "/icb?"+q+"="+url.QueryEscape(v), true)

@@ -112,3 +112,26 @@ func TestICBViewRenders(t *testing.T) {
 		t.Errorf("unknown PCN = %d", rec.Code)
 	}
 }
+
+// A suppressed stratum is never shown as zero.
+func TestEquityCellText(t *testing.T) {
+	for _, c := range []struct {
+		cell EquityCell
+		want string
+	}{
+		{EquityCell{Published: 0, Suppressed: 2, Reporting: 2}, "suppressed"},
+		{EquityCell{Published: 15, Suppressed: 1, Reporting: 2}, "at least 15"},
+		{EquityCell{Published: 0, Reporting: 2}, "0"},
+		{EquityCell{Published: 1234, Reporting: 3}, "1,234"},
+		{EquityCell{}, "—"},
+	} {
+		if got := c.cell.Text(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.cell, got, c.want)
+		}
+	}
+	f, _, h := newFake(t)
+	addSeries(t, f, "Y01111", 3)
+	if rec := get(t, h, f, 1, "/equity"); rec.Code != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(rec.Body.String()), "</html>") {
+		t.Errorf("GET /equity = %d", rec.Code)
+	}
+}

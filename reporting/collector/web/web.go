@@ -210,6 +210,7 @@ func (w *Web) Routes() []Route {
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
 		{"GET", "/icb", w.RequireUser(w.icbView)},
+		{"GET", "/equity", w.RequireUser(w.equity)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
 		{"GET", "/practices/{ods}/series/{measure}", w.RequireUser(w.series)},
 		{"POST", "/claims/move", w.RequireUser(w.moveClaim)},
@@ -241,7 +242,7 @@ type NavLink struct {
 func navFor(path string, u *collector.User) []NavLink {
 	links := []NavLink{{Href: "/", Text: "Practices"}}
 	if u.Role == collector.RoleAdmin || u.Role == collector.RoleICBAnalyst {
-		links = append(links, NavLink{Href: "/icb", Text: "ICB view"})
+		links = append(links, NavLink{Href: "/icb", Text: "ICB view"}, NavLink{Href: "/equity", Text: "Equity"})
 	}
 	links = append(links, NavLink{Href: "/help", Text: "How to read this dashboard"})
 	for i := range links {
