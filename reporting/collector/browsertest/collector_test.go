@@ -2,11 +2,11 @@ package browsertest_test
 
 import (
 	"context"
-	"math"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net"
 	"path/filepath"
 	"sync"
