@@ -210,8 +210,11 @@ func (b *browser) cookie(name string) *network.Cookie {
 
 // screenshot saves a full-page PNG of the tab as name.png in t's artifact
 // directory, checks that it decodes and is not blank, and returns its size.
+// Every page screenshotted is first checked with axe-core (issue #19): a
+// serious or critical accessibility violation fails the test.
 func (b *browser) screenshot(t *testing.T, name string) image.Point {
 	t.Helper()
+	b.axe(t, name)
 	data := run(b, "screenshot "+name, chromedp.FullScreenshot(100)) // quality 100: PNG
 	path := filepath.Join(t.ArtifactDir(), name+".png")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
