@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/nhs-steward/steward/reporting/results"
 )
 
@@ -99,4 +101,10 @@ func TestEquityView(t *testing.T) {
 	if resp := b.open("/equity?measure=ome_per_1000"); resp.Status != http.StatusBadRequest {
 		t.Errorf("an unstratified measure: %d", resp.Status)
 	}
+	// The help page, linked from every page's header.
+	b.open("/")
+	if resp := b.submit("follow the help link", chromedp.Click(chromedp.CSS(`header a[href="/help"]`))); resp.Status != http.StatusOK || !strings.Contains(b.text(), "Making Data Count") {
+		t.Fatalf("help: %d", resp.Status)
+	}
+	b.screenshot(t, "help")
 }
