@@ -22,12 +22,14 @@ type icbPage struct {
 		Shown    string `json:"shown"`    // the ICB figure as shown
 		FunnelP  string `json:"funnelP"`  // the funnel's centre, "" for a ranking
 		Points   []struct {
-			ODS  string  `json:"ods"`
-			N    float64 `json:"n"`
-			P    float64 `json:"p"`
-			Band string  `json:"band"`
-			Side string  `json:"side"`
-			Fill string  `json:"fill"`
+			ODS    string  `json:"ods"`
+			N      float64 `json:"n"`
+			P      float64 `json:"p"`
+			Band   string  `json:"band"`
+			Side   string  `json:"side"`
+			Fill   string  `json:"fill"`
+			Limits string  `json:"limits"` // the limits drawn at its n: 99.8% low, 95% low, 95% high, 99.8% high
+			CY     float64 `json:"cy"`
 		} `json:"points"`
 		Curves []string `json:"curves"` // classes of the limit curves
 		Bars   []struct {
@@ -60,7 +62,7 @@ const readICBPage = `(() => {
 				id: s.dataset.measure, icbValue: s.dataset.icbValue, shown: text(s.querySelector('[data-field="icb-value"]')),
 				funnelP: funnel ? funnel.dataset.p : "",
 				points: funnel ? [...funnel.querySelectorAll('circle.practice')].map(c => ({ods: c.dataset.ods, n: +c.dataset.n, p: +c.dataset.p,
-					band: c.dataset.band, side: c.dataset.side, fill: c.getAttribute('fill')})) : [],
+					band: c.dataset.band, side: c.dataset.side, fill: c.getAttribute('fill'), limits: c.dataset.limits, cy: +c.getAttribute('cy')})) : [],
 				curves: funnel ? [...funnel.querySelectorAll('polyline')].map(p => p.getAttribute('class')) : [],
 				bars: [...s.querySelectorAll('svg.ranked-chart rect.bar')].map(r => ({ods: r.dataset.ods, value: +r.dataset.value})),
 				rows: [...s.querySelectorAll('table.icb-table tbody tr')].map(r => ({ods: r.dataset.ods, band: r.dataset.band, raw: r.dataset.raw})),
@@ -146,19 +148,27 @@ func TestICBView(t *testing.T) {
 					t.Errorf("%s %s: drawn at n %v, p %v, band %s %s; by hand n %v, p %v, limits %.4f..%.4f (95%%) %.4f..%.4f (99.8%%): %s %s",
 						cm.ID, pt.ODS, pt.N, pt.P, pt.Band, pt.Side, n, x, p-1.96*se, p+1.96*se, p-3.09*se, p+3.09*se, band, side)
 				}
-				t.Logf("%s %s: %v of %v = %.4f, ICB %.4f: %s %s", cm.ID, pt.ODS, latest[pt.ODS][cm.ID][0], n, x, p, band, side)
+				// The limits drawn at the practice's n are those worked by hand.
+				var lims [4]float64
+				for k, s := range strings.Fields(pt.Limits) {
+					lims[k] = atof(t, s)
+				}
+				for k, want := range [4]float64{math.Max(0, p-3.09*se), math.Max(0, p-1.96*se), math.Min(1, p+1.96*se), math.Min(1, p+3.09*se)} {
+					if math.Abs(lims[k]-want) > 1e-12 {
+						t.Errorf("%s %s: limit %d drawn at %v, by hand %v", cm.ID, pt.ODS, k, lims[k], want)
+					}
+				}
+				t.Logf("%s %s: %v of %v = %.4f, ICB %.4f, limits %.4f..%.4f (95%%), %.4f..%.4f (99.8%%): %s %s", cm.ID, pt.ODS, latest[pt.ODS][cm.ID][0], n, x, p,
+					lims[1], lims[2], lims[0], lims[3], band, side)
 			}
 			for _, r := range m.Rows {
-				if i := slices.IndexFunc(m.Points, func(p struct {
-					ODS  string  `json:"ods"`
-					N    float64 `json:"n"`
-					P    float64 `json:"p"`
-					Band string  `json:"band"`
-					Side string  `json:"side"`
-					Fill string  `json:"fill"`
-				}) bool {
-					return p.ODS == r.ODS
-				}); i < 0 || m.Points[i].Band != r.Band {
+				found := false
+				for _, pt := range m.Points {
+					if pt.ODS == r.ODS {
+						found = pt.Band == r.Band
+					}
+				}
+				if !found {
 					t.Errorf("%s: table row %s band %q differs from the chart", cm.ID, r.ODS, r.Band)
 				}
 			}

@@ -151,8 +151,11 @@ func Funnel(pts []FunnelPoint, p float64, o FunnelOptions) template.HTML {
 		if band == "95" {
 			fill = "#fff"
 		}
-		fmt.Fprintf(&b, `<circle class="practice band-%s" data-ods="%s" data-n="%s" data-p="%s" data-band="%s" data-side="%s" cx="%s" cy="%s" r="5" fill="%s" stroke="%s" stroke-width="2"><title>%s</title></circle>`,
-			strings.ReplaceAll(band, ".", ""), esc(pt.ID), fmt.Sprint(pt.N), fmt.Sprint(pt.P), band, side, f(X(pt.N)), f(Y(pt.P)), fill, col,
+		lo95, hi95 := FunnelLimits(p, pt.N, Z95)
+		lo998, hi998 := FunnelLimits(p, pt.N, Z998)
+		fmt.Fprintf(&b, `<circle class="practice band-%s" data-ods="%s" data-n="%s" data-p="%s" data-band="%s" data-side="%s" data-limits="%s %s %s %s" cx="%s" cy="%s" r="5" fill="%s" stroke="%s" stroke-width="2"><title>%s</title></circle>`,
+			strings.ReplaceAll(band, ".", ""), esc(pt.ID), fmt.Sprint(pt.N), fmt.Sprint(pt.P), band, side,
+			fmt.Sprint(lo998), fmt.Sprint(lo95), fmt.Sprint(hi95), fmt.Sprint(hi998), f(X(pt.N)), f(Y(pt.P)), fill, col,
 			esc(fmt.Sprintf("%s: %s of %s", pt.Label, pct(pt.P), thousands(pt.N, 0))))
 	}
 	b.WriteString(`</svg>`)
