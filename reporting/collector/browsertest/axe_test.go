@@ -84,4 +84,10 @@ func TestAxeFindsViolations(t *testing.T) {
 	if found["image-alt"] != "critical" || found["label"] != "critical" {
 		t.Fatalf("axe-core found %v, want image-alt and label, critical", found)
 	}
+	// The check on script errors can fail too.
+	b.do("throw", chromedp.Evaluate[chromedp.Void](`setTimeout(() => { throw new Error("planted exception") }, 0)`))
+	b.open("/login")
+	if errs := b.scriptErrors(); len(errs) != 1 || !strings.Contains(errs[0], "planted exception") {
+		t.Fatalf("uncaught exceptions seen: %q, want the planted one", errs)
+	}
 }
