@@ -135,3 +135,25 @@ func TestEquityCellText(t *testing.T) {
 		t.Errorf("GET /equity = %d", rec.Code)
 	}
 }
+
+// A practice user has no ICB view or equity view, in the header or by
+// address; an analyst of one ICB may not choose another's.
+func TestICBViewsAreForICBStaff(t *testing.T) {
+	f, _, h := newFake(t)
+	f.users["pam"] = collector.User{ID: 4, Name: "pam", Role: collector.RolePractice, ICB: "QWE", Practice: "Y01111"}
+	body := get(t, h, f, 4, "/practices/Y01111").Body.String()
+	if strings.Contains(body, `href="/icb"`) || strings.Contains(body, `href="/equity"`) {
+		t.Error("a practice user's header links the ICB views")
+	}
+	for _, path := range []string{"/icb", "/equity"} {
+		if rec := get(t, h, f, 4, path); rec.Code != http.StatusForbidden {
+			t.Errorf("GET %s as a practice user = %d, want 403", path, rec.Code)
+		}
+		if rec := get(t, h, f, 1, path+"?icb=QXY"); rec.Code != http.StatusBadRequest || strings.Contains(rec.Body.String(), "Hilltop") {
+			t.Errorf("GET %s?icb=QXY as an analyst of QWE = %d, want 400", path, rec.Code)
+		}
+		if rec := get(t, h, f, 2, path+"?icb=QXY"); rec.Code != http.StatusOK {
+			t.Errorf("GET %s?icb=QXY as an administrator = %d", path, rec.Code)
+		}
+	}
+}
