@@ -115,7 +115,7 @@ func New(opts Options) *Server {
 	releases, _ := opts.Bundles.(web.Releases) // *tufrepo.Repo: the authors' pilots and withdrawals
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn, Releases: releases,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn, Releases: releases, Packs: s.packs,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},

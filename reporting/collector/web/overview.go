@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,10 +65,11 @@ func (r OverviewRow) Figure(id string) string {
 	if !ok {
 		return "—"
 	}
-	if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !m.Suppressed {
-		return strconv.FormatFloat(*m.Value*100, 'f', 1, 64) + "%"
+	u := UnitOf(m.MeasureID, m.Kind, m.Per, nil)
+	if m.Suppressed || m.Value == nil {
+		return FormatFigure(m.Value, m.Suppressed, u)
 	}
-	return formatValue(m.Value, m.Suppressed)
+	return FormatNumber(*m.Value, u) // the unit is in the column's heading
 }
 
 // OverviewView is the data of the overview page.
@@ -278,6 +279,67 @@ type PaymentView struct {
 	// ClosedWhy is why a closed claim pays nothing: the reason the
 	// collector closed it with.
 	ClosedWhy string
+	// Declaration is the wording the practice manager confirms when
+	// declaring (shown with the declare button).
+	Declaration string
+	// NoMovesWhy says why the user has no button, when they have none.
+	NoMovesWhy string
+}
+
+// DeclarationText is what a practice declares when it declares a claim:
+// the scheme's wording, for the practice, period and amount.
+func DeclarationText(sc *schemes.Scheme, practice collector.Practice, period string, pence int64) string {
+	return fmt.Sprintf("I declare, on behalf of %s (%s), that the figures behind this claim under %s for %s are a true record of the practice's activity "+
+		"taken from its clinical system by Steward, that the practice has met the scheme's conditions for the %s claimed, "+
+		"and that I will tell the ICB at once if I find that any of them is wrong. I understand that the ICB may recover payments made on figures that were wrong.",
+		practice.Name, practice.ODS, sc.Title, Month(period), Money(pence))
+}
+
+// noMovesWhy says why u has no move on claim c of sc, "" when they have
+// one (or it is obvious from the claim, as for a closed one).
+func noMovesWhy(sc *schemes.Scheme, u *collector.User, c schemes.Claim, payable int64) string {
+	switch c.State {
+	case schemes.Closed:
+		return "" // the page says why it is closed
+	case schemes.Paid:
+		return "This claim is paid: there is nothing more to sign off."
+	case schemes.Open:
+		return "This claim is not calculated yet: there is nothing to sign off until it is."
+	}
+	if payable == 0 && c.State == schemes.Calculated {
+		return "Nothing is payable on this claim, so there is nothing to declare. It can be declared if new figures make something payable."
+	}
+	next := map[schemes.State]schemes.State{schemes.Calculated: schemes.Declared, schemes.Declared: schemes.Approved, schemes.Approved: schemes.Paid}[c.State]
+	verb := map[schemes.State]string{schemes.Declared: "declare", schemes.Approved: "approve", schemes.Paid: "mark as paid"}[next]
+	allowed := sc.AllowedRoles(c.State, next)
+	who := strings.Join(allowed, " or ")
+	if who == "" {
+		who = "nobody (the scheme names no role)"
+	}
+	mine := "you have no sign-off role"
+	if len(u.SignOff) > 0 {
+		mine = "your sign-off roles are " + strings.Join(u.SignOff, ", ")
+	}
+	msg := fmt.Sprintf("You cannot %s this claim: only %s may, and %s.", verb, who, mine)
+	if next == schemes.Declared && slices.ContainsFunc(u.SignOff, func(r string) bool { return slices.Contains(allowed, r) }) && u.Practice != c.Practice {
+		msg = fmt.Sprintf("You cannot declare this claim: only someone of the practice itself may, and you are not of %s.", c.Practice)
+	}
+	var unknown []string
+	named := append(append(append([]string{}, sc.SignOff.Declare...), sc.SignOff.Approve...), sc.SignOff.Pay...)
+	for _, r := range u.SignOff {
+		if !slices.Contains(named, r) {
+			unknown = append(unknown, r)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(named)
+		msg += fmt.Sprintf(" The scheme names no role %s (its roles are %s): if that is a misspelling, ask your Steward administrator to correct your sign-off roles.",
+			strings.Join(unknown, ", "), strings.Join(slices.Compact(named), ", "))
+	}
+	if u.ICB != sc.ICB {
+		msg = "You cannot sign off this claim: you are not of the scheme's ICB, " + sc.ICB + "."
+	}
+	return msg
 }
 
 // ElementTitle returns the title of element id of the view's scheme.
@@ -323,7 +385,21 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 				continue
 			}
 			pv := PaymentView{Scheme: sc, Period: period, Version: version, Result: rec.Practices[i]}
-			pv.Moves = claims.MovesFor(sc, u, schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State})
+			claim := schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State}
+			for _, to := range claims.MovesFor(sc, u, claim) {
+				// Nothing payable: nothing to declare, approve or pay
+				// (the collector would refuse it); sending back stays.
+				if pv.Result.TotalPence == 0 && to != schemes.Calculated {
+					continue
+				}
+				pv.Moves = append(pv.Moves, to)
+			}
+			if slices.Contains(pv.Moves, schemes.Declared) {
+				pv.Declaration = DeclarationText(sc, p, period, pv.Result.TotalPence)
+			}
+			if len(pv.Moves) == 0 {
+				pv.NoMovesWhy = noMovesWhy(sc, u, claim, pv.Result.TotalPence)
+			}
 			paid, err := w.opts.Claims.PaidAmounts(ctx, sc.ID, period)
 			if err != nil {
 				return nil, err
@@ -377,6 +453,15 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 		w.Render(rw, r, status, "claim", Page{Title: "Claim not moved", Error: err.Error(), Data: p})
 		return
 	}
+	// Whoever may declare must confirm the declaration's wording; anyone
+	// else is refused by the claims service, saying why.
+	if sc, err := w.opts.Claims.Scheme(ctx, req.Scheme); err == nil && req.To == schemes.Declared && f.Get("confirm") != "yes" &&
+		slices.ContainsFunc(u.SignOff, func(r string) bool { return slices.Contains(sc.SignOff.Declare, r) }) {
+		w.log.Warn("claim move refused: declaration not confirmed", "user", u.Name, "practice", ods, "scheme", req.Scheme, "period", req.Period)
+		w.Render(rw, r, http.StatusUnprocessableEntity, "claim", Page{Title: "Claim not moved",
+			Error: "Tick the box to confirm the declaration before you declare the claim: nothing was declared.", Data: p})
+		return
+	}
 	ev, err := w.opts.Claims.Move(ctx, req, *u)
 	if err != nil {
 		status := http.StatusInternalServerError
@@ -398,5 +483,6 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.log.Info("claim moved", "user", u.Name, "practice", ods, "scheme", ev.Scheme, "period", ev.Period, "from", ev.From, "to", ev.To)
-	http.Redirect(rw, r, fmt.Sprintf("/practices/%s#claim-%s-%s", p.ODS, ev.Scheme, ev.Period), http.StatusSeeOther)
+	q := url.Values{"moved": {string(ev.To)}, "scheme": {ev.Scheme}, "period": {ev.Period}}
+	http.Redirect(rw, r, fmt.Sprintf("/practices/%s?%s#claim-%s-%s", p.ODS, q.Encode(), ev.Scheme, ev.Period), http.StatusSeeOther)
 }
