@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -49,20 +50,12 @@ func (db *DB) ICBDocuments(ctx context.Context, pack, icb, asOf string) ([]Store
 		query += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"
 		args = append(args, icb)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY s.practice"), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read results documents: %w", err)
-	}
-	defer rows.Close()
-	var out []StoredDocument
-	for rows.Next() {
+	out, err := queryAll(ctx, db.r, query+" ORDER BY s.practice", func(rows *sql.Rows) (StoredDocument, error) {
 		var d StoredDocument
-		if err := rows.Scan(&d.Practice, &d.Body); err != nil {
-			return nil, fmt.Errorf("read results documents: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+		err := rows.Scan(&d.Practice, &d.Body)
+		return d, err
+	}, args...)
+	if err != nil {
 		return nil, fmt.Errorf("read results documents: %w", err)
 	}
 	return out, nil
