@@ -88,6 +88,13 @@ func TestNoMovesWhy(t *testing.T) {
 			t.Errorf("declaration %q lacks %q", d, w)
 		}
 	}
+	// A scheme's own wording, with its placeholders filled in.
+	own := &schemes.Scheme{Title: "QWE reviews", SignOff: schemes.SignOff{
+		Declaration: "{practice} ({ods}) declares {amount} under {scheme} for {period}."}}
+	if got, want := DeclarationText(own, collector.Practice{ODS: "Y01111", Name: "Riverside"}, "2025-12", 123456),
+		"Riverside (Y01111) declares £1,234.56 under QWE reviews for December 2025."; got != want {
+		t.Errorf("scheme's declaration = %q, want %q", got, want)
+	}
 }
 
 // The ICB view renders whole for an analyst (a template error would cut

@@ -287,8 +287,13 @@ type PaymentView struct {
 }
 
 // DeclarationText is what a practice declares when it declares a claim:
-// the scheme's wording, for the practice, period and amount.
+// the scheme's wording (sign_off.declaration), or the collector's standard
+// wording when it has none, for the practice, period and amount.
 func DeclarationText(sc *schemes.Scheme, practice collector.Practice, period string, pence int64) string {
+	if sc.SignOff.Declaration != "" {
+		return strings.NewReplacer("{practice}", practice.Name, "{ods}", practice.ODS, "{scheme}", sc.Title,
+			"{period}", Month(period), "{amount}", Money(pence)).Replace(sc.SignOff.Declaration)
+	}
 	return fmt.Sprintf("I declare, on behalf of %s (%s), that the figures behind this claim under %s for %s are a true record of the practice's activity "+
 		"taken from its clinical system by Steward, that the practice has met the scheme's conditions for the %s claimed, "+
 		"and that I will tell the ICB at once if I find that any of them is wrong. I understand that the ICB may recover payments made on figures that were wrong.",
