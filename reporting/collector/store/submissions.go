@@ -117,14 +117,19 @@ func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, sub *collector.Submissio
 	if state == "superseded" {
 		supersededBy = prevID
 	}
-	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
+	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO submissions (practice, idempotency_key, body_sha256, signature, key_id, signed_at,
 	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id, superseded_by_id, generated_at, corrects, correction_reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Body, sub.Signature, sub.KeyID, sub.SignedAt,
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Signature, sub.KeyID, sub.SignedAt,
 		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, state, supersedes, supersededBy,
 		sub.GeneratedAt, sub.Corrects, sub.CorrectionReason).Scan(&id)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("insert submission: %w", err)
+	}
+	// The body is kept apart, so that no query listing submissions or
+	// their measures reads bodies of kilobytes to get at a few columns.
+	if _, err := tx.ExecContext(ctx, db.q("INSERT INTO submission_bodies (submission_id, body) VALUES (?, ?)"), id, sub.Body); err != nil {
+		return IngestResult{}, fmt.Errorf("insert submission body: %w", err)
 	}
 	subject := sub.Practice + "/" + sub.Pack + "/" + sub.AsOf
 	switch {
@@ -204,7 +209,7 @@ func (db *DB) submissionByID(ctx context.Context, q querier, id int64, full bool
 	if !full {
 		return sub, nil
 	}
-	if err := q.QueryRowContext(ctx, db.q("SELECT body FROM submissions WHERE id = ?"), id).Scan(&sub.Body); err != nil {
+	if err := q.QueryRowContext(ctx, db.q("SELECT body FROM submission_bodies WHERE submission_id = ?"), id).Scan(&sub.Body); err != nil {
 		return sub, fmt.Errorf("read submission body %d: %w", id, err)
 	}
 	sub.Measures, err = db.measureRows(ctx, q, "WHERE s.id = ? ORDER BY m.measure_id", id)

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// PracticePart is one practice's part of a stored calculation: its
+// PracticeResult (package schemes) as JSON, without its claim state.
+type PracticePart struct {
+	Practice string
+	Result   []byte
+}
+
+// partRows is how many practices' parts go in one INSERT: 4 bind values
+// each, well within both engines' limits.
+const partRows = 500
+
+// savePracticeParts stores c's practices' parts inside tx, replacing the
+// period's previous ones: a part that did not change is not written again,
+// and practices no longer in the result lose theirs.
+func (db *DB) savePracticeParts(ctx context.Context, tx *sql.Tx, c Calculation, first bool) error {
+	parts := c.Practices
+	if parts == nil {
+		var err error
+		if parts, err = partsOf(c.Result); err != nil {
+			return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, err)
+		}
+	}
+	if !first {
+		keep := make(map[string]bool, len(parts))
+		for _, p := range parts {
+			keep[p.Practice] = true
+		}
+		rows, err := tx.QueryContext(ctx, db.q("SELECT practice FROM reconciliation_practices WHERE scheme = ? AND period = ?"), c.Scheme, c.Period)
+		if err != nil {
+			return fmt.Errorf("read practices of %s %s: %w", c.Scheme, c.Period, err)
+		}
+		var gone []any
+		for rows.Next() {
+			var ods string
+			if err := rows.Scan(&ods); err != nil {
+				rows.Close()
+				return fmt.Errorf("read practices of %s %s: %w", c.Scheme, c.Period, err)
+			}
+			if !keep[ods] {
+				gone = append(gone, ods)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read practices of %s %s: %w", c.Scheme, c.Period, err)
+		}
+		for len(gone) > 0 {
+			n := min(len(gone), partRows)
+			args := append([]any{c.Scheme, c.Period}, gone[:n]...)
+			if _, err := tx.ExecContext(ctx, db.q("DELETE FROM reconciliation_practices WHERE scheme = ? AND period = ? AND practice IN (?"+
+				strings.Repeat(", ?", n-1)+")"), args...); err != nil {
+				return fmt.Errorf("save practices of %s %s: %w", c.Scheme, c.Period, err)
+			}
+			gone = gone[n:]
+		}
+	}
+	upsert := ""
+	if !first {
+		upsert = " ON CONFLICT (scheme, period, practice) DO UPDATE SET result = excluded.result WHERE reconciliation_practices.result <> excluded.result"
+	}
+	for len(parts) > 0 {
+		n := min(len(parts), partRows)
+		args := make([]any, 0, 4*n)
+		for _, p := range parts[:n] {
+			args = append(args, c.Scheme, c.Period, p.Practice, db.text(p.Result))
+		}
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO reconciliation_practices (scheme, period, practice, result) VALUES "+
+			placeholders(n, 4)+upsert), args...); err != nil {
+			return fmt.Errorf("save practices of %s %s: %w", c.Scheme, c.Period, err)
+		}
+		parts = parts[n:]
+	}
+	return nil
+}
+
+// partsOf splits a stored result into its practices' parts, for a caller
+// that did not give them.
+func partsOf(result []byte) ([]PracticePart, error) {
+	var r struct{ Practices []json.RawMessage }
+	if err := json.Unmarshal(result, &r); err != nil {
+		return nil, fmt.Errorf("result is not a reconciliation: %w", err)
+	}
+	out := make([]PracticePart, 0, len(r.Practices))
+	for _, raw := range r.Practices {
+		var p struct{ ODS string }
+		if err := json.Unmarshal(raw, &p); err != nil || p.ODS == "" {
+			return nil, fmt.Errorf("result has a practice without an ODS code")
+		}
+		out = append(out, PracticePart{Practice: p.ODS, Result: raw})
+	}
+	return out, nil
+}
+
+// PracticeCalculation is one practice's part of a stored calculation with
+// its claim.
+type PracticeCalculation struct {
+	Period  string
+	Version int64 // the calculation's
+	// Result is the practice's PracticeResult (package schemes) as JSON.
+	Result []byte
+	// State is the claim's stored state, "" when it has no row (package
+	// claims derives it from the result).
+	State string
+	// PaidPence is what was paid, once the claim is paid.
+	PaidPence *int64
+}
+
+// PracticeCalculations returns a practice's parts of the latest limit
+// calculated periods of scheme, newest first, with its claims, in one
+// query that reads that practice's rows only. A period whose calculation
+// does not include the practice is left out.
+func (db *DB) PracticeCalculations(ctx context.Context, scheme, practice string, limit int) ([]PracticeCalculation, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT r.period, r.version, rp.result, COALESCE(c.state, ''), c.paid_pence
+	FROM (SELECT scheme, period, version FROM reconciliations WHERE scheme = ? ORDER BY period DESC LIMIT ?) r
+	JOIN reconciliation_practices rp ON rp.scheme = r.scheme AND rp.period = r.period AND rp.practice = ?
+	LEFT JOIN claims c ON c.scheme = r.scheme AND c.period = r.period AND c.practice = ?
+	ORDER BY r.period DESC`), scheme, limit, practice, practice)
+	if err != nil {
+		return nil, fmt.Errorf("read %s calculations of %s: %w", scheme, practice, err)
+	}
+	defer rows.Close()
+	var out []PracticeCalculation
+	for rows.Next() {
+		var pc PracticeCalculation
+		var result string
+		var paid sql.NullInt64
+		if err := rows.Scan(&pc.Period, &pc.Version, &result, &pc.State, &paid); err != nil {
+			return nil, fmt.Errorf("read %s calculations of %s: %w", scheme, practice, err)
+		}
+		pc.Result = []byte(result)
+		if paid.Valid {
+			pc.PaidPence = &paid.Int64
+		}
+		out = append(out, pc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s calculations of %s: %w", scheme, practice, err)
+	}
+	return out, nil
+}
+
+// PracticeClaimEvents returns the histories of one practice's claims in
+// the given periods of scheme, by period, each oldest first.
+func (db *DB) PracticeClaimEvents(ctx context.Context, scheme, practice string, periods []string) (map[string][]ClaimEvent, error) {
+	out := map[string][]ClaimEvent{}
+	if len(periods) == 0 {
+		return out, nil
+	}
+	args := []any{scheme, practice}
+	for _, p := range periods {
+		args = append(args, p)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, scheme, period, practice, at, actor, role, from_state, to_state, reason FROM claim_events
+	WHERE scheme = ? AND practice = ? AND period IN (?`+strings.Repeat(", ?", len(periods)-1)+") ORDER BY id"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read claim history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e ClaimEvent
+		if err := rows.Scan(&e.ID, &e.Scheme, &e.Period, &e.Practice, timeScan{&e.At}, &e.Actor, &e.Role, &e.From, &e.To, &e.Reason); err != nil {
+			return nil, fmt.Errorf("read claim history: %w", err)
+		}
+		out[e.Period] = append(out[e.Period], e)
+	}
+	return out, rows.Err()
+}
