@@ -275,7 +275,8 @@ CREATE TABLE reconciliation_practices (
 		// stored result: the practice page reads one practice's rows, not
 		// every practice's result of every period.
 		SQLite: `INSERT INTO reconciliation_practices (scheme, period, practice, result)
-	SELECT r.scheme, r.period, json_extract(p.value, '$.ODS'), p.value FROM reconciliations r, json_each(r.result, '$.Practices') p`,
+	SELECT r.scheme, r.period, json_extract(p.value, '$.ODS'), p.value FROM reconciliations r, json_each(r.result, '$.Practices') p
+	WHERE json_type(r.result, '$.Practices') = 'array'`,
 		Postgres: `INSERT INTO reconciliation_practices (scheme, period, practice, result)
 	SELECT r.scheme, r.period, p->>'ODS', p::text FROM reconciliations r,
 		jsonb_array_elements(CASE WHEN jsonb_typeof(r.result::jsonb->'Practices') = 'array' THEN r.result::jsonb->'Practices' ELSE '[]'::jsonb END) p`,
