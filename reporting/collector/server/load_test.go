@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,8 +41,9 @@ func loadSize(b *testing.B, name string, def int) int {
 // has its analysts read it at once: STEWARD_LOAD_PRACTICES practices (200)
 // enrol and each send STEWARD_LOAD_MONTHS months (36) of signed results
 // documents through the ingest API on loopback; 12 periods of the bench
-// scheme are reconciled; then STEWARD_LOAD_ANALYSTS signed-in analysts
-// (10) request pages for STEWARD_LOAD_SECONDS seconds (20), each in turn:
+// scheme are reconciled; then signed-in analysts, one and then ten
+// (STEWARD_LOAD_ANALYSTS: "1 10"), request pages for STEWARD_LOAD_SECONDS
+// seconds (20) a crowd, each in turn:
 // the overview, the overview of one period's claims, a practice's page
 // and a practice's MeasureReport (the FHIR export). It prints each page's
 // median and 95th percentile and the requests served a second. Targets:
@@ -51,7 +54,14 @@ func loadSize(b *testing.B, name string, def int) int {
 func BenchmarkLoadICB(b *testing.B) {
 	practices := loadSize(b, "STEWARD_LOAD_PRACTICES", 200)
 	months := loadSize(b, "STEWARD_LOAD_MONTHS", 36)
-	analysts := loadSize(b, "STEWARD_LOAD_ANALYSTS", 10)
+	var analysts []int
+	for _, f := range strings.Fields(cmp.Or(os.Getenv("STEWARD_LOAD_ANALYSTS"), "1 10")) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			b.Fatalf("STEWARD_LOAD_ANALYSTS=%q: want positive whole numbers", os.Getenv("STEWARD_LOAD_ANALYSTS"))
+		}
+		analysts = append(analysts, n)
+	}
 	seconds := loadSize(b, "STEWARD_LOAD_SECONDS", 20)
 	for _, name := range []string{"SQLite", "Postgres"} {
 		b.Run(name, func(b *testing.B) {
@@ -65,7 +75,7 @@ func BenchmarkLoadICB(b *testing.B) {
 	}
 }
 
-func loadICB(b *testing.B, engine string, practices, months, analysts int, d time.Duration) {
+func loadICB(b *testing.B, engine string, practices, months int, crowds []int, d time.Duration) {
 	e := newEnv(b, engines[engine](b))
 	// The months end at the last month end before the collector's
 	// clock's month, so every document is in the past.
@@ -157,7 +167,7 @@ func loadICB(b *testing.B, engine string, practices, months, analysts int, d tim
 	reconciled := time.Since(start)
 
 	// Signed-in analysts of the ICB, each with a session.
-	cookies := make([]*http.Cookie, analysts)
+	cookies := make([]*http.Cookie, slices.Max(crowds))
 	for i := range cookies {
 		u, err := e.db.AddUser(ctx, collector.User{Name: fmt.Sprintf("analyst%d", i), Role: collector.RoleICBAnalyst, ICB: "QXX"}, "bench")
 		if err != nil {
@@ -192,10 +202,7 @@ func loadICB(b *testing.B, engine string, practices, months, analysts int, d tim
 	}
 	first := get(cookies[0], "/")
 
-	pages := []struct {
-		name string
-		path func(r *rand.Rand) string
-	}{
+	pages := []page{
 		{"overview", func(*rand.Rand) string { return "/" }},
 		{"overview, a period's claims", func(r *rand.Rand) string {
 			return "/?scheme=bench&period=" + periods[r.IntN(len(periods))]
@@ -205,17 +212,40 @@ func loadICB(b *testing.B, engine string, practices, months, analysts int, d tim
 			return "/v1/practices/" + agents[r.IntN(len(agents))].ods + "/measure-reports/" + ends[r.IntN(len(ends))]
 		}},
 	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
+	fmt.Printf("%s: %d practices x %d months (%d submissions) loaded in %.1f s (%.0f/s); statistics refreshed in %s ms; %d periods reconciled in %.1f s; first overview %s ms\n",
+		engine, practices, months, practices*months, loaded.Seconds(), float64(practices*months)/loaded.Seconds(), ms(optimized),
+		len(periods), reconciled.Seconds(), ms(first))
+	for _, analysts := range crowds {
+		crowd(b, engine, analysts, d, pages, func(i int, path string) time.Duration { return get(cookies[i], path) })
+		if f := failed.Load(); f != nil {
+			b.Fatal(f)
+		}
+	}
+}
+
+// page is one kind of page the analysts request.
+type page struct {
+	name string
+	path func(r *rand.Rand) string
+}
+
+// crowd has analysts request pages in turn for d, get(analyst, path)
+// timing each, and prints each page's median and 95th percentile.
+func crowd(b *testing.B, engine string, analysts int, d time.Duration, pages []page, get func(int, string) time.Duration) {
 	lat := make([][]time.Duration, len(pages))
 	var mu sync.Mutex
+	var wg sync.WaitGroup
 	stop := time.Now().Add(d)
-	start = time.Now()
+	start := time.Now()
+	cpu := processCPU()
 	for i := range analysts {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), 1))
 			mine := make([][]time.Duration, len(pages))
 			for k := 0; time.Now().Before(stop); k++ {
 				p := (k + i) % len(pages)
-				mine[p] = append(mine[p], get(cookies[i], pages[p].path(r)))
+				mine[p] = append(mine[p], get(i, pages[p].path(r)))
 			}
 			mu.Lock()
 			for p := range pages {
@@ -226,14 +256,8 @@ func loadICB(b *testing.B, engine string, practices, months, analysts int, d tim
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if f := failed.Load(); f != nil {
-		b.Fatal(f)
-	}
-
+	cpu = processCPU() - cpu
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
-	fmt.Printf("%s: %d practices x %d months (%d submissions) loaded in %.1f s (%.0f/s); statistics refreshed in %s ms; %d periods reconciled in %.1f s; first overview %s ms\n",
-		engine, practices, months, practices*months, loaded.Seconds(), float64(practices*months)/loaded.Seconds(), ms(optimized),
-		len(periods), reconciled.Seconds(), ms(first))
 	fmt.Printf("%-8s %-30s %8s %10s %10s %8s\n", "engine", "page ("+strconv.Itoa(analysts)+" analysts)", "requests", "median_ms", "p95_ms", "req/s")
 	total := 0
 	for p, l := range lat {
@@ -245,5 +269,8 @@ func loadICB(b *testing.B, engine string, practices, months, analysts int, d tim
 		fmt.Printf("%-8s %-30s %8d %10s %10s %8.1f\n", engine, pages[p].name, len(l), ms(l[len(l)/2]), ms(l[len(l)*95/100]), float64(len(l))/elapsed.Seconds())
 	}
 	fmt.Printf("%-8s %-30s %8d %10s %10s %8.1f\n", engine, "all pages", total, "", "", float64(total)/elapsed.Seconds())
-	b.ReportMetric(float64(total)/elapsed.Seconds(), "requests/s")
+	if total > 0 && cpu > 0 {
+		fmt.Printf("%-8s %d analysts: this process (collector and its clients, not PostgreSQL) used %s ms of CPU a request\n", engine, analysts, ms(cpu/time.Duration(total)))
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "requests/s@"+strconv.Itoa(analysts))
 }
