@@ -370,13 +370,15 @@ func (db *DB) LatestMeasures(ctx context.Context, pack, icb string, measureIDs [
 	if len(measureIDs) == 0 {
 		return nil, nil
 	}
-	inner := "SELECT practice, MAX(as_of) AS as_of FROM submissions WHERE pack = ? AND state = 'current'"
+	// Each practice's latest as-of date is one index seek: a MAX grouped
+	// over every practice's submissions read them all (36 months of 200
+	// practices: 7,200 index entries for 200 answers).
+	inner := "SELECT p.ods AS practice, (SELECT MAX(x.as_of) FROM submissions x WHERE x.practice = p.ods AND x.pack = ? AND x.state = 'current') AS as_of FROM practices p"
 	args := []any{pack}
 	if icb != "" {
-		inner += " AND practice IN (SELECT ods FROM practices WHERE icb = ?)"
+		inner += " WHERE p.icb = ?"
 		args = append(args, icb)
 	}
-	inner += " GROUP BY practice"
 	args = append(args, pack)
 	for _, id := range measureIDs {
 		args = append(args, id)
