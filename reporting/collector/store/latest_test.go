@@ -39,7 +39,7 @@ func TestLatestMeasures(t *testing.T) {
 			add("Y00001", "a1", "2026-05-31", 10, at, "medsip")
 			add("Y00001", "a2", "2026-06-30", 11, at, "medsip")
 			add("Y00001", "a3", "2026-06-30", 12, at.Add(time.Hour), "medsip") // supersedes a2
-			add("Y00001", "a4", "2026-07-31", 99, at, "other")                  // another pack
+			add("Y00001", "a4", "2026-07-31", 99, at, "other")                 // another pack
 			add("Y00002", "b1", "2026-04-30", 20, at, "medsip")
 			add("Y00009", "z1", "2026-07-31", 90, at, "medsip") // another ICB
 			for _, tc := range []struct {
