@@ -68,6 +68,22 @@ func (db *DB) savePracticeParts(ctx context.Context, tx *sql.Tx, c Calculation, 
 	if !first {
 		upsert = " ON CONFLICT (scheme, period, practice) DO UPDATE SET result = excluded.result WHERE reconciliation_practices.result <> excluded.result"
 	}
+	if db.engine == Postgres {
+		// One statement of two arrays: rows of VALUES with four bind
+		// values each cost PostgreSQL five times as much to parse and bind
+		// as to store (6,500 practices x 24 periods).
+		ods := make([]string, len(parts))
+		results := make([]string, len(parts))
+		for i, p := range parts {
+			ods[i], results[i] = p.Practice, string(p.Result)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reconciliation_practices (scheme, period, practice, result)
+		SELECT $1, $2, u.practice, u.result FROM unnest($3::text[], $4::text[]) AS u (practice, result)`+upsert,
+			c.Scheme, c.Period, ods, results); err != nil {
+			return fmt.Errorf("save practices of %s %s: %w", c.Scheme, c.Period, err)
+		}
+		return nil
+	}
 	for len(parts) > 0 {
 		n := min(len(parts), partRows)
 		args := make([]any, 0, 4*n)
