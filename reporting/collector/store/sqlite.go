@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -56,6 +57,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
+	// A reader loads the planner's statistics when it opens; one busy
+	// when they were gathered (refreshReaders) gets them within the hour.
+	r.SetConnMaxLifetime(time.Hour)
 	db := &DB{engine: SQLite, w: w, r: r}
 	if err := db.ping(ctx); err != nil {
 		db.Close()
