@@ -44,7 +44,7 @@ type StoredDocument struct {
 // every practice of icb (every practice when icb is ""), ordered by
 // practice: the equity view reads their strata.
 func (db *DB) ICBDocuments(ctx context.Context, pack, icb, asOf string) ([]StoredDocument, error) {
-	query := "SELECT s.practice, s.body FROM submissions s WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'"
+	query := "SELECT s.practice, b.body FROM submissions s JOIN submission_bodies b ON b.submission_id = s.id WHERE s.pack = ? AND s.as_of = ? AND s.state = 'current'"
 	args := []any{pack, asOf}
 	if icb != "" {
 		query += " AND s.practice IN (SELECT ods FROM practices WHERE icb = ?)"

@@ -29,6 +29,9 @@ type Claims interface {
 	History(ctx context.Context, schemeID, period, practice string) ([]schemes.Event, error)
 	PaidAmounts(ctx context.Context, schemeID, period string) (map[string]int64, error)
 	Move(ctx context.Context, req claims.MoveRequest, u collector.User) (schemes.Event, error)
+	// PracticeClaims reads one practice's part of the latest calculated
+	// periods, not every practice's.
+	PracticeClaims(ctx context.Context, sc *schemes.Scheme, practice string, limit int) ([]claims.PracticeClaim, error)
 }
 
 var _ Claims = (*claims.Service)(nil)
@@ -376,20 +379,13 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 		if !claims.CanSeeScheme(u, sc) || !claims.Covers(sc, p) {
 			continue
 		}
-		periods, err := w.opts.Claims.Periods(ctx, sc.ID)
+		pcs, err := w.opts.Claims.PracticeClaims(ctx, sc, p.ODS, maxPaymentPeriods)
 		if err != nil {
 			return nil, err
 		}
-		for _, period := range periods[:min(len(periods), maxPaymentPeriods)] {
-			rec, version, err := w.opts.Claims.Calculated(ctx, sc, period)
-			if err != nil {
-				return nil, err
-			}
-			i := slices.IndexFunc(rec.Practices, func(pr schemes.PracticeResult) bool { return pr.ODS == p.ODS })
-			if i < 0 {
-				continue
-			}
-			pv := PaymentView{Scheme: sc, Period: period, Version: version, Result: rec.Practices[i]}
+		for _, pc := range pcs {
+			period := pc.Period
+			pv := PaymentView{Scheme: sc, Period: period, Version: pc.Version, Result: pc.Result, History: pc.History}
 			claim := schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State}
 			for _, to := range claims.MovesFor(sc, u, claim) {
 				// Nothing payable: nothing to declare, approve or pay
@@ -405,15 +401,8 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 			if len(pv.Moves) == 0 {
 				pv.NoMovesWhy = noMovesWhy(sc, u, claim, pv.Result.TotalPence)
 			}
-			paid, err := w.opts.Claims.PaidAmounts(ctx, sc.ID, period)
-			if err != nil {
-				return nil, err
-			}
-			if amount, ok := paid[p.ODS]; ok {
-				pv.Paid, pv.PaidDiffers = &amount, amount != pv.Result.TotalPence
-			}
-			if pv.History, err = w.opts.Claims.History(ctx, sc.ID, period, p.ODS); err != nil {
-				return nil, err
+			if pc.Paid != nil {
+				pv.Paid, pv.PaidDiffers = pc.Paid, *pc.Paid != pv.Result.TotalPence
 			}
 			if pv.Result.State == schemes.Closed && len(pv.History) > 0 {
 				pv.ClosedWhy = pv.History[len(pv.History)-1].Reason
