@@ -445,7 +445,13 @@ func (e *routesEnv) cases(t *testing.T) []inputCase {
 			add("GET /icb", n+" as ?"+q, func(t *testing.T) *http.Request {
 				return e.get(t, "/icb?"+q+"="+url.QueryEscape(v), true)
 			})
+			add("GET /icb/series/{measure}", n+" as ?"+q, func(t *testing.T) *http.Request {
+				return e.get(t, "/icb/series/long_term?"+q+"="+url.QueryEscape(v), true)
+			})
 		}
+		add("GET /icb/series/{measure}", n+" as the measure", func(t *testing.T) *http.Request {
+			return e.get(t, "/icb/series/"+pv, true)
+		})
 		cs = append(cs, inputCase{route: "GET /help", name: n + " in the query", ignored: true,
 			req: func(t *testing.T) *http.Request { return e.get(t, "/help?x="+url.QueryEscape(v), true) }})
 		add("GET /practices/{ods}/series/{measure}", n+" as the practice", func(t *testing.T) *http.Request {

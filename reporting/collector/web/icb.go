@@ -2,10 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/csv"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/web/chart"
@@ -40,8 +44,20 @@ type ICBMeasureView struct {
 	Compare   template.HTML // funnel or ranking
 	RunChart  template.HTML
 	Variation string
+	// Series is the run chart's data, month by month; CSV is where it is
+	// as a spreadsheet.
+	Series    []ICBPoint
+	CSV       string
 	Practices []ICBPractice
 	Unit      string // what the comparison's values are in
+}
+
+// ICBPoint is one month of the ICB's run chart: the sums it is made of.
+type ICBPoint struct {
+	AsOf             string
+	Numerator, Denom float64
+	Value            float64
+	Formatted, Month string
 }
 
 // SpecialCause is a practice whose latest point is a special cause.
@@ -66,17 +82,64 @@ type ICBView struct {
 }
 
 func (w *Web) icbView(rw http.ResponseWriter, r *http.Request) {
+	v, ok := w.icbSelection(rw, r)
+	if !ok {
+		return
+	}
+	w.Render(rw, r, http.StatusOK, "icb", Page{Title: "ICB view", Data: v})
+}
+
+// icbSeries answers GET /icb/series/{measure}: the ICB's run chart of a
+// measure as CSV (the same icb and pcn choices as the ICB view).
+func (w *Web) icbSeries(rw http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("measure")
+	if !slices.ContainsFunc(ICBMeasures, func(m ChartMeasure) bool { return m.ID == id }) {
+		http.Error(rw, "measure is not one the ICB view charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000", http.StatusNotFound)
+		return
+	}
+	v, ok := w.icbSelection(rw, r)
+	if !ok {
+		return
+	}
+	name := v.ICB
+	if v.PCN != "" {
+		name += "-" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '_'
+		}, v.PCN)
+	}
+	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	rw.Header().Set("Content-Disposition", `attachment; filename="icb-`+name+"-"+id+`.csv"`)
+	cw := csv.NewWriter(rw)
+	_ = cw.Write([]string{"icb", "pcn", "pack", "measure", "as_of", "numerator_sum", "denominator_sum", "value"})
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	for _, m := range v.Measures {
+		if m.ID != id {
+			continue
+		}
+		for _, pt := range m.Series {
+			_ = cw.Write([]string{v.ICB, v.PCN, DefaultPack, id, pt.AsOf, f(pt.Numerator), f(pt.Denom), f(pt.Value)})
+		}
+	}
+	cw.Flush()
+}
+
+// icbSelection reads the ICB view's choices (icb, pcn) and fills the view;
+// on a problem it answers and returns false.
+func (w *Web) icbSelection(rw http.ResponseWriter, r *http.Request) (ICBView, bool) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	q := r.URL.Query()
 	if u.Role != collector.RoleAdmin && u.Role != collector.RoleICBAnalyst {
 		http.Error(rw, "the ICB view is for ICB staff: a practice user sees their own practice's page", http.StatusForbidden)
-		return
+		return ICBView{}, false
 	}
 	ps, err := w.PracticesFor(ctx, u)
 	if err != nil {
 		w.fail(rw, r, err)
-		return
+		return ICBView{}, false
 	}
 	v := ICBView{ICB: u.ICB}
 	for _, p := range ps {
@@ -88,7 +151,7 @@ func (w *Web) icbView(rw http.ResponseWriter, r *http.Request) {
 	if icb := q.Get("icb"); icb != "" {
 		if !odsPattern.MatchString(icb) || !collector.CanSeeICB(u, icb) {
 			http.Error(rw, "icb is not an ICB code you may see", http.StatusBadRequest)
-			return
+			return ICBView{}, false
 		}
 		v.ICB = icb
 	}
@@ -112,16 +175,16 @@ func (w *Web) icbView(rw http.ResponseWriter, r *http.Request) {
 	if pcn := q.Get("pcn"); pcn != "" {
 		if !slices.Contains(v.PCNs, pcn) {
 			http.Error(rw, "pcn is not a primary care network of the ICB: choose one from the list", http.StatusBadRequest)
-			return
+			return ICBView{}, false
 		}
 		v.PCN = pcn
 		mine = slices.DeleteFunc(mine, func(p collector.Practice) bool { return p.PCN != pcn })
 	}
 	if err := w.fillICB(ctx, &v, mine); err != nil {
 		w.fail(rw, r, err)
-		return
+		return ICBView{}, false
 	}
-	w.Render(rw, r, http.StatusOK, "icb", Page{Title: "ICB view", Data: v})
+	return v, true
 }
 
 // ICBMeasures are the measures of the ICB view: those of the practice
@@ -165,7 +228,8 @@ func (w *Web) fillICB(ctx context.Context, v *ICBView, practices []collector.Pra
 	v.AsOf = months[len(months)-1]
 	latest := data[v.AsOf]
 	for _, m := range ICBMeasures {
-		mv := ICBMeasureView{ChartMeasure: m, Funnel: m.Kind == "ratio" && m.Per <= 1}
+		mv := ICBMeasureView{ChartMeasure: m, Funnel: m.Kind == "ratio" && m.Per <= 1,
+			CSV: "/icb/series/" + m.ID + "?" + url.Values{"icb": {v.ICB}, "pcn": {v.PCN}}.Encode()}
 		unit := m.Unit()
 		perAdults := m.Kind == "count" // counts compare as rates per 1,000 adults
 		if perAdults {
@@ -176,7 +240,10 @@ func (w *Web) fillICB(ctx context.Context, v *ICBView, practices []collector.Pra
 		var pts []spc.Point
 		for _, month := range months {
 			if num, den, ok := icbSums(data[month], m, perAdults); ok {
-				pts = append(pts, spc.Point{Label: month, Value: scale(num, den, m, perAdults)})
+				x := scale(num, den, m, perAdults)
+				pts = append(pts, spc.Point{Label: month, Value: x})
+				mv.Series = append(mv.Series, ICBPoint{AsOf: month, Numerator: num, Denom: den, Value: x,
+					Formatted: FormatFigure(&x, false, unit), Month: Month(month)})
 			}
 		}
 		if len(pts) > 0 {

@@ -118,6 +118,29 @@ func TestICBViewRenders(t *testing.T) {
 	if rec := get(t, h, f, 1, "/icb?pcn=Nowhere"); rec.Code != http.StatusBadRequest {
 		t.Errorf("unknown PCN = %d", rec.Code)
 	}
+	// The ICB's run chart as a table and as CSV: the sums of the practices'
+	// figures, month by month.
+	if !strings.Contains(body, `href="/icb/series/long_term_reviewed?icb=QWE&amp;pcn="`) || !strings.Contains(body, `class="nhsuk-table icb-series"`) {
+		t.Error("the ICB's run chart has no data table or CSV link")
+	}
+	rec = get(t, h, f, 1, "/icb/series/long_term_reviewed?icb=QWE")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+		t.Fatalf("GET /icb/series/long_term_reviewed = %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	if len(lines) != 19 || lines[0] != "icb,pcn,pack,measure,as_of,numerator_sum,denominator_sum,value" {
+		t.Fatalf("CSV has %d lines, header %q; want 18 months", len(lines), lines[0])
+	}
+	// The first month of addSeries: 20 reviewed of 40 long-term users.
+	if want := "QWE,," + DefaultPack + ",long_term_reviewed,2024-01-31,20,40,0.5"; lines[1] != want {
+		t.Errorf("first month %q, want %q", lines[1], want)
+	}
+	if rec := get(t, h, f, 1, "/icb/series/nonsense"); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown measure = %d", rec.Code)
+	}
+	if rec := get(t, h, f, 1, "/icb/series/long_term?pcn=Nowhere"); rec.Code != http.StatusBadRequest {
+		t.Errorf("ICB series for an unknown PCN = %d", rec.Code)
+	}
 }
 
 // A suppressed stratum is never shown as zero.

@@ -210,6 +210,7 @@ func (w *Web) Routes() []Route {
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
 		{"GET", "/icb", w.RequireUser(w.icbView)},
+		{"GET", "/icb/series/{measure}", w.RequireUser(w.icbSeries)},
 		{"GET", "/equity", w.RequireUser(w.equity)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
 		{"GET", "/practices/{ods}/series/{measure}", w.RequireUser(w.series)},
