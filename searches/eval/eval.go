@@ -465,6 +465,8 @@ func (r *run) eval(e model.Expr, p *patient, cur model.Anchor) (engine.Value, er
 			return nullNumber, nil
 		}
 		return number(float64(age(p, x.Date))), nil
+	case *model.Case:
+		return r.caseValue(e, p, cur)
 	case *model.RegDate:
 		day, err := r.date(concrete(e.At, cur))
 		if err != nil {
@@ -557,6 +559,7 @@ type row struct {
 	date  time.Time
 	code  string
 	value *big.Rat // nil when unknown
+	raw   *float64 // the quantity or numeric value as stored: the last key of the row order
 }
 
 // aggregate computes an aggregate over p's rows.
@@ -575,7 +578,7 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 	switch a.Source {
 	case model.Issues:
 		for _, is := range p.issues {
-			rows = append(rows, row{date: is.Date, code: is.Code, value: issueValue(a, is)})
+			rows = append(rows, row{date: is.Date, code: is.Code, value: issueValue(a, is), raw: is.Quantity})
 		}
 	case model.Events:
 		for _, ev := range p.events {
@@ -583,7 +586,7 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 			if a.Value == model.ValueNumericValue && ev.Value != nil {
 				v = rat(*ev.Value)
 			}
-			rows = append(rows, row{date: ev.Date, code: ev.Code, value: v})
+			rows = append(rows, row{date: ev.Date, code: ev.Code, value: v, raw: ev.Value})
 		}
 	default:
 		return engine.Value{}, fmt.Errorf("%s: unknown source %q", a.P, a.Source)
@@ -608,6 +611,9 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 		in = append(in, rw)
 	}
 
+	if v, done, err := r.rowValues(a, in); done {
+		return v, err
+	}
 	switch a.Op {
 	case model.OpExists:
 		return boolean(len(in) > 0), nil

@@ -98,7 +98,10 @@ type Codelist struct {
 	Column string
 	// Codes are the distinct codes, sorted.
 	Codes []string
-	Pos   Pos
+	// Categories are the classes of codes the codelist declares, such as
+	// the molecule of each product.
+	Categories []*Category
+	Pos        Pos
 }
 
 // CodelistFile is one CSV file of a codelist.
