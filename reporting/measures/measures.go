@@ -150,7 +150,7 @@ func Spec(p *model.Pack) *results.PackSpec {
 				ms.DenominatorPatients = m.Denominator != nil && m.Denominator.Kind == model.KindCount
 			}
 			for _, dim := range m.Stratify {
-				ms.Strata = append(ms.Strata, results.StrataSpec{Dimension: string(dim), Labels: model.Labels(dim, s.AgeBands)})
+				ms.Strata = append(ms.Strata, results.StrataSpec{Dimension: string(dim), Labels: m.Labels(dim, s.AgeBands)})
 			}
 			out.Measures = append(out.Measures, ms)
 		}
@@ -223,7 +223,7 @@ func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (res
 			}
 		}
 		st := results.Strata{Dimension: string(dim)}
-		for _, label := range model.Labels(dim, bands) {
+		for _, label := range pm.Labels(dim, bands) {
 			c := counts[label]
 			if c == 0 && dim == model.DimAgeBand && label == model.AgeBandLabels(bands)[0] {
 				continue // below the first band: listed only when someone is in it

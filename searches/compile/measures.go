@@ -51,6 +51,13 @@ func (c *compiler) measures() (*Statement, error) {
 func measureExprs(plan *model.Plan) []model.Expr {
 	var all []model.Expr
 	for _, m := range plan.Measures {
+		for _, d := range m.Stratify {
+			for _, e := range m.StrataExprs[d] {
+				if e != nil {
+					all = append(all, e)
+				}
+			}
+		}
 		for _, a := range []*model.Agg{m.Value, m.Numerator, m.Denominator} {
 			if a == nil {
 				continue
@@ -140,11 +147,11 @@ func (q *measureQuery) strataCells(i int, m *model.PlannedMeasure, a *model.Agg,
 		at = m.At
 	}
 	for _, dim := range m.Stratify {
-		col, err := q.stratum(dim, at)
+		col, err := q.stratumCol(m, dim, at)
 		if err != nil {
 			return err
 		}
-		for li, l := range model.Labels(dim, q.c.plan.Search.AgeBands) {
+		for li, l := range m.Labels(dim, q.c.plan.Search.AgeBands) {
 			cond := fmt.Sprintf("v.%s = %d", col, li)
 			if where != "" {
 				cond = where + " AND " + cond

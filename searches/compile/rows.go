@@ -182,3 +182,87 @@ func (c *compiler) caseExpr(e *model.Case) (string, error) {
 	b.WriteString(" END")
 	return b.String(), nil
 }
+
+// stratumCol returns the val column holding each patient's cell index in
+// one of m's stratifications: a built-in dimension's, or for a variable or
+// a crossed pair the index in m.Labels (for a pair, the first part's index
+// times the second part's number of labels plus the second's).
+func (q *measureQuery) stratumCol(m *model.PlannedMeasure, dim model.Dimension, at model.Anchor) (string, error) {
+	st := m.Stratification(dim)
+	if st == nil {
+		return q.stratum(dim, at)
+	}
+	at = anchorOf(at)
+	exprs := m.StrataExprs[dim]
+	if len(exprs) != len(st.Parts) {
+		return "", fmt.Errorf("compile: stratification %s is not resolved", dim)
+	}
+	var keyB strings.Builder
+	keyB.WriteString(string(dim) + "@" + anchorName(at))
+	for _, e := range exprs {
+		if e != nil {
+			keyB.WriteString(";" + model.Key(e))
+		}
+	}
+	key := keyB.String()
+	if n, ok := q.strata[key]; ok {
+		return n, nil
+	}
+	bands := q.c.plan.Search.AgeBands
+	sql := ""
+	for i, part := range st.Parts {
+		var idx string
+		if part.Var == nil {
+			col, err := q.stratum(part.Builtin, at)
+			if err != nil {
+				return "", err
+			}
+			idx = "v." + col
+			// The built-in's own column is in val too: compute it here
+			// from its SQL instead, as val's columns cannot refer to one
+			// another.
+			for _, vc := range q.vals {
+				if vc.name == col {
+					idx = "(" + vc.sql + ")"
+				}
+			}
+		} else {
+			x, err := q.c.varIndex(part, exprs[i])
+			if err != nil {
+				return "", err
+			}
+			idx = x
+		}
+		if i == 0 {
+			sql = idx
+			continue
+		}
+		sql = fmt.Sprintf("(%s) * %d + %s", sql, len(part.Labels(bands)), idx)
+	}
+	n := fmt.Sprintf("s_x%d", len(q.vals))
+	q.vals = append(q.vals, valCol{n, sql})
+	q.strata[key] = n
+	return n, nil
+}
+
+// varIndex is the index of a variable's value among its part's labels.
+func (c *compiler) varIndex(part model.StrataPart, e model.Expr) (string, error) {
+	if part.Var.Expr.Type() == model.Bool {
+		p, err := c.pred(e)
+		if err != nil {
+			return "", err
+		}
+		return "CASE WHEN " + p + " THEN 0 ELSE 1 END", nil
+	}
+	x, err := c.expr(e)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("CASE")
+	for i, v := range part.Values {
+		fmt.Fprintf(&b, " WHEN %s = %s THEN %d", x, c.b.Number(v), i)
+	}
+	fmt.Fprintf(&b, " ELSE %d END", len(part.Values))
+	return b.String(), nil
+}

@@ -595,6 +595,59 @@ func (g *gen) aggregate() *model.Aggregate {
 	return a
 }
 
+// varStrata adds strata by a variable, alone or crossed with a built-in
+// dimension, now and then.
+func (g *gen) varStrata(m *model.Measure) {
+	if g.pick(2) == 0 {
+		return
+	}
+	var part model.StrataPart
+	var exact []*model.Variable
+	for _, v := range g.numbers {
+		if g.exact[v] {
+			exact = append(exact, v)
+		}
+	}
+	if len(exact) > 0 && g.pick(2) == 0 {
+		part = model.StrataPart{Var: exact[g.pick(len(exact))], Values: []float64{0, 1, 2}}
+	} else if len(g.bools) > 0 {
+		part = model.StrataPart{Var: g.bools[g.pick(len(g.bools))]}
+	} else {
+		return
+	}
+	st := &model.Stratification{Dim: model.Dimension(part.Var.Name), Parts: []model.StrataPart{part}}
+	if g.pick(2) == 0 {
+		b := model.StrataPart{Builtin: []model.Dimension{model.DimSex, model.DimAgeBand, model.DimIMDQuintile}[g.pick(3)]}
+		st.Parts = []model.StrataPart{b, part}
+		st.Dim = model.Dimension(b.Name() + "_by_" + part.Name())
+	}
+	m.Stratify = append(m.Stratify, st.Dim)
+	m.Strata = append(m.Strata, st)
+}
+
+// strataText writes a measure's stratify list.
+func strataText(m *model.Measure) string {
+	var parts []string
+	partText := func(p model.StrataPart) string {
+		if p.Var != nil && len(p.Values) > 0 {
+			return "{variable: " + p.Var.Name + ", values: [0, 1, 2]}"
+		}
+		return p.Name()
+	}
+	for _, d := range m.Stratify {
+		st := m.Stratification(d)
+		switch {
+		case st == nil:
+			parts = append(parts, string(d))
+		case len(st.Parts) == 1:
+			parts = append(parts, partText(st.Parts[0]))
+		default:
+			parts = append(parts, "["+partText(st.Parts[0])+", "+partText(st.Parts[1])+"]")
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
 // valueOps read the row value statistics.
 var valueOps = map[model.AggOp]bool{model.OpMin: true, model.OpMax: true, model.OpMean: true}
 
@@ -729,6 +782,7 @@ func (g *gen) measure() *model.Measure {
 				m.Stratify = append(m.Stratify, d)
 			}
 		}
+		g.varStrata(m)
 	case 1:
 		m.Kind = model.KindSum
 		m.Value = agg(model.KindSum)
@@ -865,7 +919,7 @@ func (c *propCase) dump() string {
 			fmt.Fprintf(&b, "      ratio:\n        numerator: %s\n        denominator: %s\n        per: %s\n", partText(m.Numerator), partText(m.Denominator), num(m.Per))
 		}
 		if len(m.Stratify) > 0 {
-			fmt.Fprintf(&b, "      stratify: %v\n", strings.ReplaceAll(fmt.Sprint(m.Stratify), " ", ", "))
+			fmt.Fprintf(&b, "      stratify: %s\n", strataText(m))
 		}
 	}
 	b.WriteString("cases:\n  - name: property reproducer\n    practice: " + practiceODS + "\n")

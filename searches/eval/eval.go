@@ -176,13 +176,17 @@ func (r *run) measure(m *model.PlannedMeasure) (engine.MeasureResult, error) {
 		return mr, err
 	}
 	for _, dim := range m.Stratify {
-		labels := model.Labels(dim, r.in.Plan.Search.AgeBands)
+		labels := m.Labels(dim, r.in.Plan.Search.AgeBands)
 		if labels == nil {
 			return mr, fmt.Errorf("unknown dimension %q", dim)
 		}
 		n := map[string]int64{}
 		for _, p := range counted {
-			n[stratum(p, dim, at, r.in.Plan.Search.AgeBands)]++
+			l, err := r.stratumOf(m, dim, p, at)
+			if err != nil {
+				return mr, err
+			}
+			n[l]++
 		}
 		for _, l := range labels {
 			mr.Strata = append(mr.Strata, engine.Stratum{Dimension: dim, Label: l, Count: n[l]})

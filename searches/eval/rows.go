@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"time"
 
 	"github.com/nhs-steward/steward/searches/engine"
 	"github.com/nhs-steward/steward/searches/model"
@@ -131,4 +132,31 @@ func (r *run) caseValue(e *model.Case, p *patient, cur model.Anchor) (engine.Val
 		return engine.Value{Type: e.T}, nil
 	}
 	return r.eval(e.Else, p, cur)
+}
+
+// stratumOf is the label of p's cell in one of m's stratifications,
+// described at date at.
+func (r *run) stratumOf(m *model.PlannedMeasure, dim model.Dimension, p *patient, at time.Time) (string, error) {
+	bands := r.in.Plan.Search.AgeBands
+	st := m.Stratification(dim)
+	if st == nil {
+		return stratum(p, dim, at, bands), nil
+	}
+	exprs := m.StrataExprs[dim]
+	if len(exprs) != len(st.Parts) {
+		return "", fmt.Errorf("stratification %s is not resolved", dim)
+	}
+	labels := make([]string, len(st.Parts))
+	for i, part := range st.Parts {
+		if part.Var == nil {
+			labels[i] = stratum(p, part.Builtin, at, bands)
+			continue
+		}
+		v, err := r.eval(exprs[i], p, concrete(m.At, model.AnchorAsOf))
+		if err != nil {
+			return "", err
+		}
+		labels[i] = part.VarLabel(v.Bool, v.Number, v.Valid)
+	}
+	return st.Label(labels), nil
 }

@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -134,8 +133,8 @@ func (l *loader) measures(n *yaml.Node) {
 			} else if ms.Value != nil && ms.Value.Kind == model.KindSum {
 				l.add(l.pos(f.key), "strata are counts of patients: stratify a count of patients instead", "stratify does not apply to %s, a count of rows", what)
 				ok = false
-			} else if dims, good := l.stratify(f.val); good {
-				ms.Stratify = dims
+			} else if dims, strata, good := l.stratify(f.val); good {
+				ms.Stratify, ms.Strata = dims, strata
 			} else {
 				ok = false
 			}
@@ -316,30 +315,29 @@ func (l *loader) ratioPart(n *yaml.Node, what string, at model.Anchor) (*model.A
 	return nil, f.val
 }
 
-func (l *loader) stratify(n *yaml.Node) ([]model.Dimension, bool) {
+func (l *loader) stratify(n *yaml.Node) ([]model.Dimension, []*model.Stratification, bool) {
 	items, ok := l.list(n, "stratify")
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	var out []model.Dimension
+	var strata []*model.Stratification
 	seen := map[string]bool{}
 	for _, item := range items {
-		s, good := l.text(item, "a stratification")
-		if !good {
-			ok = false
-			continue
-		}
+		dim, st, good := l.stratification(item)
 		switch {
-		case !slices.Contains(dimensions, s):
-			l.add(l.pos(item), yamlstrict.Suggest(s, dimensions, "use "+strings.Join(dimensions, ", ")), "unknown stratification %q", s)
+		case !good:
 			ok = false
-		case seen[s]:
-			l.add(l.pos(item), "remove one of them", "stratification %s is listed twice", s)
+		case seen[string(dim)]:
+			l.add(l.pos(item), "remove one of them", "stratification %s is listed twice", dim)
 			ok = false
 		default:
-			seen[s] = true
-			out = append(out, model.Dimension(s))
+			seen[string(dim)] = true
+			out = append(out, dim)
+			if st != nil {
+				strata = append(strata, st)
+			}
 		}
 	}
-	return out, ok
+	return out, strata, ok
 }

@@ -197,8 +197,11 @@ type Measure struct {
 	Numerator, Denominator *Agg
 	// Per scales a ratio's value: value = numerator / denominator x Per; the
 	// denominator stays the raw figure (MEASURES.md).
-	Per         float64
-	Stratify    []Dimension
+	Per      float64
+	Stratify []Dimension
+	// Strata describes the stratifications of Stratify that are not a
+	// built-in dimension (variables and crossed pairs).
+	Strata      []*Stratification
 	Publishable bool
 	Pos         Pos
 }

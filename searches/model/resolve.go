@@ -24,6 +24,9 @@ type Plan struct {
 type PlannedMeasure struct {
 	*Measure
 	Value, Numerator, Denominator *Agg
+	// StrataExprs are the resolved variables of each stratification of
+	// Strata, by dimension: one per part, nil for a built-in part.
+	StrataExprs map[Dimension][]Expr
 }
 
 // PlannedWorklist is the resolved worklist, evaluated at the as-of date.
@@ -48,6 +51,19 @@ func Resolve(s *Search) (*Plan, error) {
 		}
 		if pm.Denominator, err = r.agg(m.Denominator); err != nil {
 			return nil, fmt.Errorf("measure %s: %w", m.ID, err)
+		}
+		for _, st := range m.Strata {
+			if pm.StrataExprs == nil {
+				pm.StrataExprs = map[Dimension][]Expr{}
+			}
+			at := concrete(m.At, AnchorAsOf)
+			exprs := make([]Expr, len(st.Parts))
+			for i, part := range st.Parts {
+				if part.Var != nil {
+					exprs[i] = r.expr(&VarRef{Var: part.Var, At: at, P: st.Pos}, at)
+				}
+			}
+			pm.StrataExprs[st.Dim] = exprs
 		}
 		p.Measures = append(p.Measures, pm)
 	}
