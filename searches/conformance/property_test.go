@@ -791,6 +791,11 @@ func (g *gen) measure() *model.Measure {
 		kinds := []model.MeasureKind{model.KindCount, model.KindCount, model.KindSum}
 		m.Numerator, m.Denominator = agg(kinds[g.pick(3)]), agg(kinds[g.pick(3)])
 		m.Per = []float64{1, 100, 1000}[g.pick(3)]
+		if m.Numerator.Kind == model.KindCount && m.Denominator.Kind == model.KindCount && g.pick(2) == 0 {
+			// A stratified ratio: its numerator and denominator.
+			m.Stratify = append(m.Stratify, []model.Dimension{model.DimSex, model.DimAgeBand, model.DimIMDQuintile}[g.pick(3)])
+			g.varStrata(m)
+		}
 	}
 	return m
 }

@@ -165,34 +165,50 @@ func (r *run) measure(m *model.PlannedMeasure) (engine.MeasureResult, error) {
 	default:
 		return mr, fmt.Errorf("unknown measure kind %q", m.Kind)
 	}
-	if m.Kind != model.KindCount || len(m.Stratify) == 0 {
+	if len(m.Stratify) == 0 {
 		return mr, nil
 	}
-	// Strata of a count measure: the patients it counts, by dimension,
-	// described at the measure's date.
+	switch m.Kind {
+	case model.KindCount:
+		err = r.strata(m, m.Value, "", &mr)
+	case model.KindRatio:
+		if err = r.strata(m, m.Numerator, engine.PartNumerator, &mr); err == nil {
+			err = r.strata(m, m.Denominator, engine.PartDenominator, &mr)
+		}
+	}
+	return mr, err
+}
+
+// strata adds the strata of a count (or of a ratio's numerator or
+// denominator, part): the patients it counts, by dimension, described at
+// the measure's date.
+func (r *run) strata(m *model.PlannedMeasure, a *model.Agg, part string, mr *engine.MeasureResult) error {
+	if a == nil || a.Kind != model.KindCount {
+		return fmt.Errorf("strata of a %s", m.Kind)
+	}
 	at := r.in.Dates.Date(concrete(m.At, model.AnchorAsOf))
-	counted, err := r.counted(m.Value)
+	counted, err := r.counted(a)
 	if err != nil {
-		return mr, err
+		return err
 	}
 	for _, dim := range m.Stratify {
 		labels := m.Labels(dim, r.in.Plan.Search.AgeBands)
 		if labels == nil {
-			return mr, fmt.Errorf("unknown dimension %q", dim)
+			return fmt.Errorf("unknown dimension %q", dim)
 		}
 		n := map[string]int64{}
 		for _, p := range counted {
 			l, err := r.stratumOf(m, dim, p, at)
 			if err != nil {
-				return mr, err
+				return err
 			}
 			n[l]++
 		}
 		for _, l := range labels {
-			mr.Strata = append(mr.Strata, engine.Stratum{Dimension: dim, Label: l, Count: n[l]})
+			mr.Strata = append(mr.Strata, engine.Stratum{Dimension: dim, Label: l, Count: n[l], Part: part})
 		}
 	}
-	return mr, nil
+	return nil
 }
 
 // RatioValue is the value of a ratio: numerator / denominator x per

@@ -50,6 +50,7 @@ func (l *loader) measures(n *yaml.Node) {
 	brokenIDs := map[string]bool{}
 	firstID := map[string]*yaml.Node{}
 	var refs []measureRef
+	var ratioStrata []stratifiedRatio
 	for _, item := range items {
 		m, _ := l.fields(item, "a measure", measureKeys...)
 		if m == nil {
@@ -127,8 +128,15 @@ func (l *loader) measures(n *yaml.Node) {
 		}
 
 		if f, has := m["stratify"]; has {
-			if ms.Kind != "" && ms.Kind != model.KindCount {
-				l.add(l.pos(f.key), "strata are counts of patients: stratify the count measures instead", "stratify applies only to count measures, and %s is a %s", what, ms.Kind)
+			if ms.Kind == model.KindRatio {
+				if dims, strata, good := l.stratify(f.val); good {
+					ms.Stratify, ms.Strata = dims, strata
+					ratioStrata = append(ratioStrata, stratifiedRatio{ms, f.key})
+				} else {
+					ok = false
+				}
+			} else if ms.Kind != "" && ms.Kind != model.KindCount {
+				l.add(l.pos(f.key), "strata are counts of patients: stratify the count measures instead", "stratify applies only to counts and ratios of counts, and %s is a %s", what, ms.Kind)
 				ok = false
 			} else if ms.Value != nil && ms.Value.Kind == model.KindSum {
 				l.add(l.pos(f.key), "strata are counts of patients: stratify a count of patients instead", "stratify does not apply to %s, a count of rows", what)
@@ -154,6 +162,7 @@ func (l *loader) measures(n *yaml.Node) {
 		l.s.Measures = append(l.s.Measures, ms)
 	}
 
+	defer l.checkRatioStrata(ratioStrata)
 	ids := make([]string, 0, len(byID))
 	for _, ms := range l.s.Measures {
 		ids = append(ids, ms.ID)

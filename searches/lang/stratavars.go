@@ -152,3 +152,55 @@ func (l *loader) strataVar(n *yaml.Node) (*model.Variable, bool) {
 	}
 	return nil, false
 }
+
+// stratifiedRatio is a ratio with stratify:, checked once its parts are
+// known.
+type stratifiedRatio struct {
+	ms  *model.Measure
+	key *yaml.Node
+}
+
+// maxRatioStrata is the most stratifications a ratio may have: each gives
+// two in the results document (numerator and denominator), which holds at
+// most 8 per measure.
+const maxRatioStrata = 4
+
+// checkRatioStrata checks stratified ratios: both parts count patients at
+// the measure's date (a patient is in one cell of each part, so the cells
+// add up to the numerator and to the denominator).
+func (l *loader) checkRatioStrata(rs []stratifiedRatio) {
+	for _, r := range rs {
+		ms := r.ms
+		if !slices.Contains(l.s.Measures, ms) {
+			continue // dropped, with its problem reported
+		}
+		at := ms.At
+		if at == model.AnchorCurrent {
+			at = model.AnchorAsOf
+		}
+		bad := ""
+		for _, p := range []struct {
+			name string
+			a    *model.Agg
+		}{{"numerator", ms.Numerator}, {"denominator", ms.Denominator}} {
+			switch {
+			case p.a == nil:
+				bad = "its " + p.name + " is missing"
+			case p.a.Kind != model.KindCount || p.a.Value != nil:
+				bad = "its " + p.name + " is not a count of patients"
+			case p.a.At != model.AnchorCurrent && p.a.At != at:
+				bad = "its " + p.name + " describes another date than the measure"
+			}
+			if bad != "" {
+				break
+			}
+		}
+		if bad == "" && len(ms.Stratify) > maxRatioStrata {
+			bad = fmt.Sprintf("it has %d stratifications (a ratio's count twice, numerator and denominator: at most %d)", len(ms.Stratify), maxRatioStrata)
+		}
+		if bad != "" {
+			l.add(l.pos(r.key), "stratify a ratio of two counts of patients at the measure's date, or stratify the count measures instead", "measure %s cannot be stratified: %s", ms.ID, bad)
+			l.dropMeasure(ms)
+		}
+	}
+}

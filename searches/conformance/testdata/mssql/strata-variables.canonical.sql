@@ -84,7 +84,9 @@ val AS (
            CASE WHEN p.age_as_of IS NULL THEN -1 WHEN p.age_as_of < @p12 THEN 0 WHEN p.age_as_of < @p13 THEN 1 ELSE 2 END AS s_age_band_as_of,
            ((CASE WHEN p.age_as_of IS NULL THEN -1 WHEN p.age_as_of < @p12 THEN 0 WHEN p.age_as_of < @p13 THEN 1 ELSE 2 END)) * 3 + CASE WHEN p.a0 = @p14 THEN 0 WHEN p.a0 = @p9 THEN 1 ELSE 2 END AS s_x6,
            CASE WHEN p.registered_baseline = 1 THEN 1 ELSE 0 END AS w7,
-           CASE WHEN p.a2 = 1 THEN 0 ELSE 1 END AS s_x8
+           CASE WHEN p.a2 = 1 THEN 0 ELSE 1 END AS s_x8,
+           CASE WHEN p.a3 = 1 THEN 1 ELSE 0 END AS w9,
+           ((CASE WHEN p.age_as_of IS NULL THEN -1 WHEN p.age_as_of < @p12 THEN 0 WHEN p.age_as_of < @p13 THEN 1 ELSE 2 END)) * 2 + CASE WHEN p.a1 = 1 THEN 0 ELSE 1 END AS s_x10
     FROM pat AS p
 )
 SELECT COUNT(*) AS universe,
@@ -112,7 +114,27 @@ SELECT COUNT(*) AS universe,
        COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x6 = 8 THEN 1 ELSE 0 END), 0) AS m0_registered__age_band_by_products_65__other,
        COALESCE(SUM(CASE WHEN v.w7 = 1 THEN 1 ELSE 0 END), 0) AS m1_registered_baseline__value,
        COALESCE(SUM(CASE WHEN v.w7 = 1 AND v.s_x8 = 0 THEN 1 ELSE 0 END), 0) AS m1_registered_baseline__on_opioid_true,
-       COALESCE(SUM(CASE WHEN v.w7 = 1 AND v.s_x8 = 1 THEN 1 ELSE 0 END), 0) AS m1_registered_baseline__on_opioid_false
+       COALESCE(SUM(CASE WHEN v.w7 = 1 AND v.s_x8 = 1 THEN 1 ELSE 0 END), 0) AS m1_registered_baseline__on_opioid_false,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_sex = 0 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_sex_f,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_sex = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_sex_m,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_sex = 2 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_sex_u,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 0 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_under_18_true,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_under_18_false,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 2 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_18_64_true,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 3 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_18_64_false,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 4 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_65__true,
+       COALESCE(SUM(CASE WHEN v.w9 = 1 AND v.s_x10 = 5 THEN 1 ELSE 0 END), 0) AS m2_strong_share__numerator_age_band_by_on_opioid_65__false,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_sex = 0 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_sex_f,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_sex = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_sex_m,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_sex = 2 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_sex_u,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 0 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_under_18_true,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 1 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_under_18_false,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 2 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_18_64_true,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 3 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_18_64_false,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 4 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_65__true,
+       COALESCE(SUM(CASE WHEN v.w0 = 1 AND v.s_x10 = 5 THEN 1 ELSE 0 END), 0) AS m2_strong_share__denominator_age_band_by_on_opioid_65__false
 FROM val AS v;
 -- parameters:
 --   @p1 = 2025-01-01 (date)
