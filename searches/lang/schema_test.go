@@ -78,7 +78,7 @@ func TestSchemaRejects(t *testing.T) {
 		"rows no value":       head + "variables: {a: {count: {issues: c, window: ever, rows: value_known}}}\nmeasures: [{id: m, count: a}]\n",
 		"two ops":             head + "variables: {a: {exists: {issues: c, window: ever}, count: {issues: c, window: ever}}}\nmeasures: [{id: m, count: a}]\n",
 		"local_only false":    head + "worklist: {local_only: false, where: registered}\n",
-		"stratify ratio":      head + "measures: [{id: m, ratio: {numerator: registered, denominator: registered}, stratify: [sex]}]\n",
+		"stratify sum":        head + "measures: [{id: m, sum: {value: age}, stratify: [sex]}]\n",
 		"count and sum":       head + "measures: [{id: m, count: registered, sum: {value: age}}]\n",
 		"builtin shadowed":    head + "variables: {age: registered}\nmeasures: [{id: m, count: age}]\n",
 		"pack version":        "steward: pack/v1\nid: p\nversion: 2026.1\nsearches: [a.yaml]\n",
