@@ -64,18 +64,18 @@ func (w *Web) target(ctx context.Context, u *collector.User, p collector.Practic
 func (w *Web) series(rw http.ResponseWriter, r *http.Request) {
 	pack, ok := packParam(r)
 	if !ok {
-		http.Error(rw, "pack is not a pack id: use lower-case letters, digits, '.', '_' or '-'", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id: use lower-case letters, digits, '.', '_' or '-'")
 		return
 	}
 	id := r.PathValue("measure")
 	i := slices.IndexFunc(PracticeCharts, func(m ChartMeasure) bool { return m.ID == id })
 	if i < 0 {
-		http.Error(rw, "measure is not one the dashboard charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "measure is not one the dashboard charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000")
 		return
 	}
 	p, err := w.visiblePractice(r)
 	if errors.Is(err, collector.ErrNotFound) {
-		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
 		return
 	}
 	if err != nil {

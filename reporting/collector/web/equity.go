@@ -90,21 +90,21 @@ func (w *Web) equity(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	if u.Role != collector.RoleAdmin && u.Role != collector.RoleICBAnalyst {
-		http.Error(rw, "the equity view is for ICB staff", http.StatusForbidden)
+		w.refuse(rw, r, http.StatusForbidden, "the equity view is for ICB staff")
 		return
 	}
 	q := r.URL.Query()
 	v := EquityView{ICB: u.ICB, Measure: EquityMeasures[0]}
 	if m := q.Get("measure"); m != "" {
 		if !slices.Contains(EquityMeasures, m) {
-			http.Error(rw, "measure is not one the equity view shows: use long_term or high_dose", http.StatusBadRequest)
+			w.refuse(rw, r, http.StatusBadRequest, "measure is not one the equity view shows: use long_term or high_dose")
 			return
 		}
 		v.Measure = m
 	}
 	if icb := q.Get("icb"); icb != "" {
 		if !odsPattern.MatchString(icb) || !collector.CanSeeICB(u, icb) {
-			http.Error(rw, "icb is not an ICB code you may see", http.StatusBadRequest)
+			w.refuse(rw, r, http.StatusBadRequest, "icb is not an ICB code you may see")
 			return
 		}
 		v.ICB = icb

@@ -94,7 +94,7 @@ func (w *Web) icbView(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) icbSeries(rw http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("measure")
 	if !slices.ContainsFunc(ICBMeasures, func(m ChartMeasure) bool { return m.ID == id }) {
-		http.Error(rw, "measure is not one the ICB view charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "measure is not one the ICB view charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000")
 		return
 	}
 	v, ok := w.icbSelection(rw, r)
@@ -133,7 +133,7 @@ func (w *Web) icbSelection(rw http.ResponseWriter, r *http.Request) (ICBView, bo
 	u := UserFrom(ctx)
 	q := r.URL.Query()
 	if u.Role != collector.RoleAdmin && u.Role != collector.RoleICBAnalyst {
-		http.Error(rw, "the ICB view is for ICB staff: a practice user sees their own practice's page", http.StatusForbidden)
+		w.refuse(rw, r, http.StatusForbidden, "the ICB view is for ICB staff: a practice user sees their own practice's page")
 		return ICBView{}, false
 	}
 	ps, err := w.PracticesFor(ctx, u)
@@ -150,7 +150,7 @@ func (w *Web) icbSelection(rw http.ResponseWriter, r *http.Request) (ICBView, bo
 	sort.Strings(v.ICBs)
 	if icb := q.Get("icb"); icb != "" {
 		if !odsPattern.MatchString(icb) || !collector.CanSeeICB(u, icb) {
-			http.Error(rw, "icb is not an ICB code you may see", http.StatusBadRequest)
+			w.refuse(rw, r, http.StatusBadRequest, "icb is not an ICB code you may see")
 			return ICBView{}, false
 		}
 		v.ICB = icb
@@ -174,7 +174,7 @@ func (w *Web) icbSelection(rw http.ResponseWriter, r *http.Request) (ICBView, bo
 	sort.Strings(v.PCNs)
 	if pcn := q.Get("pcn"); pcn != "" {
 		if !slices.Contains(v.PCNs, pcn) {
-			http.Error(rw, "pcn is not a primary care network of the ICB: choose one from the list", http.StatusBadRequest)
+			w.refuse(rw, r, http.StatusBadRequest, "pcn is not a primary care network of the ICB: choose one from the list")
 			return ICBView{}, false
 		}
 		v.PCN = pcn

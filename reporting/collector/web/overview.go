@@ -108,7 +108,7 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	if fe := overviewQuery(r.URL.Query()); fe != nil {
-		http.Error(rw, fe.Error(), http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, fe.Error())
 		return
 	}
 	ps, err := w.PracticesFor(ctx, u)
@@ -418,25 +418,25 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	if w.opts.Claims == nil {
-		http.Error(rw, "claims are not available on this collector", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "claims are not available on this collector")
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "the form could not be read")
 		return
 	}
 	f := r.PostForm
 	ods := f.Get("practice")
 	p, err := w.practiceNamed(ctx, ods)
 	if err != nil || !collector.CanSeePractice(u, &p) {
-		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
 		return
 	}
 	req, fe := moveRequest(f, ods)
 	if fe != nil {
 		w.log.Warn("claim move refused: malformed form", "user", u.Name, "practice", ods, "field", fe.field)
-		http.Error(rw, fe.Error(), http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, fe.Error())
 		return
 	}
 	if status, err := w.checkPeriod(ctx, req); status == http.StatusInternalServerError {

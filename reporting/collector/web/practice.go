@@ -176,12 +176,12 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	pack, ok := packParam(r)
 	if !ok {
-		http.Error(rw, "pack is not a pack id", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id")
 		return
 	}
 	p, err := w.visiblePractice(r)
 	if errors.Is(err, collector.ErrNotFound) {
-		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
 		return
 	}
 	if err != nil {
@@ -344,7 +344,7 @@ func movedFlash(q url.Values, pays []PaymentView) string {
 
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	w.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	http.Error(rw, "internal error", http.StatusInternalServerError)
+	w.refuse(rw, r, http.StatusInternalServerError, "internal error: the collector could not answer; its log says why (try again, or ask the ICB's administrator)")
 }
 
 func writeProblem(rw http.ResponseWriter, status int, typ, detail string) {

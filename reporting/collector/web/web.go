@@ -286,6 +286,37 @@ func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name s
 	}
 }
 
+// NotFound answers a request for a path the collector does not serve.
+func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
+	w.refuse(rw, r, http.StatusNotFound, "there is no page at this address: check it, or start from the overview")
+}
+
+// ErrorPage is the data of a page that says what went wrong.
+type ErrorPage struct{ Title, Message string }
+
+// refuse answers a request the page cannot serve with status and msg: an
+// NHS-styled page for a browser (a request that accepts HTML), the plain
+// message for anything else (scripts, curl, the tests' clients).
+func (w *Web) refuse(rw http.ResponseWriter, r *http.Request, status int, msg string) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Error(rw, msg, status)
+		return
+	}
+	title := map[int]string{
+		http.StatusBadRequest: "There is a problem with the address", http.StatusUnauthorized: "You need to sign in",
+		http.StatusForbidden: "You cannot see this page", http.StatusNotFound: "Page not found",
+		http.StatusInternalServerError: "Sorry, there is a problem with the service",
+	}[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	w.Render(rw, r, status, "error", Page{Title: title, Data: ErrorPage{Title: title, Message: msg}})
+}
+
 type ctxKey int
 
 const (
@@ -358,7 +389,7 @@ func (w *Web) RequireUser(h http.HandlerFunc) http.HandlerFunc {
 			}
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
 				w.log.Warn("form post without a valid CSRF token", "user", u.Name, "path", r.URL.Path)
-				http.Error(rw, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				w.refuse(rw, r, http.StatusForbidden, "the form had expired or came from another page (missing or wrong CSRF token): reload the page and try again")
 				return
 			}
 		}
@@ -412,13 +443,13 @@ func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, m
 func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "the form could not be read")
 		return
 	}
 	c, err := r.Cookie(loginCookie)
 	form := r.PostForm.Get(CSRFField)
 	if err != nil || c.Value == "" || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-		http.Error(rw, "missing or wrong CSRF token: reload the sign-in page and try again", http.StatusForbidden)
+		w.refuse(rw, r, http.StatusForbidden, "the sign-in form had expired (missing or wrong CSRF token): reload the sign-in page and try again")
 		return
 	}
 	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")
