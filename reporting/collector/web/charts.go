@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"math"
 	"net/http"
 	"slices"
@@ -62,24 +61,13 @@ func (w *Web) target(ctx context.Context, u *collector.User, p collector.Practic
 // series answers GET /practices/{ods}/series/{measure}: a chart's data as
 // CSV, for a spreadsheet.
 func (w *Web) series(rw http.ResponseWriter, r *http.Request) {
-	pack, ok := packParam(r)
-	if !ok {
-		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id: use lower-case letters, digits, '.', '_' or '-'")
-		return
-	}
 	id := r.PathValue("measure")
-	i := slices.IndexFunc(PracticeCharts, func(m ChartMeasure) bool { return m.ID == id })
-	if i < 0 {
+	if !slices.ContainsFunc(PracticeCharts, func(m ChartMeasure) bool { return m.ID == id }) {
 		w.refuse(rw, r, http.StatusNotFound, "measure is not one the dashboard charts: use one of long_term, high_dose, long_term_reviewed, ome_per_1000")
 		return
 	}
-	p, err := w.visiblePractice(r)
-	if errors.Is(err, collector.ErrNotFound) {
-		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
-		return
-	}
-	if err != nil {
-		w.fail(rw, r, err)
+	p, pack, ok := w.practiceAndPack(rw, r)
+	if !ok {
 		return
 	}
 	rows, err := w.opts.Store.MeasureSeries(r.Context(), p.ODS, pack, id)

@@ -172,20 +172,31 @@ func packParam(r *http.Request) (string, bool) {
 	return pack, packPattern.MatchString(pack)
 }
 
-func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// practiceAndPack reads the practice of the path, which the user must be
+// able to see, and the ?pack= choice; on a problem it answers and returns
+// false.
+func (w *Web) practiceAndPack(rw http.ResponseWriter, r *http.Request) (collector.Practice, string, bool) {
 	pack, ok := packParam(r)
 	if !ok {
-		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id")
-		return
+		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id: use lower-case letters, digits, '.', '_' or '-'")
+		return collector.Practice{}, "", false
 	}
 	p, err := w.visiblePractice(r)
 	if errors.Is(err, collector.ErrNotFound) {
 		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
-		return
+		return collector.Practice{}, "", false
 	}
 	if err != nil {
 		w.fail(rw, r, err)
+		return collector.Practice{}, "", false
+	}
+	return p, pack, true
+}
+
+func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, pack, ok := w.practiceAndPack(rw, r)
+	if !ok {
 		return
 	}
 	v := PracticeView{Practice: p, Pack: pack}
