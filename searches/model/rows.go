@@ -251,3 +251,17 @@ func (e *Aggregate) whereKey() string {
 	}
 	return ",rows=[" + strings.Join(parts, " and ") + "]"
 }
+
+// WhereUses returns the references and parameters the rows: conditions
+// of a compare with, for whatever lists what an aggregate reads.
+func (a *Aggregate) WhereUses() (refs []*Reference, params []*Parameter) {
+	for _, c := range a.Where {
+		if c.Ref != nil {
+			refs = append(refs, c.Ref)
+		}
+		if p, ok := c.Value.(*ParamRef); ok {
+			params = append(params, p.Param)
+		}
+	}
+	return refs, params
+}
