@@ -293,6 +293,7 @@ func indexPack(p *model.Pack) (*packIndex, error) {
 							if e.Of.Ref != nil {
 								uses[s.ID+"/"+e.Of.Ref.Name] = true
 							}
+							whereUses(uses, s.ID, e)
 						}
 					})
 				}
@@ -311,6 +312,7 @@ func indexPack(p *model.Pack) (*packIndex, error) {
 									uses[s.ID+"/"+r.Name] = true
 								}
 							}
+							whereUses(uses, s.ID, e)
 						}
 					})
 				}
@@ -505,6 +507,18 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// whereUses adds the references and parameters an aggregate's rows:
+// conditions compare with to what a measure uses.
+func whereUses(uses map[string]bool, search string, a *model.Aggregate) {
+	refs, params := a.WhereUses()
+	for _, r := range refs {
+		uses[search+"/"+r.Name] = true
+	}
+	for _, p := range params {
+		uses[search+"/"+p.Name] = true
+	}
 }
 
 // strataDef adds to a measure's definition what its stratifications by

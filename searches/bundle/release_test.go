@@ -177,3 +177,38 @@ func TestReleaseSeesStrataByVariables(t *testing.T) {
 		t.Errorf("measures changed = %v, want [long_term]", changed)
 	}
 }
+
+// TestReleaseSeesRowFilters: a parameter or a reference table that only a
+// rows: condition reads still marks the measure changed.
+func TestReleaseSeesRowFilters(t *testing.T) {
+	old := copyMedsip(t)
+	cur := copyMedsip(t)
+	edit(t, filepath.Join(cur, "pack.yaml"), "version: 2026.1.0", "version: 2026.2.0")
+	const param = "parameters:\n"
+	const measure = "  - id: ome_unknown_issues\n"
+	const added = "  - id: large_issues\n    count: any_opioid_3m and large_3m >= 1\n  - id: strong_issues\n    count: strong_3m >= 1\n"
+	const vars = "variables:\n"
+	const newVars = vars + "  large_3m:\n    count: {issues: opioids, window: {months: 3}, rows: {quantity: {\">\": params.large}}}\n" +
+		"  strong_3m:\n    count: {issues: opioids, window: {months: 3}, rows: {ome: {\">=\": 30}}}\n"
+	for _, dir := range []string{old, cur} {
+		edit(t, filepath.Join(dir, "medsip.yaml"), measure, added+measure)
+		edit(t, filepath.Join(dir, "medsip.yaml"), vars, newVars)
+	}
+	edit(t, filepath.Join(old, "medsip.yaml"), param, param+"  large:\n    default: 100\n")
+	edit(t, filepath.Join(cur, "medsip.yaml"), param, param+"  large:\n    default: 200\n")
+	edit(t, filepath.Join(cur, "../../reference/ome-uk-2020.1.csv"), "42010211000001106,VMP,,Co-codamol 8mg/500mg tablets,0407010F0AAAAAA,codeine,oral,tablet,0.8,", "42010211000001106,VMP,,Co-codamol 8mg/500mg tablets,0407010F0AAAAAA,codeine,oral,tablet,0.9,")
+	r, err := NewRelease(cur, "Large issues are over 200.\n", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := map[string]string{}
+	for _, m := range r.Changes.MeasuresChanged {
+		changed[m.ID] = strings.Join(m.What, "; ")
+	}
+	if w := changed["large_issues"]; !strings.Contains(w, "parameter large: 100 → 200") {
+		t.Errorf("large_issues changed because %q", w)
+	}
+	if w := changed["strong_issues"]; !strings.Contains(w, "reference table ome") {
+		t.Errorf("strong_issues changed because %q", w)
+	}
+}

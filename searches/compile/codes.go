@@ -163,9 +163,11 @@ func (c *compiler) lookupIDs(aggs []*aggCol) (listIDs, refIDs []int) {
 				refIDs = append(refIDs, r)
 			}
 		}
-		if r := c.extraRefID(ac.agg); r >= 0 && !seenRef[r] {
-			seenRef[r] = true
-			refIDs = append(refIDs, r)
+		for _, r := range c.extraRefIDs(ac.agg) {
+			if !seenRef[r] {
+				seenRef[r] = true
+				refIDs = append(refIDs, r)
+			}
 		}
 	}
 	sort.Ints(listIDs)

@@ -40,16 +40,90 @@ func extraRef(a *model.Aggregate) (string, map[string]float64, bool) {
 	return "", nil, false
 }
 
-// registerExtraRef gives the reference an aggregate's of: reads an id.
+// registerExtraRef gives the references an aggregate's of: and its rows:
+// conditions read an id.
 func (c *compiler) registerExtraRef(a *model.Aggregate) {
-	name, values, ok := extraRef(a)
-	if !ok {
-		return
+	add := func(name string, values map[string]float64) {
+		if _, seen := c.refs[name]; !seen {
+			c.refs[name] = len(c.refRows)
+			c.refRows = append(c.refRows, values)
+		}
 	}
-	if _, seen := c.refs[name]; !seen {
-		c.refs[name] = len(c.refRows)
-		c.refRows = append(c.refRows, values)
+	if name, values, ok := extraRef(a); ok {
+		add(name, values)
 	}
+	for _, w := range a.Where {
+		if w.Col == model.ColRef {
+			add(w.Ref.Name, w.Ref.Values)
+		}
+	}
+}
+
+// extraRefIDs are the ids of the references an aggregate's of: and rows:
+// conditions read.
+func (c *compiler) extraRefIDs(a *model.Aggregate) []int {
+	var out []int
+	if r := c.extraRefID(a); r >= 0 {
+		out = append(out, r)
+	}
+	for _, w := range a.Where {
+		if w.Col == model.ColRef {
+			out = append(out, c.refs[w.Ref.Name])
+		}
+	}
+	return out
+}
+
+// rowConds is the SQL of an aggregate's rows: conditions on the row of
+// alias. An unknown column (a NULL or non-positive quantity, a NULL
+// numeric value, a code missing from the reference) makes the comparison
+// NULL or false, so the row is not read; columns compare as double
+// precision, as the reference evaluator compares them.
+func (c *compiler) rowConds(a *model.Aggregate, alias string) ([]string, error) {
+	var out []string
+	for _, w := range a.Where {
+		var col string
+		switch w.Col {
+		case model.ColQuantity:
+			if a.Source != model.Issues {
+				return nil, fmt.Errorf("compile: %s: quantity is a column of issues", a.P)
+			}
+			out = append(out, alias+".quantity > 0")
+			col = c.d.Float(alias + ".quantity")
+		case model.ColNumericValue:
+			if a.Source != model.Events {
+				return nil, fmt.Errorf("compile: %s: numeric_value is a column of events", a.P)
+			}
+			col = c.d.Float(alias + ".numeric_value")
+		case model.ColRef:
+			id, ok := c.refs[w.Ref.Name]
+			if !ok {
+				return nil, fmt.Errorf("compile: %s: reference %s is not registered", a.P, w.Ref.Name)
+			}
+			col = c.d.Float(fmt.Sprintf("c.r%d", id))
+		default:
+			return nil, fmt.Errorf("compile: %s: unknown row column %d", a.P, w.Col)
+		}
+		var v string
+		switch x := w.Value.(type) {
+		case *model.NumberLit:
+			v = c.b.Number(x.Value)
+		case *model.ParamRef:
+			v = c.param(x)
+		default:
+			return nil, fmt.Errorf("compile: %s: rows: compares with a number or a parameter, not %T", a.P, w.Value)
+		}
+		op := w.Op
+		switch op {
+		case "!=":
+			op = "<>"
+		case "<", "<=", ">", ">=", "=":
+		default:
+			return nil, fmt.Errorf("compile: %s: unknown comparison %q", a.P, w.Op)
+		}
+		out = append(out, col+" "+op+" "+v)
+	}
+	return out, nil
 }
 
 // extraRefID is the id of the reference an aggregate's of: reads, or -1.

@@ -163,6 +163,11 @@ func (c *compiler) term(p *pass, ac *aggCol) (*term, error) {
 			t.filter = []string{t.value + " IS NULL"}
 		}
 	}
+	conds, err := c.rowConds(a, p.s.alias)
+	if err != nil {
+		return nil, err
+	}
+	t.filter = append(t.filter, conds...)
 	return t, nil
 }
 

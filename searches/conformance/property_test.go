@@ -592,7 +592,53 @@ func (g *gen) aggregate() *model.Aggregate {
 	if a.Op == model.OpSum && (a.Window.Kind == model.WindowMonths || a.Window.Kind == model.WindowDays) && g.pick(2) == 0 {
 		a.PerDay = true
 	}
+	if a.Filter == model.RowsAll && g.pick(3) == 0 {
+		a.Where = g.rowConds(a.Source)
+	}
 	return a
+}
+
+// rowConds are a rows: mapping's comparisons: one or two columns of the
+// source, each with one comparison or a between, against a value the
+// rows hold (so = and the ends of between are hit) or a parameter.
+func (g *gen) rowConds(src model.Source) []model.RowCond {
+	type column struct {
+		c      model.RowCond
+		values []float64
+	}
+	cols := []column{{model.RowCond{Col: model.ColNumericValue}, []float64{-1.5, 0, 2, 3.25, 10}}}
+	if src == model.Issues {
+		cols = []column{
+			{model.RowCond{Col: model.ColQuantity}, []float64{0, 0.5, 1, 28, 28.5, 56, 100}},
+			{model.RowCond{Col: model.ColRef, Ref: g.ref}, []float64{0.25, 1, 1.5, 7.5, 10}},
+		}
+		if g.pick(2) == 0 {
+			cols[0], cols[1] = cols[1], cols[0]
+		}
+		cols = cols[:1+g.pick(2)]
+	}
+	operand := func(values []float64) model.Expr {
+		if g.pick(5) == 0 {
+			return &model.ParamRef{Param: g.params[g.pick(len(g.params))]}
+		}
+		return &model.NumberLit{Value: values[g.pick(len(values))]}
+	}
+	var out []model.RowCond
+	for _, col := range cols {
+		if g.pick(4) == 0 {
+			lo, hi := col.c, col.c
+			lo.Op, hi.Op = ">=", "<="
+			x, y := col.values[g.pick(len(col.values))], col.values[g.pick(len(col.values))]
+			lo.Value, hi.Value = &model.NumberLit{Value: min(x, y)}, &model.NumberLit{Value: max(x, y)}
+			out = append(out, lo, hi)
+			continue
+		}
+		c := col.c
+		c.Op = []string{"<", "<=", ">", ">=", "=", "!="}[g.pick(6)]
+		c.Value = operand(col.values)
+		out = append(out, c)
+	}
+	return out
 }
 
 // varStrata adds strata by a variable, alone or crossed with a built-in
@@ -1049,6 +1095,24 @@ func aggText(a *model.Aggregate) string {
 		parts = append(parts, "rows: value_known")
 	case model.RowsValueUnknown:
 		parts = append(parts, "rows: value_unknown")
+	}
+	if len(a.Where) > 0 {
+		// One mapping per column, its comparisons in order (a between is
+		// written as >= and <=, which the loader reads the same way).
+		var cols []string
+		byCol := map[string][]string{}
+		for _, c := range a.Where {
+			n := c.ColumnName()
+			if _, seen := byCol[n]; !seen {
+				cols = append(cols, n)
+			}
+			byCol[n] = append(byCol[n], strconv.Quote(c.Op)+": "+exprText(c.Value))
+		}
+		var ws []string
+		for _, n := range cols {
+			ws = append(ws, n+": {"+strings.Join(byCol[n], ", ")+"}")
+		}
+		parts = append(parts, "rows: {"+strings.Join(ws, ", ")+"}")
 	}
 	if a.PerDay {
 		parts = append(parts, "per_day: true")

@@ -628,6 +628,9 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 		if a.Filter == model.RowsValueUnknown && rw.value != nil {
 			continue
 		}
+		if !r.rowPasses(a, rw) {
+			continue
+		}
 		in = append(in, rw)
 	}
 

@@ -160,3 +160,47 @@ func (r *run) stratumOf(m *model.PlannedMeasure, dim model.Dimension, p *patient
 	}
 	return st.Label(labels), nil
 }
+
+// rowPasses reports whether a row passes every condition of an
+// aggregate's rows: mapping. A column that is unknown — a NULL or
+// non-positive quantity, a NULL numeric value, a code missing from the
+// reference table — passes no comparison. Values compare as double
+// precision numbers, as the SQL engines compare them.
+func (r *run) rowPasses(a *model.Aggregate, rw row) bool {
+	for _, c := range a.Where {
+		var x float64
+		switch c.Col {
+		case model.ColQuantity:
+			if rw.raw == nil || *rw.raw <= 0 {
+				return false
+			}
+			x = *rw.raw
+		case model.ColNumericValue:
+			if rw.raw == nil {
+				return false
+			}
+			x = *rw.raw
+		case model.ColRef:
+			f, ok := c.Ref.Values[rw.code]
+			if !ok {
+				return false
+			}
+			x = f
+		default:
+			return false
+		}
+		var v float64
+		switch e := c.Value.(type) {
+		case *model.NumberLit:
+			v = e.Value
+		case *model.ParamRef:
+			v = r.in.ParamValue(e.Param)
+		default:
+			return false
+		}
+		if !c.Holds(x, v) {
+			return false
+		}
+	}
+	return true
+}

@@ -101,7 +101,13 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 		ok = false
 	}
 	valueFromOf := a.Of.Kind == model.AttrValue && !hasValue
-	if f, has := m["rows"]; has {
+	rowsMapping := false
+	if f, has := m["rows"]; has && f.val.Kind == yaml.MappingNode {
+		rowsMapping = true
+		if !l.rowConds(a, f) {
+			ok = false
+		}
+	} else if has {
 		if s, good := l.text(f.val, "rows"); !good {
 			ok = false
 		} else {
@@ -131,7 +137,10 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 		ok = false
 	}
 	if hasValue && op != model.OpSum && !valueOps[op] {
-		if _, hasRows := m["rows"]; !hasRows {
+		if rowsMapping {
+			l.add(l.pos(valueField.key), "remove value:; rows: names the columns it compares", "value: is used only by sum, min, max, mean and rows: value_known or value_unknown, and %s has none of them", what)
+			ok = false
+		} else if _, hasRows := m["rows"]; !hasRows {
 			l.add(l.pos(valueField.key), "remove value:, or add rows: value_known or rows: value_unknown", "value: is used only by sum or with rows:, and %s has neither", what)
 			ok = false
 		}

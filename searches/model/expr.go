@@ -95,6 +95,9 @@ type Aggregate struct {
 	Ref   *Reference // for ValueQuantityRef
 	// Filter restricts rows by whether Value is known.
 	Filter RowFilter
+	// Where restricts rows by comparisons of their columns (rows: as a
+	// mapping): a row is read when every one holds.
+	Where []RowCond
 	// PerDay divides a sum by the number of days in the window.
 	PerDay bool
 	// Of is the attribute first and last return (the date by default) and

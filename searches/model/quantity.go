@@ -17,7 +17,7 @@ func ReadsQuantity(e Expr) bool {
 	case *Arith:
 		return ReadsQuantity(e.L) || ReadsQuantity(e.R)
 	case *Aggregate:
-		return e.Value == ValueQuantity || e.Value == ValueQuantityRef
+		return e.Value == ValueQuantity || e.Value == ValueQuantityRef || e.ReadsQuantityColumn()
 	}
 	return false
 }

@@ -17,6 +17,8 @@ func TestReadsQuantity(t *testing.T) {
 		{sum, true},
 		{unknown, true},
 		{events, false},
+		{&Aggregate{Op: OpCount, Source: Issues, Codelist: cl, Where: []RowCond{{Col: ColQuantity, Op: ">", Value: &NumberLit{Value: 100}}}}, true},
+		{&Aggregate{Op: OpCount, Source: Issues, Codelist: cl, Where: []RowCond{{Col: ColRef, Ref: &Reference{Name: "ome"}, Op: ">", Value: &NumberLit{Value: 30}}}}, false},
 		{&Compare{Op: ">=", L: &VarRef{Var: dose}, R: &NumberLit{Value: 120}}, true},
 		{&Logic{Op: "and", L: &Registered{}, R: &Not{X: &Compare{Op: ">", L: count, R: &NumberLit{}}}}, false},
 		{&Arith{Op: "*", L: &NumberLit{Value: 2}, R: &VarRef{Var: dose}}, true},

@@ -133,6 +133,7 @@ func (e *Aggregate) rowKey() string {
 	if e.Nth > 1 {
 		fmt.Fprintf(&b, ",nth=%d", e.Nth)
 	}
+	b.WriteString(e.whereKey())
 	return b.String()
 }
 
@@ -169,4 +170,98 @@ func (e *Case) writeKey(b *strings.Builder) {
 		writeKey(b, e.Else)
 	}
 	b.WriteString(")")
+}
+
+// RowColumn is a column of a row that a row condition compares.
+type RowColumn int
+
+// Row columns.
+const (
+	ColQuantity     RowColumn = iota + 1 // issues: quantity (unknown when NULL or <= 0, as everywhere)
+	ColNumericValue                      // events: numeric_value (unknown when NULL)
+	ColRef                               // issues: the reference value per unit of the row's code (unknown when missing)
+)
+
+// RowCond is one comparison of a row's column with a number that is the
+// same for every row and patient: a literal or a parameter. A row whose
+// column is unknown passes no comparison, != included.
+type RowCond struct {
+	Col   RowColumn
+	Ref   *Reference // ColRef
+	Op    string     // "<", "<=", ">", ">=", "=", "!="
+	Value Expr       // *NumberLit or *ParamRef
+}
+
+// ColumnName is the column as the search writes it.
+func (c RowCond) ColumnName() string {
+	switch c.Col {
+	case ColQuantity:
+		return "quantity"
+	case ColNumericValue:
+		return "numeric_value"
+	case ColRef:
+		return c.Ref.Name
+	}
+	return "?"
+}
+
+func (c RowCond) String() string {
+	return c.ColumnName() + " " + c.Op + " " + Key(c.Value)
+}
+
+// Holds reports whether a known column value x passes the comparison with
+// v, in double precision as every SQL engine compares them.
+func (c RowCond) Holds(x, v float64) bool {
+	switch c.Op {
+	case "<":
+		return x < v
+	case "<=":
+		return x <= v
+	case ">":
+		return x > v
+	case ">=":
+		return x >= v
+	case "=":
+		return x == v
+	case "!=":
+		return x != v
+	}
+	return false
+}
+
+// ReadsQuantityColumn reports whether a row condition of a compares issue
+// quantities.
+func (a *Aggregate) ReadsQuantityColumn() bool {
+	for _, c := range a.Where {
+		if c.Col == ColQuantity {
+			return true
+		}
+	}
+	return false
+}
+
+// whereKey is the part of an aggregate's Key for its row conditions.
+func (e *Aggregate) whereKey() string {
+	if len(e.Where) == 0 {
+		return ""
+	}
+	parts := make([]string, len(e.Where))
+	for i, c := range e.Where {
+		parts[i] = c.String()
+	}
+	return ",rows=[" + strings.Join(parts, " and ") + "]"
+}
+
+// WhereUses returns the references and parameters the rows: conditions
+// of a compare with, for whatever lists what an aggregate reads.
+func (a *Aggregate) WhereUses() (refs []*Reference, params []*Parameter) {
+	for _, c := range a.Where {
+		if c.Ref != nil {
+			refs = append(refs, c.Ref)
+		}
+		if p, ok := c.Value.(*ParamRef); ok {
+			params = append(params, p.Param)
+		}
+	}
+	return refs, params
 }
