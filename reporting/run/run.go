@@ -227,11 +227,21 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 		if res.Duration == 0 {
 			res.Duration = time.Since(start)
 		}
+		var series *measures.Series
+		if sp, n := p.SeriesPlan(); sp != nil {
+			sstart := time.Now()
+			series = &measures.Series{Plan: sp, Dates: model.SeriesDates(dates.AsOf, n)}
+			series.Results, err = engine.Series(ctx, r.Engine, engine.Input{Plan: sp, Practice: q.Practice, Dates: dates, Params: q.Params}, series.Dates)
+			if err != nil {
+				return nil, fmt.Errorf("search %s: %w", p.Search.ID, err)
+			}
+			res.Duration += time.Since(sstart)
+		}
 		status := "ok"
 		if res.Patients == 0 {
 			status = "no_data"
 		}
-		runs = append(runs, measures.Run{Plan: p, Result: res, Status: status})
+		runs = append(runs, measures.Run{Plan: p, Result: res, Status: status, Series: series})
 	}
 	doc, err := measures.Document(measures.Meta{
 		Practice: q.Practice, Pack: r.Pack, Dates: dates, Params: q.Params,

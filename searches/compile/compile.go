@@ -99,6 +99,13 @@ type compiler struct {
 	// whether expressions read the date of birth (age_at).
 	regDates map[regDateKey]bool
 	dob      bool
+
+	// series is set when the query is one point of a series query
+	// (series.go): every pass carries the point column and joins
+	// month_ends (me); outside is the text of every part of the query
+	// where me is not in scope.
+	series  bool
+	outside []string
 }
 
 func newCompiler(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options) (*compiler, error) {
@@ -181,7 +188,9 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 }
 
 func (c *compiler) fragment(table string) (string, error) {
-	return Fragment(c.prof, c.d, table, c.b, c.opts.Dates.AsOf, c.opts.Practice)
+	f, err := Fragment(c.prof, c.d, table, c.b, c.opts.Dates.AsOf, c.opts.Practice)
+	c.outside = append(c.outside, f)
+	return f, err
 }
 
 // Fragment returns the SQL of a logical table of prof in dialect d, with

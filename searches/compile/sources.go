@@ -89,6 +89,9 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 	// Select the plain column (the unary plus would make the later join on
 	// it unindexable in SQLite); group by the unindexed one.
 	fmt.Fprintf(&p.body, "SELECT %s.patient_id,\n           COUNT(*) AS n_rows", s.alias)
+	if c.series {
+		p.body.WriteString(",\n           me.point")
+	}
 	earliest, allFrom := time.Time{}, true
 	for _, ac := range aggs {
 		t, err := c.term(p, ac)
@@ -108,7 +111,11 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 		earliest = time.Time{}
 	}
 	c.passRows(p, frag, earliest)
-	pat.joins = append(pat.joins, fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cte, s.alias, s.alias))
+	join := fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cte, s.alias, s.alias)
+	if c.series {
+		join += fmt.Sprintf(" AND %s.point = r.point", s.alias)
+	}
+	pat.joins = append(pat.joins, join)
 	pat.rows = append(pat.rows, fmt.Sprintf("COALESCE(%s.n_rows, 0)", s.alias))
 	return []cte{codes, {name: s.cte, body: p.body.String()}}, nil
 }
@@ -118,8 +125,17 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 // earliest (unless zero), grouped by patient.
 func (c *compiler) passRows(p *pass, frag string, earliest time.Time) {
 	s, date := p.s, c.d.Unindexed(p.col)
-	fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s\n    WHERE %s <= %s",
-		indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol, date, c.b.Date(c.opts.Dates.AsOf))
+	fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s", indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol)
+	if c.series {
+		// Each row counts at every month end whose windows it falls in.
+		fmt.Fprintf(&p.body, "\n    JOIN month_ends AS me ON %s <= %s", date, c.b.Date(c.opts.Dates.AsOf))
+		if !earliest.IsZero() {
+			fmt.Fprintf(&p.body, " AND %s >= %s", date, c.b.Date(earliest))
+		}
+		fmt.Fprintf(&p.body, "\n    GROUP BY %s, me.point", c.d.Unindexed(s.alias+".patient_id"))
+		return
+	}
+	fmt.Fprintf(&p.body, "\n    WHERE %s <= %s", date, c.b.Date(c.opts.Dates.AsOf))
 	if !earliest.IsZero() {
 		fmt.Fprintf(&p.body, " AND %s >= %s", date, c.b.Date(earliest))
 	}

@@ -10,10 +10,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nhs-steward/steward/searches/compile"
@@ -370,9 +372,22 @@ func SQLText(f *fixture.File, c *fixture.Case, d schema.Dialect, l schema.Layout
 	if err != nil {
 		return "", err
 	}
-	st, err := compile.SQL(f.Plan, dia, prof, compile.Options{Practice: c.Practice, Dates: c.Dates, Params: c.Params})
+	opts := compile.Options{Practice: c.Practice, Dates: c.Dates, Params: c.Params}
+	st, err := compile.SQL(f.Plan, dia, prof, opts)
 	if err != nil {
 		return "", err
 	}
-	return st.String(), nil
+	text := st.String()
+	if sp, n := f.Plan.SeriesPlan(); sp != nil {
+		ss, err := compile.SeriesSQL(sp, dia, prof, opts, model.SeriesDates(c.Dates.AsOf, n))
+		switch {
+		case errors.Is(err, compile.ErrNoSinglePass):
+			text += "\n-- series: one query per month end (no single pass on this layout)\n"
+		case err != nil:
+			return "", err
+		default:
+			text += "\n-- series of " + strconv.Itoa(n) + " month ends\n" + ss.String()
+		}
+	}
+	return text, nil
 }
