@@ -116,7 +116,7 @@ func TestSearchExamples(t *testing.T) {
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"ome-rising.test.yaml", "qof-opioid-review.test.yaml", ": 2 passed, 0 failed"} {
+	for _, want := range []string{"ome-rising.test.yaml", "qof-opioid-review.test.yaml", "high-dose-series.test.yaml", ": 3 passed, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
