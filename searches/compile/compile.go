@@ -106,6 +106,27 @@ type compiler struct {
 	// where me is not in scope.
 	series  bool
 	outside []string
+	// lows and highs are the parameters that bound the rows of every
+	// month end: SeriesSQL binds the earliest (lows) or latest (highs) of
+	// their values at the month ends, not a column of month_ends.
+	lows, highs map[int]bool
+}
+
+// envelope binds date d as a bound of the rows a pass reads at any month
+// end of a series: the lowest (low) or highest of its values.
+func (c *compiler) envelope(d time.Time, low bool) string {
+	t := c.b.Date(d)
+	m := &c.highs
+	if low {
+		m = &c.lows
+	}
+	if *m == nil {
+		*m = map[int]bool{}
+	}
+	for _, i := range tokensIn(t) {
+		(*m)[i] = true
+	}
+	return t
 }
 
 func newCompiler(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options) (*compiler, error) {

@@ -27,6 +27,12 @@ import (
 // final SELECT gives one row per point. Parameters equal at every date stay
 // bind parameters.
 
+// point is the query of one date of a series, compiled alone.
+type point struct {
+	c    *compiler
+	text string
+}
+
 // ErrNoSinglePass is returned by SeriesSQL when the query of the series
 // cannot be one pass (the schema profile reads the as-of date inside a
 // table's SQL, or the query's shape changes between the dates); the series
@@ -44,10 +50,6 @@ const seriesPoints = model.MaxSeriesMonths
 func SeriesSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time) (*Statement, error) {
 	if len(asOfs) == 0 || len(asOfs) > seriesPoints {
 		return nil, fmt.Errorf("compile: a series of %d dates, want 1 to %d", len(asOfs), seriesPoints)
-	}
-	type point struct {
-		c    *compiler
-		text string
 	}
 	pts := make([]point, len(asOfs))
 	var lk *Lookups
@@ -97,6 +99,9 @@ func SeriesSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options,
 		}
 		if same {
 			continue
+		}
+		if first.lows[i] || first.highs[i] {
+			continue // bound below by the envelope
 		}
 		col, ok := colOf[key.String()]
 		if !ok {
@@ -151,9 +156,12 @@ func SeriesSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options,
 			return nil, fmt.Errorf("compile: bad parameter token")
 		}
 		out.WriteString(rest[:i])
-		if col := varying[idx]; col != "" {
+		switch col := varying[idx]; {
+		case col != "":
 			out.WriteString("me." + col)
-		} else {
+		case first.lows[idx] || first.highs[idx]:
+			out.WriteString(b.Bind(ArgDate, envelopeDate(pts, idx, first.lows[idx])))
+		default:
 			p := first.b.params[idx]
 			out.WriteString(b.Bind(p.Kind, p.Value))
 		}
@@ -257,4 +265,17 @@ func valueKey(p Param) string {
 		return t.Format(time.DateOnly)
 	}
 	return fmt.Sprintf("%T:%v", p.Value, p.Value)
+}
+
+// envelopeDate is the earliest (low) or latest value of date parameter i
+// at the points of a series.
+func envelopeDate(pts []point, i int, low bool) time.Time {
+	var out time.Time
+	for k, pt := range pts {
+		t, _ := pt.c.b.params[i].Value.(time.Time)
+		if k == 0 || (low && t.Before(out)) || (!low && t.After(out)) {
+			out = t
+		}
+	}
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nhs-steward/steward/searches/compile"
 	"github.com/nhs-steward/steward/searches/dataset"
@@ -86,8 +87,9 @@ type boundEngine struct {
 }
 
 var (
-	_ engine.Engine  = (*boundEngine)(nil)
-	_ fixture.Lacker = (*boundEngine)(nil)
+	_ engine.Engine          = (*boundEngine)(nil)
+	_ engine.SeriesEvaluator = (*boundEngine)(nil)
+	_ fixture.Lacker         = (*boundEngine)(nil)
 )
 
 func (e *boundEngine) at(practice string) (*compile.Engine, error) {
@@ -104,6 +106,16 @@ func (e *boundEngine) Evaluate(ctx context.Context, in engine.Input) (*engine.Re
 		return nil, err
 	}
 	return eng.Evaluate(ctx, in)
+}
+
+// EvaluateSeries implements engine.SeriesEvaluator: the series in one
+// query where the compiler can make one.
+func (e *boundEngine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []time.Time) ([]*engine.Result, error) {
+	eng, err := e.at(in.Practice)
+	if err != nil {
+		return nil, err
+	}
+	return eng.EvaluateSeries(ctx, in, asOfs)
 }
 
 func (e *boundEngine) Patients(ctx context.Context, in engine.Input, where model.Expr, exprs []model.Expr) ([]engine.PatientRow, error) {

@@ -158,10 +158,12 @@ iss AS (
            -- a1: exists(issues:opioids,months(1,as_of))
            MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN 1 ELSE 0 END) AS a1,
            -- a2: sum(issues:opioids,months(1,as_of),value=1,per_day)
-           ROUND(CAST(SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN COALESCE(CASE WHEN i.quantity > 0 THEN CAST(i.quantity AS float) END, 0) ELSE 0 END) / me.a2 AS float), 6) AS a2
+           ROUND(CAST(SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN COALESCE(CASE WHEN i.quantity > 0 THEN CAST(i.quantity AS float) END, 0) ELSE 0 END) / MAX(me.a2) AS float), 6) AS a2
     FROM (SELECT patient_id, issue_date, dmd_code, quantity FROM medication_issues) AS i
-    JOIN codes_issues AS c ON c.code = i.dmd_code
-    JOIN month_ends AS me ON i.issue_date <= me.a3
+    CROSS JOIN codes_issues AS c
+    CROSS JOIN month_ends AS me
+    WHERE c.code = i.dmd_code AND i.issue_date <= @p18
+      AND i.issue_date <= me.a3
     GROUP BY i.patient_id, me.point
 ),
 reg AS (

@@ -176,14 +176,16 @@ iss AS (
            -- a1: exists(issues:opioids,months(1,as_of))
            MAX(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN 1 ELSE 0 END) AS a1,
            -- a2: sum(issues:opioids,months(1,as_of),value=1,per_day)
-           ROUND(CAST(SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN COALESCE(CASE WHEN i.quantity > 0 THEN CAST(i.quantity AS float) END, 0) ELSE 0 END) / me.a2 AS float), 6) AS a2
+           ROUND(CAST(SUM(CASE WHEN c.l0 = 1 AND i.issue_date >= me.a1 THEN COALESCE(CASE WHEN i.quantity > 0 THEN CAST(i.quantity AS float) END, 0) ELSE 0 END) / MAX(me.a2) AS float), 6) AS a2
     FROM (SELECT registration_id AS patient_id,
                  CAST(effective_date AS date) AS issue_date,
                  CAST(snomed_concept_id AS varchar(20)) AS dmd_code,
                  CAST(NULL AS decimal(18,4)) AS quantity
           FROM medication_all_orgs_v2) AS i
-    JOIN codes_issues AS c ON c.code = i.dmd_code
-    JOIN month_ends AS me ON i.issue_date <= me.a3
+    CROSS JOIN codes_issues AS c
+    CROSS JOIN month_ends AS me
+    WHERE c.code = i.dmd_code AND i.issue_date <= @p18
+      AND i.issue_date <= me.a3
     GROUP BY i.patient_id, me.point
 ),
 reg AS (
