@@ -219,23 +219,9 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 	dates := model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}
 	var runs []measures.Run
 	for _, p := range r.Plans {
-		start := time.Now()
-		res, err := r.Engine.Evaluate(ctx, engine.Input{Plan: p, Practice: q.Practice, Dates: dates, Params: q.Params})
+		res, series, err := r.evaluate(ctx, p, engine.Input{Plan: p, Practice: q.Practice, Dates: dates, Params: q.Params})
 		if err != nil {
 			return nil, fmt.Errorf("search %s: %w", p.Search.ID, err)
-		}
-		if res.Duration == 0 {
-			res.Duration = time.Since(start)
-		}
-		var series *measures.Series
-		if sp, n := p.SeriesPlan(); sp != nil {
-			sstart := time.Now()
-			series = &measures.Series{Plan: sp, Dates: model.SeriesDates(dates.AsOf, n)}
-			series.Results, err = engine.Series(ctx, r.Engine, engine.Input{Plan: sp, Practice: q.Practice, Dates: dates, Params: q.Params}, series.Dates)
-			if err != nil {
-				return nil, fmt.Errorf("search %s: %w", p.Search.ID, err)
-			}
-			res.Duration += time.Since(sstart)
 		}
 		status := "ok"
 		if res.Patients == 0 {
@@ -257,6 +243,36 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 		return nil, fmt.Errorf("disclosure control: %w", err)
 	}
 	return doc, nil
+}
+
+// evaluate runs one search: its measures as of the run's date and, when
+// some have a series, those at each month end of the longest series. When
+// every measure has a series, the last month end (the as-of date) of the
+// series is the run's result: the same query, not run twice.
+func (r *Runner) evaluate(ctx context.Context, p *model.Plan, in engine.Input) (*engine.Result, *measures.Series, error) {
+	start := time.Now()
+	sp, n := p.SeriesPlan()
+	var series *measures.Series
+	if sp != nil {
+		series = &measures.Series{Plan: sp, Dates: model.SeriesDates(in.Dates.AsOf, n)}
+		sin := in
+		sin.Plan = sp
+		var err error
+		if series.Results, err = engine.Series(ctx, r.Engine, sin, series.Dates); err != nil {
+			return nil, nil, err
+		}
+		if len(sp.Measures) == len(p.Measures) {
+			last := *series.Results[len(series.Results)-1]
+			last.Duration = time.Since(start)
+			return &last, series, nil
+		}
+	}
+	res, err := r.Engine.Evaluate(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Duration = time.Since(start)
+	return res, series, nil
 }
 
 // WorklistColumn names a worklist column.
