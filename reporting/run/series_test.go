@@ -78,4 +78,3 @@ func TestDocumentSeries(t *testing.T) {
 		})
 	}
 }
-
