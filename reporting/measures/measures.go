@@ -156,7 +156,7 @@ func Spec(p *model.Pack) *results.PackSpec {
 		}
 		addReferences(refs, s)
 		for _, m := range s.Measures {
-			ms := results.MeasureSpec{ID: m.ID, Kind: string(m.Kind), Title: m.Title, At: anchor(m.At), Publishable: m.Publishable}
+			ms := results.MeasureSpec{ID: m.ID, Kind: string(m.Kind), Title: m.Title, At: anchor(m.At), Publishable: m.Publishable, Series: m.Series}
 			if m.Kind == model.KindRatio {
 				ms.Per = m.Per
 				if ms.Per <= 0 {

@@ -48,3 +48,47 @@ func TestDecodeSeries(t *testing.T) {
 		t.Fatalf("a point's ratio is not checked: %+v", p)
 	}
 }
+
+// TestCheckPackSeries: a measure has a series exactly when its pack says so,
+// of the pack's length, and a patient-counting ratio's points obey the
+// same rules as its headline.
+func TestCheckPackSeries(t *testing.T) {
+	ratio := `"numerator":30,"denominator":41,"per":1,"value":0.7317}`
+	withSeries := `"numerator":30,"denominator":41,"per":1,"value":0.7317,"series":[{"as_of":"2025-02-28","numerator":29,"denominator":40,"value":0.725},{"as_of":"2025-03-31","numerator":30,"denominator":41,"value":0.7317}]}`
+	check := func(doc string, sp *PackSpec) error {
+		t.Helper()
+		d, err := Decode(strings.NewReader(doc))
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		return d.CheckPack(sp)
+	}
+	doc := strings.Replace(packDoc, ratio, withSeries, 1)
+	if doc == packDoc {
+		t.Fatal("the case changes nothing")
+	}
+	// The pack has no series for long_term_reviewed.
+	err := check(doc, spec)
+	if p := problemAt(t, err, "$.measures[1].series"); p.Kind != ErrPackMismatch || !strings.Contains(p.Msg, "no series") {
+		t.Fatalf("problem %+v", p)
+	}
+	two := *spec
+	two.Measures = append([]MeasureSpec(nil), spec.Measures...)
+	for i := range two.Measures {
+		if two.Measures[i].ID == "long_term_reviewed" {
+			two.Measures[i].Series = 2
+		}
+	}
+	if err := check(doc, &two); err != nil {
+		t.Fatalf("a series the pack has: %v", err)
+	}
+	err = check(packDoc, &two)
+	if p := problemAt(t, err, "$.measures[1].series"); p.Kind != ErrPackMismatch || !strings.Contains(p.Msg, "series of 2 month ends") {
+		t.Fatalf("a missing series: problem %+v", p)
+	}
+	over := strings.Replace(doc, `"numerator":29,"denominator":40,"value":0.725`, `"numerator":41,"denominator":40,"value":1.025`, 1)
+	err = check(over, &two)
+	if p := problemAt(t, err, "$.measures[1].series[0].numerator"); p.Kind != ErrInvalid {
+		t.Fatalf("a point's numerator above its denominator: problem %+v", p)
+	}
+}
