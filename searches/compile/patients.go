@@ -46,7 +46,9 @@ func (c *compiler) pat(in patInputs) (cte, error) {
 	for _, j := range in.joins {
 		b.WriteString("\n    " + j)
 	}
-	return cte{name: "pat", body: b.String(), materialized: true}, nil
+	// A series query reads pat once, row by row: materializing its rows
+	// (the universe times the month ends) would only write them out.
+	return cte{name: "pat", body: b.String(), materialized: !c.series}, nil
 }
 
 // patAnchors writes the registered_<anchor> and age_<anchor> columns of
