@@ -29,6 +29,8 @@ func searchSQLCommand() *cli.Command {
 and prints it with every bind parameter listed as a comment. Nothing is run.
 On SQL Server the statements that fill the session temporary tables with the
 codelists and reference tables come first, and the ones dropping them last.
+When measures have a series, the query computing them at every month end of
+the series follows.
 
 --profile takes a built-in profile name (canonical, tpp, emis) or a profile file
 (*.yaml), with each of its parameters given as --profile-param NAME=VALUE; they are
