@@ -28,6 +28,10 @@ t0=$(date +%s)
 say() { printf 'windows-check: [%3ss] %s\n' "$(($(date +%s) - t0))" "$*"; }
 fail() {
   printf 'windows-check: FAIL: %s\n' "$*" >&2
+  if [ -n "${tmp:-}" ] && [ -s "$tmp/collector.log" ]; then
+    printf 'windows-check: the collector'"'"'s last lines:\n' >&2
+    tail -15 "$tmp/collector.log" | sed 's/^/    /' >&2
+  fi
   exit 1
 }
 indent() { sed -e 's/\r$//' -e 's/^/    /'; }
@@ -117,7 +121,7 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...: poll until COMMAND succeeds
 port=$((20000 + RANDOM % 20000))
 ccfg=$tmp/collector.yaml
 "$GO" run ./installer/cmd/genpkg configs "$tmp/configs" >/dev/null
-sed -e "s/^listen: .*/listen: \"127.0.0.1:$port\"/" -e "s#^storage: .*#storage: \"sqlite:$tmp/collector.db\"#" \
+sed -e "s/^listen: .*/listen: \"127.0.0.1:$port\"/" -e "s#^storage: .*#storage: \"sqlite:$tmp/collector.db\"#" -e "s#^receipt_key: .*#receipt_key: $tmp/receipt.key#" \
   "$tmp/configs/linux/collector.yaml.example" >"$ccfg"
 code=$("$bin/steward-collector" practice add --ods Y01234 --name "Wine practice" --config "$ccfg" |
   awk 'prev ~ /One-time enrolment code/ && NF==1 {print $1; exit} {if (NF) prev=$0}')

@@ -4,6 +4,11 @@
 #  - the MedSIP pack on 10k, 50k and 100k-patient practices, SQLite and
 #    PostgreSQL, beside one full scan of medication_issues, with peak memory
 #  - collector ingest throughput and p99 on loopback, SQLite
+#  - a large ICB (200 practices x 36 months through the ingest API, 12
+#    periods reconciled) read by 1 and 10 signed-in analysts at once,
+#    SQLite and PostgreSQL: each page's median and p95, requests/s
+#    (STEWARD_LOAD_PRACTICES, STEWARD_LOAD_MONTHS, STEWARD_LOAD_ANALYSTS,
+#    STEWARD_LOAD_SECONDS make it smaller for a quick run)
 #  - a flood of sign-ins against the collector binary: peak memory and
 #    /healthz latency (scripts/bench-signin.sh)
 #  - scheme evaluation for 6,500 practices x 24 months, and reconciliation
@@ -71,6 +76,12 @@ done
 echo
 echo "== collector ingest (SQLite, signed submissions on loopback)"
 go test -run '^$' -bench Ingest -benchtime 5000x ./reporting/collector/server/ | grep -E 'Benchmark|ok'
+
+echo
+echo "== a large ICB read by its analysts: ${STEWARD_LOAD_PRACTICES:-200} practices x ${STEWARD_LOAD_MONTHS:-36} months through the ingest API,"
+echo "   12 periods reconciled, then ${STEWARD_LOAD_ANALYSTS:-1 10} signed-in analysts at once for ${STEWARD_LOAD_SECONDS:-20} s each."
+echo "   Targets (10 analysts): p95 under 300 ms on PostgreSQL and under 500 ms on SQLite for every page."
+go test -run '^$' -bench LoadICB -benchtime 1x -timeout 30m ./reporting/collector/server/ | grep -vE '^(goos|goarch|pkg|cpu|PASS)'
 
 echo
 echo "== sign-in flood: 500 attempts from 100 connections on loopback (targets: peak_MB < 400, /healthz p99 < 50 ms)"

@@ -47,7 +47,8 @@ changes in its history.
 Every prune_every (and at start) it deletes heartbeat history older than
 heartbeat_history_days (each practice's latest is kept), expired sessions,
 API tokens and sign-in lockouts, used or expired enrolment codes and old
-heartbeat nonces, and logs what it deleted.
+heartbeat nonces, and logs what it deleted; then it refreshes the store's
+planner statistics where figures loaded since made them stale.
 
 With tuf_repository set it also serves that search-bundle repository to
 agents (/v1/tuf/), accepts releases from search authors (/v1/bundles, with
@@ -206,6 +207,11 @@ func pruneLoop(ctx context.Context, log *slog.Logger, db *store.DB, history, eve
 		case err == nil:
 			log.Info("pruned the store", "heartbeats", p.Heartbeats, "heartbeat_nonces", p.Nonces, "sessions", p.Sessions,
 				"enrolment_codes", p.EnrolmentCodes, "api_tokens", p.APITokens, "lockouts", p.Lockouts)
+		}
+		// Figures loaded since (a month's submissions, a bulk load) would
+		// otherwise be planned for with the old table sizes.
+		if err := db.Optimize(ctx); err != nil && ctx.Err() == nil {
+			log.Error("refresh the store's planner statistics; it is tried again at the next interval", "err", err)
 		}
 		select {
 		case <-ctx.Done():

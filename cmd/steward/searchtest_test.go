@@ -110,13 +110,15 @@ func TestSearchTestEngines(t *testing.T) {
 }
 
 // TestSearchExamples: the example searches in searches/examples pass their
-// fixtures (issue #15: examples written with dates).
+// fixtures (issue #15: examples written with dates, row values and
+// categories).
 func TestSearchExamples(t *testing.T) {
 	code, out, errOut := searchTest(t, "../../searches/examples")
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"ome-rising.test.yaml", "qof-opioid-review.test.yaml", "high-dose-series.test.yaml", ": 3 passed, 0 failed"} {
+	for _, want := range []string{"ome-rising.test.yaml", "qof-opioid-review.test.yaml", "multiple-long-acting.test.yaml",
+		"never-reviewed.test.yaml", "new-starters.test.yaml", "opioid-gabapentinoid.test.yaml", "high-dose-series.test.yaml", ": 7 passed, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

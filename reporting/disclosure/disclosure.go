@@ -14,8 +14,8 @@
 //     sit exactly half-way; a sum can (12.5), and halves round away from zero
 //     (12.5 -> 15). Every shown figure is therefore 0 or at least 10.
 //
-// Complementary suppression: the headline count of a stratified measure is
-// sent exactly, so each stratification is treated as a partition of a known
+// Complementary suppression: the headline count of a stratified measure (a
+// stratified ratio's numerator or denominator) is sent exactly, so each stratification is treated as a partition of a known
 // total. Whenever a stratification has a suppressed cell, further cells are
 // suppressed until at least two of its cells are suppressed and no suppressed
 // cell's value is uniquely determined by the total and what is shown.
@@ -152,9 +152,9 @@ func protectMeasure(m results.Measure, sum *Summary) (results.Measure, error) {
 		}
 		views, ok := protectCells(exact)
 		if !ok {
-			sum.Unprotectable = append(sum.Unprotectable, m.ID+"/"+s.Dimension)
+			sum.Unprotectable = append(sum.Unprotectable, m.ID+"/"+s.Key())
 		}
-		ps := results.Strata{Dimension: s.Dimension, Cells: make([]results.Cell, len(s.Cells))}
+		ps := results.Strata{Dimension: s.Dimension, Part: s.Part, Cells: make([]results.Cell, len(s.Cells))}
 		for j, c := range s.Cells {
 			ps.Cells[j] = views[j].cell(c.Stratum)
 			switch views[j].kind {
@@ -416,7 +416,16 @@ func Protected(doc *results.Document) error {
 	}
 	for _, m := range doc.Measures {
 		for _, s := range m.Strata {
-			where := m.ID + "/" + s.Dimension
+			where := m.ID + "/" + s.Key()
+			// The exact total the cells partition: the count, or the
+			// ratio's numerator or denominator.
+			total := m.Value
+			switch s.Part {
+			case results.PartNumerator:
+				total = m.Numerator
+			case results.PartDenominator:
+				total = m.Denominator
+			}
 			views := make([]view, len(s.Cells))
 			nSupp := 0
 			for j, c := range s.Cells {
@@ -441,10 +450,10 @@ func Protected(doc *results.Document) error {
 				add("%s: a single suppressed cell can be recovered from the total", where)
 				continue
 			}
-			if !m.Publishable && m.Value != nil && nSupp > 0 && *m.Value > MaxCount {
-				add("%s: headline %v is more than %d", where, *m.Value, MaxCount)
-			} else if !m.Publishable && m.Value != nil && nSupp > 0 {
-				if j, bad := determined(views, *m.Value); bad {
+			if !m.Publishable && total != nil && nSupp > 0 && *total > MaxCount {
+				add("%s: headline %v is more than %d", where, *total, MaxCount)
+			} else if !m.Publishable && total != nil && nSupp > 0 {
+				if j, bad := determined(views, *total); bad {
 					add("%s/%s: suppressed cell can be recovered from the total", where, s.Cells[j].Stratum)
 				}
 			}

@@ -554,3 +554,55 @@ func TestDeterminedMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// TestRatioStrata: a stratified ratio's numerator and denominator strata
+// are each protected as a partition of their own exact total, and Protected
+// checks recovery against that total, not the ratio's value.
+func TestRatioStrata(t *testing.T) {
+	ratio := func(num, den []float64) results.Measure {
+		n, d := 0.0, 0.0
+		for _, v := range num {
+			n += v
+		}
+		for _, v := range den {
+			d += v
+		}
+		return results.Measure{ID: "share", Kind: results.KindRatio, Numerator: results.F(n), Denominator: results.F(d), Value: results.F(n / d),
+			Strata: []results.Strata{
+				{Dimension: "sex", Part: results.PartNumerator, Cells: cellsOf(num...)},
+				{Dimension: "sex", Part: results.PartDenominator, Cells: cellsOf(den...)},
+			}}
+	}
+	d := doc(ratio([]float64{3, 20, 0}, []float64{30, 40, 12}))
+	sum, err := Apply(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.Measures[0]
+	if len(m.Strata) != 2 || m.Strata[0].Part != results.PartNumerator || m.Strata[1].Part != results.PartDenominator {
+		t.Fatalf("strata = %+v", m.Strata)
+	}
+	// 3 is small; 20 is suppressed with it (0 cannot hide anything).
+	if got := fmt.Sprint(compact(m.Strata[0].Cells)); got != "[S S 0]" {
+		t.Errorf("numerator cells = %s", got)
+	}
+	if got := fmt.Sprint(compact(m.Strata[1].Cells)); got != "[30 40 10]" {
+		t.Errorf("denominator cells = %s", got)
+	}
+	if sum.Small != 1 || sum.Complementary != 1 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if err := Protected(d); err != nil {
+		t.Fatalf("Protected after Apply: %v", err)
+	}
+	// A numerator whose two suppressed cells must both be 0 is recoverable
+	// from the numerator (8: the shown 10 holds at least 8), whatever the
+	// ratio's value.
+	bad := doc(results.Measure{ID: "share", Kind: results.KindRatio, Numerator: results.F(8), Denominator: results.F(80), Value: results.F(0.1),
+		Strata: []results.Strata{{Dimension: "sex", Part: results.PartNumerator, Cells: []results.Cell{
+			{Stratum: "F", Suppressed: true}, {Stratum: "M", Suppressed: true}, {Stratum: "U", Value: results.F(10)}}}}})
+	bad.Disclosure = Record()
+	if err := Protected(bad); !errors.Is(err, ErrUnprotected) || !strings.Contains(err.Error(), "share/numerator/sex") {
+		t.Fatalf("Protected = %v, want the numerator's cells recoverable", err)
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,15 +268,36 @@ func group(base, pack string, m results.Measure) (Group, error) {
 	default:
 		return g, fmt.Errorf("unknown kind %q", m.Kind)
 	}
+	// A ratio's stratification comes twice, numerator and denominator: one
+	// stratifier, each stratum with both populations.
+	byDim := map[string]int{}
 	for _, s := range m.Strata {
-		st := Stratifier{Code: []CodeableConcept{{
-			Coding: []Coding{{System: base + "/CodeSystem/stratifier", Code: s.Dimension}},
-			Text:   s.Dimension,
-		}}}
+		code := InitialPopulation
+		switch s.Part {
+		case results.PartNumerator:
+			code = Numerator
+		case results.PartDenominator:
+			code = Denominator
+		}
+		k, seen := byDim[s.Dimension]
+		if !seen {
+			k = len(g.Stratifier)
+			byDim[s.Dimension] = k
+			g.Stratifier = append(g.Stratifier, Stratifier{Code: []CodeableConcept{{
+				Coding: []Coding{{System: base + "/CodeSystem/stratifier", Code: s.Dimension}},
+				Text:   s.Dimension,
+			}}})
+		}
+		st := &g.Stratifier[k]
 		for _, c := range s.Cells {
-			p, err := population(InitialPopulation, c.Value, c.Suppressed)
+			p, err := population(code, c.Value, c.Suppressed)
 			if err != nil {
 				return g, fmt.Errorf("%s %s: %w", s.Dimension, c.Stratum, err)
+			}
+			j := slices.IndexFunc(st.Stratum, func(x Stratum) bool { return x.Value != nil && x.Value.Text == c.Stratum })
+			if j >= 0 {
+				st.Stratum[j].Population = append(st.Stratum[j].Population, p)
+				continue
 			}
 			st.Stratum = append(st.Stratum, Stratum{
 				Value: &CodeableConcept{
@@ -285,7 +307,6 @@ func group(base, pack string, m results.Measure) (Group, error) {
 				Population: []Population{p},
 			})
 		}
-		g.Stratifier = append(g.Stratifier, st)
 	}
 	return g, nil
 }

@@ -166,7 +166,7 @@ func Spec(p *model.Pack) *results.PackSpec {
 				ms.DenominatorPatients = m.Denominator != nil && m.Denominator.Kind == model.KindCount
 			}
 			for _, dim := range m.Stratify {
-				ms.Strata = append(ms.Strata, results.StrataSpec{Dimension: string(dim), Labels: model.Labels(dim, s.AgeBands)})
+				ms.Strata = append(ms.Strata, results.StrataSpec{Dimension: string(dim), Labels: m.Labels(dim, s.AgeBands)})
 			}
 			out.Measures = append(out.Measures, ms)
 		}
@@ -231,24 +231,38 @@ func measure(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int) (res
 	default:
 		return m, fmt.Errorf("measure %s: unknown kind %q", pm.ID, pm.Kind)
 	}
+	parts := []string{""}
+	if pm.Kind == model.KindRatio {
+		parts = []string{engine.PartNumerator, engine.PartDenominator}
+	}
+	for _, part := range parts {
+		m.Strata = append(m.Strata, strata(pm, r, bands, part)...)
+	}
+	return m, nil
+}
+
+// strata are the stratifications of a count, or of a ratio's numerator or
+// denominator (part).
+func strata(pm *model.PlannedMeasure, r engine.MeasureResult, bands []int, part string) []results.Strata {
+	var out []results.Strata
 	for _, dim := range pm.Stratify {
 		counts := map[string]int64{}
 		for _, s := range r.Strata {
-			if s.Dimension == dim {
+			if s.Dimension == dim && s.Part == part {
 				counts[s.Label] += s.Count
 			}
 		}
-		st := results.Strata{Dimension: string(dim)}
-		for _, label := range model.Labels(dim, bands) {
+		st := results.Strata{Dimension: string(dim), Part: part}
+		for _, label := range pm.Labels(dim, bands) {
 			c := counts[label]
 			if c == 0 && dim == model.DimAgeBand && label == model.AgeBandLabels(bands)[0] {
 				continue // below the first band: listed only when someone is in it
 			}
 			st.Cells = append(st.Cells, results.Cell{Stratum: label, Value: results.F(float64(c))})
 		}
-		m.Strata = append(m.Strata, st)
+		out = append(out, st)
 	}
-	return m, nil
+	return out
 }
 
 func anchor(a model.Anchor) string {

@@ -111,10 +111,29 @@ type Point struct {
 	Suppressed  bool     `json:"suppressed,omitempty"`
 }
 
-// Strata is one stratification of a count measure.
+// Strata is one stratification of a count measure, or of a ratio's
+// numerator or denominator.
 type Strata struct {
-	Dimension string `json:"dimension"` // "sex", "age_band", "imd_quintile"
-	Cells     []Cell `json:"cells"`
+	Dimension string `json:"dimension"` // "sex", "age_band", "imd_quintile", a variable, a crossed pair (sex_by_on_opioid)
+	// Part is "numerator" or "denominator" for a stratified ratio, whose
+	// document holds each stratification twice; absent for a count.
+	Part  string `json:"part,omitempty"`
+	Cells []Cell `json:"cells"`
+}
+
+// Parts of a stratified ratio.
+const (
+	PartNumerator   = "numerator"
+	PartDenominator = "denominator"
+)
+
+// Key names a stratification within its measure: the dimension, and for a
+// ratio the part.
+func (s Strata) Key() string {
+	if s.Part == "" {
+		return s.Dimension
+	}
+	return s.Part + "/" + s.Dimension
 }
 
 // Cell is one stratum's count. After disclosure control Value is rounded to

@@ -154,7 +154,9 @@ func TestDecodeChecksFigures(t *testing.T) {
 		{"suppressed with a value", `"value":41`, `"value":41,"suppressed":true`, "$.measures[0].value", "carries no value"},
 		{"per on a count", `"value":41`, `"value":41,"per":1000`, "$.measures[0].per", "ratios only"},
 		{"negative per", `"value":0.7317`, `"value":0.7317,"per":-1`, "$.measures[1].per", "positive"},
-		{"strata on a ratio", `"value":0.7317`, `"value":0.7317,"strata":[{"dimension":"sex","cells":[]}]`, "$.measures[1].strata", "only counts"},
+		// A ratio's strata say which part they count (a stratification without part is refused).
+		{"strata on a ratio without part", `"value":0.7317`, `"value":0.7317,"strata":[{"dimension":"sex","cells":[]}]`, "$.measures[1].strata[0].part", "part must be numerator or denominator"},
+		{"part on a count", `"value":41`, `"value":41,"strata":[{"dimension":"sex","part":"numerator","cells":[]}]`, "$.measures[0].strata[0].part", "part applies to a ratio"},
 		{"cell without value", `"value":41`, `"value":41,"strata":[{"dimension":"sex","cells":[{"stratum":"F","value":null}]}]`, "$.measures[0].strata[0].cells[0].value", "required"},
 		{"fractional cell", `"value":41`, `"value":41,"strata":[{"dimension":"sex","cells":[{"stratum":"F","value":1.5}]}]`, "$.measures[0].strata[0].cells[0].value", "whole number"},
 		{"stratum twice", `"value":41`, `"value":41,"strata":[{"dimension":"sex","cells":[{"stratum":"F","value":1},{"stratum":"F","value":2}]}]`, "$.measures[0].strata[0].cells[1].stratum", "twice"},

@@ -357,8 +357,8 @@ func (m *Measure) validate(c *checker, where string, seen map[string]bool) {
 	if m.Kind != KindRatio && (m.Numerator != nil || m.Denominator != nil) {
 		c.add(ErrInvalid, where, "%s: only a ratio has a numerator and a denominator", name)
 	}
-	if len(m.Strata) > 0 && m.Kind != KindCount {
-		c.add(ErrInvalid, where+".strata", "%s: only counts are stratified", name)
+	if len(m.Strata) > 0 && m.Kind != KindCount && m.Kind != KindRatio {
+		c.add(ErrInvalid, where+".strata", "%s: only counts and ratios are stratified", name)
 	}
 	if len(m.Strata) > MaxStrata {
 		c.add(ErrInvalid, where+".strata", "%s: %d stratifications, more than %d", name, len(m.Strata), MaxStrata)
@@ -367,11 +367,17 @@ func (m *Measure) validate(c *checker, where string, seen map[string]bool) {
 	dims := map[string]bool{}
 	for j, s := range m.Strata {
 		sw := fmt.Sprintf("%s.strata[%d]", where, j)
+		switch {
+		case m.Kind == KindRatio && s.Part != PartNumerator && s.Part != PartDenominator:
+			c.add(ErrInvalid, sw+".part", "%s: a ratio's stratification is of its numerator or its denominator: part must be numerator or denominator", name)
+		case m.Kind != KindRatio && s.Part != "":
+			c.add(ErrInvalid, sw+".part", "%s: part applies to a ratio's strata only", name)
+		}
 		if c.id(sw+".dimension", s.Dimension, "a stratification") {
-			if dims[s.Dimension] {
-				c.add(ErrInvalid, sw+".dimension", "%s: stratification %q twice", name, s.Dimension)
+			if dims[s.Key()] {
+				c.add(ErrInvalid, sw+".dimension", "%s: stratification %q twice", name, s.Key())
 			}
-			dims[s.Dimension] = true
+			dims[s.Key()] = true
 		}
 		if len(s.Cells) > MaxCells {
 			c.add(ErrInvalid, sw+".cells", "%s: stratification %s has more than %d cells", name, shown(s.Dimension), MaxCells)

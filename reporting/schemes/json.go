@@ -16,6 +16,20 @@ import (
 // A field added to any of these types must be added here; the tests fail
 // until it is.
 func (r *Reconciliation) AppendJSON(b []byte) ([]byte, error) {
+	return r.appendJSON(b, nil)
+}
+
+// AppendJSONSpans is AppendJSON that also says where in the returned
+// bytes each of r.Practices is: spans[i] holds the start and end offsets
+// of the i-th practice's object, so that it can be stored on its own
+// without being encoded twice.
+func (r *Reconciliation) AppendJSONSpans(b []byte) ([]byte, [][2]int, error) {
+	spans := make([][2]int, 0, len(r.Practices))
+	b, err := r.appendJSON(b, &spans)
+	return b, spans, err
+}
+
+func (r *Reconciliation) appendJSON(b []byte, spans *[][2]int) ([]byte, error) {
 	var err error
 	b = append(b, `{"Scheme":`...)
 	b = appendString(b, r.Scheme)
@@ -42,8 +56,12 @@ func (r *Reconciliation) AppendJSON(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
+			start := len(b)
 			if b, err = r.Practices[i].appendJSON(b); err != nil {
 				return nil, err
+			}
+			if spans != nil {
+				*spans = append(*spans, [2]int{start, len(b)})
 			}
 		}
 		b = append(b, ']')

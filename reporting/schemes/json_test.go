@@ -182,3 +182,40 @@ func BenchmarkAppendJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendJSONSpans: each span holds exactly its practice's object, as
+// encoding/json encodes that practice alone, and the bytes are
+// AppendJSON's.
+func TestAppendJSONSpans(t *testing.T) {
+	example, err := Load("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Evaluate(example, "2027-03", exampleFigures())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := rec.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, spans, err := rec.AppendJSONSpans([]byte("prefix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[len("prefix"):]) != string(whole) {
+		t.Fatal("AppendJSONSpans's bytes differ from AppendJSON's")
+	}
+	if len(spans) != len(rec.Practices) || len(spans) < 2 {
+		t.Fatalf("%d spans for %d practices", len(spans), len(rec.Practices))
+	}
+	for i, sp := range spans {
+		want, err := json.Marshal(rec.Practices[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part := got[sp[0]:sp[1]]; string(part) != string(want) {
+			t.Fatalf("span %d = %s\nwant %s", i, part, want)
+		}
+	}
+}

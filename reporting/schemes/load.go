@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -850,8 +851,8 @@ func (p *parser) ref(m *mapping, key string, whole bool) Ref {
 }
 
 func (p *parser) signOff(n *yaml.Node) SignOff {
-	keys := []string{"declare", "approve", "pay"}
-	m := p.mapping(n, "sign_off", "sign_off", keys, keys)
+	keys := []string{"declare", "approve", "pay", "declaration"}
+	m := p.mapping(n, "sign_off", "sign_off", keys, keys[:3])
 	if m == nil {
 		return SignOff{}
 	}
@@ -886,7 +887,41 @@ func (p *parser) signOff(n *yaml.Node) SignOff {
 		}
 		return out
 	}
-	return SignOff{Declare: roles("declare"), Approve: roles("approve"), Pay: roles("pay")}
+	return SignOff{Declare: roles("declare"), Approve: roles("approve"), Pay: roles("pay"), Declaration: p.declaration(m)}
+}
+
+var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// declaration reads sign_off.declaration: the wording a practice confirms,
+// with only known placeholders.
+func (p *parser) declaration(m *mapping) string {
+	n, ok := m.get("declaration")
+	if !ok {
+		return ""
+	}
+	const path = "sign_off.declaration"
+	v, ok := p.scalarString(n, path)
+	if !ok {
+		return ""
+	}
+	text := strings.Join(strings.Fields(v), " ")
+	switch {
+	case utf8.RuneCountInString(text) > MaxDeclarationLen:
+		p.add(n, path, fmt.Sprintf("the declaration is %d characters long", utf8.RuneCountInString(text)),
+			fmt.Sprintf("keep it to at most %d; link to the scheme's full terms instead", MaxDeclarationLen))
+		return ""
+	case strings.ContainsAny(text, "<>"):
+		p.add(n, path, "the declaration holds < or >", "write plain text: the dashboard shows it as text, not HTML")
+		return ""
+	}
+	for _, mm := range placeholder.FindAllStringSubmatch(text, -1) {
+		if !contains(DeclarationPlaceholders, mm[1]) {
+			p.add(n, path, fmt.Sprintf("unknown placeholder {%s} in the declaration", mm[1]),
+				"use {"+strings.Join(DeclarationPlaceholders, "}, {")+"}")
+			return ""
+		}
+	}
+	return text
 }
 
 func contains(list []string, s string) bool {

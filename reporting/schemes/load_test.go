@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,7 +63,7 @@ invalid-types.yaml:23:24: elements[0].pence_per_patient: must be a number, not t
 invalid-unknown-keys.yaml:3:1: unknown key "titel" in the scheme (did you mean "title"?)
 invalid-unknown-keys.yaml:18:5: elements[0]: missing key "pence_per_patient" (add pence_per_patient: under elements[0])
 invalid-unknown-keys.yaml:23:5: elements[0]: unknown key "pence_per_patent" in a payment element (did you mean "pence_per_patient"?)
-invalid-unknown-keys.yaml:28:3: sign_off: unknown key "audit" in sign_off (allowed keys: declare, approve, pay)`},
+invalid-unknown-keys.yaml:28:3: sign_off: unknown key "audit" in sign_off (allowed keys: declare, approve, pay, declaration)`},
 		{"invalid-values.yaml", `invalid-values.yaml:2:5: id: "Test Scheme" is not a valid id (use lower-case letters, digits, - and _, starting with a letter)
 invalid-values.yaml:4:6: icb: "qxx" is not a valid icb (use the ICB's ODS code, e.g. QXX)
 invalid-values.yaml:6:7: pack.id: pack "medsop" is not known (schemes are written against pack medsip)
@@ -163,6 +164,41 @@ func TestParseDecimal(t *testing.T) {
 		got, err := ParseDecimal(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseDecimal(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// TestSignOffDeclaration: sign_off.declaration is optional, folded to one
+// line, and refused when too long, holding markup or an unknown
+// placeholder.
+func TestSignOffDeclaration(t *testing.T) {
+	base, err := os.ReadFile("../../schemes/medsip-local-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(decl string) string {
+		return strings.Replace(string(base), "  pay: [icb_finance]", "  pay: [icb_finance]\n  declaration: "+decl, 1)
+	}
+	sc, err := Parse("scheme.yaml", []byte(with(`"I, for {practice} ({ods}),
+    declare {amount} for {period} under {scheme}."`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "I, for {practice} ({ods}), declare {amount} for {period} under {scheme}."; sc.SignOff.Declaration != want {
+		t.Fatalf("declaration %q, want %q", sc.SignOff.Declaration, want)
+	}
+	if sc, err := Parse("scheme.yaml", base); err != nil || sc.SignOff.Declaration != "" {
+		t.Fatalf("a scheme without a declaration: %v, %q", err, sc.SignOff.Declaration)
+	}
+	for _, tc := range []struct{ decl, want string }{
+		{`"I declare {total}."`, "unknown placeholder {total} in the declaration"},
+		{`"I declare <b>this</b>."`, "holds < or >"},
+		{`"` + strings.Repeat("word ", 401) + `"`, "characters long"},
+		{`[a, b]`, "sign_off.declaration"},
+	} {
+		_, err := Parse("scheme.yaml", []byte(with(tc.decl)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "scheme.yaml:") {
+			t.Errorf("declaration %.30s: %v; want a problem at its line naming %q", tc.decl, err, tc.want)
 		}
 	}
 }

@@ -243,7 +243,18 @@ type SignOff struct {
 	Declare []string // practice roles that declare (calculated -> declared)
 	Approve []string // ICB roles that approve or reject (declared -> approved or calculated)
 	Pay     []string // finance roles that mark approved claims paid
+	// Declaration is the wording a practice confirms when it declares,
+	// with the placeholders of DeclarationPlaceholders; "" for the
+	// collector's standard wording.
+	Declaration string
 }
+
+// DeclarationPlaceholders are the names a scheme's declaration wording
+// may hold in braces, each replaced for the claim being declared.
+var DeclarationPlaceholders = []string{"practice", "ods", "scheme", "period", "amount"}
+
+// MaxDeclarationLen is the longest declaration wording, in characters.
+const MaxDeclarationLen = 2000
 
 // Field is the part of a measure row a Ref reads.
 type Field string

@@ -290,6 +290,27 @@ func indexPack(p *model.Pack) (*packIndex, error) {
 							if e.Ref != nil {
 								uses[s.ID+"/"+e.Ref.Name] = true
 							}
+							if e.Of.Ref != nil {
+								uses[s.ID+"/"+e.Of.Ref.Name] = true
+							}
+						}
+					})
+				}
+			}
+			strataDef(&def, pm, s.AgeBands)
+			for _, exprs := range pm.StrataExprs {
+				for _, e := range exprs {
+					model.Walk(e, func(e model.Expr) {
+						switch e := e.(type) {
+						case *model.ParamRef:
+							uses[s.ID+"/"+e.Param.Name] = true
+						case *model.Aggregate:
+							uses[s.ID+"/"+e.Codelist.Name] = true
+							for _, r := range []*model.Reference{e.Ref, e.Of.Ref} {
+								if r != nil {
+									uses[s.ID+"/"+r.Name] = true
+								}
+							}
 						}
 					})
 				}
@@ -484,4 +505,22 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// strataDef adds to a measure's definition what its stratifications by
+// variables count: each part's expression and cells (nothing for a measure
+// stratified by built-in dimensions only, whose definition is unchanged).
+func strataDef(def *strings.Builder, pm *model.PlannedMeasure, bands []int) {
+	for _, d := range pm.Stratify {
+		st := pm.Stratification(d)
+		if st == nil {
+			continue
+		}
+		fmt.Fprintf(def, " | strata %s %v", d, st.Labels(bands))
+		for _, e := range pm.StrataExprs[d] {
+			if e != nil {
+				def.WriteString(" " + model.Key(e))
+			}
+		}
+	}
 }

@@ -155,3 +155,25 @@ func TestReleaseRefusals(t *testing.T) {
 		t.Errorf("Build with another version's notes: %v", err)
 	}
 }
+
+// TestReleaseSeesStrataByVariables: a stratification by a variable is part
+// of what a measure counts, so changing its cells changes the measure.
+func TestReleaseSeesStrataByVariables(t *testing.T) {
+	old := copyMedsip(t)
+	cur := copyMedsip(t)
+	edit(t, filepath.Join(cur, "pack.yaml"), "version: 2026.1.0", "version: 2026.2.0")
+	const long = "    count: long_term\n    stratify: [sex, age_band, imd_quintile"
+	edit(t, filepath.Join(old, "medsip.yaml"), long, long+", {variable: daily_ome, values: [0]}")
+	edit(t, filepath.Join(cur, "medsip.yaml"), long, long+", {variable: daily_ome, values: [0, 50]}")
+	r, err := NewRelease(cur, "Splits long-term users at 50 mg/day.\n", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, m := range r.Changes.MeasuresChanged {
+		changed = append(changed, m.ID)
+	}
+	if !slices.Equal(changed, []string{"long_term"}) {
+		t.Errorf("measures changed = %v, want [long_term]", changed)
+	}
+}

@@ -77,6 +77,7 @@ func (c *compiler) register(a *model.Aggregate) error {
 		c.lists[a.Codelist.Name] = len(c.listRows)
 		c.listRows = append(c.listRows, dedupe(a.Codelist.Codes))
 	}
+	c.registerExtraRef(a)
 	if a.Value != model.ValueQuantityRef {
 		return nil
 	}
@@ -162,6 +163,10 @@ func (c *compiler) lookupIDs(aggs []*aggCol) (listIDs, refIDs []int) {
 				seenRef[r] = true
 				refIDs = append(refIDs, r)
 			}
+		}
+		if r := c.extraRefID(ac.agg); r >= 0 && !seenRef[r] {
+			seenRef[r] = true
+			refIDs = append(refIDs, r)
 		}
 	}
 	sort.Ints(listIDs)

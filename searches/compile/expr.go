@@ -53,6 +53,8 @@ func (c *compiler) expr(e model.Expr) (string, error) {
 		return c.d.DaysBetween(a, b), nil
 	case *model.AgeAt:
 		return c.ageAt(e)
+	case *model.Case:
+		return c.caseExpr(e)
 	case *model.RegDate:
 		if _, err := c.date(e.At); err != nil {
 			return "", err

@@ -61,6 +61,13 @@ func (c *compiler) measuresText() (string, *Lookups, []string, []output, error) 
 func measureExprs(plan *model.Plan) []model.Expr {
 	var all []model.Expr
 	for _, m := range plan.Measures {
+		for _, d := range m.Stratify {
+			for _, e := range m.StrataExprs[d] {
+				if e != nil {
+					all = append(all, e)
+				}
+			}
+		}
 		for _, a := range []*model.Agg{m.Value, m.Numerator, m.Denominator} {
 			if a == nil {
 				continue
@@ -98,10 +105,19 @@ func (q *measureQuery) measure(i int, m *model.PlannedMeasure) error {
 			return err
 		}
 		q.add(s, output{measure: i, field: p.field})
-		if p.field != fieldValue || p.agg.Kind != model.KindCount {
+		if p.agg.Kind != model.KindCount || len(m.Stratify) == 0 {
 			continue
 		}
-		if err := q.strataCells(i, m, p.agg, w); err != nil {
+		part := ""
+		switch {
+		case p.field == fieldNumerator && m.Kind == model.KindRatio:
+			part = engine.PartNumerator
+		case p.field == fieldDenominator && m.Kind == model.KindRatio:
+			part = engine.PartDenominator
+		case p.field != fieldValue:
+			continue
+		}
+		if err := q.strataCells(i, m, p.agg, w, part); err != nil {
 			return err
 		}
 	}
@@ -144,22 +160,22 @@ func (q *measureQuery) agg(a *model.Agg) (sql, where string, err error) {
 
 // strataCells adds a count per stratum label of each of m's
 // stratifications, among the patients where (the count's where) holds.
-func (q *measureQuery) strataCells(i int, m *model.PlannedMeasure, a *model.Agg, where string) error {
+func (q *measureQuery) strataCells(i int, m *model.PlannedMeasure, a *model.Agg, where, part string) error {
 	at := a.At
 	if at == model.AnchorCurrent {
 		at = m.At
 	}
 	for _, dim := range m.Stratify {
-		col, err := q.stratum(dim, at)
+		col, err := q.stratumCol(m, dim, at)
 		if err != nil {
 			return err
 		}
-		for li, l := range model.Labels(dim, q.c.plan.Search.AgeBands) {
+		for li, l := range m.Labels(dim, q.c.plan.Search.AgeBands) {
 			cond := fmt.Sprintf("v.%s = %d", col, li)
 			if where != "" {
 				cond = where + " AND " + cond
 			}
-			q.add("COALESCE(SUM(CASE WHEN "+cond+" THEN 1 ELSE 0 END), 0)", output{measure: i, field: fieldStratum, dim: dim, label: l})
+			q.add("COALESCE(SUM(CASE WHEN "+cond+" THEN 1 ELSE 0 END), 0)", output{measure: i, field: fieldStratum, dim: dim, label: l, part: part})
 		}
 	}
 	return nil

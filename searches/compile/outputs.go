@@ -49,6 +49,7 @@ type output struct {
 	field   field
 	dim     model.Dimension // fieldStratum: the stratification
 	label   string          // fieldStratum: the stratum's label
+	part    string          // fieldStratum of a ratio: numerator or denominator
 }
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9_]`)
@@ -62,6 +63,9 @@ func outputName(plan *model.Plan, o output) string {
 	name := "m" + strconv.Itoa(o.measure) + "_" + id + "__" + o.field.String()
 	if o.field == fieldStratum {
 		name = "m" + strconv.Itoa(o.measure) + "_" + id + "__" + string(o.dim) + "_" + nonIdent.ReplaceAllString(strings.ToLower(o.label), "_")
+		if o.part != "" {
+			name = "m" + strconv.Itoa(o.measure) + "_" + id + "__" + o.part + "_" + string(o.dim) + "_" + nonIdent.ReplaceAllString(strings.ToLower(o.label), "_")
+		}
 		name = nonIdent.ReplaceAllString(name, "_")
 	}
 	return name
@@ -91,7 +95,7 @@ func (o output) set(res *engine.Result, n engine.Number) error {
 	case fieldDenominator:
 		mr.Denominator = n
 	case fieldStratum:
-		mr.Strata = append(mr.Strata, engine.Stratum{Dimension: o.dim, Label: o.label, Count: int64(n.Value)})
+		mr.Strata = append(mr.Strata, engine.Stratum{Dimension: o.dim, Label: o.label, Count: int64(n.Value), Part: o.part})
 	default:
 		return fmt.Errorf("unknown output %v", o.field)
 	}

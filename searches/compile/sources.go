@@ -71,16 +71,22 @@ var aggregateOps = map[model.AggOp]func(*compiler, *pass, *term) error{
 // sourcePass returns the codes_<source> CTE and the pass over source s (none
 // when no aggregate reads s), adding pat's inputs to pat.
 func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
-	var aggs []*aggCol
+	var aggs, all, ranked []*aggCol
 	for _, ac := range c.aggOrder {
-		if ac.agg.Source == s.src {
+		if ac.agg.Source != s.src {
+			continue
+		}
+		all = append(all, ac)
+		if ac.agg.RowRanked() {
+			ranked = append(ranked, ac)
+		} else {
 			aggs = append(aggs, ac)
 		}
 	}
-	if len(aggs) == 0 {
+	if len(all) == 0 {
 		return nil, nil
 	}
-	codes := c.sourceCodes(s.codes, aggs)
+	codes := c.sourceCodes(s.codes, all)
 	frag, err := c.fragment(s.table)
 	if err != nil {
 		return nil, err
@@ -117,7 +123,15 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 	}
 	pat.joins = append(pat.joins, join)
 	pat.rows = append(pat.rows, fmt.Sprintf("COALESCE(%s.n_rows, 0)", s.alias))
-	return []cte{codes, {name: s.cte, body: p.body.String()}}, nil
+	out := []cte{codes, {name: s.cte, body: p.body.String()}}
+	for _, ac := range ranked {
+		r, err := c.rankedCTE(s, frag, ac, pat)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // passRows ends a pass with the rows it reads: the source's rows with a

@@ -145,7 +145,7 @@ func TestSpecEMISAgainstEvaluator(t *testing.T) {
 				v, n, d := m.Value, m.Numerator, m.Denominator
 				exp.Measures = append(exp.Measures, fixture.MeasureExpect{Measure: m.ID, Value: &v, Numerator: &n, Denominator: &d, Pos: c.Pos})
 				for _, st := range m.Strata {
-					exp.Strata = append(exp.Strata, fixture.StratumExpect{Measure: m.ID, Dimension: st.Dimension, Label: st.Label, Count: st.Count, Pos: c.Pos})
+					exp.Strata = append(exp.Strata, fixture.StratumExpect{Measure: m.ID, Dimension: st.Dimension, Label: st.Label, Count: st.Count, Part: st.Part, Pos: c.Pos})
 				}
 				compared++
 			}

@@ -425,6 +425,18 @@ func (g *gen) search() *model.Search {
 			cl.Codes = []string{codePool[g.pick(8)]}
 		}
 		slices.Sort(cl.Codes)
+		if g.pick(2) == 0 {
+			// A category classing some of the codes, a few codes to a class.
+			cat := &model.Category{Name: "class", Values: map[string]string{}}
+			for _, c := range cl.Codes {
+				if g.pick(4) != 0 {
+					cat.Values[c] = []string{"x", "y", "z"}[g.pick(3)]
+				}
+			}
+			if len(cat.Values) > 0 {
+				cl.Categories = []*model.Category{cat}
+			}
+		}
 		g.lists = append(g.lists, cl)
 	}
 	s.Codelists = g.lists
@@ -467,7 +479,7 @@ func (g *gen) addVariable(e model.Expr) *model.Variable {
 	case model.Number:
 		g.numbers = append(g.numbers, v)
 		if a, ok := e.(*model.Aggregate); ok {
-			g.exact[v] = a.Op == model.OpCount
+			g.exact[v] = a.Op == model.OpCount || a.Op == model.OpCountDistinct
 		}
 	}
 	return v
@@ -562,10 +574,34 @@ func (g *gen) aggregate() *model.Aggregate {
 	if g.pick(3) == 0 {
 		a.Source = model.Events
 	}
-	ops := []model.AggOp{model.OpExists, model.OpCount, model.OpSum, model.OpSum, model.OpFirst, model.OpLast, model.OpEachMonth}
+	ops := []model.AggOp{model.OpExists, model.OpCount, model.OpSum, model.OpSum, model.OpFirst, model.OpLast, model.OpEachMonth,
+		model.OpMin, model.OpMax, model.OpMean, model.OpCountDistinct, model.OpFirst, model.OpLast}
 	a.Op = ops[g.pick(len(ops))]
 	a.Window = g.window(a.Op == model.OpEachMonth)
-	withValue := a.Op == model.OpSum || ((a.Op == model.OpCount || a.Op == model.OpExists) && g.pick(2) == 0)
+	rowOf := false
+	switch a.Op {
+	case model.OpFirst, model.OpLast:
+		// Row values: the nth row, and an attribute other than the date.
+		if g.pick(2) == 0 {
+			a.Nth = 1 + g.pick(3)
+		}
+		switch g.pick(4) {
+		case 0:
+			rowOf = true
+			a.Of = model.Attr{Kind: model.AttrValue}
+		case 1:
+			if a.Source == model.Issues {
+				a.Of = model.Attr{Kind: model.AttrRef, Ref: g.ref}
+			}
+		}
+	case model.OpCountDistinct:
+		a.Of = model.Attr{Kind: model.AttrCode}
+		if len(a.Codelist.Categories) > 0 && g.pick(2) == 0 {
+			a.Of = model.Attr{Kind: model.AttrCategory, Category: a.Codelist.Categories[0]}
+		}
+	}
+	withValue := a.Op == model.OpSum || a.Op == model.OpMin || a.Op == model.OpMax || a.Op == model.OpMean || rowOf ||
+		((a.Op == model.OpCount || a.Op == model.OpExists) && g.pick(2) == 0)
 	if withValue {
 		if a.Source == model.Events {
 			a.Value = model.ValueNumericValue
@@ -574,7 +610,7 @@ func (g *gen) aggregate() *model.Aggregate {
 		} else {
 			a.Value, a.Ref = model.ValueQuantityRef, g.ref
 		}
-		if a.Op != model.OpSum || g.pick(3) == 0 {
+		if (a.Op != model.OpSum && !valueOps[a.Op]) || g.pick(3) == 0 {
 			a.Filter = []model.RowFilter{model.RowsAll, model.RowsValueKnown, model.RowsValueUnknown}[g.pick(3)]
 		}
 	}
@@ -582,6 +618,79 @@ func (g *gen) aggregate() *model.Aggregate {
 		a.PerDay = true
 	}
 	return a
+}
+
+// varStrata adds strata by a variable, alone or crossed with a built-in
+// dimension, now and then.
+func (g *gen) varStrata(m *model.Measure) {
+	if g.pick(2) == 0 {
+		return
+	}
+	var part model.StrataPart
+	var exact []*model.Variable
+	for _, v := range g.numbers {
+		if g.exact[v] {
+			exact = append(exact, v)
+		}
+	}
+	if len(exact) > 0 && g.pick(2) == 0 {
+		part = model.StrataPart{Var: exact[g.pick(len(exact))], Values: []float64{0, 1, 2}}
+	} else if len(g.bools) > 0 {
+		part = model.StrataPart{Var: g.bools[g.pick(len(g.bools))]}
+	} else {
+		return
+	}
+	st := &model.Stratification{Dim: model.Dimension(part.Var.Name), Parts: []model.StrataPart{part}}
+	if g.pick(2) == 0 {
+		b := model.StrataPart{Builtin: []model.Dimension{model.DimSex, model.DimAgeBand, model.DimIMDQuintile}[g.pick(3)]}
+		st.Parts = []model.StrataPart{b, part}
+		st.Dim = model.Dimension(b.Name() + "_by_" + part.Name())
+	}
+	m.Stratify = append(m.Stratify, st.Dim)
+	m.Strata = append(m.Strata, st)
+}
+
+// strataText writes a measure's stratify list.
+func strataText(m *model.Measure) string {
+	var parts []string
+	partText := func(p model.StrataPart) string {
+		if p.Var != nil && len(p.Values) > 0 {
+			return "{variable: " + p.Var.Name + ", values: [0, 1, 2]}"
+		}
+		return p.Name()
+	}
+	for _, d := range m.Stratify {
+		st := m.Stratification(d)
+		switch {
+		case st == nil:
+			parts = append(parts, string(d))
+		case len(st.Parts) == 1:
+			parts = append(parts, partText(st.Parts[0]))
+		default:
+			parts = append(parts, "["+partText(st.Parts[0])+", "+partText(st.Parts[1])+"]")
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// valueOps read the row value statistics.
+var valueOps = map[model.AggOp]bool{model.OpMin: true, model.OpMax: true, model.OpMean: true}
+
+// caseExpr is a case over numbers, with or without an else.
+func (g *gen) caseExpr(depth int) (model.Expr, bool) {
+	c := &model.Case{T: model.Number}
+	exact := true
+	for range 1 + g.pick(2) {
+		then, e := g.numExpr(depth)
+		exact = exact && e
+		c.Whens = append(c.Whens, model.CaseWhen{When: g.boolExpr(depth), Then: then})
+	}
+	if g.pick(2) == 0 {
+		x, e := g.numExpr(depth)
+		exact = exact && e
+		c.Else = x
+	}
+	return c, exact
 }
 
 func (g *gen) anchor() model.Anchor {
@@ -604,6 +713,9 @@ func (g *gen) numExpr(depth int) (model.Expr, bool) {
 			}
 			return &model.NumberLit{Value: float64(g.pick(1000)) / 4}, false
 		case 1:
+			if g.pick(3) == 0 && depth > 0 {
+				return g.caseExpr(depth - 1)
+			}
 			return &model.ParamRef{Param: g.params[g.pick(len(g.params))]}, false
 		case 2:
 			switch g.pick(3) {
@@ -695,6 +807,7 @@ func (g *gen) measure() *model.Measure {
 				m.Stratify = append(m.Stratify, d)
 			}
 		}
+		g.varStrata(m)
 	case 1:
 		m.Kind = model.KindSum
 		m.Value = agg(model.KindSum)
@@ -703,6 +816,11 @@ func (g *gen) measure() *model.Measure {
 		kinds := []model.MeasureKind{model.KindCount, model.KindCount, model.KindSum}
 		m.Numerator, m.Denominator = agg(kinds[g.pick(3)]), agg(kinds[g.pick(3)])
 		m.Per = []float64{1, 100, 1000}[g.pick(3)]
+		if m.Numerator.Kind == model.KindCount && m.Denominator.Kind == model.KindCount && g.pick(2) == 0 {
+			// A stratified ratio: its numerator and denominator.
+			m.Stratify = append(m.Stratify, []model.Dimension{model.DimSex, model.DimAgeBand, model.DimIMDQuintile}[g.pick(3)])
+			g.varStrata(m)
+		}
 	}
 	// A series of a few month ends: each point must agree with the
 	// evaluator as of that month end.
@@ -836,7 +954,7 @@ func (c *propCase) dump() string {
 			fmt.Fprintf(&b, "      ratio:\n        numerator: %s\n        denominator: %s\n        per: %s\n", partText(m.Numerator), partText(m.Denominator), num(m.Per))
 		}
 		if len(m.Stratify) > 0 {
-			fmt.Fprintf(&b, "      stratify: %v\n", strings.ReplaceAll(fmt.Sprint(m.Stratify), " ", ", "))
+			fmt.Fprintf(&b, "      stratify: %s\n", strataText(m))
 		}
 		if m.Series > 0 {
 			fmt.Fprintf(&b, "      series: {months: %d}\n", m.Series)
@@ -939,13 +1057,25 @@ func aggText(a *model.Aggregate) string {
 		w += ", ending: baseline"
 	}
 	parts = append(parts, "window: "+w+"}")
+	valueKey := "value: "
+	switch a.Of.Kind {
+	case model.AttrValue:
+		valueKey = "of: "
+	case model.AttrRef:
+		parts = append(parts, "of: "+a.Of.Ref.Name)
+	case model.AttrCategory:
+		parts = append(parts, "of: "+a.Of.Category.Name)
+	}
+	if a.Nth > 1 {
+		parts = append(parts, "nth: "+strconv.Itoa(a.Nth))
+	}
 	switch a.Value {
 	case model.ValueQuantity:
-		parts = append(parts, "value: quantity")
+		parts = append(parts, valueKey+"quantity")
 	case model.ValueQuantityRef:
-		parts = append(parts, "value: quantity * "+a.Ref.Name)
+		parts = append(parts, valueKey+"quantity * "+a.Ref.Name)
 	case model.ValueNumericValue:
-		parts = append(parts, "value: numeric_value")
+		parts = append(parts, valueKey+"numeric_value")
 	}
 	switch a.Filter {
 	case model.RowsValueKnown:
@@ -1018,6 +1148,15 @@ func exprText(e model.Expr) string {
 		return "age_at(" + exprText(e.X) + ")"
 	case *model.RegDate:
 		return e.Kind.String() + at(e.At)
+	case *model.Case:
+		var parts []string
+		for _, w := range e.Whens {
+			parts = append(parts, "{when: "+exprText(w.When)+", then: "+exprText(w.Then)+"}")
+		}
+		if e.Else != nil {
+			parts = append(parts, "{else: "+exprText(e.Else)+"}")
+		}
+		return "case[" + strings.Join(parts, ", ") + "]"
 	}
 	return fmt.Sprintf("?%T", e)
 }

@@ -68,7 +68,16 @@ type Stratum struct {
 	Dimension model.Dimension
 	Label     string
 	Count     int64
+	// Part is "numerator" or "denominator" for a ratio's strata, "" for a
+	// count's.
+	Part string
 }
+
+// Parts of a stratified ratio.
+const (
+	PartNumerator   = "numerator"
+	PartDenominator = "denominator"
+)
 
 // Value is a nullable value of a per-patient expression.
 type Value struct {

@@ -165,30 +165,50 @@ func (r *run) measure(m *model.PlannedMeasure) (engine.MeasureResult, error) {
 	default:
 		return mr, fmt.Errorf("unknown measure kind %q", m.Kind)
 	}
-	if m.Kind != model.KindCount || len(m.Stratify) == 0 {
+	if len(m.Stratify) == 0 {
 		return mr, nil
 	}
-	// Strata of a count measure: the patients it counts, by dimension,
-	// described at the measure's date.
+	switch m.Kind {
+	case model.KindCount:
+		err = r.strata(m, m.Value, "", &mr)
+	case model.KindRatio:
+		if err = r.strata(m, m.Numerator, engine.PartNumerator, &mr); err == nil {
+			err = r.strata(m, m.Denominator, engine.PartDenominator, &mr)
+		}
+	}
+	return mr, err
+}
+
+// strata adds the strata of a count (or of a ratio's numerator or
+// denominator, part): the patients it counts, by dimension, described at
+// the measure's date.
+func (r *run) strata(m *model.PlannedMeasure, a *model.Agg, part string, mr *engine.MeasureResult) error {
+	if a == nil || a.Kind != model.KindCount {
+		return fmt.Errorf("strata of a %s", m.Kind)
+	}
 	at := r.in.Dates.Date(concrete(m.At, model.AnchorAsOf))
-	counted, err := r.counted(m.Value)
+	counted, err := r.counted(a)
 	if err != nil {
-		return mr, err
+		return err
 	}
 	for _, dim := range m.Stratify {
-		labels := model.Labels(dim, r.in.Plan.Search.AgeBands)
+		labels := m.Labels(dim, r.in.Plan.Search.AgeBands)
 		if labels == nil {
-			return mr, fmt.Errorf("unknown dimension %q", dim)
+			return fmt.Errorf("unknown dimension %q", dim)
 		}
 		n := map[string]int64{}
 		for _, p := range counted {
-			n[stratum(p, dim, at, r.in.Plan.Search.AgeBands)]++
+			l, err := r.stratumOf(m, dim, p, at)
+			if err != nil {
+				return err
+			}
+			n[l]++
 		}
 		for _, l := range labels {
-			mr.Strata = append(mr.Strata, engine.Stratum{Dimension: dim, Label: l, Count: n[l]})
+			mr.Strata = append(mr.Strata, engine.Stratum{Dimension: dim, Label: l, Count: n[l], Part: part})
 		}
 	}
-	return mr, nil
+	return nil
 }
 
 // RatioValue is the value of a ratio: numerator / denominator x per
@@ -465,6 +485,8 @@ func (r *run) eval(e model.Expr, p *patient, cur model.Anchor) (engine.Value, er
 			return nullNumber, nil
 		}
 		return number(float64(age(p, x.Date))), nil
+	case *model.Case:
+		return r.caseValue(e, p, cur)
 	case *model.RegDate:
 		day, err := r.date(concrete(e.At, cur))
 		if err != nil {
@@ -557,6 +579,7 @@ type row struct {
 	date  time.Time
 	code  string
 	value *big.Rat // nil when unknown
+	raw   *float64 // the quantity or numeric value as stored: the last key of the row order
 }
 
 // aggregate computes an aggregate over p's rows.
@@ -575,7 +598,7 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 	switch a.Source {
 	case model.Issues:
 		for _, is := range p.issues {
-			rows = append(rows, row{date: is.Date, code: is.Code, value: issueValue(a, is)})
+			rows = append(rows, row{date: is.Date, code: is.Code, value: issueValue(a, is), raw: is.Quantity})
 		}
 	case model.Events:
 		for _, ev := range p.events {
@@ -583,7 +606,7 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 			if a.Value == model.ValueNumericValue && ev.Value != nil {
 				v = rat(*ev.Value)
 			}
-			rows = append(rows, row{date: ev.Date, code: ev.Code, value: v})
+			rows = append(rows, row{date: ev.Date, code: ev.Code, value: v, raw: ev.Value})
 		}
 	default:
 		return engine.Value{}, fmt.Errorf("%s: unknown source %q", a.P, a.Source)
@@ -608,6 +631,9 @@ func (r *run) aggregate(a *model.Aggregate, p *patient, cur model.Anchor) (engin
 		in = append(in, rw)
 	}
 
+	if v, done, err := r.rowValues(a, in); done {
+		return v, err
+	}
 	switch a.Op {
 	case model.OpExists:
 		return boolean(len(in) > 0), nil

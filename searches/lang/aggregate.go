@@ -12,9 +12,9 @@ import (
 	"github.com/nhs-steward/steward/searches/model"
 )
 
-var aggOps = []string{"exists", "count", "sum", "first", "last", "each_month"}
+var aggOps = []string{"exists", "count", "sum", "first", "last", "each_month", "min", "max", "mean", "count_distinct"}
 
-var aggKeys = []string{"issues", "events", "window", "value", "rows", "per_day"}
+var aggKeys = []string{"issues", "events", "window", "value", "rows", "per_day", "of", "nth"}
 
 const valueFix = "issues: value: quantity or value: quantity * <reference>; events: value: numeric_value"
 
@@ -32,6 +32,9 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 		return nil
 	}
 	opKey, body := pairs[0].key, pairs[0].val
+	if opKey.Value == "case" {
+		return l.caseExpr(opKey, body, what)
+	}
 	op := model.AggOp(opKey.Value)
 	if !slices.Contains(aggOps, opKey.Value) {
 		l.add(l.pos(opKey), yamlstrict.Suggest(opKey.Value, aggOps, "use one of "+strings.Join(aggOps, ", ")), "unknown aggregate operation %q", opKey.Value)
@@ -94,6 +97,10 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 			ok = false
 		}
 	}
+	if !l.aggOf(a, m, hasValue) {
+		ok = false
+	}
+	valueFromOf := a.Of.Kind == model.AttrValue && !hasValue
 	if f, has := m["rows"]; has {
 		if s, good := l.text(f.val, "rows"); !good {
 			ok = false
@@ -109,7 +116,7 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 				l.add(l.pos(f.val), yamlstrict.Suggest(s, []string{"all", "value_known", "value_unknown"}, "use all, value_known or value_unknown"), "unknown rows: %q", s)
 				ok = false
 			}
-			if a.Filter != model.RowsAll && !hasValue {
+			if a.Filter != model.RowsAll && !hasValue && !valueFromOf {
 				l.add(l.pos(f.key), "add the value it tests, e.g. value: quantity * ome", "rows: %s needs value: (whether a row's value is known depends on which value)", s)
 				ok = false
 			}
@@ -119,7 +126,11 @@ func (l *loader) aggregate(n *yaml.Node, what string) model.Expr {
 		l.add(l.pos(opKey), "add value: with the row value to add up ("+valueFix+")", "sum needs value:")
 		ok = false
 	}
-	if hasValue && op != model.OpSum {
+	if valueOps[op] && !hasValue {
+		l.add(l.pos(opKey), "add value: with the row value it reads ("+valueFix+")", "%s needs value:", op)
+		ok = false
+	}
+	if hasValue && op != model.OpSum && !valueOps[op] {
 		if _, hasRows := m["rows"]; !hasRows {
 			l.add(l.pos(valueField.key), "remove value:, or add rows: value_known or rows: value_unknown", "value: is used only by sum or with rows:, and %s has neither", what)
 			ok = false

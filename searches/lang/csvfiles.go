@@ -130,7 +130,7 @@ func (l *loader) loadCodelists(n *yaml.Node) {
 
 func (l *loader) codelist(name string, key, n *yaml.Node) *model.Codelist {
 	what := "codelist " + name
-	m, _ := l.fields(n, what, "description", "files")
+	m, _ := l.fields(n, what, "description", "files", "categories")
 	if m == nil {
 		return nil
 	}
@@ -151,8 +151,10 @@ func (l *loader) codelist(name string, key, n *yaml.Node) *model.Codelist {
 	}
 	cl := &model.Codelist{Name: name, Pos: l.pos(key)}
 	codes := map[string]bool{}
+	var kept []keptRows
 	for _, item := range items {
-		file, column, fileCodes, good := l.codelistFile(item, what)
+		file, column, fileCodes, k, good := l.codelistFile(item, what)
+		kept = append(kept, k)
 		if !good {
 			ok = false
 			continue
@@ -172,16 +174,22 @@ func (l *loader) codelist(name string, key, n *yaml.Node) *model.Codelist {
 		cl.Codes = append(cl.Codes, c)
 	}
 	slices.Sort(cl.Codes)
+	if f, has := m["categories"]; has {
+		if !l.categories(cl, f.val, kept) {
+			return nil
+		}
+	}
 	return cl
 }
 
 // codelistFile loads one file of a codelist and returns the codes of the
 // rows that pass its filters.
-func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, string, []string, bool) {
+func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, string, []string, keptRows, bool) {
 	var file model.CodelistFile
+	var kept keptRows
 	m, _ := l.fields(n, what+" file", "path", "version", "column", "include", "exclude")
 	if m == nil {
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
 	ok := true
 	var pathNode *yaml.Node
@@ -223,11 +231,11 @@ func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, st
 		ok = ok && good
 	}
 	if !ok {
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
 	t := l.readTable(pathNode, file.Path, what+" file")
 	if t == nil {
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
 	file.SHA256 = t.sha256
 	file.Include, file.Exclude = include, exclude
@@ -264,7 +272,7 @@ func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, st
 	inc := filters(includeNode, include)
 	exc := filters(excludeNode, exclude)
 	if col < 0 || !ok {
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
 	var codes []string
 	bad := 0
@@ -285,12 +293,13 @@ func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, st
 			continue
 		}
 		codes = append(codes, code)
+		kept.rows = append(kept.rows, i)
 	}
 	if bad > maxRowErrors {
 		l.add(t.pos[0][col], "", "%s: %d more codes in column %s are not made of digits", what, bad-maxRowErrors, column)
 	}
 	if bad > 0 {
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
 	if len(codes) == 0 {
 		at, fix := pathNode, "the file has no rows"
@@ -301,9 +310,10 @@ func (l *loader) codelistFile(n *yaml.Node, what string) (model.CodelistFile, st
 			}
 		}
 		l.add(l.pos(at), fix, "%s: no codes left from %s (an empty codelist is always a mistake)", what, file.Path)
-		return file, "", nil, false
+		return file, "", nil, kept, false
 	}
-	return file, column, codes, true
+	kept.t, kept.pathNode, kept.codeCol = t, pathNode, col
+	return file, column, codes, kept, true
 }
 
 // keep reports whether a row passes a file's filters: for every include

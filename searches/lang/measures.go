@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +50,7 @@ func (l *loader) measures(n *yaml.Node) {
 	brokenIDs := map[string]bool{}
 	firstID := map[string]*yaml.Node{}
 	var refs []measureRef
+	var ratioStrata []stratifiedRatio
 	for _, item := range items {
 		m, _ := l.fields(item, "a measure", measureKeys...)
 		if m == nil {
@@ -128,14 +128,21 @@ func (l *loader) measures(n *yaml.Node) {
 		}
 
 		if f, has := m["stratify"]; has {
-			if ms.Kind != "" && ms.Kind != model.KindCount {
-				l.add(l.pos(f.key), "strata are counts of patients: stratify the count measures instead", "stratify applies only to count measures, and %s is a %s", what, ms.Kind)
+			if ms.Kind == model.KindRatio {
+				if dims, strata, good := l.stratify(f.val); good {
+					ms.Stratify, ms.Strata = dims, strata
+					ratioStrata = append(ratioStrata, stratifiedRatio{ms, f.key})
+				} else {
+					ok = false
+				}
+			} else if ms.Kind != "" && ms.Kind != model.KindCount {
+				l.add(l.pos(f.key), "strata are counts of patients: stratify the count measures instead", "stratify applies only to counts and ratios of counts, and %s is a %s", what, ms.Kind)
 				ok = false
 			} else if ms.Value != nil && ms.Value.Kind == model.KindSum {
 				l.add(l.pos(f.key), "strata are counts of patients: stratify a count of patients instead", "stratify does not apply to %s, a count of rows", what)
 				ok = false
-			} else if dims, good := l.stratify(f.val); good {
-				ms.Stratify = dims
+			} else if dims, strata, good := l.stratify(f.val); good {
+				ms.Stratify, ms.Strata = dims, strata
 			} else {
 				ok = false
 			}
@@ -169,6 +176,7 @@ func (l *loader) measures(n *yaml.Node) {
 		l.s.Measures = append(l.s.Measures, ms)
 	}
 
+	defer l.checkRatioStrata(ratioStrata)
 	ids := make([]string, 0, len(byID))
 	for _, ms := range l.s.Measures {
 		ids = append(ids, ms.ID)
@@ -330,30 +338,29 @@ func (l *loader) ratioPart(n *yaml.Node, what string, at model.Anchor) (*model.A
 	return nil, f.val
 }
 
-func (l *loader) stratify(n *yaml.Node) ([]model.Dimension, bool) {
+func (l *loader) stratify(n *yaml.Node) ([]model.Dimension, []*model.Stratification, bool) {
 	items, ok := l.list(n, "stratify")
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	var out []model.Dimension
+	var strata []*model.Stratification
 	seen := map[string]bool{}
 	for _, item := range items {
-		s, good := l.text(item, "a stratification")
-		if !good {
-			ok = false
-			continue
-		}
+		dim, st, good := l.stratification(item)
 		switch {
-		case !slices.Contains(dimensions, s):
-			l.add(l.pos(item), yamlstrict.Suggest(s, dimensions, "use "+strings.Join(dimensions, ", ")), "unknown stratification %q", s)
+		case !good:
 			ok = false
-		case seen[s]:
-			l.add(l.pos(item), "remove one of them", "stratification %s is listed twice", s)
+		case seen[string(dim)]:
+			l.add(l.pos(item), "remove one of them", "stratification %s is listed twice", dim)
 			ok = false
 		default:
-			seen[s] = true
-			out = append(out, model.Dimension(s))
+			seen[string(dim)] = true
+			out = append(out, dim)
+			if st != nil {
+				strata = append(strata, st)
+			}
 		}
 	}
-	return out, ok
+	return out, strata, ok
 }

@@ -97,7 +97,12 @@ type Aggregate struct {
 	Filter RowFilter
 	// PerDay divides a sum by the number of days in the window.
 	PerDay bool
-	P      Pos
+	// Of is the attribute first and last return (the date by default) and
+	// what count_distinct counts (the code by default).
+	Of Attr
+	// Nth picks the nth first or last row (0 or 1: the first or last).
+	Nth int
+	P   Pos
 }
 
 func (*NumberLit) isExpr()  {}
@@ -141,6 +146,9 @@ func (e *Aggregate) Type() Type {
 	case OpExists, OpEachMonth:
 		return Bool
 	case OpFirst, OpLast:
+		if e.Of.Kind != AttrDate {
+			return Number
+		}
 		return Date
 	}
 	return Number
@@ -326,6 +334,8 @@ func writeKey(b *strings.Builder, e Expr) {
 		b.WriteString(")")
 	case *RegDate:
 		fmt.Fprintf(b, "%s@%s", e.Kind, e.At)
+	case *Case:
+		e.writeKey(b)
 	case *Aggregate:
 		fmt.Fprintf(b, "%s(%s:%s,%s", e.Op, e.Source, e.Codelist.Name, e.Window)
 		if e.Value != ValueNone {
@@ -340,6 +350,7 @@ func writeKey(b *strings.Builder, e Expr) {
 		if e.PerDay {
 			b.WriteString(",per_day")
 		}
+		b.WriteString(e.rowKey())
 		b.WriteString(")")
 	default:
 		fmt.Fprintf(b, "?%T", e)

@@ -101,7 +101,10 @@ type Codelist struct {
 	Column string
 	// Codes are the distinct codes, sorted.
 	Codes []string
-	Pos   Pos
+	// Categories are the classes of codes the codelist declares, such as
+	// the molecule of each product.
+	Categories []*Category
+	Pos        Pos
 }
 
 // CodelistFile is one CSV file of a codelist.
@@ -197,8 +200,11 @@ type Measure struct {
 	Numerator, Denominator *Agg
 	// Per scales a ratio's value: value = numerator / denominator x Per; the
 	// denominator stays the raw figure (MEASURES.md).
-	Per         float64
-	Stratify    []Dimension
+	Per      float64
+	Stratify []Dimension
+	// Strata describes the stratifications of Stratify that are not a
+	// built-in dimension (variables and crossed pairs).
+	Strata      []*Stratification
 	Publishable bool
 	// Series is the number of month ends, ending at the as-of date, the
 	// measure is also evaluated at (0: none); see SeriesDates.

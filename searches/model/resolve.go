@@ -24,6 +24,9 @@ type Plan struct {
 type PlannedMeasure struct {
 	*Measure
 	Value, Numerator, Denominator *Agg
+	// StrataExprs are the resolved variables of each stratification of
+	// Strata, by dimension: one per part, nil for a built-in part.
+	StrataExprs map[Dimension][]Expr
 }
 
 // PlannedWorklist is the resolved worklist, evaluated at the as-of date.
@@ -48,6 +51,19 @@ func Resolve(s *Search) (*Plan, error) {
 		}
 		if pm.Denominator, err = r.agg(m.Denominator); err != nil {
 			return nil, fmt.Errorf("measure %s: %w", m.ID, err)
+		}
+		for _, st := range m.Strata {
+			if pm.StrataExprs == nil {
+				pm.StrataExprs = map[Dimension][]Expr{}
+			}
+			at := concrete(m.At, AnchorAsOf)
+			exprs := make([]Expr, len(st.Parts))
+			for i, part := range st.Parts {
+				if part.Var != nil {
+					exprs[i] = r.expr(&VarRef{Var: part.Var, At: at, P: st.Pos}, at)
+				}
+			}
+			pm.StrataExprs[st.Dim] = exprs
 		}
 		p.Measures = append(p.Measures, pm)
 	}
@@ -143,6 +159,15 @@ func (r *resolver) expr(e Expr, cur Anchor) Expr {
 		return &DaysBetweenExpr{A: r.expr(e.A, cur), B: r.expr(e.B, cur), P: e.P}
 	case *AgeAt:
 		return &AgeAt{X: r.expr(e.X, cur), P: e.P}
+	case *Case:
+		c := &Case{T: e.T, P: e.P}
+		for _, w := range e.Whens {
+			c.Whens = append(c.Whens, CaseWhen{When: r.expr(w.When, cur), Then: r.expr(w.Then, cur)})
+		}
+		if e.Else != nil {
+			c.Else = r.expr(e.Else, cur)
+		}
+		return c
 	case *RegDate:
 		at := concrete(e.At, cur)
 		r.usesBaseline = r.usesBaseline || at == AnchorBaseline
@@ -192,6 +217,12 @@ func Walk(e Expr, f func(Expr)) {
 		Walk(e.B, f)
 	case *AgeAt:
 		Walk(e.X, f)
+	case *Case:
+		for _, w := range e.Whens {
+			Walk(w.When, f)
+			Walk(w.Then, f)
+		}
+		Walk(e.Else, f)
 	case *VarRef:
 		Walk(e.Var.Expr, f)
 	}
@@ -314,6 +345,13 @@ func (u *baselineUse) expr(e Expr, cur Anchor) bool {
 		return u.expr(e.A, cur) || u.expr(e.B, cur)
 	case *AgeAt:
 		return u.expr(e.X, cur)
+	case *Case:
+		for _, w := range e.Whens {
+			if u.expr(w.When, cur) || u.expr(w.Then, cur) {
+				return true
+			}
+		}
+		return u.expr(e.Else, cur)
 	case *RegDate:
 		if concrete(e.At, cur) == AnchorBaseline {
 			return found(e.P, e.Kind.String()+"@baseline")

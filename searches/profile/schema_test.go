@@ -1,53 +1,20 @@
 package profile
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"github.com/nhs-steward/steward/internal/schematest"
 )
 
 // TestJSONSchema: docs/profile.schema.json, which editors use, accepts
 // every built-in profile and the worked example, and refuses what Parse
 // refuses for the file's shape.
 func TestJSONSchema(t *testing.T) {
-	f, err := os.Open("../../docs/profile.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("file:///profile.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("file:///profile.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := func(src []byte) any {
-		var v any
-		if err := yaml.Unmarshal(src, &v); err != nil {
-			t.Fatal(err)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	s := schematest.Compile(t, "../../docs/profile.schema.json")
+	value := func(src []byte) any { return schematest.YAML(t, src) }
 	files := []string{"../../docs/examples/warehouse.yaml"}
 	for _, n := range Names() {
 		files = append(files, n+".yaml")

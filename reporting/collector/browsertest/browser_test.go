@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -70,6 +72,20 @@ type browser struct {
 	t    *testing.T
 	ctx  context.Context // the tab; the browser has started
 	base string          // the collector's URL
+	// errs are the uncaught script exceptions of the pages (the vendored
+	// NHS.UK frontend must run cleanly on ours); the test fails on any
+	// unless it takes them.
+	mu   sync.Mutex
+	errs []string
+}
+
+// scriptErrors returns and forgets the uncaught exceptions seen so far.
+func (b *browser) scriptErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.errs
+	b.errs = nil
+	return e
 }
 
 // setup finds the browser (or skips), starts a seeded collector and a
@@ -129,7 +145,26 @@ func startBrowser(t *testing.T, exe, base string) *browser {
 		endAlloc()
 		t.Fatalf("%s did not start within %v", exe, stepTimeout)
 	}
-	return &browser{t: t, ctx: tab, base: base}
+	b := &browser{t: t, ctx: tab, base: base}
+	if err := chromedp.Listen(tab, func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil && e.ExceptionDetails.Exception.Description != "" {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			b.mu.Lock()
+			b.errs = append(b.errs, fmt.Sprintf("%s (%s:%d)", msg, e.ExceptionDetails.URL, e.ExceptionDetails.LineNumber))
+			b.mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("listen to the tab: %v", err)
+	}
+	t.Cleanup(func() {
+		if errs := b.scriptErrors(); len(errs) > 0 {
+			t.Errorf("uncaught script exceptions in the pages:\n  %s", strings.Join(errs, "\n  "))
+		}
+	})
+	return b
 }
 
 // run runs one action under stepTimeout and returns its value; an error
@@ -210,8 +245,11 @@ func (b *browser) cookie(name string) *network.Cookie {
 
 // screenshot saves a full-page PNG of the tab as name.png in t's artifact
 // directory, checks that it decodes and is not blank, and returns its size.
+// Every page screenshotted is first checked with axe-core (issue #19): a
+// serious or critical accessibility violation fails the test.
 func (b *browser) screenshot(t *testing.T, name string) image.Point {
 	t.Helper()
+	b.axe(t, name)
 	data := run(b, "screenshot "+name, chromedp.FullScreenshot(100)) // quality 100: PNG
 	path := filepath.Join(t.ArtifactDir(), name+".png")
 	if err := os.WriteFile(path, data, 0o644); err != nil {

@@ -111,11 +111,36 @@ func TestSignOffInTheBrowser(t *testing.T) {
 	if payable != schemes.FormatPence(mine.TotalPence) {
 		t.Fatalf("page shows payable £%s, the store £%s", payable, schemes.FormatPence(mine.TotalPence))
 	}
-	if resp := b.submit("declare", button("declared")); resp.Status != http.StatusOK || b.path() != "/practices/"+odsLong {
+	// Issue #19: the declaration's wording is shown, and declaring without
+	// ticking to confirm it is refused with an error summary, nothing
+	// declared.
+	declaration := eval[string](b, "read the declaration", `document.querySelector('`+section+` [data-field="declaration"]').textContent`)
+	if !strings.Contains(declaration, "on behalf of Riverside Surgery ("+odsLong+")") || !strings.Contains(declaration, "£"+schemes.FormatPence(mine.TotalPence)) {
+		t.Fatalf("declaration %q", declaration)
+	}
+	if resp := b.submit("declare unconfirmed", button("declared")); resp.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(b.text(), "Tick the box to confirm the declaration") {
+		t.Fatalf("declaring without confirming: %d\n%s", resp.Status, b.text())
+	}
+	if n := eval[int](b, "find the error summary", `document.querySelectorAll('.nhsuk-error-summary').length`); n != 1 {
+		t.Fatalf("%d error summaries", n)
+	}
+	b.screenshot(t, "claim-declaration-unconfirmed")
+	b.open("/practices/" + odsLong)
+	if got := b.claimState(section); got != "calculated" {
+		t.Fatalf("after an unconfirmed declaration the claim is %q", got)
+	}
+	b.do("tick the declaration", chromedp.Click(chromedp.CSS(section+` input[name="confirm"]`)))
+	// The page after the move names it in its query, for the message.
+	if resp := b.submit("declare", button("declared")); resp.Status != http.StatusOK || strings.Split(b.path(), "?")[0] != "/practices/"+odsLong {
 		t.Fatalf("declare: %d at %s", resp.Status, b.path())
 	}
 	if got := b.claimState(section); got != "declared" {
 		t.Fatalf("after declaring the claim is %q", got)
+	}
+	// A success message says what happened.
+	if msg := eval[string](b, "read the success message", `(document.querySelector('#success') || {}).textContent || ""`); !strings.Contains(msg, "is declared") {
+		t.Fatalf("no success message after declaring: %q", msg)
 	}
 	b.screenshot(t, "claim-declared")
 	b.signOut()
@@ -160,6 +185,10 @@ func TestSignOffInTheBrowser(t *testing.T) {
 	// practice; once the manager declares again, the lead approves.
 	if n := eval[int](b, "count buttons", `document.querySelectorAll('`+section+` form.move').length`); n != 0 {
 		t.Fatalf("the lead sees %d move buttons on a calculated claim", n)
+	}
+	// ... and the page says why.
+	if why := eval[string](b, "read why", `(document.querySelector('`+section+` [data-field="no-moves"]') || {}).textContent || ""`); !strings.Contains(why, "only practice_manager may") {
+		t.Fatalf("no reason for the missing buttons: %q", why)
 	}
 	pm, err := f.db.UserByName(ctx, "pm")
 	if err != nil {

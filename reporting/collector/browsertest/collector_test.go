@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net"
 	"path/filepath"
 	"sync"
@@ -47,6 +48,7 @@ const (
 // practiceSeed is one practice and the monthly figures its agent submits.
 type practiceSeed struct {
 	ods, name, icb string
+	pcn            string // primary care network, "" for none
 	months         []month
 	heartbeat      bool
 }
@@ -135,8 +137,8 @@ func shortSeries(from time.Month, longTerm ...float64) []month {
 }
 
 var seeds = []practiceSeed{
-	{ods: odsLong, name: "Riverside Surgery", icb: icbA, months: longSeries(), heartbeat: true},
-	{ods: odsShort, name: "Hill & Dale Medical Centre", icb: icbA, months: shortSeries(time.July, 30, 32, 31, 29, 33, 30)},
+	{ods: odsLong, name: "Riverside Surgery", icb: icbA, pcn: "Riverside PCN", months: longSeries(), heartbeat: true},
+	{ods: odsShort, name: "Hill & Dale Medical Centre", icb: icbA, pcn: "Uplands PCN", months: shortSeries(time.July, 30, 32, 31, 29, 33, 30)},
 	{ods: odsOther, name: "Seaview Practice", icb: icbB, months: shortSeries(time.October, 55, 57, 56)},
 }
 
@@ -157,7 +159,28 @@ func (m month) document(ods string) results.Document {
 		Eligible: m.eligible, LongTerm: m.longTerm, HighDose: m.highDose, Reviewed: m.reviewed, OMEmg: m.omeMg})
 	d.Baseline = "2023-03-31"
 	d.Producer.Version = agentVersion
+	for i := range d.Measures {
+		if m := &d.Measures[i]; m.ID == "long_term" || m.ID == "high_dose" {
+			m.Strata = strata(*m.Value)
+		}
+	}
 	return d
+}
+
+// strata are disclosure-controlled breakdowns of a count of n as a
+// practice's agent sends them: cells rounded to 5, small ones suppressed
+// and a complementary one suppressed beside each, zeros shown.
+func strata(n float64) []results.Strata {
+	r5 := func(f float64) *float64 { v := math.Round(n*f/5) * 5; return &v }
+	zero := 0.0
+	supp := func(reason string) results.Cell { return results.Cell{Suppressed: true, Reason: reason} }
+	cell := func(s string, c results.Cell) results.Cell { c.Stratum = s; return c }
+	val := func(s string, v *float64) results.Cell { return results.Cell{Stratum: s, Value: v} }
+	return []results.Strata{
+		{Dimension: "sex", Cells: []results.Cell{val("F", r5(0.6)), val("M", r5(0.4)), val("U", &zero)}},
+		{Dimension: "age_band", Cells: []results.Cell{val("under_18", &zero), cell("18-39", supp("small")), val("40-64", r5(0.5)), val("65-79", r5(0.3)), cell("80+", supp("complementary"))}},
+		{Dimension: "imd_quintile", Cells: []results.Cell{val("1", r5(0.35)), val("2", r5(0.25)), cell("3", supp("small")), cell("4", supp("complementary")), val("5", r5(0.15)), val("unknown", &zero)}},
+	}
 }
 
 // fixture is a running collector and its store.
@@ -224,7 +247,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) seed(t *testing.T, s practiceSeed) {
 	t.Helper()
 	ctx := t.Context()
-	if err := f.db.AddPractice(ctx, collector.Practice{ODS: s.ods, Name: s.name, ICB: s.icb}, "test"); err != nil {
+	if err := f.db.AddPractice(ctx, collector.Practice{ODS: s.ods, Name: s.name, ICB: s.icb, PCN: s.pcn}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	code, err := auth.NewEnrolmentCode()

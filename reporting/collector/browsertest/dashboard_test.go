@@ -196,7 +196,8 @@ var overviewFieldChecks = map[string]func(t *testing.T, f *fixture, ods, text st
 		}
 	},
 	"as_of": func(t *testing.T, f *fixture, ods, text string) {
-		if want := f.latest(t, ods).AsOf; !strings.Contains(text, want) {
+		// Months read "December 2025" (issue #19), not 2025-12-31.
+		if want := web.Month(f.latest(t, ods).AsOf); text != want {
 			t.Errorf("overview row %s: as_of %q, want %s", ods, text, want)
 		}
 	},

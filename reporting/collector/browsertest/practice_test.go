@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nhs-steward/steward/reporting/collector"
+	"github.com/nhs-steward/steward/reporting/collector/catalogue"
 	"github.com/nhs-steward/steward/reporting/collector/web"
 	"github.com/nhs-steward/steward/reporting/collector/web/chart"
+	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/spc"
 )
 
@@ -21,8 +24,10 @@ type practicePage struct {
 	Latest  string            `json:"latest"` // the "Latest figures as of ..." heading
 	Facts   map[string]string `json:"facts"`
 	Figures []struct {
-		ID    string   `json:"id"`
-		Cells []string `json:"cells"` // measure, kind, numerator, denominator, value
+		ID      string   `json:"id"`
+		Measure string   `json:"measure"` // data-measure: the id
+		IDTitle string   `json:"idTitle"` // the title attribute of the row's header: the id
+		Cells   []string `json:"cells"`   // measure title, numerator, denominator, value, pack version
 	} `json:"figures"`
 	Charts []chartDOM `json:"charts"`
 }
@@ -39,6 +44,14 @@ type chartDOM struct {
 	Points    []pointDOM `json:"points"`
 	Lines     []lineDOM  `json:"lines"`
 	Labels    []textDOM  `json:"labels"`
+	// Texts are the chart's texts by class: "tick y", "tick x",
+	// "axis-title y", "line-label", ...
+	Texts   map[string][]string `json:"texts"`
+	ViewBox string              `json:"viewBox"`
+	Desc    string              `json:"desc"`
+	Icons   []string            `json:"icons"` // data-variation / data-assurance of the icons
+	Table   [][]string          `json:"table"` // the data table's rows
+	CSV     string              `json:"csv"`   // the CSV link's href
 }
 
 type pointDOM struct {
@@ -73,10 +86,10 @@ const readPracticePage = `(() => {
 	const facts = {};
 	for (const dt of document.querySelectorAll('dl.facts dt')) facts[text(dt)] = text(dt.nextElementSibling);
 	return {
-		heading: text(document.querySelector('main h2')),
-		latest: text([...document.querySelectorAll('main h3')].find(h => h.textContent.startsWith('Latest figures'))),
+		heading: text(document.querySelector('main h1')),
+		latest: text([...document.querySelectorAll('main h2')].find(h => h.textContent.startsWith('Latest figures'))),
 		facts,
-		figures: [...document.querySelectorAll('table.figures tbody tr')].map(tr => ({id: tr.id, cells: [...tr.cells].map(text)})),
+		figures: [...document.querySelectorAll('table.figures tbody tr')].map(tr => ({id: tr.id, measure: tr.dataset.measure, idTitle: tr.cells[0].getAttribute('title'), cells: [...tr.cells].map(text)})),
 		charts: [...document.querySelectorAll('section.chart')].map(s => {
 			const svg = s.querySelector('svg');
 			return {
@@ -98,6 +111,14 @@ const readPracticePage = `(() => {
 					const box = e.getBBox();
 					return {text: e.textContent, x: box.x, width: box.width};
 				}) : [],
+				texts: svg ? [...svg.querySelectorAll(':scope > text')].reduce((m, e) => {
+					const c = e.getAttribute('class') || ''; (m[c] = m[c] || []).push(e.textContent); return m;
+				}, {}) : {},
+				viewBox: svg ? svg.getAttribute('viewBox') : "",
+				desc: svg ? text(svg.querySelector('desc')) : "",
+				icons: svg ? [...svg.querySelectorAll('g.icon')].map(g => g.dataset.variation || g.dataset.assurance) : [],
+				table: [...s.querySelectorAll('table.chart-table tbody tr')].map(tr => [...tr.cells].map(text)),
+				csv: s.querySelector('a.csv') ? s.querySelector('a.csv').getAttribute('href') : "",
 			};
 		}),
 	};
@@ -120,6 +141,19 @@ func TestPracticePage(t *testing.T) {
 	}
 	page := eval[practicePage](b, "read the practice page", readPracticePage)
 	checkPracticePage(t, f, odsLong, page)
+	// The chart's CSV, fetched as the browser would download it, holds the
+	// stored series.
+	csv := run(b, "fetch the CSV", chromedp.Evaluate[string](`fetch(document.querySelector('#chart-long_term a.csv').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	rows := f.series(t, odsLong, "long_term")
+	if len(lines) != len(rows)+1 || !strings.HasPrefix(lines[0], "practice,pack,pack_version,measure,as_of,") {
+		t.Fatalf("CSV of long_term: %d lines, %d months stored:\n%s", len(lines), len(rows), csv)
+	}
+	for i, r := range rows {
+		if want := "," + r.AsOf + ",,," + fmtValue(r.Value) + ",false"; !strings.HasSuffix(lines[i+1], want) {
+			t.Errorf("CSV row %d %q, want it to end %q", i, lines[i+1], want)
+		}
+	}
 	viewport := eval[int](b, "read the viewport height", `window.innerHeight`)
 	if size := b.screenshot(t, "practice-"+odsLong); size.Y <= viewport {
 		t.Errorf("the practice page screenshot is %dpx high, the viewport %dpx: not the full page", size.Y, viewport)
@@ -139,7 +173,7 @@ func checkPracticePage(t *testing.T, f *fixture, ods string, page practicePage) 
 	if want := seed.name + " (" + ods + ")"; page.Heading != want {
 		t.Errorf("%s: heading %q, want %q", ods, page.Heading, want)
 	}
-	if want := "as of " + last.asOf; !strings.HasSuffix(page.Latest, want) {
+	if want := "as of " + web.Month(last.asOf); !strings.HasSuffix(page.Latest, want) {
 		t.Errorf("%s: %q, want the figures %s", ods, page.Latest, want)
 	}
 	if page.Facts["ICB"] != seed.icb {
@@ -174,13 +208,35 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 	if len(page.Figures) != len(stored.Measures) || len(stored.Measures) != len(sent.Measures) {
 		t.Errorf("%s: %d figures shown, %d stored, %d sent", ods, len(page.Figures), len(stored.Measures), len(sent.Measures))
 	}
+	// Issue #19: measures by their titles in the pack's order (the id in
+	// the title attribute), figures with separators and units, ratios as
+	// percentages; no "Kind" column.
+	spec, err := catalogue.New(nil, nil).Lookup(pack, stored.PackVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ms := range spec.Measures {
+		if slices.ContainsFunc(stored.Measures, func(m collector.MeasureRow) bool { return m.MeasureID == ms.ID }) {
+			order = append(order, ms.ID)
+		}
+	}
+	var shownOrder []string
 	shown := map[string][]string{}
 	for _, r := range page.Figures {
-		shown[strings.TrimPrefix(r.ID, "figure-")] = r.Cells
+		id := strings.TrimPrefix(r.ID, "figure-")
+		shown[id] = r.Cells
+		shownOrder = append(shownOrder, id)
+		if r.Measure != id || r.IDTitle != id {
+			t.Errorf("%s: row %s has data-measure %q and title %q, want the id", ods, r.ID, r.Measure, r.IDTitle)
+		}
+	}
+	if !slices.Equal(shownOrder, order) {
+		t.Errorf("%s: measures shown in the order %v, the pack's is %v", ods, shownOrder, order)
 	}
 	for _, m := range stored.Measures {
 		cells, ok := shown[m.MeasureID]
-		if !ok || len(cells) != 6 {
+		if !ok || len(cells) != 5 {
 			t.Errorf("%s: no figure row for %s (%v)", ods, m.MeasureID, cells)
 			continue
 		}
@@ -189,28 +245,46 @@ func checkFigures(t *testing.T, f *fixture, ods string, page practicePage) {
 			t.Errorf("%s: %s stored as %v (%v/%v), sent %+v", ods, m.MeasureID, fmtValue(m.Value), fmtValue(m.Numerator), fmtValue(m.Denominator), s)
 		}
 		for j, want := range []*float64{m.Numerator, m.Denominator, m.Value} {
-			if got := cells[2+j]; !sameText(got, want) {
+			if got := cells[1+j]; !sameText(got, want) {
 				t.Errorf("%s: %s %s shown as %q, stored %s", ods, m.MeasureID, []string{"numerator", "denominator", "value"}[j], got, fmtValue(want))
 			}
 		}
-		if cells[0] != m.MeasureID || cells[1] != m.Kind {
-			t.Errorf("%s: row %v, want measure %s of kind %s", ods, cells, m.MeasureID, m.Kind)
+		if title := measureTitle(spec, m.MeasureID); cells[0] != title {
+			t.Errorf("%s: row %v, want measure %s titled %q", ods, cells, m.MeasureID, title)
 		}
-		if cells[5] != m.PackVersion {
-			t.Errorf("%s: %s shows pack version %q, stored %q", ods, m.MeasureID, cells[5], m.PackVersion)
+		if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !strings.HasSuffix(cells[3], "%") {
+			t.Errorf("%s: proportion %s shown as %q, want a percentage", ods, m.MeasureID, cells[3])
+		}
+		if cells[4] != m.PackVersion {
+			t.Errorf("%s: %s shows pack version %q, stored %q", ods, m.MeasureID, cells[4], m.PackVersion)
+		}
+	}
+	for id, want := range map[string]string{"ome_total_mg": " mg OME", "ome_per_1000": " mg OME per 1,000 adults", "long_term": " patients"} {
+		if v := shown[id]; len(v) == 5 && !strings.HasSuffix(v[3], want) {
+			t.Errorf("%s: %s shown as %q, want the unit%s", ods, id, v[3], want)
 		}
 	}
 }
 
+func measureTitle(spec *results.PackSpec, id string) string {
+	for _, m := range spec.Measures {
+		if m.ID == id {
+			return m.Title
+		}
+	}
+	return id
+}
+
 func same(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-// sameText reports whether a figure cell shows v exactly ("" for none).
+// sameText reports whether a figure cell shows v to the precision it
+// shows ("" for none), its unit after the number.
 func sameText(text string, v *float64) bool {
 	if v == nil {
 		return text == "" || text == "—"
 	}
-	got, err := strconv.ParseFloat(text, 64)
-	return err == nil && got == *v
+	num, _, _ := strings.Cut(text, " ")
+	return shows(num, *v)
 }
 
 // checkChart checks one run chart against the stored series: its points,
@@ -238,7 +312,8 @@ func checkChart(t *testing.T, f *fixture, ods string, cm web.ChartMeasure, got c
 	if err != nil {
 		t.Fatal(err)
 	}
-	scale := chart.NewScale(c)
+	opts := cm.Options(nil)
+	scale := chart.NewScaleFor(c, opts)
 
 	if !got.SVG || got.Namespace != "http://www.w3.org/2000/svg" || got.Width < 100 {
 		t.Fatalf("no SVG chart laid out: svg %v, namespace %q, width %v", got.SVG, got.Namespace, got.Width)
@@ -257,9 +332,9 @@ func checkChart(t *testing.T, f *fixture, ods string, cm web.ChartMeasure, got c
 	special := 0
 	for i, p := range got.Points {
 		want := c.Points[i]
-		label, value, rules, err := parseTip(p.Title)
-		if err != nil || label != want.Label || !close4(value, want.Value) {
-			t.Errorf("point %d: tooltip %q, want %s: %v", i, p.Title, want.Label, want.Value)
+		label, value, rules := parseTip(p.Title)
+		if label != web.Month(want.Label) || !shows(value, want.Value) {
+			t.Errorf("point %d: tooltip %q, want %s: %v", i, p.Title, web.Month(want.Label), want.Value)
 		}
 		if !near(p.CX, scale.X(i)) || !near(p.CY, scale.Y(want.Value)) {
 			t.Errorf("point %d (%v) at (%v, %v), want (%.2f, %.2f)", i, want.Value, p.CX, p.CY, scale.X(i), scale.Y(want.Value))
@@ -302,8 +377,9 @@ func checkChart(t *testing.T, f *fixture, ods string, cm web.ChartMeasure, got c
 	}
 	checkLine(t, "mean", lines["mean"], "mean ", part.Mean, scale)
 	if c.Limits {
+		// Limits of a count never go below zero (issue #19).
 		checkLine(t, "upper process limit", lines["limit upper"], "process limit ", part.UpperLimit, scale)
-		checkLine(t, "lower process limit", lines["limit lower"], "process limit ", part.LowerLimit, scale)
+		checkLine(t, "lower process limit", lines["limit lower"], "process limit ", math.Max(0, part.LowerLimit), scale)
 	} else if n := len(lines["limit upper"]) + len(lines["limit lower"]); n != 0 {
 		t.Errorf("%d limit lines on a run chart of %d points", n, len(pts))
 	}
@@ -318,6 +394,7 @@ func checkChart(t *testing.T, f *fixture, ods string, cm web.ChartMeasure, got c
 	}
 	t.Logf("%d points, mean %.6g, limits %v, %d special cause, variation %q", len(pts), part.Mean, c.Limits, special, got.Variation)
 
+	t.Run("axes", func(t *testing.T) { checkAxes(t, cm, c, scale, got) })
 	t.Run("labels", func(t *testing.T) {
 		var bad []string
 		for _, l := range got.Labels {
@@ -340,8 +417,8 @@ func checkLine(t *testing.T, what string, ls []lineDOM, prefix string, v float64
 		return
 	}
 	l := ls[0]
-	shown, err := strconv.ParseFloat(strings.TrimPrefix(l.Title, prefix), 64)
-	if !strings.HasPrefix(l.Title, prefix) || err != nil || !close4(shown, v) {
+	shown, _, _ := strings.Cut(strings.TrimPrefix(l.Title, prefix), " ")
+	if !strings.HasPrefix(l.Title, prefix) || !shows(shown, v) {
 		t.Errorf("%s titled %q, want %s%v", what, l.Title, prefix, v)
 	}
 	if !near(l.Y1, scale.Y(v)) || l.Y1 != l.Y2 || l.X2 <= l.X1 {
@@ -349,13 +426,86 @@ func checkLine(t *testing.T, what string, ls []lineDOM, prefix string, v float64
 	}
 }
 
-// parseTip splits a point's tooltip "LABEL: VALUE" or
-// "LABEL: VALUE (CLASS: RULES)".
-func parseTip(tip string) (label string, value float64, rules string, err error) {
+// parseTip splits a point's tooltip "MONTH: VALUE UNIT" or "MONTH: VALUE
+// UNIT (CLASS: RULES)" into the month, the value as shown ("12,400",
+// "74.3%") and the rules.
+func parseTip(tip string) (label, value, rules string) {
 	label, rest, _ := strings.Cut(tip, ": ")
-	num, rules, _ := strings.Cut(rest, " (")
-	value, err = strconv.ParseFloat(num, 64)
-	return label, value, strings.TrimSuffix(rules, ")"), err
+	shown, rules, _ := strings.Cut(rest, " (")
+	value, _, _ = strings.Cut(shown, " ")
+	return label, value, strings.TrimSuffix(rules, ")")
+}
+
+// checkAxes: the value axis has nice ticks (1, 2 or 5 x 10^n apart) from
+// zero, labelled as the measure reads; every month is labelled; the axes
+// have titles; the mean and limits are labelled; the variation icon is
+// drawn; the chart scales with its container; its data is in a table and
+// a CSV link.
+func checkAxes(t *testing.T, cm web.ChartMeasure, c spc.Chart, scale chart.Scale, got chartDOM) {
+	if scale.Ticks[0] != 0 {
+		t.Errorf("value axis starts at %v, want 0", scale.Ticks[0])
+	}
+	step := scale.Ticks[1] - scale.Ticks[0]
+	if nice := chart.NiceStep(step); math.Abs(nice-step) > 1e-9*step {
+		t.Errorf("tick step %v is not 1, 2 or 5 x 10^n", step)
+	}
+	var want []string
+	for _, v := range scale.Ticks {
+		want = append(want, chart.TickLabel(v, step, cm.Unit().Proportion))
+	}
+	if !slices.Equal(got.Texts["tick y"], want) {
+		t.Errorf("value ticks %v, want %v", got.Texts["tick y"], want)
+	}
+	for _, l := range got.Texts["tick y"] {
+		if strings.HasPrefix(l, "-") {
+			t.Errorf("a negative tick %q on a count", l)
+		}
+	}
+	if cm.Unit().Proportion && !strings.HasSuffix(got.Texts["tick y"][1], "%") {
+		t.Errorf("proportion ticks %v are not percentages", got.Texts["tick y"])
+	}
+	var months []string
+	for _, p := range c.Points {
+		months = append(months, web.ShortMonth(p.Label))
+	}
+	if !slices.Equal(got.Texts["tick x"], months) {
+		t.Errorf("month labels %v, want every month %v", got.Texts["tick x"], months)
+	}
+	if g := got.Texts["axis-title y"]; len(g) != 1 || g[0] != cm.YTitle {
+		t.Errorf("value axis title %v, want %q", g, cm.YTitle)
+	}
+	if g := got.Texts["axis-title x"]; len(g) != 1 || !strings.HasPrefix(g[0], "Month") {
+		t.Errorf("time axis title %v", g)
+	}
+	labels := strings.Join(got.Texts["line-label"], "|")
+	for _, w := range []string{"Mean "} {
+		if !strings.Contains(labels, w) {
+			t.Errorf("line labels %q lack %q", labels, w)
+		}
+	}
+	if c.Limits && (!strings.Contains(labels, "Upper limit ") || !strings.Contains(labels, "Lower limit ")) {
+		t.Errorf("line labels %q lack the process limits", labels)
+	}
+	if len(got.Icons) != 2 || got.Icons[0] != string(c.Variation) || got.Icons[1] != string(c.Assurance) {
+		t.Errorf("icons %v, want %s and %s", got.Icons, c.Variation, c.Assurance)
+	}
+	if got.ViewBox != fmt.Sprintf("0 0 %d %d", chart.Width, chart.Height) {
+		t.Errorf("viewBox %q", got.ViewBox)
+	}
+	if !strings.Contains(got.Desc, fmt.Sprintf("%d months from %s to %s", len(c.Points), web.Month(c.Points[0].Label), web.Month(c.Points[len(c.Points)-1].Label))) {
+		t.Errorf("text alternative %q", got.Desc)
+	}
+	if len(got.Table) != len(c.Points) {
+		t.Errorf("data table has %d rows, the chart %d points", len(got.Table), len(c.Points))
+	}
+	for i, row := range got.Table {
+		if i < len(c.Points) && (row[0] != web.Month(c.Points[i].Label) || !shows(strings.Fields(row[len(row)-2])[0], c.Points[i].Value)) {
+			t.Errorf("data table row %d: %v, want %s %v", i, row, web.Month(c.Points[i].Label), c.Points[i].Value)
+		}
+	}
+	if !strings.HasSuffix(strings.Split(got.CSV, "?")[0], "/series/"+cm.ID) {
+		t.Errorf("CSV link %q", got.CSV)
+	}
 }
 
 // ruleTip is the "CLASS: RULES" part of a point's tooltip, "" for none.

@@ -66,12 +66,13 @@ func seedBench(b testing.TB, url string) (*store.DB, *sql.DB) {
 	for _, stmt := range []string{
 		`INSERT INTO practices (ods, name, icb, created_at)
 		 SELECT 'Y' || lpad(i::text, 5, '0'), 'Practice ' || i, 'QXX', now() FROM generate_series(0, ` + last + `) i`,
-		`INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at, received_at,
+		`INSERT INTO submissions (practice, idempotency_key, body_sha256, signature, key_id, signed_at, received_at,
 		   pack, pack_version, as_of, baseline, agent_version, state)
-		 SELECT 'Y' || lpad(p.i::text, 5, '0'), 'k-' || p.i || '-' || q.k, '', '\x7b7d'::bytea, '', '', '',
+		 SELECT 'Y' || lpad(p.i::text, 5, '0'), 'k-' || p.i || '-' || q.k, '', '', '', '',
 		   (date '2025-05-01' + make_interval(months => q.k) + interval '2 days'), 'medsip', '2026.1.0',
 		   (date '2025-05-01' + make_interval(months => q.k) - interval '1 day')::date, '2025-03-31', 'bench', 'current'
 		 FROM generate_series(0, ` + last + `) p(i), generate_series(0, 23) q(k)`,
+		`INSERT INTO submission_bodies (submission_id, body) SELECT id, '\x7b7d'::bytea FROM submissions`,
 		`INSERT INTO measure_rows (submission_id, measure_id, kind, numerator, denominator, per, value)
 		 SELECT p.id, v.id, v.kind, v.num, v.den, CASE WHEN v.id = 'ome_per_1000' THEN 1000 ELSE 0 END, v.val
 		 FROM (SELECT id, split_part(idempotency_key, '-', 2)::int AS i, split_part(idempotency_key, '-', 3)::int AS k FROM submissions) p
@@ -127,7 +128,7 @@ func BenchmarkReconcilePostgres(b *testing.B) {
 		}
 	}
 	reset := func(b *testing.B) {
-		for _, stmt := range []string{"DELETE FROM claim_events", "DELETE FROM claims", "DELETE FROM reconciliations",
+		for _, stmt := range []string{"DELETE FROM claim_events", "DELETE FROM claims", "DELETE FROM reconciliation_practices", "DELETE FROM reconciliations",
 			"DELETE FROM audit_log WHERE action = 'claim.move'", "VACUUM ANALYZE claims"} {
 			if _, err := raw.ExecContext(ctx, stmt); err != nil {
 				b.Fatal(err)

@@ -479,7 +479,7 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 		return nil, err
 	}
 	// About 900 bytes a practice: one allocation, no growing.
-	result, err := stored(rec).AppendJSON(make([]byte, 0, 1024*len(rec.Practices)+4096))
+	result, spans, err := stored(rec).AppendJSONSpans(make([]byte, 0, 1024*len(rec.Practices)+4096))
 	if err != nil {
 		return nil, err
 	}
@@ -529,8 +529,12 @@ func (s *Service) calculate(ctx context.Context, sc *schemes.Scheme, period, act
 		return out, s.DB.UpdateCalculationInputs(ctx, sc.ID, period, meta.Version, digest)
 	}
 	out.Version = meta.Version + 1
+	parts := make([]store.PracticePart, len(spans))
+	for i, sp := range spans {
+		parts[i] = store.PracticePart{Practice: rec.Practices[i].ODS, Result: result[sp[0]:sp[1]]}
+	}
 	calc := store.Calculation{Scheme: sc.ID, Period: period, Version: out.Version, CalculatedAt: now, CalculatedBy: actor,
-		Inputs: digest, Result: result}
+		Inputs: digest, Result: result, Practices: parts}
 	if err := s.DB.SaveCalculation(ctx, calc, meta.Version, events); err != nil {
 		return nil, err
 	}
@@ -819,6 +823,56 @@ func (s *Service) PaidAmounts(ctx context.Context, schemeID, period string) (map
 		if c.PaidPence != nil {
 			out[ods] = *c.PaidPence
 		}
+	}
+	return out, nil
+}
+
+// PracticeClaim is one practice's claim in a calculated period: its part
+// of the stored calculation, with the claim's state, what was paid and
+// its moves.
+type PracticeClaim struct {
+	Period  string
+	Version int64 // the calculation's
+	Result  schemes.PracticeResult
+	// Paid is what was paid, once the claim is paid.
+	Paid    *int64
+	History []schemes.Event
+}
+
+// PracticeClaims returns a practice's claims in the latest limit
+// calculated periods of sc, newest first, leaving out periods whose
+// calculation does not include it. It reads that practice's part of each
+// calculation only, in two queries whatever the number of periods: what
+// the practice page shows, where Calculated would read every practice's
+// results of every period.
+func (s *Service) PracticeClaims(ctx context.Context, sc *schemes.Scheme, practice string, limit int) ([]PracticeClaim, error) {
+	calcs, err := s.DB.PracticeCalculations(ctx, sc.ID, practice, limit)
+	if err != nil {
+		return nil, err
+	}
+	periods := make([]string, len(calcs))
+	for i, c := range calcs {
+		periods[i] = c.Period
+	}
+	events, err := s.DB.PracticeClaimEvents(ctx, sc.ID, practice, periods)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PracticeClaim, len(calcs))
+	for i, c := range calcs {
+		pc := PracticeClaim{Period: c.Period, Version: c.Version, Paid: c.PaidPence, History: events[c.Period]}
+		if err := json.Unmarshal(c.Result, &pc.Result); err != nil {
+			return nil, fmt.Errorf("stored calculation of %s %s for %s: %w", sc.ID, c.Period, practice, err)
+		}
+		// As Calculated: the claim's row, or what the calculation implies.
+		pc.Result.State = schemes.State(c.State)
+		if pc.Result.State == "" {
+			pc.Result.State = schemes.Open
+			if !pc.Result.Missing {
+				pc.Result.State = schemes.Calculated
+			}
+		}
+		out[i] = pc
 	}
 	return out, nil
 }

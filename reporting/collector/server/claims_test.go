@@ -106,7 +106,7 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		page := string(body)
 		for _, c := range []struct{ ods, field, want string }{
 			{"Y01001", "status", "ok"},
-			{"Y01001", "as_of", "2027-03-31"},
+			{"Y01001", "as_of", `<time datetime="2027-03-31">March 2027</time>`},
 			{"Y01001", "long_term", "40"},
 			{"Y01001", "long_term_reviewed", "75.0%"},
 			{"Y01001", "gateway", "pass"},
@@ -134,14 +134,14 @@ func TestOverviewAndClaimMoves(t *testing.T) {
 		// Only the practice's own manager sees a declare button.
 		move := func(tok, to string, version string) (*http.Response, []byte) {
 			return e.postAs(t, tok, "/claims/move", url.Values{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"},
-				"to": {to}, "version": {version}})
+				"to": {to}, "version": {version}, "confirm": {"yes"}}) // declaring needs the declaration confirmed (issue #19)
 		}
 		_, body = e.getAs(t, pm, "/practices/Y01001")
-		if !strings.Contains(string(body), `value="declared">Mark declared`) {
+		if !strings.Contains(string(body), `value="declared">Declare the claim`) {
 			t.Fatalf("practice manager sees no declare button:\n%s", body)
 		}
 		_, body = e.getAs(t, analyst, "/practices/Y01001")
-		if strings.Contains(string(body), "Mark ") || !strings.Contains(string(body), `data-field="claim">calculated`) {
+		if strings.Contains(string(body), `class="move"`) || !strings.Contains(string(body), `data-field="claim">calculated`) {
 			t.Fatalf("analyst without sign-off role sees move buttons or no claim:\n%s", body)
 		}
 		if resp, body := move(analyst, "declared", "1"); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "needs one of") {
@@ -198,7 +198,7 @@ func TestPaidClaimOnThePage(t *testing.T) {
 		both := e.tokenFor(t, collector.User{Name: "both", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_medicines_optimisation_lead", "icb_finance"}})
 		finance := e.tokenFor(t, collector.User{Name: "fin", Role: collector.RoleICBAnalyst, ICB: "QXX", SignOff: []string{"icb_finance"}})
 		move := func(tok, to string) (*http.Response, []byte) {
-			return e.postAs(t, tok, "/claims/move", url.Values{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"}, "to": {to}, "version": {"1"}})
+			return e.postAs(t, tok, "/claims/move", url.Values{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"}, "to": {to}, "version": {"1"}, "confirm": {"yes"}})
 		}
 		for _, m := range []struct{ tok, to string }{{pm, "declared"}, {both, "approved"}} {
 			if resp, body := move(m.tok, m.to); !movedTo(resp, "/practices/Y01001") {
@@ -212,7 +212,7 @@ func TestPaidClaimOnThePage(t *testing.T) {
 			t.Fatalf("pay: %d %s", resp.StatusCode, body)
 		}
 		_, body := e.getAs(t, finance, "/practices/Y01001")
-		if !strings.Contains(string(body), `Paid £<span data-field="paid">700.00</span>`) || strings.Contains(string(body), "paid-differs") {
+		if !strings.Contains(string(body), `£<span data-field="paid">700.00</span>`) || strings.Contains(string(body), "paid-differs") {
 			t.Fatalf("paid claim on the page:\n%s", body)
 		}
 		// A late resubmission after payment.
@@ -225,7 +225,7 @@ func TestPaidClaimOnThePage(t *testing.T) {
 		}
 		_, body = e.getAs(t, finance, "/practices/Y01001")
 		if !strings.Contains(string(body), `data-field="claim">paid`) || !strings.Contains(string(body), `data-field="paid-differs"`) ||
-			!strings.Contains(string(body), `payable £<span data-field="payable">775.00</span>`) {
+			!strings.Contains(string(body), `£<span data-field="payable">775.00</span>`) {
 			t.Fatalf("paid claim after new figures:\n%s", body)
 		}
 		// A practice user sees no ICB totals on the overview.

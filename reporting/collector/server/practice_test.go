@@ -10,6 +10,7 @@ import (
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/collector/web"
 )
 
 // token adds an analyst of icb with an API token and returns the token.
@@ -58,7 +59,7 @@ func TestPracticePageAndMeasureReport(t *testing.T) {
 			t.Fatalf("page = %d %s", resp.StatusCode, body)
 		}
 		page := string(body)
-		if !strings.Contains(page, "<svg") || !strings.Contains(page, "as of 2026-03-31") {
+		if !strings.Contains(page, "<svg") || !strings.Contains(page, `as of <time datetime="2026-03-31">March 2026</time>`) {
 			t.Fatalf("page lacks the chart or the latest date:\n%s", page)
 		}
 		cur, err := e.db.CurrentSubmission(ctx, "Y01234", "medsip", "2026-03-31")
@@ -66,14 +67,15 @@ func TestPracticePageAndMeasureReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range cur.Measures {
-			want := fmt.Sprintf(`<tr id="figure-%s"><td>%s</td>`, m.MeasureID, m.MeasureID)
+			want := fmt.Sprintf(`<tr id="figure-%s" data-measure="%s"`, m.MeasureID, m.MeasureID)
 			i := strings.Index(page, want)
 			if i < 0 || m.Value == nil {
 				t.Fatalf("no figure for %s", m.MeasureID)
 			}
 			row := page[i : i+strings.Index(page[i:], "</tr>")]
-			if !strings.Contains(row, fmt.Sprintf(`<td class="value">%v</td>`, *m.Value)) {
-				t.Errorf("figure %s: %s, want %v", m.MeasureID, row, *m.Value)
+			// Formatted for people, with its unit (issue #19).
+			if v := web.FormatFigure(m.Value, m.Suppressed, web.UnitOf(m.MeasureID, m.Kind, m.Per, nil)); !strings.Contains(row, `<td class="value">`+v+`</td>`) {
+				t.Errorf("figure %s: %s, want %v (%s)", m.MeasureID, row, *m.Value, v)
 			}
 		}
 		if resp, _ := e.getAs(t, other, "/practices/Y01234"); resp.StatusCode != http.StatusNotFound {

@@ -430,6 +430,39 @@ func (e *routesEnv) cases(t *testing.T) []inputCase {
 		add("GET /practices/{ods}", n+" as ?pack", func(t *testing.T) *http.Request {
 			return e.get(t, "/practices/Y01001?pack="+url.QueryEscape(v), true)
 		})
+		add("GET /static/{path...}", n+" as the path", func(t *testing.T) *http.Request {
+			return e.get(t, "/static/"+pv, false)
+		})
+		add("GET /static/{path...}", n+" under nhsuk-frontend", func(t *testing.T) *http.Request {
+			return e.get(t, "/static/nhsuk-frontend/"+pv, false)
+		})
+		for _, q := range []string{"measure", "icb"} {
+			add("GET /equity", n+" as ?"+q, func(t *testing.T) *http.Request {
+				return e.get(t, "/equity?"+q+"="+url.QueryEscape(v), true)
+			})
+		}
+		for _, q := range []string{"icb", "pcn"} {
+			add("GET /icb", n+" as ?"+q, func(t *testing.T) *http.Request {
+				return e.get(t, "/icb?"+q+"="+url.QueryEscape(v), true)
+			})
+			add("GET /icb/series/{measure}", n+" as ?"+q, func(t *testing.T) *http.Request {
+				return e.get(t, "/icb/series/long_term?"+q+"="+url.QueryEscape(v), true)
+			})
+		}
+		add("GET /icb/series/{measure}", n+" as the measure", func(t *testing.T) *http.Request {
+			return e.get(t, "/icb/series/"+pv, true)
+		})
+		cs = append(cs, inputCase{route: "GET /help", name: n + " in the query", ignored: true,
+			req: func(t *testing.T) *http.Request { return e.get(t, "/help?x="+url.QueryEscape(v), true) }})
+		add("GET /practices/{ods}/series/{measure}", n+" as the practice", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/"+pv+"/series/long_term", true)
+		})
+		add("GET /practices/{ods}/series/{measure}", n+" as the measure", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/Y01001/series/"+pv, true)
+		})
+		add("GET /practices/{ods}/series/{measure}", n+" as ?pack", func(t *testing.T) *http.Request {
+			return e.get(t, "/practices/Y01001/series/long_term?pack="+url.QueryEscape(v), true)
+		})
 		for _, field := range []string{"scheme", "period", "practice", "to", "reason", "version"} {
 			add("POST /claims/move", n+" as the "+field, func(t *testing.T) *http.Request {
 				f := url.Values{"scheme": {e.scID}, "period": {"2027-03"}, "practice": {"Y01001"}, "to": {"paid"}, "version": {"1"}}

@@ -161,7 +161,7 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 		}
 		_, body = december.getAs(t, analyst, "/")
 		page := string(body)
-		if got := summary(page); !strings.HasPrefix(got, sc.Title+", 2026-11 (figures as of 2026-11-30") || !strings.Contains(got, "0 declared") || !strings.Contains(got, "1 closed with nothing payable") {
+		if got := summary(page); !strings.HasPrefix(got, sc.Title+", November 2026 (figures as of November 2026") || !strings.Contains(got, "0 declared") || !strings.Contains(got, "1 closed with nothing payable") {
 			t.Fatalf("overview in December: %s", got)
 		}
 		if got := cell(t, page, "Y01001", "claim"); got != "closed" {
@@ -172,19 +172,19 @@ func TestOverviewOpensOnLatestEndedPeriod(t *testing.T) {
 		}
 		// The practice manager sees the closed claim, why, and no button.
 		_, body = december.getAs(t, pm, "/practices/Y01001")
-		section := regexp.MustCompile(`(?s)<section class="claim" id="claim-` + sc.ID + `-2026-11".*?</section>`).FindString(string(body))
+		section := regexp.MustCompile(`(?s)<section class="claim[^"]*" id="claim-` + sc.ID + `-2026-11".*?</section>`).FindString(string(body))
 		if section == "" || strings.Contains(section, "Mark ") || strings.Contains(section, `action="/claims/move"`) ||
 			!strings.Contains(section, `data-field="claim">closed`) || !strings.Contains(section, "Closed: nothing to sign off (nothing payable: no element is payable in 2026-11") {
 			t.Fatalf("practice page's November claim:\n%s", section)
 		}
 		// March, still to come, offers its buttons only when asked for.
-		if !strings.Contains(string(body), `value="declared">Mark declared`) {
+		if !strings.Contains(string(body), `value="declared">Declare the claim`) {
 			t.Fatalf("the payable March claim offers no declare button:\n%s", body)
 		}
 
 		// After the scheme year the overview opens on its last period.
 		_, body = e.atClock(t, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)).getAs(t, analyst, "/")
-		if got := summary(string(body)); !strings.HasPrefix(got, sc.Title+", 2027-03 (figures as of 2027-03-31") {
+		if got := summary(string(body)); !strings.HasPrefix(got, sc.Title+", March 2027 (figures as of March 2027") {
 			t.Fatalf("overview after the year: %s", got)
 		}
 		// Before its first month has ended there is nothing to open on.
@@ -206,7 +206,7 @@ func TestMoveOnRetiredScheme(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp, body := e.postAs(t, pm, "/claims/move", map[string][]string{"scheme": {sc.ID}, "period": {"2027-03"}, "practice": {"Y01001"},
-			"to": {"declared"}, "version": {"1"}})
+			"to": {"declared"}, "version": {"1"}, "confirm": {"yes"}})
 		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "retired") {
 			t.Fatalf("move on a retired scheme = %d %s", resp.StatusCode, body)
 		}

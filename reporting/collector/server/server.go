@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,7 +116,7 @@ func New(opts Options) *Server {
 	releases, _ := opts.Bundles.(web.Releases) // *tufrepo.Repo: the authors' pilots and withdrawals
 	s.web = web.New(web.Options{
 		Store: opts.Store, Claims: opts.Claims, Logger: s.log, SessionLifetime: opts.SessionLifetime,
-		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn, Releases: releases,
+		SecureCookies: opts.SecureCookies, Now: s.now, SignIn: opts.SignIn, Releases: releases, Packs: s.packs,
 	})
 	s.routes = []Route{
 		{"GET", "/healthz", s.healthz},
@@ -164,6 +165,19 @@ func (s *Server) Handler() http.Handler {
 		// The collector's clock, from which agents decide a month has
 		// ended (net/http would write the machine's own).
 		h.Set("Date", s.now().UTC().Format(http.TimeFormat))
+		// A browser asking for a page that does not exist gets the
+		// dashboard's own page, not the mux's bare text; the API, and
+		// a method a path does not take (405), answer as they always did.
+		if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/v1/") && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			if _, pattern := s.mux.Handler(r); pattern == "" {
+				post := r.Clone(r.Context())
+				post.Method = http.MethodPost
+				if _, p := s.mux.Handler(post); p == "" {
+					s.web.NotFound(w, r)
+					return
+				}
+			}
+		}
 		s.mux.ServeHTTP(w, r)
 	})
 }

@@ -668,3 +668,45 @@ func TestMonthNotEndedRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserErrorPages: a browser that asks for a page that is not there,
+// or one it may not see, gets the dashboard's own page with the reason;
+// scripts and the API get the plain answers they always had.
+func TestBrowserErrorPages(t *testing.T) {
+	e := newRoutesEnv(t, engines["SQLite"](t))
+	get := func(path string, html bool) *http.Response {
+		t.Helper()
+		req := e.get(t, path, true)
+		if html {
+			req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	body := func(r *http.Response) string {
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}
+	r := get("/no/such/page", true)
+	if b := body(r); r.StatusCode != http.StatusNotFound || !strings.Contains(r.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(b, "Page not found") || !strings.Contains(b, "nhsuk-error-summary") || !strings.Contains(b, `href="/"`) {
+		t.Errorf("browser GET of an unknown page: %d %s\n%.300s", r.StatusCode, r.Header.Get("Content-Type"), b)
+	}
+	if r := get("/no/such/page", false); r.StatusCode != http.StatusNotFound || strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("script GET of an unknown page: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if r := get("/claims/move", true); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("browser GET of a form's POST address = %d, want 405", r.StatusCode)
+	}
+	r = get("/practices/Y99999/series/nonsense", true)
+	if b := body(r); r.StatusCode != http.StatusNotFound || !strings.Contains(b, "Measure is not one the dashboard charts") {
+		t.Errorf("browser GET of an unknown chart: %d\n%.300s", r.StatusCode, b)
+	}
+	if r := get("/v1/nothing", true); r.StatusCode != http.StatusNotFound || strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("API path answered as a page: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+}

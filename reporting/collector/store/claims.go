@@ -300,6 +300,10 @@ type Calculation struct {
 	// equal digest means an equal result, without calculating.
 	Inputs string
 	Result []byte
+	// Practices are each practice's part of Result, as JSON, stored
+	// beside it so that one practice's results are read without the
+	// whole period's. Nil: SaveCalculation takes them from Result.
+	Practices []PracticePart
 }
 
 // ErrStale is returned when a claim or calculation changed between reading
@@ -393,6 +397,9 @@ func (db *DB) SaveCalculation(ctx context.Context, c Calculation, prevVersion in
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("calculation of %s %s: %w", c.Scheme, c.Period, ErrStale)
+		}
+		if err := db.savePracticeParts(ctx, tx, c, prevVersion == 0); err != nil {
+			return err
 		}
 		return db.applyEvents(ctx, tx, events)
 	})

@@ -255,6 +255,32 @@ CREATE INDEX enrolment_codes_expires ON enrolment_codes (expires_at)
 		SQLite:   `UPDATE api_tokens SET expires_at = strftime('%Y-%m-%dT%H:%M:%S', 'now', '+90 days') || '.000000Z' WHERE expires_at IS NULL`,
 		Postgres: `UPDATE api_tokens SET expires_at = now() + interval '90 days' WHERE expires_at IS NULL`,
 	}},
+	{8, "submission bodies apart; each practice's part of a reconciliation", `
+CREATE TABLE submission_bodies (
+	submission_id {{bigint}} PRIMARY KEY REFERENCES submissions (id),
+	body {{blob}} NOT NULL
+);
+INSERT INTO submission_bodies (submission_id, body) SELECT id, body FROM submissions;
+ALTER TABLE submissions DROP COLUMN body;
+CREATE TABLE reconciliation_practices (
+	scheme TEXT NOT NULL,
+	period TEXT NOT NULL,
+	practice TEXT NOT NULL,
+	result TEXT NOT NULL,
+	PRIMARY KEY (scheme, period, practice),
+	FOREIGN KEY (scheme, period) REFERENCES reconciliations (scheme, period)
+)
+`, map[Engine]string{
+		// Each stored reconciliation's practices get their rows from the
+		// stored result: the practice page reads one practice's rows, not
+		// every practice's result of every period.
+		SQLite: `INSERT INTO reconciliation_practices (scheme, period, practice, result)
+	SELECT r.scheme, r.period, json_extract(p.value, '$.ODS'), p.value FROM reconciliations r, json_each(r.result, '$.Practices') p
+	WHERE json_type(r.result, '$.Practices') = 'array'`,
+		Postgres: `INSERT INTO reconciliation_practices (scheme, period, practice, result)
+	SELECT r.scheme, r.period, p->>'ODS', p::text FROM reconciliations r,
+		jsonb_array_elements(CASE WHEN jsonb_typeof(r.result::jsonb->'Practices') = 'array' THEN r.result::jsonb->'Practices' ELSE '[]'::jsonb END) p`,
+	}},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
@@ -272,9 +298,21 @@ var typeWords = map[Engine]*strings.Replacer{
 }
 
 // Migrate brings the schema up to date, applying each missing migration in
-// its own transaction. Running it on an up-to-date database does nothing.
+// its own transaction, and then gathers the planner's statistics if it
+// applied any or the store holds figures without them (a restored backup).
+// Running it on an up-to-date, analysed database changes nothing.
 func (db *DB) Migrate(ctx context.Context) error {
-	return db.migrateTo(ctx, SchemaVersion())
+	before, err := db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.migrateTo(ctx, SchemaVersion()); err != nil {
+		return err
+	}
+	if before < SchemaVersion() {
+		return db.Analyze(ctx)
+	}
+	return db.analyzeIfMissing(ctx)
 }
 
 // Version returns the schema version of the database (0 when empty).

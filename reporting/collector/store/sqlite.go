@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -56,6 +57,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
+	// A reader loads the planner's statistics when it opens; one busy
+	// when they were gathered (refreshReaders) gets them within the hour.
+	r.SetConnMaxLifetime(time.Hour)
 	db := newDB(SQLite, w, r)
 	if err := db.ping(ctx); err != nil {
 		db.Close()
@@ -91,4 +95,15 @@ func isUniqueViolationSQLite(err error) bool {
 func isForeignKeyViolationSQLite(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// refreshReaders makes SQLite's read-only connections load the new
+// statistics: each reads them only when it first loads the schema, so the
+// idle ones are closed and the next read opens a fresh one.
+func (db *DB) refreshReaders() {
+	if db.engine != SQLite || db.pool.r == db.pool.w {
+		return
+	}
+	db.pool.r.SetMaxIdleConns(0)
+	db.pool.r.SetMaxIdleConns(8)
 }

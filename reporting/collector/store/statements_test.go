@@ -24,7 +24,7 @@ func TestStatementsGoThroughHandles(t *testing.T) {
 	// postgres.go reads measures on pgx directly (binary format), after
 	// rebinding the query itself; that Query is pgx's, not database/sql's.
 	allowed := map[string]map[string]bool{"postgres.go": {"Query": true}}
-	poolFiles := map[string]bool{"query.go": true, "store.go": true, "postgres.go": true}
+	poolFiles := map[string]bool{"query.go": true, "store.go": true, "postgres.go": true, "sqlite.go": true}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

@@ -117,14 +117,19 @@ func (db *DB) ingestTx(ctx context.Context, tx handle, sub *collector.Submission
 	if state == "superseded" {
 		supersededBy = prevID
 	}
-	err = tx.queryRow(ctx, `INSERT INTO submissions (practice, idempotency_key, body_sha256, body, signature, key_id, signed_at,
+	err = tx.queryRow(ctx, `INSERT INTO submissions (practice, idempotency_key, body_sha256, signature, key_id, signed_at,
 	received_at, pack, pack_version, as_of, baseline, agent_version, state, supersedes_id, superseded_by_id, generated_at, corrects, correction_reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Body, sub.Signature, sub.KeyID, sub.SignedAt,
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		sub.Practice, sub.IdempotencyKey, sub.BodySHA256, sub.Signature, sub.KeyID, sub.SignedAt,
 		db.ts(sub.ReceivedAt), sub.Pack, sub.PackVersion, sub.AsOf, sub.Baseline, sub.AgentVersion, state, supersedes, supersededBy,
 		sub.GeneratedAt, sub.Corrects, sub.CorrectionReason).Scan(&id)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("insert submission: %w", err)
+	}
+	// The body is kept apart, so that no query listing submissions or
+	// their measures reads bodies of kilobytes to get at a few columns.
+	if _, err := tx.exec(ctx, "INSERT INTO submission_bodies (submission_id, body) VALUES (?, ?)", id, sub.Body); err != nil {
+		return IngestResult{}, fmt.Errorf("insert submission body: %w", err)
 	}
 	subject := sub.Practice + "/" + sub.Pack + "/" + sub.AsOf
 	switch {
@@ -204,7 +209,7 @@ func (db *DB) submissionByID(ctx context.Context, q handle, id int64, full bool)
 	if !full {
 		return sub, nil
 	}
-	if err := q.queryRow(ctx, "SELECT body FROM submissions WHERE id = ?", id).Scan(&sub.Body); err != nil {
+	if err := q.queryRow(ctx, "SELECT body FROM submission_bodies WHERE submission_id = ?", id).Scan(&sub.Body); err != nil {
 		return sub, fmt.Errorf("read submission body %d: %w", id, err)
 	}
 	sub.Measures, err = db.measureRows(ctx, q, "WHERE s.id = ? ORDER BY m.measure_id", id)
@@ -349,13 +354,15 @@ func (db *DB) LatestMeasures(ctx context.Context, pack, icb string, measureIDs [
 	if len(measureIDs) == 0 {
 		return nil, nil
 	}
-	inner := "SELECT practice, MAX(as_of) AS as_of FROM submissions WHERE pack = ? AND state = 'current'"
+	// Each practice's latest as-of date is one index seek: a MAX grouped
+	// over every practice's submissions read them all (36 months of 200
+	// practices: 7,200 index entries for 200 answers).
+	inner := "SELECT p.ods AS practice, (SELECT MAX(x.as_of) FROM submissions x WHERE x.practice = p.ods AND x.pack = ? AND x.state = 'current') AS as_of FROM practices p"
 	args := []any{pack}
 	if icb != "" {
-		inner += " AND practice IN (SELECT ods FROM practices WHERE icb = ?)"
+		inner += " WHERE p.icb = ?"
 		args = append(args, icb)
 	}
-	inner += " GROUP BY practice"
 	args = append(args, pack)
 	for _, id := range measureIDs {
 		args = append(args, id)

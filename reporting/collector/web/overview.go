@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +29,9 @@ type Claims interface {
 	History(ctx context.Context, schemeID, period, practice string) ([]schemes.Event, error)
 	PaidAmounts(ctx context.Context, schemeID, period string) (map[string]int64, error)
 	Move(ctx context.Context, req claims.MoveRequest, u collector.User) (schemes.Event, error)
+	// PracticeClaims reads one practice's part of the latest calculated
+	// periods, not every practice's.
+	PracticeClaims(ctx context.Context, sc *schemes.Scheme, practice string, limit int) ([]claims.PracticeClaim, error)
 }
 
 var _ Claims = (*claims.Service)(nil)
@@ -65,10 +68,11 @@ func (r OverviewRow) Figure(id string) string {
 	if !ok {
 		return "—"
 	}
-	if m.Kind == "ratio" && m.Per == 0 && m.Value != nil && !m.Suppressed {
-		return strconv.FormatFloat(*m.Value*100, 'f', 1, 64) + "%"
+	u := UnitOf(m.MeasureID, m.Kind, m.Per, nil)
+	if m.Suppressed || m.Value == nil {
+		return FormatFigure(m.Value, m.Suppressed, u)
 	}
-	return formatValue(m.Value, m.Suppressed)
+	return FormatNumber(*m.Value, u) // the unit is in the column's heading
 }
 
 // OverviewView is the data of the overview page.
@@ -104,7 +108,7 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	if fe := overviewQuery(r.URL.Query()); fe != nil {
-		http.Error(rw, fe.Error(), http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, fe.Error())
 		return
 	}
 	ps, err := w.PracticesFor(ctx, u)
@@ -278,6 +282,72 @@ type PaymentView struct {
 	// ClosedWhy is why a closed claim pays nothing: the reason the
 	// collector closed it with.
 	ClosedWhy string
+	// Declaration is the wording the practice manager confirms when
+	// declaring (shown with the declare button).
+	Declaration string
+	// NoMovesWhy says why the user has no button, when they have none.
+	NoMovesWhy string
+}
+
+// DeclarationText is what a practice declares when it declares a claim:
+// the scheme's wording (sign_off.declaration), or the collector's standard
+// wording when it has none, for the practice, period and amount.
+func DeclarationText(sc *schemes.Scheme, practice collector.Practice, period string, pence int64) string {
+	if sc.SignOff.Declaration != "" {
+		return strings.NewReplacer("{practice}", practice.Name, "{ods}", practice.ODS, "{scheme}", sc.Title,
+			"{period}", Month(period), "{amount}", Money(pence)).Replace(sc.SignOff.Declaration)
+	}
+	return fmt.Sprintf("I declare, on behalf of %s (%s), that the figures behind this claim under %s for %s are a true record of the practice's activity "+
+		"taken from its clinical system by Steward, that the practice has met the scheme's conditions for the %s claimed, "+
+		"and that I will tell the ICB at once if I find that any of them is wrong. I understand that the ICB may recover payments made on figures that were wrong.",
+		practice.Name, practice.ODS, sc.Title, Month(period), Money(pence))
+}
+
+// noMovesWhy says why u has no move on claim c of sc, "" when they have
+// one (or it is obvious from the claim, as for a closed one).
+func noMovesWhy(sc *schemes.Scheme, u *collector.User, c schemes.Claim, payable int64) string {
+	switch c.State {
+	case schemes.Closed:
+		return "" // the page says why it is closed
+	case schemes.Paid:
+		return "This claim is paid: there is nothing more to sign off."
+	case schemes.Open:
+		return "This claim is not calculated yet: there is nothing to sign off until it is."
+	}
+	if payable == 0 && c.State == schemes.Calculated {
+		return "Nothing is payable on this claim, so there is nothing to declare. It can be declared if new figures make something payable."
+	}
+	next := map[schemes.State]schemes.State{schemes.Calculated: schemes.Declared, schemes.Declared: schemes.Approved, schemes.Approved: schemes.Paid}[c.State]
+	verb := map[schemes.State]string{schemes.Declared: "declare", schemes.Approved: "approve", schemes.Paid: "mark as paid"}[next]
+	allowed := sc.AllowedRoles(c.State, next)
+	who := strings.Join(allowed, " or ")
+	if who == "" {
+		who = "nobody (the scheme names no role)"
+	}
+	mine := "you have no sign-off role"
+	if len(u.SignOff) > 0 {
+		mine = "your sign-off roles are " + strings.Join(u.SignOff, ", ")
+	}
+	msg := fmt.Sprintf("You cannot %s this claim: only %s may, and %s.", verb, who, mine)
+	if next == schemes.Declared && slices.ContainsFunc(u.SignOff, func(r string) bool { return slices.Contains(allowed, r) }) && u.Practice != c.Practice {
+		msg = fmt.Sprintf("You cannot declare this claim: only someone of the practice itself may, and you are not of %s.", c.Practice)
+	}
+	var unknown []string
+	named := append(append(append([]string{}, sc.SignOff.Declare...), sc.SignOff.Approve...), sc.SignOff.Pay...)
+	for _, r := range u.SignOff {
+		if !slices.Contains(named, r) {
+			unknown = append(unknown, r)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(named)
+		msg += fmt.Sprintf(" The scheme names no role %s (its roles are %s): if that is a misspelling, ask your Steward administrator to correct your sign-off roles.",
+			strings.Join(unknown, ", "), strings.Join(slices.Compact(named), ", "))
+	}
+	if u.ICB != sc.ICB {
+		msg = "You cannot sign off this claim: you are not of the scheme's ICB, " + sc.ICB + "."
+	}
+	return msg
 }
 
 // ElementTitle returns the title of element id of the view's scheme.
@@ -309,30 +379,30 @@ func (w *Web) payments(ctx context.Context, u *collector.User, p collector.Pract
 		if !claims.CanSeeScheme(u, sc) || !claims.Covers(sc, p) {
 			continue
 		}
-		periods, err := w.opts.Claims.Periods(ctx, sc.ID)
+		pcs, err := w.opts.Claims.PracticeClaims(ctx, sc, p.ODS, maxPaymentPeriods)
 		if err != nil {
 			return nil, err
 		}
-		for _, period := range periods[:min(len(periods), maxPaymentPeriods)] {
-			rec, version, err := w.opts.Claims.Calculated(ctx, sc, period)
-			if err != nil {
-				return nil, err
+		for _, pc := range pcs {
+			period := pc.Period
+			pv := PaymentView{Scheme: sc, Period: period, Version: pc.Version, Result: pc.Result, History: pc.History}
+			claim := schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State}
+			for _, to := range claims.MovesFor(sc, u, claim) {
+				// Nothing payable: nothing to declare, approve or pay
+				// (the collector would refuse it); sending back stays.
+				if pv.Result.TotalPence == 0 && to != schemes.Calculated {
+					continue
+				}
+				pv.Moves = append(pv.Moves, to)
 			}
-			i := slices.IndexFunc(rec.Practices, func(pr schemes.PracticeResult) bool { return pr.ODS == p.ODS })
-			if i < 0 {
-				continue
+			if slices.Contains(pv.Moves, schemes.Declared) {
+				pv.Declaration = DeclarationText(sc, p, period, pv.Result.TotalPence)
 			}
-			pv := PaymentView{Scheme: sc, Period: period, Version: version, Result: rec.Practices[i]}
-			pv.Moves = claims.MovesFor(sc, u, schemes.Claim{Scheme: sc.ID, Period: period, Practice: p.ODS, State: pv.Result.State})
-			paid, err := w.opts.Claims.PaidAmounts(ctx, sc.ID, period)
-			if err != nil {
-				return nil, err
+			if len(pv.Moves) == 0 {
+				pv.NoMovesWhy = noMovesWhy(sc, u, claim, pv.Result.TotalPence)
 			}
-			if amount, ok := paid[p.ODS]; ok {
-				pv.Paid, pv.PaidDiffers = &amount, amount != pv.Result.TotalPence
-			}
-			if pv.History, err = w.opts.Claims.History(ctx, sc.ID, period, p.ODS); err != nil {
-				return nil, err
+			if pc.Paid != nil {
+				pv.Paid, pv.PaidDiffers = pc.Paid, *pc.Paid != pv.Result.TotalPence
 			}
 			if pv.Result.State == schemes.Closed && len(pv.History) > 0 {
 				pv.ClosedWhy = pv.History[len(pv.History)-1].Reason
@@ -348,25 +418,25 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := UserFrom(ctx)
 	if w.opts.Claims == nil {
-		http.Error(rw, "claims are not available on this collector", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "claims are not available on this collector")
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "the form could not be read")
 		return
 	}
 	f := r.PostForm
 	ods := f.Get("practice")
 	p, err := w.practiceNamed(ctx, ods)
 	if err != nil || !collector.CanSeePractice(u, &p) {
-		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
 		return
 	}
 	req, fe := moveRequest(f, ods)
 	if fe != nil {
 		w.log.Warn("claim move refused: malformed form", "user", u.Name, "practice", ods, "field", fe.field)
-		http.Error(rw, fe.Error(), http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, fe.Error())
 		return
 	}
 	if status, err := w.checkPeriod(ctx, req); status == http.StatusInternalServerError {
@@ -375,6 +445,15 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 	} else if err != nil {
 		w.log.Warn("claim move refused", "user", u.Name, "practice", ods, "scheme", req.Scheme, "period", req.Period, "err", err)
 		w.Render(rw, r, status, "claim", Page{Title: "Claim not moved", Error: err.Error(), Data: p})
+		return
+	}
+	// Whoever may declare must confirm the declaration's wording; anyone
+	// else is refused by the claims service, saying why.
+	if sc, err := w.opts.Claims.Scheme(ctx, req.Scheme); err == nil && req.To == schemes.Declared && f.Get("confirm") != "yes" &&
+		slices.ContainsFunc(u.SignOff, func(r string) bool { return slices.Contains(sc.SignOff.Declare, r) }) {
+		w.log.Warn("claim move refused: declaration not confirmed", "user", u.Name, "practice", ods, "scheme", req.Scheme, "period", req.Period)
+		w.Render(rw, r, http.StatusUnprocessableEntity, "claim", Page{Title: "Claim not moved",
+			Error: "Tick the box to confirm the declaration before you declare the claim: nothing was declared.", Data: p})
 		return
 	}
 	ev, err := w.opts.Claims.Move(ctx, req, *u)
@@ -398,5 +477,6 @@ func (w *Web) moveClaim(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.log.Info("claim moved", "user", u.Name, "practice", ods, "scheme", ev.Scheme, "period", ev.Period, "from", ev.From, "to", ev.To)
-	http.Redirect(rw, r, fmt.Sprintf("/practices/%s#claim-%s-%s", p.ODS, ev.Scheme, ev.Period), http.StatusSeeOther)
+	q := url.Values{"moved": {string(ev.To)}, "scheme": {ev.Scheme}, "period": {ev.Period}}
+	http.Redirect(rw, r, fmt.Sprintf("/practices/%s?%s#claim-%s-%s", p.ODS, q.Encode(), ev.Scheme, ev.Period), http.StatusSeeOther)
 }

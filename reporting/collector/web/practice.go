@@ -8,6 +8,7 @@ import (
 	"github.com/nhs-steward/steward/reporting/collector/store"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,14 +34,42 @@ var packPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 type ChartMeasure struct {
 	ID, Title   string
 	Improvement spc.Direction
+	// YTitle is the value axis's title with its unit; Kind and Per are
+	// the measure's, which give its unit.
+	YTitle string
+	Kind   string
+	Per    float64
 }
 
 // PracticeCharts are the run charts of the practice page, in order.
 var PracticeCharts = []ChartMeasure{
-	{"long_term", "Patients on long-term opioids", spc.LowerIsBetter},
-	{"high_dose", "Patients on high-dose opioids", spc.LowerIsBetter},
-	{"long_term_reviewed", "Long-term opioid patients reviewed (proportion)", spc.HigherIsBetter},
-	{"ome_per_1000", "Oral morphine equivalent per 1,000 patients", spc.LowerIsBetter},
+	{"long_term", "Patients on long-term opioids", spc.LowerIsBetter, "Patients", "count", 0},
+	{"high_dose", "Patients on high-dose opioids (120 mg OME a day or more)", spc.LowerIsBetter, "Patients", "count", 0},
+	{"long_term_reviewed", "Long-term opioid users reviewed in 12 months", spc.HigherIsBetter, "Reviewed (% of long-term users)", "ratio", 0},
+	{"ome_per_1000", "Oral morphine equivalent per 1,000 adults", spc.LowerIsBetter, "mg OME per 1,000 adults", "ratio", 1000},
+}
+
+// Better says which way is better, in words.
+func (m ChartMeasure) Better() string {
+	if m.Improvement == spc.HigherIsBetter {
+		return "higher is better"
+	}
+	return "lower is better"
+}
+
+// Unit is the measure's unit.
+func (m ChartMeasure) Unit() Unit { return UnitOf(m.ID, m.Kind, m.Per, nil) }
+
+// Options are the chart options of the measure: axis title and unit,
+// months in words, from zero (every measure here is a count, a sum, a
+// rate or a proportion), the target if a scheme sets one.
+func (m ChartMeasure) Options(target *float64) chart.Options {
+	u := m.Unit()
+	return chart.Options{
+		Title: m.Title, YTitle: m.YTitle, XTitle: "Month (figures as of the month's end)",
+		Zero: true, Percent: u.Proportion, Target: target, Label: Month, Short: ShortMonth,
+		Format: func(v float64) string { return FormatFigure(&v, false, u) },
+	}
 }
 
 // ChartView is one run chart of the practice page.
@@ -49,11 +78,24 @@ type ChartView struct {
 	Direction string
 	SVG       template.HTML
 	Variation string
+	Assurance string
 	Note      string
 	Points    int
 	Skipped   int // suppressed or empty values left out
+	// Target is the scheme's target for the measure, formatted; "" none.
+	Target string
+	// Rows are the chart's data for its table and CSV, oldest first.
+	Rows []ChartRow
+	// CSV is the address of the data as CSV.
+	CSV string
 	// Versions are the pack versions that produced the points, in order.
 	Versions []VersionSpan
+}
+
+// ChartRow is one month of a chart's data.
+type ChartRow struct {
+	AsOf, Month, Value, Class string
+	Numerator, Denominator    string
 }
 
 // VersionSpan is a run of months whose figures one pack version produced.
@@ -74,8 +116,8 @@ type PracticeView struct {
 	Practice  collector.Practice
 	Heartbeat *collector.Heartbeat
 	Pack      string
-	AsOf      string // latest as-of date with figures, "" if none
-	Figures   []collector.MeasureRow
+	AsOf      string       // latest as-of date with figures, "" if none
+	Figures   []FigureView // in the pack's order, titled from it
 	Charts    []ChartView
 	Payments  []PaymentView
 	// Corrections are the documents the practice resent to correct a
@@ -134,12 +176,12 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	pack, ok := packParam(r)
 	if !ok {
-		http.Error(rw, "pack is not a pack id", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "pack is not a pack id")
 		return
 	}
 	p, err := w.visiblePractice(r)
 	if errors.Is(err, collector.ErrNotFound) {
-		http.Error(rw, "no such practice, or you may not see it", http.StatusNotFound)
+		w.refuse(rw, r, http.StatusNotFound, "no such practice, or you may not see it")
 		return
 	}
 	if err != nil {
@@ -167,11 +209,12 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
-		cv, err := chartView(m, rows, published)
+		cv, err := chartView(m, rows, published, w.target(ctx, UserFrom(ctx), p, m.ID))
 		if err != nil {
 			w.fail(rw, r, err)
 			return
 		}
+		cv.CSV = "/practices/" + p.ODS + "/series/" + m.ID + "?pack=" + pack
 		v.Charts = append(v.Charts, cv)
 		for _, row := range rows {
 			if row.AsOf > v.AsOf {
@@ -185,7 +228,7 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
-		v.Figures = sub.Measures
+		v.Figures = figures(w.spec(pack, sub.PackVersion), sub.Measures)
 		v.FiguresVersion = sub.PackVersion
 		if rel, ok := published[sub.PackVersion]; ok {
 			v.FiguresWithdrawn = rel.Withdrawn
@@ -210,10 +253,10 @@ func (w *Web) practice(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v})
+	w.Render(rw, r, http.StatusOK, "practice", Page{Title: p.Name, Data: v, Flash: movedFlash(r.URL.Query(), v.Payments)})
 }
 
-func chartView(m ChartMeasure, rows []collector.MeasureRow, published map[string]bundle.TargetCustom) (ChartView, error) {
+func chartView(m ChartMeasure, rows []collector.MeasureRow, published map[string]bundle.TargetCustom, target *float64) (ChartView, error) {
 	cv := ChartView{ChartMeasure: m, Direction: "lower is better"}
 	for _, row := range rows {
 		n := len(cv.Versions)
@@ -227,31 +270,81 @@ func chartView(m ChartMeasure, rows []collector.MeasureRow, published map[string
 	if m.Improvement == spc.HigherIsBetter {
 		cv.Direction = "higher is better"
 	}
+	u := m.Unit()
 	var pts []spc.Point
-	for _, row := range rows {
+	var kept []int // rows index of each point
+	for i, row := range rows {
+		cr := ChartRow{AsOf: row.AsOf, Month: Month(row.AsOf), Value: FormatFigure(row.Value, row.Suppressed, u)}
+		if row.Kind == "ratio" {
+			cr.Numerator, cr.Denominator = FormatPart(row.Numerator, u.Numerator), FormatPart(row.Denominator, u.Denominator)
+		}
+		cv.Rows = append(cv.Rows, cr)
 		if row.Value == nil || row.Suppressed {
 			cv.Skipped++
 			continue
 		}
 		pts = append(pts, spc.Point{Label: row.AsOf, Value: *row.Value})
+		kept = append(kept, i)
 	}
 	cv.Points = len(pts)
+	if target != nil {
+		cv.Target = FormatFigure(target, false, u)
+	}
 	if len(pts) == 0 {
 		return cv, nil
 	}
-	c, err := spc.Analyse(pts, spc.Options{Improvement: m.Improvement})
+	c, err := spc.Analyse(pts, spc.Options{Improvement: m.Improvement, Target: target})
 	if err != nil {
 		return cv, fmt.Errorf("chart %s: %w", m.ID, err)
 	}
-	cv.SVG = chart.SVG(c, m.Title)
+	for j, i := range kept {
+		cv.Rows[i].Class = pointClass(c.Points[j])
+	}
+	cv.SVG = chart.Draw(c, m.Options(target))
 	cv.Variation = chart.VariationLabel(c.Variation)
+	if c.Assurance != spc.AssuranceNone {
+		cv.Assurance = chart.AssuranceLabel(c.Assurance)
+	}
 	cv.Note = c.Note
 	return cv, nil
 }
 
+// pointClass says a point's variation in words for the data table.
+func pointClass(p spc.PointResult) string {
+	switch p.Class {
+	case spc.Improvement:
+		return "special cause improvement (" + p.Rules.String() + ")"
+	case spc.Concern:
+		return "special cause concern (" + p.Rules.String() + ")"
+	case spc.Neutral:
+		return "special cause (" + p.Rules.String() + ")"
+	case spc.CommonCause:
+		return "common cause"
+	}
+	return "run chart: no limits"
+}
+
+// movedFlash is the success message after a claim moved: the move's
+// redirect names the state, scheme and period, and the message is shown
+// only when the claim is in that state now.
+func movedFlash(q url.Values, pays []PaymentView) string {
+	to := q.Get("moved")
+	if to == "" {
+		return ""
+	}
+	for _, pv := range pays {
+		if pv.Scheme.ID == q.Get("scheme") && pv.Period == q.Get("period") && string(pv.Result.State) == to {
+			what := map[string]string{"declared": "declared: the ICB will now review it for approval", "approved": "approved: finance will now pay it",
+				"paid": "marked as paid", "calculated": "sent back to calculated: the practice can declare it again"}[to]
+			return fmt.Sprintf("The claim under %s for %s (%s) is %s.", pv.Scheme.Title, Month(pv.Period), Money(pv.Result.TotalPence), what)
+		}
+	}
+	return ""
+}
+
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	w.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	http.Error(rw, "internal error", http.StatusInternalServerError)
+	w.refuse(rw, r, http.StatusInternalServerError, "internal error: the collector could not answer; its log says why (try again, or ask the ICB's administrator)")
 }
 
 func writeProblem(rw http.ResponseWriter, status int, typ, detail string) {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/results"
+	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
 // addSeries stores n monthly submissions of practice ods, the last with a
@@ -72,7 +74,7 @@ func TestPracticePage(t *testing.T) {
 		t.Fatalf("GET /practices/Y01111 as ana = %d %s", rec.Code, rec.Body)
 	}
 	body := rec.Body.String()
-	for _, want := range []string{"Riverside Surgery", "QWE", "2025-03-04 05:06 UTC", "as of " + last} {
+	for _, want := range []string{"Riverside Surgery", "QWE", "4 March 2025, 05:06 UTC", "as of <time datetime=\"" + last + "\">" + Month(last) + "</time>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -86,20 +88,24 @@ func TestPracticePage(t *testing.T) {
 	if !strings.Contains(body, "Special cause concern (high)") {
 		t.Error("the long_term spike is not shown as a concern")
 	}
-	if strings.Contains(body, "<script") {
-		t.Error("the page has a script")
+	// The only script is the NHS.UK frontend's, served by the collector
+	// itself (issue #19 brings it): none inline, none from elsewhere.
+	if n := strings.Count(body, "<script"); n != 1 || !strings.Contains(body, `<script src="/static/nhsuk-frontend/nhsuk.min.js" defer></script>`) {
+		t.Errorf("the page has %d scripts, want only the collector's own NHS.UK frontend", n)
 	}
 	// The figures are those of the latest submission.
 	latest := f.subs[len(f.subs)-1]
 	for _, m := range latest.Measures {
-		row := fmt.Sprintf(`<tr id="figure-%s"><td>%s</td>`, m.MeasureID, m.MeasureID)
+		// Shown by title (here, with no pack catalogue, the id) in a
+		// row header, the id in its title attribute.
+		row := fmt.Sprintf(`<tr id="figure-%s" data-measure="%s" data-kind="%s"><th scope="row" title="%s">%s</th>`, m.MeasureID, m.MeasureID, m.Kind, m.MeasureID, m.MeasureID)
 		i := strings.Index(body, row)
 		if i < 0 {
 			t.Errorf("no figure row for %s", m.MeasureID)
 			continue
 		}
 		end := strings.Index(body[i:], "</tr>")
-		want := `<td class="value">` + formatValue(m.Value, m.Suppressed) + `</td>`
+		want := `<td class="value">` + FormatFigure(m.Value, m.Suppressed, UnitOf(m.MeasureID, m.Kind, m.Per, nil)) + `</td>`
 		if !strings.Contains(body[i:i+end], want) {
 			t.Errorf("figure %s: %s, want %s", m.MeasureID, body[i:i+end], want)
 		}
@@ -199,5 +205,52 @@ func TestPracticePageShowsHeldMonthsAndCorrections(t *testing.T) {
 	}
 	if overview := get(t, h, f, 1, "/").Body.String(); !strings.Contains(overview, "held 2025-04-30") {
 		t.Error("the overview does not show the held month")
+	}
+}
+
+// Each chart's data downloads as CSV, raw numbers for a spreadsheet; a
+// measure not charted and a practice of another ICB are refused.
+func TestSeriesCSV(t *testing.T) {
+	f, _, h := newFake(t)
+	f.users["zed"] = collector.User{ID: 3, Name: "zed", Role: collector.RoleICBAnalyst, ICB: "QXY"}
+	addSeries(t, f, "Y01111", 3)
+	rec := get(t, h, f, 1, "/practices/Y01111/series/long_term_reviewed")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" ||
+		!strings.Contains(rec.Header().Get("Content-Disposition"), `filename="Y01111-long_term_reviewed.csv"`) {
+		t.Fatalf("GET series = %d %v", rec.Code, rec.Header())
+	}
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	if len(lines) != 4 || lines[0] != "practice,pack,pack_version,measure,as_of,numerator,denominator,value,suppressed" {
+		t.Fatalf("csv:\n%s", rec.Body)
+	}
+	rows, _ := f.MeasureSeries(t.Context(), "Y01111", DefaultPack, "long_term_reviewed")
+	for i, r := range rows {
+		if !strings.Contains(lines[i+1], ","+r.AsOf+",") || !strings.HasSuffix(lines[i+1], strconv.FormatFloat(*r.Value, 'f', -1, 64)+",false") {
+			t.Errorf("row %d: %s, want %s %v", i, lines[i+1], r.AsOf, *r.Value)
+		}
+	}
+	if rec := get(t, h, f, 1, "/practices/Y01111/series/registered_adults"); rec.Code != http.StatusNotFound {
+		t.Errorf("a measure not charted: %d", rec.Code)
+	}
+	if rec := get(t, h, f, 3, "/practices/Y01111/series/long_term"); rec.Code != http.StatusNotFound {
+		t.Errorf("another ICB's practice: %d", rec.Code)
+	}
+}
+
+// A points element on a ratio sets its upper threshold as the target; a
+// gateway threshold on a measure's value sets that.
+func TestSchemeTarget(t *testing.T) {
+	sc := &schemes.Scheme{Elements: []schemes.Element{{Type: schemes.Points,
+		Numerator: schemes.Ref{Measure: "long_term_reviewed", Field: schemes.FieldNumerator}, Denominator: schemes.Ref{Measure: "long_term_reviewed", Field: schemes.FieldDenominator},
+		UpperThreshold: schemes.Decimal{Units: 805, Scale: 1}}},
+		Gateway: []schemes.Condition{{Type: schemes.CondThreshold, Measure: schemes.Ref{Measure: "high_dose", Field: schemes.FieldValue}, Op: "<=", Value: schemes.Decimal{Units: 12}}}}
+	if got := SchemeTarget(sc, "long_term_reviewed"); got == nil || *got != 0.805 {
+		t.Errorf("points target = %v, want 0.805", got)
+	}
+	if got := SchemeTarget(sc, "high_dose"); got == nil || *got != 12 {
+		t.Errorf("gateway target = %v, want 12", got)
+	}
+	if got := SchemeTarget(sc, "long_term"); got != nil {
+		t.Errorf("no target = %v", *got)
 	}
 }

@@ -121,7 +121,7 @@ func TestOverviewShowsWhoRunsWhat(t *testing.T) {
 	}
 	for version, wants := range map[string][]string{
 		"2026.1.0":      {"released; built into the agent", `data-field="running">2`, `data-field="figures">1`},
-		"2026.2.0":      {"withdrawn 2026-04-02 09:00 UTC: high-dose threshold typed as 12", `data-field="running">1`, `data-field="figures">1`},
+		"2026.2.0":      {"withdrawn 2 April 2026, 09:00 UTC: high-dose threshold typed as 12", `data-field="running">1`, `data-field="figures">1`},
 		"2026.2.1":      {`data-field="failed">1`},
 		"2026.3.0-rc.1": {"pilot: Y04444 (open it to all: steward search promote 2026.3.0-rc.1)", `data-field="waiting">1`},
 	} {
@@ -143,10 +143,10 @@ func TestOverviewShowsWhoRunsWhat(t *testing.T) {
 		`runs <span data-field="running">2026.1.0</span>`,
 		`<span class="error" data-field="withdrawn">2026.2.0 withdrawn (high-dose threshold typed as 12), fell back</span>`,
 		"Months computed under a withdrawn version",
-		"<tr><td>2024-03-31</td><td>2026.2.0</td><td>high-dose threshold typed as 12</td></tr>",
-		"Latest figures from pack medsip 2026.2.0, as of 2024-03-31",
+		"<tr><td>March 2024</td><td>2026.2.0</td><td>high-dose threshold typed as 12</td></tr>",
+		`Latest figures from pack medsip 2026.2.0, as of <time datetime="2024-03-31">March 2024</time>`,
 		`<td data-field="pack-version">2026.2.0</td>`,
-		"Pack versions: 2026.1.0 (2024-01-31 to 2024-02-29); 2026.2.0 (2024-03-31) <span class=\"error\">withdrawn</span>",
+		"Pack versions: 2026.1.0 (January 2024 to February 2024); 2026.2.0 (March 2024) <span class=\"error\">withdrawn</span>",
 	} {
 		if !strings.Contains(pp, want) {
 			t.Errorf("practice page lacks %q", want)

@@ -18,12 +18,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nhs-steward/steward/reporting/collector"
 	"github.com/nhs-steward/steward/reporting/collector/auth"
+	"github.com/nhs-steward/steward/reporting/results"
 	"github.com/nhs-steward/steward/reporting/schemes"
 )
 
@@ -43,6 +43,8 @@ type Store interface {
 	CurrentSubmission(ctx context.Context, practice, pack, asOf string) (collector.Submission, error)
 	LatestMeasures(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
 	SubmissionHistory(ctx context.Context, f store.SubmissionFilter) ([]collector.Submission, error)
+	ICBMeasureRows(ctx context.Context, pack, icb string, measureIDs []string) ([]collector.MeasureRow, error)
+	ICBDocuments(ctx context.Context, pack, icb, asOf string) ([]store.StoredDocument, error)
 }
 
 // Cookie and form names.
@@ -72,6 +74,21 @@ type Options struct {
 	// CheckPassword checks a password against an encoded hash; nil:
 	// auth.CheckPassword. Tests count its calls.
 	CheckPassword func(encoded, password string) error
+	// Packs gives the titles, order and scales of each pack version's
+	// measures; nil: measures are shown by their ids, in the order stored.
+	Packs Packs
+	// ServiceName is the name in the page header; "" gives
+	// DefaultServiceName.
+	ServiceName string
+}
+
+// DefaultServiceName is the header's name of the service.
+const DefaultServiceName = "Steward: opioid harm reduction"
+
+// Packs looks up a pack version's spec; the server's catalogue
+// implements it.
+type Packs interface {
+	Lookup(id, version string) (*results.PackSpec, error)
 }
 
 // Web serves the browser pages.
@@ -90,6 +107,30 @@ type Web struct {
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+// staticFS holds the stylesheets and scripts the pages load: the vendored
+// NHS.UK frontend (static/nhsuk-frontend/README.md) and Steward's own.
+//
+//go:embed static
+var staticFS embed.FS
+
+// staticFiles serves GET /static/{path...}: the embedded files, cached
+// for a day; anything else is 404.
+func (w *Web) staticFiles(rw http.ResponseWriter, r *http.Request) {
+	sub, _ := fs.Sub(staticFS, "static")
+	name := r.PathValue("path")
+	if !fs.ValidPath(name) || strings.HasSuffix(name, "/") || name == "." {
+		http.NotFound(rw, r)
+		return
+	}
+	if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+		http.NotFound(rw, r)
+		return
+	}
+	rw.Header().Set("Cache-Control", "public, max-age=86400")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeFileFS(rw, r, sub, name)
+}
 
 // New returns the web side. It panics if the embedded templates do not
 // parse, which a test catches.
@@ -120,32 +161,28 @@ func parsePages() map[string]*template.Template {
 	if err != nil {
 		panic(err)
 	}
-	funcs := template.FuncMap{"agentNotes": AgentNotes, "date": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	}, "num": formatValue, "pence": func(v any) string {
-		switch p := v.(type) {
-		case int64:
-			return schemes.FormatPence(p)
-		case *int64:
-			if p != nil {
-				return schemes.FormatPence(*p)
+	funcs := template.FuncMap{"agentNotes": AgentNotes, "date": When, "month": Month, "money": Money,
+		"num": formatValue, "pence": func(v any) string {
+			switch p := v.(type) {
+			case int64:
+				return Pounds(p)
+			case *int64:
+				if p != nil {
+					return Pounds(*p)
+				}
 			}
-		}
-		return ""
-	}, "fixed": func(f *schemes.Fixed) string {
-		if f == nil {
 			return ""
-		}
-		return f.String()
-	}, "int": func(p *int64) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.FormatInt(*p, 10)
-	}}
+		}, "fixed": func(f *schemes.Fixed) string {
+			if f == nil {
+				return ""
+			}
+			return f.String()
+		}, "int": func(p *int64) string {
+			if p == nil {
+				return ""
+			}
+			return Thousands(float64(*p), 0)
+		}, "thousands": func(v float64) string { return Thousands(v, 0) }}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
@@ -167,10 +204,16 @@ type Route struct {
 func (w *Web) Routes() []Route {
 	return []Route{
 		{"GET", "/login", w.loginForm},
+		{"GET", "/static/{path...}", w.staticFiles},
+		{"GET", "/help", w.RequireUser(w.help)},
 		{"POST", "/login", w.login},
 		{"POST", "/logout", w.RequireUser(w.logout)},
 		{"GET", "/", w.RequireUser(w.index)},
+		{"GET", "/icb", w.RequireUser(w.icbView)},
+		{"GET", "/icb/series/{measure}", w.RequireUser(w.icbSeries)},
+		{"GET", "/equity", w.RequireUser(w.equity)},
 		{"GET", "/practices/{ods}", w.RequireUser(w.practice)},
+		{"GET", "/practices/{ods}/series/{measure}", w.RequireUser(w.series)},
 		{"POST", "/claims/move", w.RequireUser(w.moveClaim)},
 		{"GET", "/v1/practices/{ods}/measure-reports/{as_of}", w.RequireUser(w.measureReport)},
 	}
@@ -183,7 +226,37 @@ type Page struct {
 	CSRF  string // put in every form as csrf_token
 	Error string
 	Data  any
+	// Service is the header's service name; Nav its links (for a signed-in
+	// user); Flash a success message at the top of the page.
+	Service string
+	Nav     []NavLink
+	Flash   string
 }
+
+// NavLink is one link of the header's navigation.
+type NavLink struct {
+	Href, Text string
+	Current    bool
+}
+
+// navFor lists the header's links, marking the one for path.
+func navFor(path string, u *collector.User) []NavLink {
+	links := []NavLink{{Href: "/", Text: "Practices"}}
+	if u.Role == collector.RoleAdmin || u.Role == collector.RoleICBAnalyst {
+		links = append(links, NavLink{Href: "/icb", Text: "ICB view"}, NavLink{Href: "/equity", Text: "Equity"})
+	}
+	links = append(links, NavLink{Href: "/help", Text: "How to read this dashboard"})
+	for i := range links {
+		links[i].Current = links[i].Href == path
+	}
+	return links
+}
+
+// ContentSecurityPolicy is the policy of every page: everything from the
+// collector itself (the NHS.UK frontend is served from /static/), data:
+// images for the stylesheet's icons, no inline scripts or styles, no
+// framing, forms only to the collector.
+const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
 // Render writes the page template name with p.
 func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name string, p Page) {
@@ -199,12 +272,49 @@ func (w *Web) Render(rw http.ResponseWriter, r *http.Request, status int, name s
 	if p.CSRF == "" {
 		p.CSRF = CSRFFrom(r.Context())
 	}
+	if p.Service = w.opts.ServiceName; p.Service == "" {
+		p.Service = DefaultServiceName
+	}
+	if p.User != nil && p.Nav == nil {
+		p.Nav = navFor(r.URL.Path, p.User)
+	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rw.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	rw.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 	rw.WriteHeader(status)
 	if err := t.Execute(rw, p); err != nil {
 		w.log.Error("render page", "template", name, "err", err)
 	}
+}
+
+// NotFound answers a request for a path the collector does not serve.
+func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
+	w.refuse(rw, r, http.StatusNotFound, "there is no page at this address: check it, or start from the overview")
+}
+
+// ErrorPage is the data of a page that says what went wrong.
+type ErrorPage struct{ Title, Message string }
+
+// refuse answers a request the page cannot serve with status and msg: an
+// NHS-styled page for a browser (a request that accepts HTML), the plain
+// message for anything else (scripts, curl, the tests' clients).
+func (w *Web) refuse(rw http.ResponseWriter, r *http.Request, status int, msg string) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Error(rw, msg, status)
+		return
+	}
+	title := map[int]string{
+		http.StatusBadRequest: "There is a problem with the address", http.StatusUnauthorized: "You need to sign in",
+		http.StatusForbidden: "You cannot see this page", http.StatusNotFound: "Page not found",
+		http.StatusInternalServerError: "Sorry, there is a problem with the service",
+	}[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	w.Render(rw, r, status, "error", Page{Title: title, Data: ErrorPage{Title: title, Message: msg}})
 }
 
 type ctxKey int
@@ -279,7 +389,7 @@ func (w *Web) RequireUser(h http.HandlerFunc) http.HandlerFunc {
 			}
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
 				w.log.Warn("form post without a valid CSRF token", "user", u.Name, "path", r.URL.Path)
-				http.Error(rw, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				w.refuse(rw, r, http.StatusForbidden, "the form had expired or came from another page (missing or wrong CSRF token): reload the page and try again")
 				return
 			}
 		}
@@ -333,13 +443,13 @@ func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, m
 func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		w.refuse(rw, r, http.StatusBadRequest, "the form could not be read")
 		return
 	}
 	c, err := r.Cookie(loginCookie)
 	form := r.PostForm.Get(CSRFField)
 	if err != nil || c.Value == "" || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-		http.Error(rw, "missing or wrong CSRF token: reload the sign-in page and try again", http.StatusForbidden)
+		w.refuse(rw, r, http.StatusForbidden, "the sign-in form had expired (missing or wrong CSRF token): reload the sign-in page and try again")
 		return
 	}
 	name, password := r.PostForm.Get("name"), r.PostForm.Get("password")

@@ -6,12 +6,8 @@
 package chart
 
 import (
-	"fmt"
-	"html"
-	"html/template"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/nhs-steward/steward/reporting/spc"
 )
@@ -26,15 +22,67 @@ const (
 	ColourLimit       = "#768692"
 )
 
-// Geometry of the drawing, in SVG user units.
+// Geometry of the drawing, in SVG user units. The drawing scales to the
+// width of its container (viewBox, width 100%).
 const (
-	Width        = 640
-	Height       = 240
-	MarginLeft   = 56
-	MarginRight  = 12
-	MarginTop    = 12
-	MarginBottom = 36
+	Width        = 880
+	Height       = 380
+	MarginLeft   = 84
+	MarginRight  = 170 // the labels of the mean, limits and target
+	MarginTop    = 64  // the variation and assurance, and the value axis's title
+	MarginBottom = 78  // month labels and the axis title
 )
+
+// Options say how to draw a chart for people: its title, axis titles and
+// units, how values and labels read, and the target line.
+type Options struct {
+	Title  string
+	YTitle string // the value axis's title with its unit, e.g. "Patients"
+	XTitle string // the time axis's title; "" gives "Month"
+	// Zero starts the value axis at zero and never draws below it: for
+	// counts, sums and rates, which cannot be negative. Lower limits below
+	// zero are drawn (and labelled) at zero.
+	Zero bool
+	// Percent: the values are proportions (0 to 1), shown as percentages;
+	// the axis stops at 100%.
+	Percent bool
+	// Target, when a scheme sets one, is drawn as a line and gives the
+	// assurance icon (the spc.Chart must have been analysed with it).
+	Target *float64
+	// Label formats a point's label (an as-of date) for the axis and
+	// tooltips; Short for the axis when there is little room. nil: as is.
+	Label, Short func(string) string
+	// Format formats a value with its unit for tooltips and labels; nil:
+	// a plain number (a percentage when Percent).
+	Format func(float64) string
+}
+
+func (o Options) label(s string) string {
+	if o.Label == nil {
+		return s
+	}
+	return o.Label(s)
+}
+
+func (o Options) short(s string) string {
+	if o.Short != nil {
+		return o.Short(s)
+	}
+	return o.label(s)
+}
+
+func (o Options) format(v float64) string {
+	if o.Format != nil {
+		return o.Format(v)
+	}
+	if o.Percent {
+		return strconv.FormatFloat(v*100, 'f', 1, 64) + "%"
+	}
+	return num(v)
+}
+
+// MaxTickIntervals bounds the value axis's tick intervals.
+const MaxTickIntervals = 6
 
 // Colour returns the fill colour of a point of class c.
 func Colour(c spc.Class) string {
@@ -73,11 +121,16 @@ func VariationLabel(v spc.Variation) string {
 // Scale maps values and point indexes to SVG coordinates.
 type Scale struct {
 	N      int     // number of points
-	Lo, Hi float64 // value domain, bottom to top
+	Lo, Hi float64 // value domain, bottom to top: the first and last ticks
+	Ticks  []float64
 }
 
-// NewScale covers every point and line of c, padded by 5% each side.
-func NewScale(c spc.Chart) Scale {
+// NewScale is NewScaleFor with no options.
+func NewScale(c spc.Chart) Scale { return NewScaleFor(c, Options{}) }
+
+// NewScaleFor covers every point and line of c (and the target) with nice
+// ticks: from zero when o.Zero, never past 100% when o.Percent.
+func NewScaleFor(c spc.Chart, o Options) Scale {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	see := func(v float64) { lo, hi = math.Min(lo, v), math.Max(hi, v) }
 	for _, p := range c.Points {
@@ -86,19 +139,36 @@ func NewScale(c spc.Chart) Scale {
 	for _, p := range c.Partitions {
 		see(p.Mean)
 		if c.Limits {
-			see(p.UpperLimit)
-			see(p.LowerLimit)
+			see(clip(p.UpperLimit, o))
+			see(clip(p.LowerLimit, o))
 		}
+	}
+	if o.Target != nil {
+		see(*o.Target)
 	}
 	if math.IsInf(lo, 0) {
 		lo, hi = 0, 1
 	}
-	if hi-lo < 1e-9 {
-		pad := math.Max(math.Abs(hi)*0.1, 1)
-		lo, hi = lo-pad, hi+pad
+	if o.Zero && lo > 0 {
+		lo = 0
 	}
-	pad := (hi - lo) * 0.05
-	return Scale{N: len(c.Points), Lo: lo - pad, Hi: hi + pad}
+	ticks := Ticks(lo, hi, MaxTickIntervals)
+	if o.Zero && ticks[0] < 0 {
+		ticks = Ticks(0, hi, MaxTickIntervals)
+	}
+	return Scale{N: len(c.Points), Lo: ticks[0], Hi: ticks[len(ticks)-1], Ticks: ticks}
+}
+
+// clip keeps a limit inside what the measure can be: never below zero
+// for counts, never above 100% for proportions.
+func clip(v float64, o Options) float64 {
+	if (o.Zero || o.Percent) && v < 0 {
+		return 0
+	}
+	if o.Percent && v > 1 {
+		return 1
+	}
+	return v
 }
 
 // X is the x coordinate of point i.
@@ -129,78 +199,4 @@ func num(v float64) string {
 		return strconv.FormatFloat(v, 'f', 4, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
-}
-
-// SVG draws c as an inline SVG element titled title. Every text is
-// escaped, so the result is safe to put in a page.
-func SVG(c spc.Chart, title string) template.HTML {
-	s := NewScale(c)
-	var b strings.Builder
-	esc := html.EscapeString
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="spc-chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
-		Width, Height, Width, Height, esc(title+": "+VariationLabel(c.Variation)))
-	fmt.Fprintf(&b, `<title>%s</title>`, esc(title))
-	// Axes.
-	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="1"/>`,
-		MarginLeft, MarginTop, MarginLeft, Height-MarginBottom, ColourLimit)
-	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="1"/>`,
-		MarginLeft, Height-MarginBottom, Width-MarginRight, Height-MarginBottom, ColourLimit)
-	for _, v := range []float64{s.Lo, (s.Lo + s.Hi) / 2, s.Hi} {
-		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="10" text-anchor="end" dominant-baseline="middle">%s</text>`,
-			MarginLeft-4, f(s.Y(v)), esc(num(v)))
-	}
-	// Centre lines and limits, per partition.
-	for _, p := range c.Partitions {
-		if p.End <= p.Start {
-			continue
-		}
-		x1, x2 := s.X(p.Start), s.X(p.End-1)
-		if p.End-1 == p.Start && s.N > 1 {
-			x1, x2 = x1-4, x2+4
-		}
-		fmt.Fprintf(&b, `<line class="mean" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5"><title>mean %s</title></line>`,
-			f(x1), f(s.Y(p.Mean)), f(x2), f(s.Y(p.Mean)), ColourLine, esc(num(p.Mean)))
-		if c.Limits {
-			for _, l := range []struct {
-				class string
-				v     float64
-			}{{"limit upper", p.UpperLimit}, {"limit lower", p.LowerLimit}} {
-				fmt.Fprintf(&b, `<line class="%s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1" stroke-dasharray="4 3"><title>process limit %s</title></line>`,
-					l.class, f(x1), f(s.Y(l.v)), f(x2), f(s.Y(l.v)), ColourLimit, esc(num(l.v)))
-			}
-		}
-	}
-	// The series.
-	if len(c.Points) > 1 {
-		b.WriteString(`<polyline class="series" fill="none" stroke="` + ColourCommon + `" stroke-width="1" points="`)
-		for i, p := range c.Points {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(f(s.X(i)) + "," + f(s.Y(p.Value)))
-		}
-		b.WriteString(`"/>`)
-	}
-	for i, p := range c.Points {
-		class := string(p.Class)
-		if class == "" {
-			class = "run"
-		}
-		tip := p.Label + ": " + num(p.Value)
-		if p.Rules != 0 {
-			tip += " (" + string(p.Class) + ": " + p.Rules.String() + ")"
-		}
-		fmt.Fprintf(&b, `<circle class="point %s" cx="%s" cy="%s" r="4" fill="%s"><title>%s</title></circle>`,
-			esc(class), f(s.X(i)), f(s.Y(p.Value)), Colour(p.Class), esc(tip))
-	}
-	// First and last labels on the x axis.
-	if n := len(c.Points); n > 0 {
-		fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="10" text-anchor="start">%s</text>`, f(s.X(0)), Height-MarginBottom+14, esc(c.Points[0].Label))
-		if n > 1 {
-			fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="10" text-anchor="end">%s</text>`, f(s.X(n-1)), Height-MarginBottom+14, esc(c.Points[n-1].Label))
-		}
-	}
-	fmt.Fprintf(&b, `<text class="variation" x="%d" y="%d" font-size="11">%s</text>`, MarginLeft, Height-6, esc(VariationLabel(c.Variation)))
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // every text above is escaped
 }
