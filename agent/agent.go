@@ -228,6 +228,28 @@ type CycleReport struct {
 // when another holds it for longer than LockWait, Cycle does nothing and
 // says so in rep.Busy.
 func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error) {
+	return a.cycle(ctx, asOf, a.o.Schedule)
+}
+
+// History is a cycle that also computes the months ending at the latest due
+// month, months of them in all (but none before the schedule's FirstAsOf),
+// that are not yet queued or sent: a new practice's run chart then starts
+// with its history. Each month is a results document of its own, queued,
+// delivered and receipted like any other, so a month is still never sent
+// twice and an interrupted backfill resumes where it stopped.
+func (a *Agent) History(ctx context.Context, months int) (*CycleReport, error) {
+	if months < 1 || months > MaxHistoryMonths {
+		return &CycleReport{}, fmt.Errorf("history of %d months: want 1 to %d", months, MaxHistoryMonths)
+	}
+	s := a.o.Schedule
+	s.CatchUpMonths = max(s.CatchUpMonths, months-1)
+	return a.cycle(ctx, time.Time{}, s)
+}
+
+// MaxHistoryMonths is the longest history History computes: five years.
+const MaxHistoryMonths = 60
+
+func (a *Agent) cycle(ctx context.Context, asOf time.Time, sched Schedule) (*CycleReport, error) {
 	rep := &CycleReport{}
 	l, err := lock.Acquire(ctx, a.o.DataDir, a.o.LockWait)
 	if errors.Is(err, lock.ErrBusy) {
@@ -253,7 +275,7 @@ func (a *Agent) Cycle(ctx context.Context, asOf time.Time) (*CycleReport, error)
 	}
 	due := []time.Time{asOf}
 	if asOf.IsZero() {
-		due = Due(a.o.Schedule, now)
+		due = Due(sched, now)
 	}
 	st.Held = nil
 	for _, d := range due {

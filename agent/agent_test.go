@@ -457,3 +457,32 @@ func TestErrorClass(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryBackfillsMonthsOnce: History computes the months ending at the
+// latest due month, each once, and a later cycle or history sends none again.
+func TestHistoryBackfillsMonthsOnce(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	r, s := &fakeRunner{}, &fakeSender{}
+	a := newAgent(t, dir, r, s, &now)
+	if _, err := a.Cycle(context.Background(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.History(context.Background(), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rep.Computed, " "), "2024-10-31 2024-11-30 2024-12-31"; got != want {
+		t.Fatalf("history computed %q, want the months not yet sent: %q", got, want)
+	}
+	if got, want := strings.Join(s.got, " "), "2025-01-31 2025-02-28 2025-03-31 2024-10-31 2024-11-30 2024-12-31"; got != want {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+	rep, err = a.History(context.Background(), 6)
+	if err != nil || len(rep.Computed) != 0 || len(s.got) != 6 {
+		t.Fatalf("second history: computed %v, delivered %d, err %v; want nothing new", rep.Computed, len(s.got), err)
+	}
+	if _, err := a.History(context.Background(), 61); err == nil {
+		t.Fatal("a history of 61 months was accepted")
+	}
+}

@@ -20,6 +20,13 @@ bin=$PWD/bin
 work=$(mktemp -d "${TMPDIR:-/tmp}/steward-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 sizes=${STEWARD_BENCH_SIZES:-"10000 50000 100000"}
+# The series example, and the same search without its series, beside the
+# codelists and reference tables they name by relative path.
+mkdir -p "$work/examples"
+ln -s "$PWD/searches/codelists" "$work/codelists"
+ln -s "$PWD/searches/reference" "$work/reference"
+cp searches/examples/high-dose-series.yaml "$work/examples/high-dose-series.yaml"
+grep -v '^    series:' searches/examples/high-dose-series.yaml >"$work/examples/high-dose-single.yaml"
 
 echo "== generation and the MedSIP pack (as of 2025-03-31, baseline 2024-03-31)"
 printf '%-8s %-8s %10s %10s %10s %8s %10s %8s\n' engine patients issues gen_s pack_s scan_s ratio peak_MB
@@ -50,6 +57,15 @@ for n in $sizes; do
     ratio=$(python3 -c "print(round($pack_s / max($scan_s, 0.001), 2))")
     g=$gen; [ "$engine" = postgres ] && g=-
     printf '%-8s %-8s %10s %10s %10s %8s %10s %8s\n' "$engine" "$n" "$issues" "$g" "$pack_s" "$scan_s" "$ratio" "$((kb / 1024))"
+    # A 12-month series (searches/examples/high-dose-series.yaml) against
+    # the same search at one month end. Target: series_x <= 3.
+    for f in single series; do
+      /usr/bin/time -f '%e' -o "$work/time_$f" "$bin/steward" run --db "$url" --pack "$work/examples/high-dose-$f.yaml" \
+        --practice Y01234 --as-of 2025-03-31 >/dev/null
+    done
+    single_s=$(cat "$work/time_single"); series_s=$(cat "$work/time_series")
+    printf '%-8s %-8s series: single_s %s series_s %s series_x %s\n' "$engine" "$n" "$single_s" "$series_s" \
+      "$(python3 -c "print(round($series_s / max($single_s, 0.001), 2))")"
     # Done with it: left behind, autovacuum would work through its
     # millions of new rows while the benchmarks below run.
     if [ "$engine" = postgres ]; then psql -q "$STEWARD_TEST_PG" -c "DROP DATABASE $name" >/dev/null; fi

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-steward/steward/agent"
 	"github.com/nhs-steward/steward/agent/config"
 	"github.com/nhs-steward/steward/agent/lock"
 	"github.com/nhs-steward/steward/agent/upload"
@@ -481,19 +482,32 @@ Examples:
 func onceCommand() *cli.Command {
 	var path, asOf string
 	var wait time.Duration
+	var history int
 	return &cli.Command{
 		Name:    "once",
 		Summary: "run one full cycle now: compute what is due, deliver, heartbeat",
-		Usage:   "once [--config FILE] [--as-of DATE]",
+		Usage:   "once [--config FILE] [--as-of DATE | --history MONTHS]",
 		Help: `Computes every month that is due and not yet queued or sent (or only --as-of),
 queues it durably, delivers the queue in order and sends a heartbeat. Safe to
-run at any time: a month is never sent twice.`,
+run at any time: a month is never sent twice.
+
+--history MONTHS also computes the earlier months, MONTHS month ends in all up
+to the latest due one, that are not yet queued or sent: run it once when a
+practice enrols so that its run charts start with its history. Each month is a
+document of its own, so an interrupted backfill resumes at the next run.`,
 		Flags: func(fs *flag.FlagSet) {
 			configFlag(fs, &path)
 			fs.StringVar(&asOf, "as-of", "", "compute only this month end, YYYY-MM-DD")
+			fs.IntVar(&history, "history", 0, "also compute the months before the latest due one, this many month ends in all (2 to 60), e.g. --history 12 at enrolment")
 			fs.DurationVar(&wait, "wait", 10*time.Second, "how long to wait for another steward-agent working on the same data folder before leaving the work to it")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, stdio cli.IO) error {
+			switch {
+			case history != 0 && asOf != "":
+				return cli.Usagef("--history and --as-of cannot be combined: --as-of computes one month, --history the months up to the latest due one")
+			case history != 0 && (history < 2 || history > agent.MaxHistoryMonths):
+				return cli.Usagef("--history %d: give a number of month ends from 2 to %d, e.g. --history 12", history, agent.MaxHistoryMonths)
+			}
 			e, err := loadEnv(path, stdio.Err)
 			if err != nil {
 				return err
@@ -520,7 +534,13 @@ run at any time: a month is never sent twice.`,
 			if err := e.pin(ctx, c); err != nil {
 				e.log.Warn("could not pin the collector's receipt key; months stay pending until it can", "error", err)
 			}
-			rep, cerr := ag.Cycle(ctx, a)
+			var rep *agent.CycleReport
+			var cerr error
+			if history != 0 {
+				rep, cerr = ag.History(ctx, history)
+			} else {
+				rep, cerr = ag.Cycle(ctx, a)
+			}
 			if rep.Busy != nil {
 				// Not a failure: the other process does this cycle's work.
 				fmt.Fprintln(stdio.Out, rep.Busy.Error()+": nothing to do")

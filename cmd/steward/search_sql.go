@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -28,6 +29,8 @@ func searchSQLCommand() *cli.Command {
 and prints it with every bind parameter listed as a comment. Nothing is run.
 On SQL Server the statements that fill the session temporary tables with the
 codelists and reference tables come first, and the ones dropping them last.
+When measures have a series, the query computing them at every month end of
+the series follows.
 
 --profile takes a built-in profile name (canonical, tpp, emis) or a profile file
 (*.yaml), with each of its parameters given as --profile-param NAME=VALUE; they are
@@ -77,7 +80,22 @@ Examples:
 			}
 			fmt.Fprintf(stdio.Out, "-- search %s, as of %s, baseline %s, practice %s\n",
 				search.ID, dates.AsOf.Format(time.DateOnly), dates.Baseline.Format(time.DateOnly), practice)
-			_, err = fmt.Fprint(stdio.Out, st.String())
+			if _, err := fmt.Fprint(stdio.Out, st.String()); err != nil {
+				return err
+			}
+			sp, n := plan.SeriesPlan()
+			if sp == nil {
+				return nil
+			}
+			ss, err := compile.SeriesSQL(sp, d, prof, compile.Options{Practice: practice, Dates: dates}, model.SeriesDates(dates.AsOf, n))
+			switch {
+			case errors.Is(err, compile.ErrNoSinglePass):
+				_, err = fmt.Fprintf(stdio.Out, "\n-- series of %d month ends: one query per month end on this profile (it reads the as-of date in a table's own SQL)\n", n)
+				return err
+			case err != nil:
+				return cli.WithCode(cli.ExitConfig, err)
+			}
+			_, err = fmt.Fprintf(stdio.Out, "\n-- series of %d month ends, in one query\n%s", n, ss.String())
 			return err
 		},
 	}

@@ -118,7 +118,8 @@ func TestSearchExamples(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"ome-rising.test.yaml", "qof-opioid-review.test.yaml", "multiple-long-acting.test.yaml",
-		"never-reviewed.test.yaml", "new-starters.test.yaml", "opioid-gabapentinoid.test.yaml", "large-issues.test.yaml", ": 8 passed, 0 failed"} {
+		"never-reviewed.test.yaml", "new-starters.test.yaml", "opioid-gabapentinoid.test.yaml", "large-issues.test.yaml",
+		"high-dose-series.test.yaml", ": 9 passed, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

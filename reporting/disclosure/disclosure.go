@@ -174,35 +174,67 @@ func protectMeasure(m results.Measure, sum *Summary) (results.Measure, error) {
 	if m.Suppressed {
 		return m, errors.New("publishable measure already suppressed, but the document has no disclosure record")
 	}
-	switch m.Kind {
+	f, err := protectFigures(m.Kind, m.Per, figures{num: m.Numerator, den: m.Denominator, val: m.Value}, sum)
+	if err != nil {
+		return m, err
+	}
+	out.Numerator, out.Denominator, out.Value, out.Suppressed = f.num, f.den, f.val, f.suppressed
+	if m.Series != nil {
+		out.Series = make([]results.Point, len(m.Series))
+		for k, p := range m.Series {
+			if p.Suppressed {
+				return m, fmt.Errorf("series point %s already suppressed, but the document has no disclosure record", p.AsOf)
+			}
+			f, err := protectFigures(m.Kind, m.Per, figures{num: p.Numerator, den: p.Denominator, val: p.Value}, sum)
+			if err != nil {
+				return m, fmt.Errorf("series point %s: %w", p.AsOf, err)
+			}
+			out.Series[k] = results.Point{AsOf: p.AsOf, Numerator: f.num, Denominator: f.den, Value: f.val, Suppressed: f.suppressed}
+		}
+	}
+	return out, nil
+}
+
+// figures are the numbers of a publishable measure or of one point of its
+// series, and whether disclosure control withheld the value.
+type figures struct {
+	num, den, val *float64
+	suppressed    bool
+}
+
+// protectFigures protects the figures of a publishable measure of a kind:
+// a ratio's numerator and denominator (its value recomputed from the
+// protected ones), or a count's or sum's value.
+func protectFigures(kind string, per float64, in figures, sum *Summary) (figures, error) {
+	var out figures
+	switch kind {
 	case results.KindRatio:
-		num, numOK, err := protectValue(m.Numerator, sum)
+		num, numOK, err := protectValue(in.num, sum)
 		if err != nil {
-			return m, fmt.Errorf("numerator: %w", err)
+			return out, fmt.Errorf("numerator: %w", err)
 		}
-		den, denOK, err := protectValue(m.Denominator, sum)
+		den, denOK, err := protectValue(in.den, sum)
 		if err != nil {
-			return m, fmt.Errorf("denominator: %w", err)
+			return out, fmt.Errorf("denominator: %w", err)
 		}
-		out.Numerator, out.Denominator = num, den
+		out.num, out.den = num, den
 		switch {
 		case !numOK || !denOK:
-			out.Value, out.Suppressed = nil, true
+			out.val, out.suppressed = nil, true
 		case num == nil || den == nil || *den == 0:
-			out.Value = nil
+			out.val = nil
 		default:
-			per := 1.0
-			if m.Per > 0 {
-				per = m.Per
+			if per <= 0 {
+				per = 1
 			}
-			out.Value = results.F(results.Round4(*num / *den * per))
+			out.val = results.F(results.Round4(*num / *den * per))
 		}
 	default:
-		v, ok, err := protectValue(m.Value, sum)
+		v, ok, err := protectValue(in.val, sum)
 		if err != nil {
-			return m, fmt.Errorf("value: %w", err)
+			return out, fmt.Errorf("value: %w", err)
 		}
-		out.Value, out.Suppressed = v, !ok
+		out.val, out.suppressed = v, !ok
 	}
 	return out, nil
 }
@@ -433,6 +465,16 @@ func Protected(doc *results.Document) error {
 				checkFigure(m.ID, m.Value, m.Suppressed)
 			} else if m.Suppressed && m.Value != nil {
 				add("%s: suppressed but carries a value", m.ID)
+			}
+			for _, p := range m.Series {
+				where := m.ID + "@" + p.AsOf
+				checkFigure(where+"/numerator", p.Numerator, false)
+				checkFigure(where+"/denominator", p.Denominator, false)
+				if m.Kind != results.KindRatio {
+					checkFigure(where, p.Value, p.Suppressed)
+				} else if p.Suppressed && p.Value != nil {
+					add("%s: suppressed but carries a value", where)
+				}
 			}
 		}
 	}

@@ -24,6 +24,17 @@ type Run struct {
 	Plan   *model.Plan
 	Result *engine.Result
 	Status string // "ok", "no_data" or "failed"
+	// Series is the search's series measures evaluated at each month end
+	// (nil when no measure has a series).
+	Series *Series
+}
+
+// Series is a plan of series measures (model.Plan.SeriesPlan) evaluated at
+// each of Dates, oldest first; Results parallel Dates.
+type Series struct {
+	Plan    *model.Plan
+	Dates   []time.Time
+	Results []*engine.Result
 }
 
 // Meta describes the run that made the figures.
@@ -87,6 +98,11 @@ func Document(meta Meta, runs []Run) (*results.Document, error) {
 			if err != nil {
 				return nil, fmt.Errorf("search %s: %w", s.ID, err)
 			}
+			if pm.Series > 0 {
+				if m.Series, err = points(pm, r.Series); err != nil {
+					return nil, fmt.Errorf("search %s: measure %s: %w", s.ID, pm.ID, err)
+				}
+			}
 			d.Measures = append(d.Measures, m)
 		}
 	}
@@ -140,7 +156,7 @@ func Spec(p *model.Pack) *results.PackSpec {
 		}
 		addReferences(refs, s)
 		for _, m := range s.Measures {
-			ms := results.MeasureSpec{ID: m.ID, Kind: string(m.Kind), Title: m.Title, At: anchor(m.At), Publishable: m.Publishable}
+			ms := results.MeasureSpec{ID: m.ID, Kind: string(m.Kind), Title: m.Title, At: anchor(m.At), Publishable: m.Publishable, Series: m.Series}
 			if m.Kind == model.KindRatio {
 				ms.Per = m.Per
 				if ms.Per <= 0 {
@@ -254,4 +270,39 @@ func anchor(a model.Anchor) string {
 		return "baseline"
 	}
 	return "as_of"
+}
+
+// points are the last pm.Series points of a series run for measure pm.
+func points(pm *model.PlannedMeasure, sr *Series) ([]results.Point, error) {
+	if sr == nil || sr.Plan == nil {
+		return nil, fmt.Errorf("the measure has a series but the run has none")
+	}
+	if len(sr.Results) != len(sr.Dates) {
+		return nil, fmt.Errorf("series: %d results for %d dates", len(sr.Results), len(sr.Dates))
+	}
+	j := -1
+	for i, m := range sr.Plan.Measures {
+		if m.ID == pm.ID {
+			j = i
+		}
+	}
+	if j < 0 {
+		return nil, fmt.Errorf("series: the run did not evaluate it")
+	}
+	n := min(pm.Series, len(sr.Dates))
+	out := make([]results.Point, 0, n)
+	for k := len(sr.Dates) - n; k < len(sr.Dates); k++ {
+		r := sr.Results[k]
+		if r == nil || len(r.Measures) != len(sr.Plan.Measures) {
+			return nil, fmt.Errorf("series as of %s: no result", sr.Dates[k].Format(time.DateOnly))
+		}
+		plain := *pm.Measure // a point has no strata
+		plain.Stratify = nil
+		m, err := measure(&model.PlannedMeasure{Measure: &plain, Value: pm.Value, Numerator: pm.Numerator, Denominator: pm.Denominator}, r.Measures[j], nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, results.Point{AsOf: sr.Dates[k].Format(time.DateOnly), Numerator: m.Numerator, Denominator: m.Denominator, Value: m.Value})
+	}
+	return out, nil
 }

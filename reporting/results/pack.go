@@ -36,6 +36,9 @@ type MeasureSpec struct {
 	// count patients (a sum, such as mg of OME, does not).
 	NumeratorPatients, DenominatorPatients bool
 	Strata                                 []StrataSpec
+	// Series is the number of month ends of the measure's series (0: it
+	// has none).
+	Series int
 }
 
 // StrataSpec is one stratification of a measure and its labels.
@@ -163,7 +166,7 @@ func (m *Measure) checkSpec(c *checker, where string, ms *MeasureSpec, s *PackSp
 		if effectivePer(m.Per) != effectivePer(ms.Per) {
 			c.add(ErrPackMismatch, where+".per", "%s is per %v in %s, not per %v", m.ID, effectivePer(ms.Per), s.name(), effectivePer(m.Per))
 		}
-		checkPatients := func(field string, p *float64, patients bool) bool {
+		checkPatients := func(where, field string, p *float64, patients bool) bool {
 			if p == nil || !patients {
 				return false
 			}
@@ -173,12 +176,24 @@ func (m *Measure) checkSpec(c *checker, where string, ms *MeasureSpec, s *PackSp
 			}
 			return true
 		}
-		numOK := checkPatients("numerator", m.Numerator, ms.NumeratorPatients)
-		denOK := checkPatients("denominator", m.Denominator, ms.DenominatorPatients)
-		if numOK && denOK && *m.Numerator > *m.Denominator {
-			c.add(ErrInvalid, where+".numerator", "%s: the numerator %v is more than the denominator %v: the numerator counts some of the denominator's patients",
-				m.ID, *m.Numerator, *m.Denominator)
+		parts := func(w string, num, den *float64) {
+			numOK := checkPatients(w, "numerator", num, ms.NumeratorPatients)
+			denOK := checkPatients(w, "denominator", den, ms.DenominatorPatients)
+			if numOK && denOK && *num > *den {
+				c.add(ErrInvalid, w+".numerator", "%s: the numerator %v is more than the denominator %v: the numerator counts some of the denominator's patients",
+					m.ID, *num, *den)
+			}
 		}
+		parts(where, m.Numerator, m.Denominator)
+		for k, p := range m.Series {
+			parts(fmt.Sprintf("%s.series[%d]", where, k), p.Numerator, p.Denominator)
+		}
+	}
+	switch {
+	case ms.Series == 0 && m.Series != nil:
+		c.add(ErrPackMismatch, where+".series", "%s has no series in %s: leave series out", m.ID, s.name())
+	case ms.Series > 0 && len(m.Series) != ms.Series:
+		c.add(ErrPackMismatch, where+".series", "%s has a series of %d month ends in %s, not %d", m.ID, ms.Series, s.name(), len(m.Series))
 	}
 	for j, st := range m.Strata {
 		sw := fmt.Sprintf("%s.strata[%d]", where, j)

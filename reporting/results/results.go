@@ -95,6 +95,20 @@ type Measure struct {
 	// Suppressed is true when disclosure control withheld Value.
 	Suppressed bool     `json:"suppressed,omitempty"`
 	Strata     []Strata `json:"strata,omitempty"`
+	// Series is the measure at each of a run of month ends, oldest first,
+	// the last at the document's as_of (equal to the measure's own
+	// figures); absent when the measure has no series.
+	Series []Point `json:"series,omitempty"`
+}
+
+// Point is a measure's figures at one month end of its series: the same
+// fields, with the same rules, as the measure's own. Points have no strata.
+type Point struct {
+	AsOf        string   `json:"as_of"`
+	Numerator   *float64 `json:"numerator,omitempty"`
+	Denominator *float64 `json:"denominator,omitempty"`
+	Value       *float64 `json:"value"`
+	Suppressed  bool     `json:"suppressed,omitempty"`
 }
 
 // Strata is one stratification of a count measure, or of a ratio's
@@ -187,6 +201,7 @@ const (
 	MaxMeasures   = 500
 	MaxStrata     = 8   // stratifications of one measure
 	MaxCells      = 200 // cells of one stratification
+	MaxPoints     = 60  // points of one measure's series (five years of month ends)
 	MaxParameters = 100
 	MaxReferences = 200
 	MaxRuns       = 100

@@ -296,7 +296,9 @@ func (d *Document) Validate() error {
 	} else {
 		seen := map[string]bool{}
 		for i := range d.Measures {
-			d.Measures[i].validate(&c, fmt.Sprintf("$.measures[%d]", i), seen)
+			w := fmt.Sprintf("$.measures[%d]", i)
+			d.Measures[i].validate(&c, w, seen)
+			d.Measures[i].validateSeries(&c, w, d.AsOf)
 		}
 	}
 	d.validateRest(&c)

@@ -219,19 +219,15 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 	dates := model.Dates{AsOf: q.AsOf, Baseline: q.Baseline}
 	var runs []measures.Run
 	for _, p := range r.Plans {
-		start := time.Now()
-		res, err := r.Engine.Evaluate(ctx, engine.Input{Plan: p, Practice: q.Practice, Dates: dates, Params: q.Params})
+		res, series, err := r.evaluate(ctx, p, engine.Input{Plan: p, Practice: q.Practice, Dates: dates, Params: q.Params})
 		if err != nil {
 			return nil, fmt.Errorf("search %s: %w", p.Search.ID, err)
-		}
-		if res.Duration == 0 {
-			res.Duration = time.Since(start)
 		}
 		status := "ok"
 		if res.Patients == 0 {
 			status = "no_data"
 		}
-		runs = append(runs, measures.Run{Plan: p, Result: res, Status: status})
+		runs = append(runs, measures.Run{Plan: p, Result: res, Status: status, Series: series})
 	}
 	doc, err := measures.Document(measures.Meta{
 		Practice: q.Practice, Pack: r.Pack, Dates: dates, Params: q.Params,
@@ -247,6 +243,36 @@ func (r *Runner) Document(ctx context.Context, q Request) (*results.Document, er
 		return nil, fmt.Errorf("disclosure control: %w", err)
 	}
 	return doc, nil
+}
+
+// evaluate runs one search: its measures as of the run's date and, when
+// some have a series, those at each month end of the longest series. When
+// every measure has a series, the last month end (the as-of date) of the
+// series is the run's result: the same query, not run twice.
+func (r *Runner) evaluate(ctx context.Context, p *model.Plan, in engine.Input) (*engine.Result, *measures.Series, error) {
+	start := time.Now()
+	sp, n := p.SeriesPlan()
+	var series *measures.Series
+	if sp != nil {
+		series = &measures.Series{Plan: sp, Dates: model.SeriesDates(in.Dates.AsOf, n)}
+		sin := in
+		sin.Plan = sp
+		var err error
+		if series.Results, err = engine.Series(ctx, r.Engine, sin, series.Dates); err != nil {
+			return nil, nil, err
+		}
+		if len(sp.Measures) == len(p.Measures) {
+			last := *series.Results[len(series.Results)-1]
+			last.Duration = time.Since(start)
+			return &last, series, nil
+		}
+	}
+	res, err := r.Engine.Evaluate(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Duration = time.Since(start)
+	return res, series, nil
 }
 
 // WorklistColumn names a worklist column.

@@ -114,6 +114,7 @@ func (c *compiler) lookups() ([]cte, *Lookups, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	c.outside = append(c.outside, lk.Codes, lk.Refs)
 	out := []cte{{name: "codes", body: lk.Codes, materialized: true}}
 	if len(c.refRows) > 0 {
 		out = append(out, cte{name: "refs", body: lk.Refs, materialized: true})

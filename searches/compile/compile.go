@@ -99,6 +99,34 @@ type compiler struct {
 	// whether expressions read the date of birth (age_at).
 	regDates map[regDateKey]bool
 	dob      bool
+
+	// series is set when the query is one point of a series query
+	// (series.go): every pass carries the point column and joins
+	// month_ends (me); outside is the text of every part of the query
+	// where me is not in scope.
+	series  bool
+	outside []string
+	// lows and highs are the parameters that bound the rows of every
+	// month end: SeriesSQL binds the earliest (lows) or latest (highs) of
+	// their values at the month ends, not a column of month_ends.
+	lows, highs map[int]bool
+}
+
+// envelope binds date d as a bound of the rows a pass reads at any month
+// end of a series: the lowest (low) or highest of its values.
+func (c *compiler) envelope(d time.Time, low bool) string {
+	t := c.b.Date(d)
+	m := &c.highs
+	if low {
+		m = &c.lows
+	}
+	if *m == nil {
+		*m = map[int]bool{}
+	}
+	for _, i := range tokensIn(t) {
+		(*m)[i] = true
+	}
+	return t
 }
 
 func newCompiler(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options) (*compiler, error) {
@@ -181,7 +209,9 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 }
 
 func (c *compiler) fragment(table string) (string, error) {
-	return Fragment(c.prof, c.d, table, c.b, c.opts.Dates.AsOf, c.opts.Practice)
+	f, err := Fragment(c.prof, c.d, table, c.b, c.opts.Dates.AsOf, c.opts.Practice)
+	c.outside = append(c.outside, f)
+	return f, err
 }
 
 // Fragment returns the SQL of a logical table of prof in dialect d, with

@@ -125,6 +125,9 @@ type Binder struct {
 	d      Dialect
 	params []Param
 	seen   map[string]int
+	// distinct gives every Bind its own parameter (series compiles: which
+	// parameters vary with the month end is found by position).
+	distinct bool
 }
 
 // NewBinder returns an empty binder for a dialect.
@@ -146,7 +149,7 @@ func (b *Binder) Bind(k ArgKind, v any) string {
 			if t, ok := v.(time.Time); ok {
 				key = fmt.Sprintf("%d\x01%s", k, t.Format(time.DateOnly))
 			}
-			if i, ok := b.seen[key]; ok {
+			if i, ok := b.seen[key]; ok && !b.distinct {
 				return token(i)
 			}
 		}

@@ -28,23 +28,33 @@ type valCol struct{ name, sql string }
 
 // measures compiles every measure of the plan into one query of one row.
 func (c *compiler) measures() (*Statement, error) {
-	if err := c.collect(measureExprs(c.plan)); err != nil {
+	text, lk, cols, outs, err := c.measuresText()
+	if err != nil {
 		return nil, err
+	}
+	return c.finish(text, lk, cols, outs, nil)
+}
+
+// measuresText is the measures query's text, its parameters still tokens
+// of c.b.
+func (c *compiler) measuresText() (string, *Lookups, []string, []output, error) {
+	if err := c.collect(measureExprs(c.plan)); err != nil {
+		return "", nil, nil, nil, err
 	}
 	q := &measureQuery{c: c, byKey: map[string]string{}, strata: map[string]string{}}
 	q.add("COUNT(*)", output{measure: -1, field: fieldUniverse})
 	q.add("SUM(v.n_rows)", output{measure: -1, field: fieldRowsRead})
 	for i, m := range c.plan.Measures {
 		if err := q.measure(i, m); err != nil {
-			return nil, fmt.Errorf("measure %s: %w", m.ID, err)
+			return "", nil, nil, nil, fmt.Errorf("measure %s: %w", m.ID, err)
 		}
 	}
 	ctes, lk, err := c.ctes()
 	if err != nil {
-		return nil, err
+		return "", nil, nil, nil, err
 	}
 	text, cols := q.text(append(ctes, q.val()))
-	return c.finish(text, lk, cols, q.outs, nil)
+	return text, lk, cols, q.outs, nil
 }
 
 // measureExprs are the where and value expressions of every measure.
@@ -294,10 +304,16 @@ func (c *compiler) ageBandStratum(at model.Anchor) (string, error) {
 func (q *measureQuery) val() cte {
 	var b strings.Builder
 	b.WriteString("SELECT p.patient_id,\n           p.n_rows")
+	if q.c.series {
+		b.WriteString(",\n           p.point")
+	}
 	for _, v := range q.vals {
 		fmt.Fprintf(&b, ",\n           %s AS %s", v.sql, v.name)
 	}
 	b.WriteString("\n    FROM pat AS p")
+	if q.c.series {
+		b.WriteString("\n    JOIN month_ends AS me ON me.point = p.point")
+	}
 	return cte{name: "val", body: b.String()}
 }
 
@@ -307,6 +323,7 @@ func (q *measureQuery) text(ctes []cte) (string, []string) {
 	b.WriteString(q.c.with(ctes))
 	cols := make([]string, 0, len(q.sel))
 	b.WriteString("SELECT ")
+	sel := b.Len()
 	for i, s := range q.sel {
 		name := outputName(q.c.plan, q.outs[i])
 		cols = append(cols, name)
@@ -315,6 +332,13 @@ func (q *measureQuery) text(ctes []cte) (string, []string) {
 		}
 		fmt.Fprintf(&b, "%s AS %s", s, name)
 	}
+	if q.c.series {
+		b.WriteString(",\n       v.point AS point")
+	}
 	b.WriteString("\nFROM val AS v")
+	if q.c.series {
+		b.WriteString("\nGROUP BY v.point\nORDER BY v.point")
+	}
+	q.c.outside = append(q.c.outside, b.String()[sel:])
 	return b.String(), cols
 }

@@ -23,6 +23,9 @@ func (c *compiler) pat(in patInputs) (cte, error) {
 	}
 	var b strings.Builder
 	b.WriteString("SELECT r.patient_id,\n           x.sex,\n           x.imd_decile")
+	if c.series {
+		b.WriteString(",\n           r.point")
+	}
 	if c.dob {
 		b.WriteString(",\n           x.date_of_birth")
 	}
@@ -35,11 +38,17 @@ func (c *compiler) pat(in patInputs) (cte, error) {
 	} else {
 		b.WriteString(",\n           " + strings.Join(in.rows, " + ") + " AS n_rows")
 	}
-	fmt.Fprintf(&b, "\n    FROM reg AS r\n    LEFT JOIN (%s) AS x ON x.patient_id = r.patient_id", indent(frag, "          "))
+	b.WriteString("\n    FROM reg AS r")
+	if c.series {
+		b.WriteString("\n    JOIN month_ends AS me ON me.point = r.point")
+	}
+	fmt.Fprintf(&b, "\n    LEFT JOIN (%s) AS x ON x.patient_id = r.patient_id", indent(frag, "          "))
 	for _, j := range in.joins {
 		b.WriteString("\n    " + j)
 	}
-	return cte{name: "pat", body: b.String(), materialized: true}, nil
+	// A series query reads pat once, row by row: materializing its rows
+	// (the universe times the month ends) would only write them out.
+	return cte{name: "pat", body: b.String(), materialized: !c.series}, nil
 }
 
 // patAnchors writes the registered_<anchor> and age_<anchor> columns of

@@ -23,6 +23,9 @@ func (c *compiler) registrations() (cte, error) {
 	}
 	var b strings.Builder
 	b.WriteString("SELECT g.patient_id")
+	if c.series {
+		b.WriteString(",\n           me.point")
+	}
 	for _, a := range anchors {
 		if !c.reg[a] {
 			continue
@@ -53,6 +56,10 @@ func (c *compiler) registrations() (cte, error) {
 				fmt.Fprintf(&b, ",\n           MIN(CASE WHEN g.start_date <= %s THEN g.start_date END) AS %s", t, k.column())
 			}
 		}
+	}
+	if c.series {
+		fmt.Fprintf(&b, "\n    FROM (%s) AS g\n    CROSS JOIN month_ends AS me\n    WHERE g.practice_ods = %s\n    GROUP BY g.patient_id, me.point", indent(frag, "          "), c.b.Text(c.opts.Practice))
+		return cte{name: "reg", body: b.String()}, nil
 	}
 	fmt.Fprintf(&b, "\n    FROM (%s) AS g\n    WHERE g.practice_ods = %s\n    GROUP BY g.patient_id", indent(frag, "          "), c.b.Text(c.opts.Practice))
 	return cte{name: "reg", body: b.String()}, nil

@@ -219,14 +219,27 @@ func (c *compiler) rankedCTE(s source, frag string, ac *aggCol, pat *patInputs) 
 	}, ", ")
 	date := c.d.Unindexed(p.col)
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT q.patient_id, q.v AS %s\n    FROM (SELECT %s.patient_id,\n                 %s AS v,\n                 ROW_NUMBER() OVER (PARTITION BY %s.patient_id ORDER BY %s) AS rn",
-		ac.name, s.alias, attr, s.alias, order)
-	fmt.Fprintf(&b, "\n          FROM (%s) AS %s\n          JOIN %s AS c ON c.code = %s.%s\n          WHERE %s <= %s AND %s) AS q\n    WHERE q.rn = %s",
-		indent(frag, "                "), s.alias, s.codes, s.alias, s.codeCol, date, c.b.Date(c.opts.Dates.AsOf),
-		c.cond(p, t, t.from, t.to, t.hasFrom), c.b.Int(int64(a.NthOr1())))
+	if c.series {
+		// A series ranks each patient's rows at every month end (series.go).
+		fmt.Fprintf(&b, "SELECT q.patient_id, q.point, q.v AS %s\n    FROM (SELECT %s.patient_id,\n                 me.point,\n                 %s AS v,\n                 ROW_NUMBER() OVER (PARTITION BY %s.patient_id, me.point ORDER BY %s) AS rn",
+			ac.name, s.alias, attr, s.alias, order)
+		fmt.Fprintf(&b, "\n          FROM (%s) AS %s\n          JOIN %s AS c ON c.code = %s.%s\n          CROSS JOIN month_ends AS me\n          WHERE %s <= %s AND %s) AS q\n    WHERE q.rn = %s",
+			indent(frag, "                "), s.alias, s.codes, s.alias, s.codeCol, date, c.b.Date(c.opts.Dates.AsOf),
+			c.cond(p, t, t.from, t.to, t.hasFrom), c.b.Int(int64(a.NthOr1())))
+	} else {
+		fmt.Fprintf(&b, "SELECT q.patient_id, q.v AS %s\n    FROM (SELECT %s.patient_id,\n                 %s AS v,\n                 ROW_NUMBER() OVER (PARTITION BY %s.patient_id ORDER BY %s) AS rn",
+			ac.name, s.alias, attr, s.alias, order)
+		fmt.Fprintf(&b, "\n          FROM (%s) AS %s\n          JOIN %s AS c ON c.code = %s.%s\n          WHERE %s <= %s AND %s) AS q\n    WHERE q.rn = %s",
+			indent(frag, "                "), s.alias, s.codes, s.alias, s.codeCol, date, c.b.Date(c.opts.Dates.AsOf),
+			c.cond(p, t, t.from, t.to, t.hasFrom), c.b.Int(int64(a.NthOr1())))
+	}
 	name := s.cte + "_" + ac.name
 	alias := "k" + ac.name
-	pat.joins = append(pat.joins, fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", name, alias, alias))
+	join := fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", name, alias, alias)
+	if c.series {
+		join += fmt.Sprintf(" AND %s.point = r.point", alias)
+	}
+	pat.joins = append(pat.joins, join)
 	pat.cols = append(pat.cols, alias+"."+ac.name+" AS "+ac.name)
 	return cte{name: name, body: b.String()}, nil
 }

@@ -95,6 +95,9 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 	// Select the plain column (the unary plus would make the later join on
 	// it unindexable in SQLite); group by the unindexed one.
 	fmt.Fprintf(&p.body, "SELECT %s.patient_id,\n           COUNT(*) AS n_rows", s.alias)
+	if c.series {
+		p.body.WriteString(",\n           me.point")
+	}
 	earliest, allFrom := time.Time{}, true
 	for _, ac := range aggs {
 		t, err := c.term(p, ac)
@@ -114,7 +117,11 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 		earliest = time.Time{}
 	}
 	c.passRows(p, frag, earliest)
-	pat.joins = append(pat.joins, fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cte, s.alias, s.alias))
+	join := fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cte, s.alias, s.alias)
+	if c.series {
+		join += fmt.Sprintf(" AND %s.point = r.point", s.alias)
+	}
+	pat.joins = append(pat.joins, join)
 	pat.rows = append(pat.rows, fmt.Sprintf("COALESCE(%s.n_rows, 0)", s.alias))
 	out := []cte{codes, {name: s.cte, body: p.body.String()}}
 	for _, ac := range ranked {
@@ -132,8 +139,30 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 // earliest (unless zero), grouped by patient.
 func (c *compiler) passRows(p *pass, frag string, earliest time.Time) {
 	s, date := p.s, c.d.Unindexed(p.col)
-	fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s\n    WHERE %s <= %s",
-		indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol, date, c.b.Date(c.opts.Dates.AsOf))
+	if c.series {
+		// CROSS JOIN fixes SQLite's join order (it does not reorder across
+		// one): the table is read once, its codes looked up, and each row
+		// counted at every month end whose windows it falls in; never once
+		// per code or month end through an index. Other engines plan it as
+		// any join.
+		// The rows of any month end (the envelope: on or before the latest
+		// as-of date, on or after the earliest window start) are kept
+		// before month_ends is joined; then each month end's own range.
+		hi := c.envelope(c.opts.Dates.AsOf, false)
+		fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    CROSS JOIN %s AS c\n    CROSS JOIN month_ends AS me\n    WHERE c.code = %s.%s AND %s <= %s",
+			indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol, date, hi)
+		if !earliest.IsZero() {
+			fmt.Fprintf(&p.body, " AND %s >= %s", date, c.envelope(earliest, true))
+		}
+		fmt.Fprintf(&p.body, "\n      AND %s <= %s", date, c.b.Date(c.opts.Dates.AsOf))
+		if !earliest.IsZero() {
+			fmt.Fprintf(&p.body, " AND %s >= %s", date, c.b.Date(earliest))
+		}
+		fmt.Fprintf(&p.body, "\n    GROUP BY %s, me.point", c.d.Unindexed(s.alias+".patient_id"))
+		return
+	}
+	fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s", indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol)
+	fmt.Fprintf(&p.body, "\n    WHERE %s <= %s", date, c.b.Date(c.opts.Dates.AsOf))
 	if !earliest.IsZero() {
 		fmt.Fprintf(&p.body, " AND %s >= %s", date, c.b.Date(earliest))
 	}
@@ -235,7 +264,13 @@ func (c *compiler) opSum(p *pass, t *term) error {
 		if days <= 0 {
 			return fmt.Errorf("compile: %s: per_day needs a window with days", a.P)
 		}
-		sum = sum + " / " + c.b.Number(float64(days))
+		div := c.b.Number(float64(days))
+		if c.series {
+			// The divisor may be a column of month_ends, which PostgreSQL
+			// wants aggregated in a pass grouped by patient and point.
+			div = "MAX(" + div + ")"
+		}
+		sum = sum + " / " + div
 	}
 	p.column(c.d.Round(c.d.Float(sum), engine.RoundSum), t.ac.name)
 	p.patColumn(t, true)

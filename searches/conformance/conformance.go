@@ -10,11 +10,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nhs-steward/steward/searches/compile"
 	"github.com/nhs-steward/steward/searches/dataset"
@@ -84,8 +87,9 @@ type boundEngine struct {
 }
 
 var (
-	_ engine.Engine  = (*boundEngine)(nil)
-	_ fixture.Lacker = (*boundEngine)(nil)
+	_ engine.Engine          = (*boundEngine)(nil)
+	_ engine.SeriesEvaluator = (*boundEngine)(nil)
+	_ fixture.Lacker         = (*boundEngine)(nil)
 )
 
 func (e *boundEngine) at(practice string) (*compile.Engine, error) {
@@ -102,6 +106,16 @@ func (e *boundEngine) Evaluate(ctx context.Context, in engine.Input) (*engine.Re
 		return nil, err
 	}
 	return eng.Evaluate(ctx, in)
+}
+
+// EvaluateSeries implements engine.SeriesEvaluator: the series in one
+// query where the compiler can make one.
+func (e *boundEngine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []time.Time) ([]*engine.Result, error) {
+	eng, err := e.at(in.Practice)
+	if err != nil {
+		return nil, err
+	}
+	return eng.EvaluateSeries(ctx, in, asOfs)
 }
 
 func (e *boundEngine) Patients(ctx context.Context, in engine.Input, where model.Expr, exprs []model.Expr) ([]engine.PatientRow, error) {
@@ -370,9 +384,22 @@ func SQLText(f *fixture.File, c *fixture.Case, d schema.Dialect, l schema.Layout
 	if err != nil {
 		return "", err
 	}
-	st, err := compile.SQL(f.Plan, dia, prof, compile.Options{Practice: c.Practice, Dates: c.Dates, Params: c.Params})
+	opts := compile.Options{Practice: c.Practice, Dates: c.Dates, Params: c.Params}
+	st, err := compile.SQL(f.Plan, dia, prof, opts)
 	if err != nil {
 		return "", err
 	}
-	return st.String(), nil
+	text := st.String()
+	if sp, n := f.Plan.SeriesPlan(); sp != nil {
+		ss, err := compile.SeriesSQL(sp, dia, prof, opts, model.SeriesDates(c.Dates.AsOf, n))
+		switch {
+		case errors.Is(err, compile.ErrNoSinglePass):
+			text += "\n-- series: one query per month end (no single pass on this layout)\n"
+		case err != nil:
+			return "", err
+		default:
+			text += "\n-- series of " + strconv.Itoa(n) + " month ends\n" + ss.String()
+		}
+	}
+	return text, nil
 }

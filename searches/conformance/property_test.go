@@ -156,6 +156,17 @@ func (c *propCase) disagreement(ctx context.Context, engines []namedEngine) stri
 	if err != nil {
 		return "evaluator patients where: " + err.Error()
 	}
+	sp, n := plan.SeriesPlan()
+	var seriesDates []time.Time
+	var wantSeries []*engine.Result
+	if sp != nil {
+		seriesDates = model.SeriesDates(c.dates.AsOf, n)
+		sin := in
+		sin.Plan = sp
+		if wantSeries, err = engine.Series(ctx, ref, sin, seriesDates); err != nil {
+			return "evaluator series: " + err.Error()
+		}
+	}
 	var b strings.Builder
 	for _, e := range engines {
 		eng, release, err := e.make(ctx, c.search, c.data)
@@ -172,6 +183,20 @@ func (c *propCase) disagreement(ctx context.Context, engines []namedEngine) stri
 			}
 			for _, d := range compareResults(plan, wantRes, got) {
 				fmt.Fprintf(&b, "%s: %s\n", e.name, d)
+			}
+			if sp != nil {
+				sin := in
+				sin.Plan = sp
+				gotSeries, err := engine.Series(ctx, eng, sin, seriesDates)
+				if err != nil {
+					fmt.Fprintf(&b, "%s: series: %v\n", e.name, err)
+					return
+				}
+				for k := range seriesDates {
+					for _, d := range compareResults(sp, wantSeries[k], gotSeries[k]) {
+						fmt.Fprintf(&b, "%s: series as of %s: %s\n", e.name, seriesDates[k].Format(time.DateOnly), d)
+					}
+				}
 			}
 			rows, err := eng.Patients(ctx, in, nil, exprs)
 			if err != nil {
@@ -843,6 +868,11 @@ func (g *gen) measure() *model.Measure {
 			g.varStrata(m)
 		}
 	}
+	// A series of a few month ends: each point must agree with the
+	// evaluator as of that month end.
+	if m.At == model.AnchorAsOf && g.pick(3) == 0 {
+		m.Series = 2 + g.pick(5)
+	}
 	return m
 }
 
@@ -971,6 +1001,9 @@ func (c *propCase) dump() string {
 		}
 		if len(m.Stratify) > 0 {
 			fmt.Fprintf(&b, "      stratify: %s\n", strataText(m))
+		}
+		if m.Series > 0 {
+			fmt.Fprintf(&b, "      series: {months: %d}\n", m.Series)
 		}
 	}
 	b.WriteString("cases:\n  - name: property reproducer\n    practice: " + practiceODS + "\n")

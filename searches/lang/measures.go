@@ -9,7 +9,7 @@ import (
 	"github.com/nhs-steward/steward/searches/model"
 )
 
-var measureKeys = []string{"id", "title", "count", "sum", "ratio", "at", "stratify", "publishable"}
+var measureKeys = []string{"id", "title", "count", "sum", "ratio", "at", "stratify", "publishable", "series"}
 
 var dimensions = []string{string(model.DimSex), string(model.DimAgeBand), string(model.DimIMDQuintile)}
 
@@ -151,6 +151,20 @@ func (l *loader) measures(n *yaml.Node) {
 			v, good := l.boolean(f.val, "publishable")
 			ms.Publishable = v
 			ok = ok && good
+		}
+		if f, has := m["series"]; has {
+			v, good := l.series(f.val, what)
+			switch {
+			case !good:
+				ok = false
+			case ms.At == model.AnchorBaseline:
+				l.add(l.pos(f.key), "remove series:, or remove at: baseline (a series ends at the as-of date)", "%s is at baseline, but a series is evaluated at the month ends up to the as-of date", what)
+				ok = false
+			default:
+				ms.Series = v
+			}
+		} else if ms.At != model.AnchorBaseline {
+			ms.Series = l.s.Series
 		}
 		if !ok {
 			if ms.ID != "" {

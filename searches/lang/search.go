@@ -16,7 +16,7 @@ import (
 // age_bands: 18-39, 40-64, 65-79 and 80+.
 var DefaultAgeBands = []int{18, 40, 65, 80}
 
-var searchKeys = []string{"steward", "id", "title", "description", "parameters", "codelists", "references", "age_bands", "variables", "measures", "worklist"}
+var searchKeys = []string{"steward", "id", "title", "description", "parameters", "codelists", "references", "age_bands", "variables", "measures", "worklist", "series"}
 
 // builtins are the names an expression may use without defining them.
 var builtins = []string{"registered", "age", "registration_start", "joined_practice", "as_of", "baseline"}
@@ -102,6 +102,9 @@ func (d *doc) search(top *yaml.Node) *model.Search {
 	}
 	if f, ok := m["age_bands"]; ok {
 		l.ageBands(f.val)
+	}
+	if f, ok := m["series"]; ok {
+		l.s.Series, _ = l.series(f.val, "the search's")
 	}
 	if f, ok := m["measures"]; ok {
 		l.prescanMeasures(f.val)

@@ -79,6 +79,9 @@ type Search struct {
 	AgeBands []int
 	// Worklist is the local-only patient list, or nil.
 	Worklist *Worklist
+	// Series is the search's series: every measure at the as-of date
+	// without its own is also evaluated at this many month ends (0: none).
+	Series int
 }
 
 // Parameter is a named number with a default that a run may override. In
@@ -203,7 +206,10 @@ type Measure struct {
 	// built-in dimension (variables and crossed pairs).
 	Strata      []*Stratification
 	Publishable bool
-	Pos         Pos
+	// Series is the number of month ends, ending at the as-of date, the
+	// measure is also evaluated at (0: none); see SeriesDates.
+	Series int
+	Pos    Pos
 }
 
 // Worklist is a local-only list of patients: it is never uploaded. Engines

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSearchSQLSeries: steward search sql prints the series query of a
+// search with a series after its measures query, in one query on the
+// canonical layout and as one query per month end on tpp.
+func TestSearchSQLSeries(t *testing.T) {
+	code, out, errOut := steward(t, "search", "sql", "--dialect", "sqlite", "--as-of", "2025-03-31", "../../searches/examples/high-dose-series.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"-- series of 12 month ends, in one query", "month_ends AS (", "CROSS JOIN month_ends AS me", "GROUP BY v.point"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	code, out, errOut = steward(t, "search", "sql", "--dialect", "sqlite", "--profile", "tpp", "--profile-param", "organisation_id=1", "--as-of", "2025-03-31", "../../searches/examples/high-dose-series.yaml")
+	if code != 0 {
+		t.Fatalf("tpp: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "one query per month end on this profile") {
+		t.Errorf("tpp output does not say the series runs a query per month end:\n%s", out[max(0, len(out)-300):])
+	}
+}
