@@ -8,11 +8,6 @@ import "time"
 // of month ends.
 const MaxSeriesMonths = 60
 
-// MonthEnd is the last day of t's month.
-func MonthEnd(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, -1)
-}
-
 // SeriesDates are the n as-of dates of a series ending at asOf, oldest
 // first: the month ends of the n-1 months before asOf's month, then asOf
 // itself (usually a month end too). Nil when n < 1.
