@@ -2,92 +2,76 @@ package run
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/nhs-steward/steward/internal/pgtest"
-	"github.com/nhs-steward/steward/searches/synth"
 )
 
 // TestQuality: the data-quality figures count the issues of the three
 // months ending the as-of date, those whose date or quantity could not be
 // read, and find the newest issue, on SQLite and PostgreSQL alike.
 func TestQuality(t *testing.T) {
-	for name, url := range map[string]func(t *testing.T) string{
-		"SQLite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "p.db") },
-		"Postgres": func(t *testing.T) string { return pgtest.NewDB(t) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			u := url(t)
-			db, d, err := synth.Open(u)
-			if err != nil {
+	onEngines(t, func(t *testing.T, u string) {
+		ctx := context.Background()
+		db := synthPractice(t, u, 300, 3)
+		end := synthEnd
+		// The synthetic practice has some issues with no usable
+		// quantity, as real extracts do.
+		var inWindow, noQuantity int64
+		if err := db.QueryRowContext(ctx, rebind(u, "SELECT COUNT(*), SUM(CASE WHEN quantity IS NULL THEN 1 ELSE 0 END) FROM medication_issues WHERE issue_date >= ? AND issue_date <= ?"),
+			dateArg(u, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), dateArg(u, end)).Scan(&inWindow, &noQuantity); err != nil {
+			t.Fatal(err)
+		}
+		pack, err := LoadPack("medsip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(u, "canonical", pack, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := r.Quality(ctx, end)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Issues != inWindow || q.Unreadable != noQuantity || q.Newest.After(end) || q.Newest.Before(end.AddDate(0, 0, -14)) {
+			t.Fatalf("extract: %+v, want %d issues, %d unreadable, newest in late March 2025", q, inWindow, noQuantity)
+		}
+		// Three more issues in the window without a quantity (the
+		// canonical schema has no undated issues; a profile's
+		// conversion of an unreadable date gives NULL, counted alike).
+		for _, stmt := range []string{
+			"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000001, 1, '2025-02-10', '1', NULL)",
+			"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000002, 1, '2025-02-11', '1', NULL)",
+			"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000003, 1, '2025-03-01', '1', NULL)",
+		} {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatal(err)
 			}
-			end := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
-			if _, err := synth.Generate(ctx, db, d, synth.Config{Patients: 300, Seed: 3, Start: time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC), End: end}); err != nil {
-				t.Fatal(err)
-			}
-			// The synthetic practice has some issues with no usable
-			// quantity, as real extracts do.
-			var inWindow, noQuantity int64
-			if err := db.QueryRowContext(ctx, rebind(u, "SELECT COUNT(*), SUM(CASE WHEN quantity IS NULL THEN 1 ELSE 0 END) FROM medication_issues WHERE issue_date >= ? AND issue_date <= ?"),
-				dateArg(u, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), dateArg(u, end)).Scan(&inWindow, &noQuantity); err != nil {
-				t.Fatal(err)
-			}
-			pack, err := LoadPack("medsip")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Open(u, "canonical", pack, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, err := r.Quality(ctx, end)
-			r.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if q.Issues != inWindow || q.Unreadable != noQuantity || q.Newest.After(end) || q.Newest.Before(end.AddDate(0, 0, -14)) {
-				t.Fatalf("extract: %+v, want %d issues, %d unreadable, newest in late March 2025", q, inWindow, noQuantity)
-			}
-			// Three more issues in the window without a quantity (the
-			// canonical schema has no undated issues; a profile's
-			// conversion of an unreadable date gives NULL, counted alike).
-			for _, stmt := range []string{
-				"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000001, 1, '2025-02-10', '1', NULL)",
-				"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000002, 1, '2025-02-11', '1', NULL)",
-				"INSERT INTO medication_issues (issue_id, patient_id, issue_date, dmd_code, quantity) VALUES (900000003, 1, '2025-03-01', '1', NULL)",
-			} {
-				if _, err := db.ExecContext(ctx, stmt); err != nil {
-					t.Fatal(err)
-				}
-			}
-			db.Close()
-			r, err = Open(u, "canonical", pack, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			q, err = r.Quality(ctx, end)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if q.Issues != inWindow+3 || q.Unreadable != noQuantity+3 {
-				t.Fatalf("after adding unreadable issues: %+v, want %d issues of which %d unreadable", q, inWindow+3, noQuantity+3)
-			}
-			// As of a month before any issue: nothing in the window, and no
-			// issue on or before it.
-			q, err = r.Quality(ctx, time.Date(2023, 1, 31, 0, 0, 0, 0, time.UTC))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if q.Issues != 0 || q.Unreadable != 0 || !q.Newest.IsZero() {
-				t.Fatalf("as of 2023-01-31: %+v", q)
-			}
-		})
-	}
+		}
+		db.Close()
+		r, err = Open(u, "canonical", pack, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		q, err = r.Quality(ctx, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Issues != inWindow+3 || q.Unreadable != noQuantity+3 {
+			t.Fatalf("after adding unreadable issues: %+v, want %d issues of which %d unreadable", q, inWindow+3, noQuantity+3)
+		}
+		// As of a month before any issue: nothing in the window, and no
+		// issue on or before it.
+		q, err = r.Quality(ctx, time.Date(2023, 1, 31, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Issues != 0 || q.Unreadable != 0 || !q.Newest.IsZero() {
+			t.Fatalf("as of 2023-01-31: %+v", q)
+		}
+	})
 }
 
 func rebind(url, q string) string {
