@@ -65,7 +65,9 @@ type fakeRunner struct {
 	mu    sync.Mutex
 	runs  []string
 	fail  error
-	calls int
+	// failAt fails the runs as of this date (YYYY-MM-DD) only.
+	failAt string
+	calls  int
 	// medsip makes documents of the built-in pack that a real collector
 	// accepts (it holds each submission to its pack version).
 	medsip bool
@@ -77,6 +79,9 @@ func (f *fakeRunner) Run(_ context.Context, asOf, _ time.Time) (*results.Documen
 	f.calls++
 	if f.fail != nil {
 		return nil, f.fail
+	}
+	if f.failAt != "" && asOf.Format(time.DateOnly) == f.failAt {
+		return nil, errors.New("database unavailable")
 	}
 	f.runs = append(f.runs, asOf.Format(time.DateOnly))
 	if f.medsip {
@@ -484,5 +489,39 @@ func TestHistoryBackfillsMonthsOnce(t *testing.T) {
 	}
 	if _, err := a.History(context.Background(), 61); err == nil {
 		t.Fatal("a history of 61 months was accepted")
+	}
+}
+
+// TestHistoryInterruptedResumes: a backfill whose database fails part way
+// (here at the third month) stops there, having queued and delivered what it
+// computed; the next history computes only what is missing, and every month
+// reaches the collector once.
+func TestHistoryInterruptedResumes(t *testing.T) {
+	dir := t.TempDir()
+	now := day("2025-04-06")
+	r, s := &fakeRunner{failAt: "2024-12-31"}, &fakeSender{}
+	a := newAgent(t, dir, r, s, &now)
+	rep, err := a.History(context.Background(), 6)
+	if err == nil || !strings.Contains(err.Error(), "database unavailable") || strings.Join(rep.Computed, " ") != "2024-10-31 2024-11-30" {
+		t.Fatalf("interrupted history: computed %v, error %v; want the two months before the failure, and the failure", rep.Computed, err)
+	}
+	r.mu.Lock()
+	r.failAt = ""
+	r.mu.Unlock()
+	rep, err = a.History(context.Background(), 6)
+	if err != nil || len(rep.Errors) != 0 {
+		t.Fatalf("resumed history: %v %v", err, rep.Errors)
+	}
+	if got, want := strings.Join(rep.Computed, " "), "2024-12-31 2025-01-31 2025-02-28 2025-03-31"; got != want {
+		t.Fatalf("resumed history computed %q, want %q", got, want)
+	}
+	seen := map[string]int{}
+	for _, m := range s.got {
+		seen[m]++
+	}
+	for _, m := range []string{"2024-10-31", "2024-11-30", "2024-12-31", "2025-01-31", "2025-02-28", "2025-03-31"} {
+		if seen[m] != 1 {
+			t.Errorf("%s delivered %d times, want once (delivered: %v)", m, seen[m], s.got)
+		}
 	}
 }
