@@ -62,9 +62,9 @@ func TestDue(t *testing.T) {
 }
 
 type fakeRunner struct {
-	mu    sync.Mutex
-	runs  []string
-	fail  error
+	mu   sync.Mutex
+	runs []string
+	fail error
 	// failAt fails the runs as of this date (YYYY-MM-DD) only.
 	failAt string
 	calls  int
