@@ -310,9 +310,11 @@ func (w *Web) refuse(rw http.ResponseWriter, r *http.Request, status int, msg st
 	if title == "" {
 		title = http.StatusText(status)
 	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+		if !strings.HasSuffix(msg, ".") {
+			msg += "."
+		}
 	}
 	w.Render(rw, r, status, "error", Page{Title: title, Data: ErrorPage{Title: title, Message: msg}})
 }
