@@ -106,6 +106,11 @@ type compiler struct {
 	// where me is not in scope.
 	series  bool
 	outside []string
+	// wide is set when the query is one point of a wide series query
+	// (series.go): the same query at each month end, side by side in
+	// columns; source passes read the rows of every month end and each
+	// aggregate bounds its own.
+	wide bool
 	// lows and highs are the parameters that bound the rows of every
 	// month end: SeriesSQL binds the earliest (lows) or latest (highs) of
 	// their values at the month ends, not a column of month_ends.

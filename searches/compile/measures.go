@@ -38,23 +38,34 @@ func (c *compiler) measures() (*Statement, error) {
 // measuresText is the measures query's text, its parameters still tokens
 // of c.b.
 func (c *compiler) measuresText() (string, *Lookups, []string, []output, error) {
-	if err := c.collect(measureExprs(c.plan)); err != nil {
+	q, ctes, lk, err := c.measureParts()
+	if err != nil {
 		return "", nil, nil, nil, err
+	}
+	text, cols := q.text(ctes)
+	return text, lk, cols, q.outs, nil
+}
+
+// measureParts compiles the measures query into its CTEs (val last) and
+// the final SELECT's expressions (q.sel, q.outs), parameters still tokens
+// of c.b.
+func (c *compiler) measureParts() (*measureQuery, []cte, *Lookups, error) {
+	if err := c.collect(measureExprs(c.plan)); err != nil {
+		return nil, nil, nil, err
 	}
 	q := &measureQuery{c: c, byKey: map[string]string{}, strata: map[string]string{}}
 	q.add("COUNT(*)", output{measure: -1, field: fieldUniverse})
 	q.add("SUM(v.n_rows)", output{measure: -1, field: fieldRowsRead})
 	for i, m := range c.plan.Measures {
 		if err := q.measure(i, m); err != nil {
-			return "", nil, nil, nil, fmt.Errorf("measure %s: %w", m.ID, err)
+			return nil, nil, nil, fmt.Errorf("measure %s: %w", m.ID, err)
 		}
 	}
 	ctes, lk, err := c.ctes()
 	if err != nil {
-		return "", nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	text, cols := q.text(append(ctes, q.val()))
-	return text, lk, cols, q.outs, nil
+	return q, append(ctes, q.val()), lk, nil
 }
 
 // measureExprs are the where and value expressions of every measure.
@@ -314,7 +325,11 @@ func (q *measureQuery) val() cte {
 	if q.c.series {
 		b.WriteString("\n    JOIN month_ends AS me ON me.point = p.point")
 	}
-	return cte{name: "val", body: b.String()}
+	// Each column once per patient: the final SELECT reads most of them
+	// several times (a count and each of its strata cells), and an inlined
+	// val would compute them at every read. A long series query (a row per
+	// patient and month end) reads it once, row by row.
+	return cte{name: "val", body: b.String(), materialized: !q.c.series}
 }
 
 // text is the query's text over ctes, and its result columns.

@@ -44,10 +44,22 @@ var ErrNoSinglePass = errors.New("compile: the series cannot be computed in one 
 const seriesPoints = model.MaxSeriesMonths
 
 // SeriesSQL compiles the measures of plan evaluated at each of asOfs
-// (opts.Dates.AsOf is ignored) into one query returning a row per date, in
-// the order of asOfs, for the dates at which the universe is not empty. It
-// returns ErrNoSinglePass when that cannot be done in one query.
+// (opts.Dates.AsOf is ignored) into one query: a wide one (wideSQL) where
+// it can be and its columns fit, else a long one returning a row per date,
+// in the order of asOfs, for the dates at which the universe is not empty.
+// It returns ErrNoSinglePass when neither can be done in one query.
 func SeriesSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time) (*Statement, error) {
+	st, err := wideSQL(plan, d, prof, opts, asOfs)
+	var tw *tooWideError
+	if err == nil || !(errors.Is(err, ErrNoSinglePass) || errors.As(err, &tw)) {
+		return st, err
+	}
+	return longSQL(plan, d, prof, opts, asOfs)
+}
+
+// longSQL compiles the long series query: a row per patient and month end
+// in every pass, a row per month end in the result.
+func longSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time) (*Statement, error) {
 	if len(asOfs) == 0 || len(asOfs) > seriesPoints {
 		return nil, fmt.Errorf("compile: a series of %d dates, want 1 to %d", len(asOfs), seriesPoints)
 	}
@@ -193,10 +205,76 @@ func tokensIn(text string) []int {
 var _ engine.SeriesEvaluator = (*Engine)(nil)
 
 // EvaluateSeries computes every measure of in.Plan at each of asOfs in one
-// query where SeriesSQL can make one, else one query per date.
+// wide query where it can (in as few as fit, when one would have too many
+// columns), else in one long query, else one query per date.
 func (e *Engine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []time.Time) ([]*engine.Result, error) {
+	st, err := wideSQL(in.Plan, e.dialect, e.profile, options(in), asOfs)
+	var tw *tooWideError
+	switch {
+	case err == nil:
+		return e.evaluateWide(ctx, in, st)
+	case errors.As(err, &tw):
+		// In groups of dates that fit, each a query.
+		var out []*engine.Result
+		for len(asOfs) > 0 {
+			k := min(tw.fit, len(asOfs))
+			part, err := e.EvaluateSeries(ctx, in, asOfs[:k])
+			if err != nil {
+				return nil, err
+			}
+			out, asOfs = append(out, part...), asOfs[k:]
+		}
+		return out, nil
+	case !errors.Is(err, ErrNoSinglePass):
+		return nil, err
+	}
+	return e.evaluateLong(ctx, in, asOfs)
+}
+
+// evaluateWide runs a wide series query: one row with every date's
+// figures.
+func (e *Engine) evaluateWide(ctx context.Context, in engine.Input, st *Statement) ([]*engine.Result, error) {
 	start := time.Now()
-	st, err := SeriesSQL(in.Plan, e.dialect, e.profile, options(in), asOfs)
+	out := make([]*engine.Result, len(st.points))
+	err := e.run(ctx, st, func(rows *sql.Rows) error {
+		if !rows.Next() {
+			return fmt.Errorf("series query returned no row")
+		}
+		vals := make([]any, len(st.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for k, cols := range st.points {
+			res := newResult(in.Plan)
+			for i, o := range st.outputs {
+				n, err := toNumber(vals[cols[i]])
+				if err != nil {
+					return fmt.Errorf("column %s: %w", st.Columns[cols[i]], err)
+				}
+				if err := o.set(res, n); err != nil {
+					return fmt.Errorf("column %s: %w", st.Columns[cols[i]], err)
+				}
+			}
+			res.Duration = time.Since(start)
+			out[k] = res
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// evaluateLong runs the long series query where there is one, else a
+// query per date.
+func (e *Engine) evaluateLong(ctx context.Context, in engine.Input, asOfs []time.Time) ([]*engine.Result, error) {
+	start := time.Now()
+	st, err := longSQL(in.Plan, e.dialect, e.profile, options(in), asOfs)
 	if errors.Is(err, ErrNoSinglePass) {
 		return engine.EachDate(ctx, e, in, asOfs)
 	}

@@ -94,27 +94,43 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 	p := &pass{s: s, col: s.alias + "." + s.dateCol, pat: pat}
 	// Select the plain column (the unary plus would make the later join on
 	// it unindexable in SQLite); group by the unindexed one.
-	fmt.Fprintf(&p.body, "SELECT %s.patient_id,\n           COUNT(*) AS n_rows", s.alias)
+	// The earliest window start of the pass's aggregates, zero when one
+	// has none.
+	earliest := time.Time{}
+	for _, ac := range aggs {
+		from, _, hasFrom, err := c.window(ac.agg.Window)
+		if err != nil {
+			return nil, err
+		}
+		if !hasFrom {
+			earliest = time.Time{}
+			break
+		}
+		if earliest.IsZero() || from.Before(earliest) {
+			earliest = from
+		}
+	}
+	nRows := "COUNT(*)"
+	if c.wide {
+		// The rows of this month end, not of the whole series.
+		nRows = "SUM(CASE WHEN " + p.col + " <= " + c.b.Date(c.opts.Dates.AsOf)
+		if !earliest.IsZero() {
+			nRows += " AND " + p.col + " >= " + c.b.Date(earliest)
+		}
+		nRows += " THEN 1 ELSE 0 END)"
+	}
+	fmt.Fprintf(&p.body, "SELECT %s.patient_id,\n           %s AS n_rows", s.alias, nRows)
 	if c.series {
 		p.body.WriteString(",\n           me.point")
 	}
-	earliest, allFrom := time.Time{}, true
 	for _, ac := range aggs {
 		t, err := c.term(p, ac)
 		if err != nil {
 			return nil, err
 		}
-		if !t.hasFrom {
-			allFrom = false
-		} else if earliest.IsZero() || t.from.Before(earliest) {
-			earliest = t.from
-		}
 		if err := c.aggregate(p, t); err != nil {
 			return nil, err
 		}
-	}
-	if !allFrom {
-		earliest = time.Time{}
 	}
 	c.passRows(p, frag, earliest)
 	join := fmt.Sprintf("LEFT JOIN %s AS %s ON %s.patient_id = r.patient_id", s.cte, s.alias, s.alias)
@@ -162,9 +178,16 @@ func (c *compiler) passRows(p *pass, frag string, earliest time.Time) {
 		return
 	}
 	fmt.Fprintf(&p.body, "\n    FROM (%s) AS %s\n    JOIN %s AS c ON c.code = %s.%s", indent(frag, "          "), s.alias, s.codes, s.alias, s.codeCol)
-	fmt.Fprintf(&p.body, "\n    WHERE %s <= %s", date, c.b.Date(c.opts.Dates.AsOf))
+	hi, lo := c.b.Date, c.b.Date
+	if c.wide {
+		// The rows of every month end of a wide series (series.go): its
+		// columns bound each month end's rows.
+		hi = func(d time.Time) string { return c.envelope(d, false) }
+		lo = func(d time.Time) string { return c.envelope(d, true) }
+	}
+	fmt.Fprintf(&p.body, "\n    WHERE %s <= %s", date, hi(c.opts.Dates.AsOf))
 	if !earliest.IsZero() {
-		fmt.Fprintf(&p.body, " AND %s >= %s", date, c.b.Date(earliest))
+		fmt.Fprintf(&p.body, " AND %s >= %s", date, lo(earliest))
 	}
 	fmt.Fprintf(&p.body, "\n    GROUP BY %s", c.d.Unindexed(s.alias+".patient_id"))
 }
@@ -201,14 +224,14 @@ func (c *compiler) term(p *pass, ac *aggCol) (*term, error) {
 }
 
 // cond is the condition on a row for the aggregate of t over from..to: in
-// the codelist, in the range (the as-of date bounds every row already),
-// and through the filter.
+// the codelist, in the range (the as-of date bounds every row already,
+// except in a wide series) and through the filter.
 func (c *compiler) cond(p *pass, t *term, from, to time.Time, hasFrom bool) string {
 	conds := []string{t.list}
 	if hasFrom {
 		conds = append(conds, p.col+" >= "+c.b.Date(from))
 	}
-	if !to.Equal(c.opts.Dates.AsOf) {
+	if !to.Equal(c.opts.Dates.AsOf) || c.wide {
 		conds = append(conds, p.col+" <= "+c.b.Date(to))
 	}
 	return strings.Join(append(conds, t.filter...), " AND ")

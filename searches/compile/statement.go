@@ -23,6 +23,9 @@ type Statement struct {
 
 	outputs []output // how Evaluate fills a Result from the row
 	types   []model.Type
+	// points are, for a wide series query, the column of each output at
+	// each date (its one row holds every date's figures).
+	points [][]int
 }
 
 // finish binds the parameters of a query text and returns its statement.

@@ -1,0 +1,133 @@
+package compile_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-steward/steward/searches/compile"
+	"github.com/nhs-steward/steward/searches/engine"
+	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/schema"
+)
+
+// seriesSearch is the MedSIP-like test search with every measure in a
+// series of n month ends; ranked adds a measure reading the quantity of
+// each patient's last opioid issue (a ranked row, which no wide query
+// computes).
+func seriesSearch(n int, ranked bool) *model.Plan {
+	ts := newTestSearch([]string{"OP1", "OP2", "SHARED", "NOOME"})
+	if ranked {
+		last := &model.Aggregate{Op: model.OpLast, Source: model.Issues, Codelist: ts.s.Codelists[0], Window: months(12),
+			Value: model.ValueQuantity, Of: model.Attr{Kind: model.AttrValue}}
+		ts.s.Measures = append(ts.s.Measures, &model.Measure{ID: "last_qty_over_10", Kind: model.KindCount,
+			Value: &model.Agg{Kind: model.KindCount, Where: cmp(">", last, num(10))}})
+	}
+	for _, m := range ts.s.Measures {
+		m.Series = n
+	}
+	return ts.plan()
+}
+
+// eachDate evaluates the plan at each date alone.
+func eachDate(t *testing.T, eng *compile.Engine, in engine.Input, dates []time.Time) []*engine.Result {
+	t.Helper()
+	var out []*engine.Result
+	for _, at := range dates {
+		in.Dates.AsOf = at
+		res, err := eng.Evaluate(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// sameResults fails unless got and want hold the same figures, date by
+// date.
+func sameResults(t *testing.T, dates []time.Time, got, want []*engine.Result) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for k := range want {
+		g, w := *got[k], *want[k]
+		g.Duration, w.Duration = 0, 0
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("as of %s:\n got %+v\nwant %+v", dates[k].Format(time.DateOnly), g, w)
+		}
+	}
+}
+
+// TestWideSeries: a series is one wide query (no month_ends, no row per
+// patient and month end) whose figures at every month end are those of
+// the query of that month end alone, counts, sums, ratios, strata,
+// each-month flags and rows read included; the same in groups of month
+// ends, each a wide query, when one would have too many columns; and a long
+// query when an aggregate ranks rows, with the same figures.
+func TestWideSeries(t *testing.T) {
+	for _, d := range []schema.Dialect{schema.SQLite, schema.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			db, dl := openPractice(t, d, schema.Canonical, testPatients())
+			prof := bound(t, schema.Canonical)
+			eng := compile.NewEngine(db, dl, prof)
+			ctx := context.Background()
+
+			plan := seriesSearch(13, false)
+			sp, n := plan.SeriesPlan()
+			dates := model.SeriesDates(testDates.AsOf, n)
+			in := engine.Input{Plan: sp, Practice: practice, Dates: testDates}
+			st, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(st.Query.SQL, "month_ends") || !strings.Contains(st.Query.SQL, "AS reg_as_of_p12") {
+				t.Fatalf("not a wide query:\n%s", st.Query.SQL)
+			}
+			want := eachDate(t, eng, in, dates)
+			got, err := eng.EvaluateSeries(ctx, in, dates)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameResults(t, dates, got, want)
+
+			t.Run("groups", func(t *testing.T) {
+				// A few dates' columns at most: the series runs as several
+				// wide queries, and one query for it all is the long one.
+				restore := compile.SetMaxWideColumns(len(st.Columns) / 4)
+				defer restore()
+				st, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
+				if err == nil && !strings.Contains(st.Query.SQL, "month_ends") {
+					t.Errorf("a series too wide for one wide query is one wide query")
+				}
+				got, err := eng.EvaluateSeries(ctx, in, dates)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameResults(t, dates, got, want)
+			})
+
+			t.Run("ranked", func(t *testing.T) {
+				plan := seriesSearch(4, true)
+				sp, n := plan.SeriesPlan()
+				dates := model.SeriesDates(testDates.AsOf, n)
+				in := engine.Input{Plan: sp, Practice: practice, Dates: testDates}
+				st, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(st.Query.SQL, "month_ends") {
+					t.Errorf("a series with a ranked row is not the long query:\n%s", st.Query.SQL)
+				}
+				got, err := eng.EvaluateSeries(ctx, in, dates)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameResults(t, dates, got, eachDate(t, eng, in, dates))
+			})
+		})
+	}
+}
