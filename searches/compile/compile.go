@@ -53,6 +53,11 @@ type Options struct {
 	Dates    model.Dates
 	// Params override parameter defaults by name.
 	Params map[string]float64
+	// ThroughIndex names the sources whose pass may read its rows through
+	// an index on the date (SQLite: a skip-scan of the patient and date
+	// index) instead of in one scan; see storage.go. Only the time
+	// differs.
+	ThroughIndex map[model.Source]bool
 }
 
 // SQL compiles the measures of plan.
@@ -210,7 +215,7 @@ func (c *compiler) ctes() ([]cte, *Lookups, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(out, pat), lk, nil
+	return append(out, pat...), lk, nil
 }
 
 func (c *compiler) fragment(table string) (string, error) {

@@ -41,7 +41,7 @@ func options(in engine.Input) Options {
 // Evaluate computes every measure of in.Plan in one query.
 func (e *Engine) Evaluate(ctx context.Context, in engine.Input) (*engine.Result, error) {
 	start := time.Now()
-	st, err := SQL(in.Plan, e.dialect, e.profile, options(in))
+	st, err := SQL(in.Plan, e.dialect, e.profile, e.options(ctx, in))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (e *Engine) Evaluate(ctx context.Context, in engine.Input) (*engine.Result,
 // Patients returns the values of exprs for the patients of the universe
 // for whom where holds, ordered by patient id.
 func (e *Engine) Patients(ctx context.Context, in engine.Input, where model.Expr, exprs []model.Expr) ([]engine.PatientRow, error) {
-	st, err := PatientsSQL(in.Plan, e.dialect, e.profile, options(in), where, exprs)
+	st, err := PatientsSQL(in.Plan, e.dialect, e.profile, e.options(ctx, in), where, exprs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,21 @@ import (
 // to the source passes, with registered_<anchor> and age_<anchor> for the
 // anchors expressions read, every aggregate and the rows read (n_rows).
 // Expressions must be compiled first: they say which anchors pat needs.
-func (c *compiler) pat(in patInputs) (cte, error) {
+func (c *compiler) pat(in patInputs) ([]cte, error) {
 	frag, err := c.fragment(profile.Patients)
 	if err != nil {
-		return cte{}, err
+		return nil, err
+	}
+	var out []cte
+	patients := "(" + indent(frag, "          ") + ")"
+	if c.wide && (c.age[model.AnchorAsOf] || c.age[model.AnchorBaseline]) {
+		// A wide series computes ages at every month end: the birth
+		// year and day of the year once per patient, not once per month
+		// end.
+		out = append(out, cte{name: "px", materialized: true, body: fmt.Sprintf(
+			"SELECT x.patient_id, x.sex, x.date_of_birth, x.date_of_death, x.imd_decile,\n           %s AS dob_year,\n           %s AS dob_md\n    FROM (%s) AS x",
+			c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"), indent(frag, "          "))})
+		patients = "px"
 	}
 	var b strings.Builder
 	b.WriteString("SELECT r.patient_id,\n           x.sex,\n           x.imd_decile")
@@ -42,13 +53,13 @@ func (c *compiler) pat(in patInputs) (cte, error) {
 	if c.series {
 		b.WriteString("\n    JOIN month_ends AS me ON me.point = r.point")
 	}
-	fmt.Fprintf(&b, "\n    LEFT JOIN (%s) AS x ON x.patient_id = r.patient_id", indent(frag, "          "))
+	fmt.Fprintf(&b, "\n    LEFT JOIN %s AS x ON x.patient_id = r.patient_id", patients)
 	for _, j := range in.joins {
 		b.WriteString("\n    " + j)
 	}
 	// A series query reads pat once, row by row: materializing its rows
 	// (the universe times the month ends) would only write them out.
-	return cte{name: "pat", body: b.String(), materialized: !c.series}, nil
+	return append(out, cte{name: "pat", body: b.String(), materialized: !c.series}), nil
 }
 
 // patAnchors writes the registered_<anchor> and age_<anchor> columns of
@@ -75,9 +86,12 @@ func (c *compiler) patAnchors(b *strings.Builder) {
 			continue
 		}
 		d, _ := c.date(a)
+		year, md := c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth")
+		if c.wide {
+			year, md = "x.dob_year", "x.dob_md"
+		}
 		fmt.Fprintf(b, ",\n           %s - %s - CASE WHEN %s > %s THEN 1 ELSE 0 END AS age_%s",
-			c.b.Int(int64(d.Year())), c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"),
-			c.b.Int(int64(int(d.Month())*100+d.Day())), anchorName(a))
+			c.b.Int(int64(d.Year())), year, md, c.b.Int(int64(int(d.Month())*100+d.Day())), anchorName(a))
 	}
 }
 

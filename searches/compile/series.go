@@ -208,7 +208,9 @@ var _ engine.SeriesEvaluator = (*Engine)(nil)
 // wide query where it can (in as few as fit, when one would have too many
 // columns), else in one long query, else one query per date.
 func (e *Engine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []time.Time) ([]*engine.Result, error) {
-	st, err := wideSQL(in.Plan, e.dialect, e.profile, options(in), asOfs)
+	first := in.Dates
+	first.AsOf = asOfs[0]
+	st, err := wideSQL(in.Plan, e.dialect, e.profile, e.optionsFor(ctx, in, first, asOfs[len(asOfs)-1]), asOfs)
 	var tw *tooWideError
 	switch {
 	case err == nil:

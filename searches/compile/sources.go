@@ -155,6 +155,9 @@ func (c *compiler) sourcePass(s source, pat *patInputs) ([]cte, error) {
 // earliest (unless zero), grouped by patient.
 func (c *compiler) passRows(p *pass, frag string, earliest time.Time) {
 	s, date := p.s, c.d.Unindexed(p.col)
+	if c.opts.ThroughIndex[s.src] && !c.series {
+		date = p.col
+	}
 	if c.series {
 		// CROSS JOIN fixes SQLite's join order (it does not reorder across
 		// one): the table is read once, its codes looked up, and each row

@@ -181,6 +181,12 @@ reg AS (
     WHERE g.practice_ods = @p12
     GROUP BY g.patient_id
 ),
+px AS (
+    SELECT x.patient_id, x.sex, x.date_of_birth, x.date_of_death, x.imd_decile,
+           YEAR(x.date_of_birth) AS dob_year,
+           (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) AS dob_md
+    FROM (SELECT patient_id, sex, date_of_birth, date_of_death, imd_decile FROM patients) AS x
+),
 pat AS (
     SELECT r.patient_id,
            x.sex,
@@ -194,10 +200,10 @@ pat AS (
            r.regstart_as_of_p1 AS regstart_as_of_p1,
            r.regstart_as_of_p2 AS regstart_as_of_p2,
            r.regstart_as_of_p3 AS regstart_as_of_p3,
-           @p13 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p14 THEN 1 ELSE 0 END AS age_as_of_p0,
-           @p15 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p16 THEN 1 ELSE 0 END AS age_as_of_p1,
-           @p15 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p17 THEN 1 ELSE 0 END AS age_as_of_p2,
-           @p15 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p18 THEN 1 ELSE 0 END AS age_as_of_p3,
+           @p13 - x.dob_year - CASE WHEN x.dob_md > @p14 THEN 1 ELSE 0 END AS age_as_of_p0,
+           @p15 - x.dob_year - CASE WHEN x.dob_md > @p16 THEN 1 ELSE 0 END AS age_as_of_p1,
+           @p15 - x.dob_year - CASE WHEN x.dob_md > @p17 THEN 1 ELSE 0 END AS age_as_of_p2,
+           @p15 - x.dob_year - CASE WHEN x.dob_md > @p18 THEN 1 ELSE 0 END AS age_as_of_p3,
            COALESCE(i.a0_p0, 0) AS a0_p0,
            COALESCE(i.a0_p1, 0) AS a0_p1,
            COALESCE(i.a0_p2, 0) AS a0_p2,
@@ -215,7 +221,7 @@ pat AS (
            COALESCE(i.n_rows_p2, 0) AS n_rows_p2,
            COALESCE(i.n_rows_p3, 0) AS n_rows_p3
     FROM reg AS r
-    LEFT JOIN (SELECT patient_id, sex, date_of_birth, date_of_death, imd_decile FROM patients) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN px AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (

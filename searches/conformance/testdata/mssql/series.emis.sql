@@ -208,6 +208,20 @@ reg AS (
     WHERE g.practice_ods = @p13
     GROUP BY g.patient_id
 ),
+px AS (
+    SELECT x.patient_id, x.sex, x.date_of_birth, x.date_of_death, x.imd_decile,
+           YEAR(x.date_of_birth) AS dob_year,
+           (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) AS dob_md
+    FROM (SELECT registration_id AS patient_id,
+                 MAX(CASE gender WHEN 1 THEN 'M' WHEN 2 THEN 'F' ELSE 'U' END) AS sex,
+                 MAX(date_of_birth) AS date_of_birth,
+                 MAX(date_of_death) AS date_of_death,
+                 CAST(MAX(CASE WHEN imd_rank < 0 OR imd_rank > 32844 THEN NULL
+                               WHEN imd_rank = 0 THEN 1
+                               ELSE (imd_rank * 10 + 32843) / 32844 END) AS int) AS imd_decile
+          FROM patient_all_orgs_v2
+          GROUP BY registration_id) AS x
+),
 pat AS (
     SELECT r.patient_id,
            x.sex,
@@ -221,10 +235,10 @@ pat AS (
            r.regstart_as_of_p1 AS regstart_as_of_p1,
            r.regstart_as_of_p2 AS regstart_as_of_p2,
            r.regstart_as_of_p3 AS regstart_as_of_p3,
-           @p14 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p15 THEN 1 ELSE 0 END AS age_as_of_p0,
-           @p16 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p17 THEN 1 ELSE 0 END AS age_as_of_p1,
-           @p16 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p18 THEN 1 ELSE 0 END AS age_as_of_p2,
-           @p16 - YEAR(x.date_of_birth) - CASE WHEN (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) > @p19 THEN 1 ELSE 0 END AS age_as_of_p3,
+           @p14 - x.dob_year - CASE WHEN x.dob_md > @p15 THEN 1 ELSE 0 END AS age_as_of_p0,
+           @p16 - x.dob_year - CASE WHEN x.dob_md > @p17 THEN 1 ELSE 0 END AS age_as_of_p1,
+           @p16 - x.dob_year - CASE WHEN x.dob_md > @p18 THEN 1 ELSE 0 END AS age_as_of_p2,
+           @p16 - x.dob_year - CASE WHEN x.dob_md > @p19 THEN 1 ELSE 0 END AS age_as_of_p3,
            COALESCE(i.a0_p0, 0) AS a0_p0,
            COALESCE(i.a0_p1, 0) AS a0_p1,
            COALESCE(i.a0_p2, 0) AS a0_p2,
@@ -242,15 +256,7 @@ pat AS (
            COALESCE(i.n_rows_p2, 0) AS n_rows_p2,
            COALESCE(i.n_rows_p3, 0) AS n_rows_p3
     FROM reg AS r
-    LEFT JOIN (SELECT registration_id AS patient_id,
-                 MAX(CASE gender WHEN 1 THEN 'M' WHEN 2 THEN 'F' ELSE 'U' END) AS sex,
-                 MAX(date_of_birth) AS date_of_birth,
-                 MAX(date_of_death) AS date_of_death,
-                 CAST(MAX(CASE WHEN imd_rank < 0 OR imd_rank > 32844 THEN NULL
-                               WHEN imd_rank = 0 THEN 1
-                               ELSE (imd_rank * 10 + 32843) / 32844 END) AS int) AS imd_decile
-          FROM patient_all_orgs_v2
-          GROUP BY registration_id) AS x ON x.patient_id = r.patient_id
+    LEFT JOIN px AS x ON x.patient_id = r.patient_id
     LEFT JOIN iss AS i ON i.patient_id = r.patient_id
 ),
 val AS (
