@@ -103,6 +103,8 @@ func cellText(v engine.Value) string {
 		return "no"
 	case model.Date:
 		return v.Date.Format(time.DateOnly)
+	case model.Text:
+		return v.Text
 	}
 	return strconv.FormatFloat(v.Number, 'f', -1, 64)
 }

@@ -244,6 +244,19 @@ func toValue(t model.Type, v any) (engine.Value, error) {
 		default:
 			return out, fmt.Errorf("unexpected date type %T", v)
 		}
+	case model.Text:
+		switch x := v.(type) {
+		case nil:
+		case string:
+			out.Valid, out.Text = true, x
+		case []byte:
+			out.Valid, out.Text = true, string(x)
+		case int64:
+			// A profile whose codes are numbers (an integer column).
+			out.Valid, out.Text = true, strconv.FormatInt(x, 10)
+		default:
+			return out, fmt.Errorf("unexpected code type %T", v)
+		}
 	default:
 		return out, fmt.Errorf("unknown type %v", t)
 	}

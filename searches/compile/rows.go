@@ -200,6 +200,8 @@ func (c *compiler) rankedCTE(s source, frag string, ac *aggCol, pat *patInputs) 
 		attr = c.d.Round(c.d.Float(t.value), engine.RoundSum)
 	case model.AttrRef:
 		attr = c.d.Round(c.d.Float(fmt.Sprintf("c.r%d", c.extraRefID(a))), engine.RoundSum)
+	case model.AttrCode:
+		attr = s.alias + "." + s.codeCol
 	default:
 		return cte{}, fmt.Errorf("compile: %s: %s cannot read %s", a.P, a.Op, a.Of)
 	}

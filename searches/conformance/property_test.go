@@ -585,7 +585,7 @@ func (g *gen) aggregate() *model.Aggregate {
 		if g.pick(2) == 0 {
 			a.Nth = 1 + g.pick(3)
 		}
-		switch g.pick(4) {
+		switch g.pick(5) {
 		case 0:
 			rowOf = true
 			a.Of = model.Attr{Kind: model.AttrValue}
@@ -593,6 +593,10 @@ func (g *gen) aggregate() *model.Aggregate {
 			if a.Source == model.Issues {
 				a.Of = model.Attr{Kind: model.AttrRef, Ref: g.ref}
 			}
+		case 2:
+			// The row's code: a worklist value, compared patient by
+			// patient, never computed with.
+			a.Of = model.Attr{Kind: model.AttrCode}
 		}
 	case model.OpCountDistinct:
 		a.Of = model.Attr{Kind: model.AttrCode}
@@ -1111,6 +1115,10 @@ func aggText(a *model.Aggregate) string {
 		parts = append(parts, "of: "+a.Of.Ref.Name)
 	case model.AttrCategory:
 		parts = append(parts, "of: "+a.Of.Category.Name)
+	case model.AttrCode:
+		if a.Op == model.OpFirst || a.Op == model.OpLast {
+			parts = append(parts, "of: code")
+		}
 	}
 	if a.Nth > 1 {
 		parts = append(parts, "nth: "+strconv.Itoa(a.Nth))

@@ -86,6 +86,7 @@ type Value struct {
 	Bool   bool
 	Number float64
 	Date   time.Time
+	Text   string // model.Text: a row's code
 }
 
 // PatientRow is one patient's values of the requested expressions. Rows

@@ -94,6 +94,8 @@ func (r *run) ranked(a *model.Aggregate, in []row) (engine.Value, bool, error) {
 			return null, true, nil
 		}
 		return number(RoundSum(rat(f))), true, nil
+	case model.AttrCode:
+		return engine.Value{Type: model.Text, Valid: true, Text: rw.code}, true, nil
 	}
 	return engine.Value{}, true, fmt.Errorf("%s: %s cannot read %s", a.P, a.Op, a.Of)
 }

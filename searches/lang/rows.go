@@ -93,12 +93,13 @@ func (l *loader) aggOf(a *model.Aggregate, m map[string]field, hasValue bool) bo
 	}
 	switch s {
 	case "code":
-		l.add(l.pos(f.val), "write of: date, quantity, quantity * <reference>, <reference> or numeric_value; count codes with count_distinct", "of: code applies only to count_distinct")
-		return false
+		// The code itself: text, for a worklist column.
+		a.Of = model.Attr{Kind: model.AttrCode}
+		return ok
 	case "quantity", "numeric_value":
 	default:
 		if !strings.Contains(s, "*") {
-			l.add(l.pos(f.val), yamlstrict.Suggest(s, append([]string{"date", "quantity", "numeric_value"}, l.referenceNames()...), "write date, quantity, quantity * <reference>, <reference> or numeric_value"), "unknown row attribute %q", s)
+			l.add(l.pos(f.val), yamlstrict.Suggest(s, append([]string{"date", "code", "quantity", "numeric_value"}, l.referenceNames()...), "write date, code, quantity, quantity * <reference>, <reference> or numeric_value"), "unknown row attribute %q", s)
 			return false
 		}
 	}

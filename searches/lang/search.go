@@ -293,6 +293,8 @@ func article(t model.Type) string {
 		return "a number"
 	case model.Date:
 		return "a date"
+	case model.Text:
+		return "a code"
 	}
 	return "unknown"
 }
@@ -315,11 +317,16 @@ func fixFor(src string, a *ast, got, want model.Type) string {
 		return "compare it, e.g. " + text + " > 0"
 	case got == model.Date:
 		return "a date can only be compared with another date, or shown as a worklist column"
+	case got == model.Text:
+		return textFix
 	case want == model.Number && got == model.Bool:
 		return "a count of patients is a count measure: count: " + a.text(src)
 	}
 	return "write an expression of the right type"
 }
+
+// textFix is the fix for a row's code used as a value.
+const textFix = "a row's code (of: code) can only be shown as a worklist column; test codes with a codelist (exists, count) or a category, count them with count_distinct"
 
 // checker type-checks one expression and builds its model.
 type checker struct {
@@ -461,6 +468,8 @@ func (c *checker) operand(a *ast, t model.Type, need string) {
 		fix = "combine booleans with and, or and not; compare numbers with < <= > >= = !="
 	case model.Date:
 		fix = "a date can only be compared with another date, or shown as a worklist column"
+	case model.Text:
+		fix = textFix
 	}
 	c.errorf(a.off, fix, "%s, but %s is %s", need, quoteText(a.text(c.src)), article(t))
 }
@@ -499,6 +508,8 @@ func (c *checker) binary(a *ast) (model.Expr, model.Type) {
 		switch {
 		case lt == rt && (lt == model.Number || lt == model.Date):
 			return &model.Compare{Op: op, L: l, R: r, P: p}, model.Bool
+		case lt == model.Text || rt == model.Text:
+			c.errorf(a.opOff, textFix, "%q cannot compare %s with %s", op, article(lt), article(rt))
 		case lt == model.Bool && rt == model.Bool:
 			c.errorf(a.opOff, "combine booleans with and, or and not, e.g. a and not b", "%q cannot compare booleans", op)
 		case lt == model.Bool || rt == model.Bool:

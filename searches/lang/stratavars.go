@@ -127,7 +127,7 @@ func (l *loader) strataPart(n *yaml.Node) (model.StrataPart, bool) {
 		l.add(l.pos(n), fmt.Sprintf(numberFix, s), "stratification by %s, a number, needs the values to count", s)
 		return part, false
 	default:
-		l.add(l.pos(n), "stratify by a boolean, or by a number with listed values", "cannot stratify by %s, a date", s)
+		l.add(l.pos(n), "stratify by a boolean, or by a number with listed values", "cannot stratify by %s, %s", s, article(v.Expr.Type()))
 		return part, false
 	}
 	part.Var = v

@@ -149,10 +149,13 @@ func (e *Aggregate) Type() Type {
 	case OpExists, OpEachMonth:
 		return Bool
 	case OpFirst, OpLast:
-		if e.Of.Kind != AttrDate {
-			return Number
+		switch e.Of.Kind {
+		case AttrDate:
+			return Date
+		case AttrCode:
+			return Text
 		}
-		return Date
+		return Number
 	}
 	return Number
 }

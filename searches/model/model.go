@@ -34,6 +34,9 @@ const (
 	Bool Type = iota + 1
 	Number
 	Date
+	// Text is a row's code (first or last with of: code): it can be
+	// shown in a worklist column, not computed with.
+	Text
 )
 
 func (t Type) String() string {
@@ -44,6 +47,8 @@ func (t Type) String() string {
 		return "number"
 	case Date:
 		return "date"
+	case Text:
+		return "code"
 	}
 	return "unknown"
 }

@@ -28,7 +28,7 @@ const (
 	AttrDate     AttrKind = iota // the row's date (a Date)
 	AttrValue                    // the aggregate's row Value (a Number, null when unknown)
 	AttrRef                      // the reference value per unit of the row's code (a Number, null when missing)
-	AttrCode                     // the row's code (count_distinct only)
+	AttrCode                     // the row's code (a Text on first and last; what count_distinct counts)
 	AttrCategory                 // the category of the row's code (count_distinct only; rows without one are not counted)
 )
 
