@@ -215,7 +215,7 @@ func (e *Engine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []ti
 	switch {
 	case err == nil:
 		return e.evaluateWide(ctx, in, st)
-	case errors.As(err, &tw):
+	case errors.As(err, &tw) && tw.fit < len(asOfs):
 		// In groups of dates that fit, each a query.
 		var out []*engine.Result
 		for len(asOfs) > 0 {
@@ -227,9 +227,11 @@ func (e *Engine) EvaluateSeries(ctx context.Context, in engine.Input, asOfs []ti
 			out, asOfs = append(out, part...), asOfs[k:]
 		}
 		return out, nil
-	case !errors.Is(err, ErrNoSinglePass):
+	case !errors.Is(err, ErrNoSinglePass) && !errors.As(err, &tw):
 		return nil, err
 	}
+	// Not wide, or too wide at a single date: the long query, else a
+	// query per date.
 	return e.evaluateLong(ctx, in, asOfs)
 }
 

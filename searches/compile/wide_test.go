@@ -110,6 +110,18 @@ func TestWideSeries(t *testing.T) {
 				sameResults(t, dates, got, want)
 			})
 
+			t.Run("one date too wide", func(t *testing.T) {
+				// Not even one date's columns fit: the long query or a
+				// query per date, never a loop.
+				restore := compile.SetMaxWideColumns(3)
+				defer restore()
+				got, err := eng.EvaluateSeries(ctx, in, dates)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameResults(t, dates, got, want)
+			})
+
 			t.Run("ranked", func(t *testing.T) {
 				plan := seriesSearch(4, true)
 				sp, n := plan.SeriesPlan()
