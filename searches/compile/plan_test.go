@@ -13,6 +13,29 @@ import (
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
+// queryPlan is SQLite's plan of st's query, a line per step.
+func queryPlan(t *testing.T, db *sql.DB, st *compile.Statement) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+st.Query.SQL, st.Query.Args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
 // TestSQLiteSinglePass checks with EXPLAIN QUERY PLAN that the query reads
 // medication_issues once, on a database whose statistics say it holds 9
 // million issues of 50,000 patients.
@@ -54,23 +77,7 @@ func TestSQLiteSinglePass(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+st.Query.SQL, st.Query.Args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
+			plan := queryPlan(t, db, st)
 			name := issues
 			if l == schema.TPP {
 				name = "m" // the fragment's alias

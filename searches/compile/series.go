@@ -30,7 +30,44 @@ import (
 // point is the query of one date of a series, compiled alone.
 type point struct {
 	c    *compiler
+	q    *measureQuery
+	ctes []cte
 	text string
+	cols []string // the query's result columns
+}
+
+// compilePoints compiles the measures query of plan at each of asOfs, each
+// compiler set up by mode (a long or a wide series), and returns the
+// queries with the lookups of the first. The texts must be the same: only
+// parameters may differ between the dates, else ErrNoSinglePass.
+func compilePoints(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time, mode func(*compiler)) ([]point, *Lookups, error) {
+	if len(asOfs) == 0 || len(asOfs) > seriesPoints {
+		return nil, nil, fmt.Errorf("compile: a series of %d dates, want 1 to %d", len(asOfs), seriesPoints)
+	}
+	pts := make([]point, len(asOfs))
+	var lk *Lookups
+	for k, at := range asOfs {
+		o := opts
+		o.Dates.AsOf = at
+		c, err := newCompiler(plan, d, prof, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		mode(c)
+		c.b.distinct = true
+		q, ctes, l, err := c.measureParts()
+		if err != nil {
+			return nil, nil, err
+		}
+		text, cols := q.text(ctes)
+		if k == 0 {
+			lk = l
+		} else if text != pts[0].text || len(c.b.params) != len(pts[0].c.b.params) {
+			return nil, nil, ErrNoSinglePass
+		}
+		pts[k] = point{c: c, q: q, ctes: ctes, text: text, cols: cols}
+	}
+	return pts, lk, nil
 }
 
 // ErrNoSinglePass is returned by SeriesSQL when the query of the series
@@ -60,33 +97,11 @@ func SeriesSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options,
 // longSQL compiles the long series query: a row per patient and month end
 // in every pass, a row per month end in the result.
 func longSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time) (*Statement, error) {
-	if len(asOfs) == 0 || len(asOfs) > seriesPoints {
-		return nil, fmt.Errorf("compile: a series of %d dates, want 1 to %d", len(asOfs), seriesPoints)
+	pts, lk, err := compilePoints(plan, d, prof, opts, asOfs, func(c *compiler) { c.series = true })
+	if err != nil {
+		return nil, err
 	}
-	pts := make([]point, len(asOfs))
-	var lk *Lookups
-	var cols []string
-	var outs []output
-	for k, at := range asOfs {
-		o := opts
-		o.Dates.AsOf = at
-		c, err := newCompiler(plan, d, prof, o)
-		if err != nil {
-			return nil, err
-		}
-		c.series = true
-		c.b.distinct = true
-		text, l, cl, ou, err := c.measuresText()
-		if err != nil {
-			return nil, err
-		}
-		if k == 0 {
-			lk, cols, outs = l, cl, ou
-		} else if text != pts[0].text || len(c.b.params) != len(pts[0].c.b.params) {
-			return nil, ErrNoSinglePass
-		}
-		pts[k] = point{c, text}
-	}
+	cols, outs := pts[0].cols, pts[0].q.outs
 
 	// Which parameters vary with the date: each distinct list of values is
 	// a column of month_ends.

@@ -60,18 +60,8 @@ func storedPractice(t *testing.T, byPatient bool) (*sql.DB, compile.Dialect) {
 // issuesRead is how the query plan of st reads medication_issues.
 func issuesRead(t *testing.T, db *sql.DB, st *compile.Statement) string {
 	t.Helper()
-	rows, err := db.Query("EXPLAIN QUERY PLAN "+st.Query.SQL, st.Query.Args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var reads []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
+	for _, detail := range queryPlan(t, db, st) {
 		if f := strings.Fields(detail); len(f) >= 2 && (f[0] == "SCAN" || f[0] == "SEARCH") && f[1] == "medication_issues" {
 			reads = append(reads, detail)
 		}

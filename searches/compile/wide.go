@@ -62,34 +62,11 @@ const (
 // date inside a table's SQL) and a *tooWideError when a SELECT would have
 // too many columns.
 func wideSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, asOfs []time.Time) (*Statement, error) {
-	if len(asOfs) == 0 || len(asOfs) > seriesPoints {
-		return nil, fmt.Errorf("compile: a series of %d dates, want 1 to %d", len(asOfs), seriesPoints)
+	pts, lk, err := compilePoints(plan, d, prof, opts, asOfs, func(c *compiler) { c.wide = true })
+	if err != nil {
+		return nil, err
 	}
-	pts := make([]point, len(asOfs))
-	var q0 *measureQuery
-	var ctes0 []cte
-	var lk *Lookups
-	for k, at := range asOfs {
-		o := opts
-		o.Dates.AsOf = at
-		c, err := newCompiler(plan, d, prof, o)
-		if err != nil {
-			return nil, err
-		}
-		c.wide = true
-		c.b.distinct = true
-		q, ctes, l, err := c.measureParts()
-		if err != nil {
-			return nil, err
-		}
-		text, _ := q.text(ctes)
-		if k == 0 {
-			q0, ctes0, lk = q, ctes, l
-		} else if text != pts[0].text || len(c.b.params) != len(pts[0].c.b.params) {
-			return nil, ErrNoSinglePass
-		}
-		pts[k] = point{c, text}
-	}
+	q0, ctes0 := pts[0].q, pts[0].ctes
 	first := pts[0].c
 	n := len(first.b.params)
 	varying := make([]bool, n)

@@ -10,6 +10,7 @@ import (
 	"github.com/nhs-steward/steward/searches/compile"
 	"github.com/nhs-steward/steward/searches/engine"
 	"github.com/nhs-steward/steward/searches/model"
+	"github.com/nhs-steward/steward/searches/profile"
 	"github.com/nhs-steward/steward/searches/schema"
 )
 
@@ -31,6 +32,19 @@ func seriesSearch(n int, ranked bool) *model.Plan {
 	return ts.plan()
 }
 
+// seriesQuery is the input evaluating the series measures of plan, their
+// dates and their series query.
+func seriesQuery(t *testing.T, plan *model.Plan, d compile.Dialect, prof *profile.Profile) (engine.Input, []time.Time, *compile.Statement) {
+	t.Helper()
+	sp, n := plan.SeriesPlan()
+	dates := model.SeriesDates(testDates.AsOf, n)
+	st, err := compile.SeriesSQL(sp, d, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Input{Plan: sp, Practice: practice, Dates: testDates}, dates, st
+}
+
 // eachDate evaluates the plan at each date alone.
 func eachDate(t *testing.T, eng *compile.Engine, in engine.Input, dates []time.Time) []*engine.Result {
 	t.Helper()
@@ -46,10 +60,13 @@ func eachDate(t *testing.T, eng *compile.Engine, in engine.Input, dates []time.T
 	return out
 }
 
-// sameResults fails unless got and want hold the same figures, date by
-// date.
-func sameResults(t *testing.T, dates []time.Time, got, want []*engine.Result) {
+// seriesAgrees fails unless EvaluateSeries gives want, date by date.
+func seriesAgrees(t *testing.T, eng *compile.Engine, in engine.Input, dates []time.Time, want []*engine.Result) {
 	t.Helper()
+	got, err := eng.EvaluateSeries(context.Background(), in, dates)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != len(want) {
 		t.Fatalf("%d results, want %d", len(got), len(want))
 	}
@@ -74,25 +91,14 @@ func TestWideSeries(t *testing.T) {
 			db, dl := openPractice(t, d, schema.Canonical, testPatients())
 			prof := bound(t, schema.Canonical)
 			eng := compile.NewEngine(db, dl, prof)
-			ctx := context.Background()
 
-			plan := seriesSearch(13, false)
-			sp, n := plan.SeriesPlan()
-			dates := model.SeriesDates(testDates.AsOf, n)
-			in := engine.Input{Plan: sp, Practice: practice, Dates: testDates}
-			st, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(st.Query.SQL, "month_ends") || !strings.Contains(st.Query.SQL, "AS reg_as_of_p12") {
-				t.Fatalf("not a wide query:\n%s", st.Query.SQL)
+			in, dates, st := seriesQuery(t, seriesSearch(13, false), dl, prof)
+			sp := in.Plan
+			if text := st.Query.SQL; strings.Contains(text, "month_ends") || !strings.Contains(text, "AS reg_as_of_p12") {
+				t.Fatalf("not a wide query:\n%s", text)
 			}
 			want := eachDate(t, eng, in, dates)
-			got, err := eng.EvaluateSeries(ctx, in, dates)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameResults(t, dates, got, want)
+			seriesAgrees(t, eng, in, dates, want)
 
 			t.Run("groups", func(t *testing.T) {
 				// A few dates' columns at most: the series runs as several
@@ -103,11 +109,7 @@ func TestWideSeries(t *testing.T) {
 				if err == nil && !strings.Contains(st.Query.SQL, "month_ends") {
 					t.Errorf("a series too wide for one wide query is one wide query")
 				}
-				got, err := eng.EvaluateSeries(ctx, in, dates)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sameResults(t, dates, got, want)
+				seriesAgrees(t, eng, in, dates, want)
 			})
 
 			t.Run("one date too wide", func(t *testing.T) {
@@ -115,30 +117,15 @@ func TestWideSeries(t *testing.T) {
 				// query per date, never a loop.
 				restore := compile.SetMaxWideColumns(3)
 				defer restore()
-				got, err := eng.EvaluateSeries(ctx, in, dates)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sameResults(t, dates, got, want)
+				seriesAgrees(t, eng, in, dates, want)
 			})
 
 			t.Run("ranked", func(t *testing.T) {
-				plan := seriesSearch(4, true)
-				sp, n := plan.SeriesPlan()
-				dates := model.SeriesDates(testDates.AsOf, n)
-				in := engine.Input{Plan: sp, Practice: practice, Dates: testDates}
-				st, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates)
-				if err != nil {
-					t.Fatal(err)
-				}
+				in, dates, st := seriesQuery(t, seriesSearch(4, true), dl, prof)
 				if !strings.Contains(st.Query.SQL, "month_ends") {
 					t.Errorf("a series with a ranked row is not the long query:\n%s", st.Query.SQL)
 				}
-				got, err := eng.EvaluateSeries(ctx, in, dates)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sameResults(t, dates, got, eachDate(t, eng, in, dates))
+				seriesAgrees(t, eng, in, dates, eachDate(t, eng, in, dates))
 			})
 		})
 	}
