@@ -295,10 +295,23 @@ func canonical(ds *Dataset) []table {
 //     unmapped drugs have DMD_ID '' or 'MULTIPLE_DMD_MAPPING';
 //   - IMD is the rank of the LSOA of the address current at a date,
 //     rounded to the hundred, -1 when unknown. Each patient with a decile
-//     has two current addresses from birth: one of another decile and, with
+//     has two current addresses from 1900 (addressFrom): one of another decile and, with
 //     the larger PatientAddress_ID, the one that wins (the tie-break
 //     ehrQL's addresses.for_patient_on uses). A patient without one has an
 //     address of rank -1 (even ids) or none (odd ids).
+
+// addressFrom is when a patient's addresses start in the tpp layout: 1
+// January 1900, or birth if earlier. The canonical layout's IMD decile is
+// the patient's at every date (the evaluator reads it so), and a generated
+// patient may be registered, or asked about at a month end of a series,
+// before being born: the address must hold at every date a search reads.
+func addressFrom(p Patient) time.Time {
+	from := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	if p.DateOfBirth.Before(from) {
+		return p.DateOfBirth
+	}
+	return from
+}
 
 // OpenEnd is the EndDate of an open spell or address in the tpp layout.
 var OpenEnd = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
@@ -374,12 +387,12 @@ func tpp(ds *Dataset, opt Options) []table {
 			d := *p.IMDDecile
 			other := d%10 + 1
 			addressID++
-			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(p.DateOfBirth), datetime(OpenEnd), integer(RoundedRank(other, p.ID))})
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(addressFrom(p)), datetime(OpenEnd), integer(RoundedRank(other, p.ID))})
 			addressID++
-			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(timeOfDay(p.DateOfBirth, p.ID)), datetime(OpenEnd), integer(RoundedRank(d, p.ID))})
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(timeOfDay(addressFrom(p), p.ID)), datetime(OpenEnd), integer(RoundedRank(d, p.ID))})
 		case p.ID%2 == 0:
 			addressID++
-			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(p.DateOfBirth), datetime(OpenEnd), integer(-1)})
+			at.rows = append(at.rows, []value{integer(p.ID), integer(addressID), datetime(addressFrom(p)), datetime(OpenEnd), integer(-1)})
 		}
 	}
 	ot := table{name: "Organisation", cols: []string{"Organisation_ID", "GoLiveDate", "STPCode", "Region"}}
