@@ -23,13 +23,19 @@ func (c *compiler) pat(in patInputs) ([]cte, error) {
 	}
 	var out []cte
 	patients := "(" + indent(frag, "          ") + ")"
-	if c.wide && (c.age[model.AnchorAsOf] || c.age[model.AnchorBaseline]) {
-		// A wide series computes ages at every month end: the birth
-		// year and day of the year once per patient, not once per month
-		// end.
+	if c.wide {
+		// A wide series reads the patients once, in px: a profile whose
+		// patients' SQL reads the as-of date (an address at the date)
+		// gets a px per month end (wide.go). Ages at every month end need
+		// the birth year and day of the year once per patient, not once
+		// per month end.
+		dob := ""
+		if c.age[model.AnchorAsOf] || c.age[model.AnchorBaseline] {
+			dob = fmt.Sprintf(",\n           %s AS dob_year,\n           %s AS dob_md", c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"))
+		}
 		out = append(out, cte{name: "px", materialized: true, body: fmt.Sprintf(
-			"SELECT x.patient_id, x.sex, x.date_of_birth, x.date_of_death, x.imd_decile,\n           %s AS dob_year,\n           %s AS dob_md\n    FROM (%s) AS x",
-			c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"), indent(frag, "          "))})
+			"SELECT x.patient_id,\n           x.sex,\n           x.date_of_birth,\n           x.date_of_death,\n           x.imd_decile%s\n    FROM (%s) AS x",
+			dob, indent(frag, "          "))})
 		patients = "px"
 	}
 	var b strings.Builder

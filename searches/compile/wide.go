@@ -82,10 +82,23 @@ func wideSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, a
 			}
 		}
 	}
-	w := &wideQuery{pts: pts, varying: varying, b: NewBinder(d), cols: map[string]map[string]bool{}}
+	w := &wideQuery{pts: pts, varying: varying, b: NewBinder(d), cols: map[string]map[string]bool{}, copies: map[string]bool{}}
 
 	var ctes []cte
 	for _, t := range ctes0 {
+		if t.name == "px" && w.perDate(t.body) {
+			// Its rows depend on the date (the patients' SQL reads the
+			// as-of date): a copy per date, each read under its own alias.
+			for k := range pts {
+				body, err := w.subst(t.body, k, nil)
+				if err != nil {
+					return nil, err
+				}
+				ctes = append(ctes, cte{name: t.name + "_p" + strconv.Itoa(k), body: body, materialized: t.materialized})
+			}
+			w.copies[t.name] = true
+			continue
+		}
 		body, cols, err := w.cte(t.body)
 		if err != nil {
 			return nil, fmt.Errorf("CTE %s: %w", t.name, err)
@@ -151,8 +164,49 @@ type wideQuery struct {
 	pts     []point
 	varying []bool // parameter -> its value varies with the date
 	b       *Binder
-	// cols are the columns of each CTE written once per date.
-	cols map[string]map[string]bool
+	// cols are the columns of each CTE written once per date; copies the
+	// CTEs written once per date whole (name_p<k>).
+	cols   map[string]map[string]bool
+	copies map[string]bool
+	// copied are the aliases of copies the CTE being rewritten reads.
+	copied map[string]bool
+}
+
+// perDate reports whether a CTE must be written once per date whole: its
+// SELECT list is the same at every date but its FROM is not (a table's SQL
+// reads the as-of date), and it reads no column written per date. Only
+// the patients (px) are copied: a copy of a pass over issues or events
+// would read the table again at every date, where the long query reads it
+// once.
+func (w *wideQuery) perDate(body string) bool {
+	from := strings.Index(body, "\n    FROM ")
+	if !strings.HasPrefix(body, "SELECT ") || from < 0 {
+		return false
+	}
+	reads := w.reads(body)
+	return !w.wideExpr(body[:from], reads) && w.wideExpr(body[from:], nil) && !w.readsWide(body, reads)
+}
+
+// joinCopy matches a join to a CTE on one line: its table, alias and
+// condition.
+var joinCopy = regexp.MustCompile(`\n    (LEFT JOIN|JOIN) (\w+) AS (\w+) ON ([^\n]*)`)
+
+// joinCopies writes each join of tail to a CTE written once per date once
+// per date, alias_p<k> reading name_p<k>.
+func (w *wideQuery) joinCopies(tail string) string {
+	return joinCopy.ReplaceAllStringFunc(tail, func(j string) string {
+		m := joinCopy.FindStringSubmatch(j)
+		if !w.copies[m[2]] {
+			return j
+		}
+		var b strings.Builder
+		for k := range w.pts {
+			p := "_p" + strconv.Itoa(k)
+			on := strings.ReplaceAll(m[4], m[3]+".", m[3]+p+".")
+			fmt.Fprintf(&b, "\n    %s %s AS %s ON %s", m[1], m[2]+p, m[3]+p, on)
+		}
+		return b.String()
+	})
 }
 
 // tooWide is the error of a SELECT of n columns.
@@ -180,8 +234,13 @@ func (w *wideQuery) wideExpr(text string, reads map[string]map[string]bool) bool
 			return true
 		}
 	}
+	return w.readsWide(text, reads)
+}
+
+// readsWide reports whether text reads a column written per date.
+func (w *wideQuery) readsWide(text string, reads map[string]map[string]bool) bool {
 	for _, m := range qualified.FindAllStringSubmatch(text, -1) {
-		if reads[m[1]][m[2]] {
+		if reads[m[1]][m[2]] || w.copied[m[1]] {
 			return true
 		}
 	}
@@ -195,7 +254,10 @@ func (w *wideQuery) subst(text string, k int, reads map[string]map[string]bool) 
 	if reads != nil {
 		text = qualified.ReplaceAllStringFunc(text, func(ref string) string {
 			m := qualified.FindStringSubmatch(ref)
-			if reads[m[1]][m[2]] {
+			switch {
+			case w.copied[m[1]]:
+				return m[1] + "_p" + strconv.Itoa(k) + "." + m[2]
+			case reads[m[1]][m[2]]:
 				return ref + "_p" + strconv.Itoa(k)
 			}
 			return ref
@@ -234,6 +296,15 @@ func (w *wideQuery) subst(text string, k int, reads map[string]map[string]bool) 
 // columns written per date.
 func (w *wideQuery) cte(body string) (string, map[string]bool, error) {
 	reads := w.reads(body)
+	// Every column read under the alias of a CTE copied per date differs
+	// by date.
+	w.copied = map[string]bool{}
+	for _, m := range joinCopy.FindAllStringSubmatch(body, -1) {
+		if w.copies[m[2]] {
+			w.copied[m[3]] = true
+		}
+	}
+	defer func() { w.copied = nil }()
 	if !w.wideExpr(body, reads) {
 		out, err := w.subst(body, 0, nil)
 		return out, nil, err
@@ -243,6 +314,7 @@ func (w *wideQuery) cte(body string) (string, map[string]bool, error) {
 		return "", nil, ErrNoSinglePass
 	}
 	list, tail := body[len("SELECT "):from], body[from:]
+	tail = w.joinCopies(tail)
 	if w.wideExpr(tail, reads) {
 		// A date inside the FROM or WHERE: a pass per date.
 		return "", nil, ErrNoSinglePass

@@ -15,11 +15,13 @@ import (
 )
 
 // seriesSearch is the MedSIP-like test search with every measure in a
-// series of n month ends; ranked adds a measure reading the quantity of
-// each patient's last opioid issue (a ranked row, which no wide query
-// computes).
+// series of n month ends, and the patients counted by IMD quintile; ranked
+// adds a measure reading the quantity of each patient's last opioid issue
+// (a ranked row, which no wide query computes).
 func seriesSearch(n int, ranked bool) *model.Plan {
 	ts := newTestSearch([]string{"OP1", "OP2", "SHARED", "NOOME"})
+	ts.s.Measures = append(ts.s.Measures, &model.Measure{ID: "by_imd", Kind: model.KindCount,
+		Value: &model.Agg{Kind: model.KindCount}, Stratify: []model.Dimension{model.DimIMDQuintile}})
 	if ranked {
 		last := &model.Aggregate{Op: model.OpLast, Source: model.Issues, Codelist: ts.s.Codelists[0], Window: months(12),
 			Value: model.ValueQuantity, Of: model.Attr{Kind: model.AttrValue}}
@@ -43,6 +45,20 @@ func seriesQuery(t *testing.T, plan *model.Plan, d compile.Dialect, prof *profil
 		t.Fatal(err)
 	}
 	return engine.Input{Plan: sp, Practice: practice, Dates: testDates}, dates, st
+}
+
+// imdCells are the IMD quintile counts of the by_imd measure of res.
+func imdCells(res *engine.Result) map[string]int64 {
+	out := map[string]int64{}
+	for _, m := range res.Measures {
+		if m.ID != "by_imd" {
+			continue
+		}
+		for _, s := range m.Strata {
+			out[s.Label] = s.Count
+		}
+	}
+	return out
 }
 
 // eachDate evaluates the plan at each date alone.
@@ -117,6 +133,27 @@ func TestWideSeries(t *testing.T) {
 				// query per date, never a loop.
 				restore := compile.SetMaxWideColumns(3)
 				defer restore()
+				seriesAgrees(t, eng, in, dates, want)
+			})
+
+			t.Run("tpp", func(t *testing.T) {
+				// SystmOne's patients' SQL reads the address at the as-of
+				// date: a copy of the patients per month end, in one query.
+				// Patient 1 moves on 2025-01-15, from an address of IMD
+				// decile 10 to one of decile 3.
+				patients := testPatients()
+				patients[0].address = []tAddress{{start: "2001-01-01", end: "2025-01-15", rank: i64(32000)}, {start: "2025-01-15", rank: i64(6600)}}
+				db, dl := openPractice(t, d, schema.TPP, patients)
+				prof := bound(t, schema.TPP)
+				eng := compile.NewEngine(db, dl, prof)
+				in, dates, st := seriesQuery(t, seriesSearch(5, false), dl, prof)
+				if text := st.Query.SQL; strings.Contains(text, "month_ends") || !strings.Contains(text, "px_p4") {
+					t.Fatalf("not a wide query with the patients per month end:\n%s", text)
+				}
+				want := eachDate(t, eng, in, dates)
+				if q := imdCells(want[0]); q["5"] == imdCells(want[len(want)-1])["5"] {
+					t.Fatalf("the move does not show in the IMD quintiles: %v then %v", q, imdCells(want[len(want)-1]))
+				}
 				seriesAgrees(t, eng, in, dates, want)
 			})
 

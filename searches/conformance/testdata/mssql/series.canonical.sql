@@ -182,7 +182,11 @@ reg AS (
     GROUP BY g.patient_id
 ),
 px AS (
-    SELECT x.patient_id, x.sex, x.date_of_birth, x.date_of_death, x.imd_decile,
+    SELECT x.patient_id,
+           x.sex,
+           x.date_of_birth,
+           x.date_of_death,
+           x.imd_decile,
            YEAR(x.date_of_birth) AS dob_year,
            (MONTH(x.date_of_birth) * 100 + DAY(x.date_of_birth)) AS dob_md
     FROM (SELECT patient_id, sex, date_of_birth, date_of_death, imd_decile FROM patients) AS x
