@@ -45,38 +45,51 @@ func (e *Engine) Evaluate(ctx context.Context, in engine.Input) (*engine.Result,
 	if err != nil {
 		return nil, err
 	}
-	res := &engine.Result{Measures: make([]engine.MeasureResult, len(in.Plan.Measures))}
-	for i, m := range in.Plan.Measures {
-		res.Measures[i].ID = m.ID
-	}
+	res := newResult(in.Plan)
 	err = e.run(ctx, st, func(rows *sql.Rows) error {
 		if !rows.Next() {
 			return fmt.Errorf("query returned no row")
 		}
-		vals := make([]any, len(st.outputs))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		vals, ptrs := rowValues(len(st.outputs))
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		for i, o := range st.outputs {
-			n, err := toNumber(vals[i])
-			if err != nil {
-				return fmt.Errorf("column %s: %w", st.Columns[i], err)
-			}
-			if err := o.set(res, n); err != nil {
-				return fmt.Errorf("column %s: %w", st.Columns[i], err)
-			}
-		}
-		return nil
+		return st.fill(res, vals, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// rowValues are n values of a row and the pointers rows.Scan fills them
+// through.
+func rowValues(n int) (vals, ptrs []any) {
+	vals, ptrs = make([]any, n), make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, ptrs
+}
+
+// fill sets the figures of res from a row's values: output i from
+// vals[cols[i]], or vals[i] when cols is nil.
+func (st *Statement) fill(res *engine.Result, vals []any, cols []int) error {
+	for i, o := range st.outputs {
+		c := i
+		if cols != nil {
+			c = cols[i]
+		}
+		n, err := toNumber(vals[c])
+		if err != nil {
+			return fmt.Errorf("column %s: %w", st.Columns[c], err)
+		}
+		if err := o.set(res, n); err != nil {
+			return fmt.Errorf("column %s: %w", st.Columns[c], err)
+		}
+	}
+	return nil
 }
 
 // Patients returns the values of exprs for the patients of the universe
@@ -88,11 +101,7 @@ func (e *Engine) Patients(ctx context.Context, in engine.Input, where model.Expr
 	}
 	var out []engine.PatientRow
 	err = e.run(ctx, st, func(rows *sql.Rows) error {
-		vals := make([]any, len(st.Columns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		vals, ptrs := rowValues(len(st.Columns))
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
 				return err

@@ -259,24 +259,14 @@ func (e *Engine) evaluateWide(ctx context.Context, in engine.Input, st *Statemen
 		if !rows.Next() {
 			return fmt.Errorf("series query returned no row")
 		}
-		vals := make([]any, len(st.Columns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		vals, ptrs := rowValues(len(st.Columns))
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
 		for k, cols := range st.points {
 			res := newResult(in.Plan)
-			for i, o := range st.outputs {
-				n, err := toNumber(vals[cols[i]])
-				if err != nil {
-					return fmt.Errorf("column %s: %w", st.Columns[cols[i]], err)
-				}
-				if err := o.set(res, n); err != nil {
-					return fmt.Errorf("column %s: %w", st.Columns[cols[i]], err)
-				}
+			if err := st.fill(res, vals, cols); err != nil {
+				return err
 			}
 			res.Duration = time.Since(start)
 			out[k] = res
@@ -302,11 +292,7 @@ func (e *Engine) evaluateLong(ctx context.Context, in engine.Input, asOfs []time
 	}
 	out := make([]*engine.Result, len(asOfs))
 	err = e.run(ctx, st, func(rows *sql.Rows) error {
-		vals := make([]any, len(st.outputs)+1)
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		vals, ptrs := rowValues(len(st.outputs) + 1)
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
@@ -316,14 +302,8 @@ func (e *Engine) evaluateLong(ctx context.Context, in engine.Input, asOfs []time
 				return fmt.Errorf("series query: bad point %v", vals[len(vals)-1])
 			}
 			res := newResult(in.Plan)
-			for i, o := range st.outputs {
-				n, err := toNumber(vals[i])
-				if err != nil {
-					return fmt.Errorf("column %s: %w", st.Columns[i], err)
-				}
-				if err := o.set(res, n); err != nil {
-					return fmt.Errorf("column %s: %w", st.Columns[i], err)
-				}
+			if err := st.fill(res, vals, nil); err != nil {
+				return err
 			}
 			out[int(k.Value)] = res
 		}
