@@ -57,13 +57,10 @@ func (b *browser) claimState(section string) string {
 	})()`)
 }
 
-// TestSignOffInTheBrowser: the practice manager declares the calculated
-// claim with the practice page's button, the ICB's lead sees it declared
-// on the overview; new figures arrive while the lead's page is open, so
-// the lead's approval is refused and the claim is back at calculated; on
-// the fresh page the lead approves.
-func TestSignOffInTheBrowser(t *testing.T) {
-	f, b := setup(t)
+// calculateSignOff adds the sign-off scheme and calculates its claims for
+// December 2025.
+func calculateSignOff(t *testing.T, f *fixture) (*claims.Service, *schemes.Scheme, *claims.Outcome) {
+	t.Helper()
 	ctx := t.Context()
 	if err := f.db.AddScheme(ctx, store.StoredScheme{ID: "qwe-reviews-2025-26", YAML: signOffScheme, AddedBy: "test"}); err != nil {
 		t.Fatal(err)
@@ -77,6 +74,18 @@ func TestSignOffInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, sc, out
+}
+
+// TestSignOffInTheBrowser: the practice manager declares the calculated
+// claim with the practice page's button, the ICB's lead sees it declared
+// on the overview; new figures arrive while the lead's page is open, so
+// the lead's approval is refused and the claim is back at calculated; on
+// the fresh page the lead approves.
+func TestSignOffInTheBrowser(t *testing.T) {
+	f, b := setup(t)
+	ctx := t.Context()
+	svc, sc, out := calculateSignOff(t, f)
 	var mine schemes.PracticeResult
 	for _, pr := range out.Rec.Practices {
 		if pr.ODS == odsLong {

@@ -8,8 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nhs-steward/steward/reporting/collector"
-	"github.com/nhs-steward/steward/reporting/collector/claims"
-	"github.com/nhs-steward/steward/reporting/collector/store"
 )
 
 // tabTo presses Tab until the focused element matches the CSS selector,
@@ -36,17 +34,7 @@ func jsString(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) +
 func TestKeyboardOnlySignOff(t *testing.T) {
 	f, b := setup(t)
 	ctx := t.Context()
-	if err := f.db.AddScheme(ctx, store.StoredScheme{ID: "qwe-reviews-2025-26", YAML: signOffScheme, AddedBy: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &claims.Service{DB: f.db}
-	sc, err := svc.Scheme(ctx, "qwe-reviews-2025-26")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Calculate(ctx, sc, "2025-12", "test"); err != nil {
-		t.Fatal(err)
-	}
+	calculateSignOff(t, f)
 	u := collector.User{Name: "pm", Role: collector.RolePractice, Practice: odsLong, ICB: icbA, SignOff: []string{"practice_manager"}, PasswordHash: passwordHash(t)}
 	if _, err := f.db.AddUser(ctx, u, "test"); err != nil {
 		t.Fatal(err)
