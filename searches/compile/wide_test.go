@@ -2,6 +2,7 @@ package compile_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -33,6 +34,22 @@ func seriesSearch(n int, ranked bool) *model.Plan {
 	}
 	return ts.plan()
 }
+
+// datedIssues is the canonical layout with issues read up to the as-of
+// date in their own SQL.
+const datedIssues = `steward: profile/v1
+name: dated
+description: The canonical schema, the issues cut at the as-of date in their SQL.
+tables:
+  patients:
+    sql: SELECT patient_id, sex, date_of_birth, date_of_death, imd_decile FROM patients
+  registrations:
+    sql: SELECT patient_id, practice_ods, start_date, end_date FROM registrations
+  medication_issues:
+    sql: SELECT patient_id, issue_date, dmd_code, quantity FROM medication_issues WHERE issue_date <= {{as_of}}
+  clinical_events:
+    sql: SELECT patient_id, event_date, snomed_code, numeric_value FROM clinical_events
+`
 
 // seriesQuery is the input evaluating the series measures of plan, their
 // dates and their series query.
@@ -155,6 +172,24 @@ func TestWideSeries(t *testing.T) {
 					t.Fatalf("the move does not show in the IMD quintiles: %v then %v", q, imdCells(want[len(want)-1]))
 				}
 				seriesAgrees(t, eng, in, dates, want)
+			})
+
+			t.Run("as-of date in the issues' SQL", func(t *testing.T) {
+				// A layout whose issues' SQL reads the as-of date cannot be
+				// read once for every month end: a query per month end,
+				// with the same figures.
+				prof, err := profile.Parse("dated.yaml", []byte(datedIssues))
+				if err != nil {
+					t.Fatal(err)
+				}
+				eng := compile.NewEngine(db, dl, prof)
+				sp, n := seriesSearch(4, false).SeriesPlan()
+				dates := model.SeriesDates(testDates.AsOf, n)
+				if _, err := compile.SeriesSQL(sp, dl, prof, compile.Options{Practice: practice, Dates: testDates}, dates); !errors.Is(err, compile.ErrNoSinglePass) {
+					t.Fatalf("SeriesSQL = %v, want ErrNoSinglePass", err)
+				}
+				in := engine.Input{Plan: sp, Practice: practice, Dates: testDates}
+				seriesAgrees(t, eng, in, dates, eachDate(t, eng, in, dates))
 			})
 
 			t.Run("ranked", func(t *testing.T) {
