@@ -187,6 +187,10 @@ func (c *compiler) date(a model.Anchor) (time.Time, error) {
 type cte struct {
 	name, body   string
 	materialized bool
+	// perDate lets a wide series write the CTE once per date when its
+	// SQL reads the date (wide.go): cheap for a table read once per
+	// patient, not for a pass over issues or events.
+	perDate bool
 }
 
 // ctes builds every CTE up to pat, and the lookups' setup statements.

@@ -33,7 +33,7 @@ func (c *compiler) pat(in patInputs) ([]cte, error) {
 		if c.age[model.AnchorAsOf] || c.age[model.AnchorBaseline] {
 			dob = fmt.Sprintf(",\n           %s AS dob_year,\n           %s AS dob_md", c.d.Year("x.date_of_birth"), c.d.MonthDay("x.date_of_birth"))
 		}
-		out = append(out, cte{name: "px", materialized: true, body: fmt.Sprintf(
+		out = append(out, cte{name: "px", materialized: true, perDate: true, body: fmt.Sprintf(
 			"SELECT x.patient_id,\n           x.sex,\n           x.date_of_birth,\n           x.date_of_death,\n           x.imd_decile%s\n    FROM (%s) AS x",
 			dob, indent(frag, "          "))})
 		patients = "px"

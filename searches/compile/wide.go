@@ -86,7 +86,7 @@ func wideSQL(plan *model.Plan, d Dialect, prof *profile.Profile, opts Options, a
 
 	var ctes []cte
 	for _, t := range ctes0 {
-		if t.name == "px" && w.perDate(t.body) {
+		if t.perDate && w.perDate(t.body) {
 			// Its rows depend on the date (the patients' SQL reads the
 			// as-of date): a copy per date, each read under its own alias.
 			for k := range pts {
@@ -174,10 +174,10 @@ type wideQuery struct {
 
 // perDate reports whether a CTE must be written once per date whole: its
 // SELECT list is the same at every date but its FROM is not (a table's SQL
-// reads the as-of date), and it reads no column written per date. Only
-// the patients (px) are copied: a copy of a pass over issues or events
-// would read the table again at every date, where the long query reads it
-// once.
+// reads the as-of date), and it reads no column written per date. Only a
+// CTE that allows it (cte.perDate: the patients, px) is copied: a copy of
+// a pass over issues or events would read the table again at every date,
+// where the long query reads it once.
 func (w *wideQuery) perDate(body string) bool {
 	from := strings.Index(body, "\n    FROM ")
 	if !strings.HasPrefix(body, "SELECT ") || from < 0 {
